@@ -1,0 +1,47 @@
+# leakgate — the targets a newcomer and CI need. `make test` is the one test
+# command: it installs what it needs, then runs unit, integration and
+# end-to-end tests.
+GO            ?= go
+GOBIN         := $(shell $(GO) env GOPATH)/bin
+STATICCHECK   := $(GOBIN)/staticcheck
+STATICCHECK_VERSION := v0.8.2
+TEST_TIMEOUT  ?= 60m
+FUZZTIME      ?= 10s
+
+.PHONY: all build test deps lint bench fuzz eval demo rig clean
+
+all: build
+
+build:
+	$(GO) build ./...
+
+deps:
+	./scripts/deps.sh
+	$(GO) mod download
+
+test: deps
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+$(STATICCHECK):
+	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+lint: $(STATICCHECK)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# fuzz runs every fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$dir/*_test.go 2>/dev/null | sed 's/^func //'); do \
+	    echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf out

@@ -1,0 +1,64 @@
+// Package checks turns what a target's kernel says about memory into typed
+// values, series and verdicts. It and its sub-packages are pure: no I/O, no
+// sleeping, no Ginkgo.
+package checks
+
+import (
+	"time"
+
+	"github.com/leakgate/leakgate/checks/kmemleak"
+)
+
+// Kind names the family of signal a finding comes from.
+type Kind string
+
+// The kinds of finding.
+const (
+	KindSlab     Kind = "slab"
+	KindKmemleak Kind = "kmemleak"
+	KindProcess  Kind = "process"
+	KindMeminfo  Kind = "meminfo"
+)
+
+// Verdict is the judgement on one series or finding.
+type Verdict string
+
+// The verdicts, from worst to best.
+const (
+	VerdictLeak         Verdict = "leak"
+	VerdictSuspect      Verdict = "suspect"
+	VerdictInsufficient Verdict = "insufficient"
+	VerdictAllowed      Verdict = "allowed"
+	VerdictOK           Verdict = "ok"
+)
+
+// Finding is one judged signal with its evidence, as the report shows it.
+type Finding struct {
+	Kind    Kind    `json:"kind"`
+	Subject string  `json:"subject"`
+	Verdict Verdict `json:"verdict"`
+	// Reason says in one line why the verdict was reached.
+	Reason string `json:"reason,omitempty"`
+	// Unit of the series values ("bytes", "objects", "kB").
+	Unit             string  `json:"unit,omitempty"`
+	SlopePerHour     float64 `json:"slope_per_hour"`
+	SlopeLowPerHour  float64 `json:"slope_low_per_hour"`
+	SlopeHighPerHour float64 `json:"slope_high_per_hour"`
+	P                float64 `json:"p_value"`
+	// Growth is last minus first of the judged window, in Unit.
+	Growth float64 `json:"growth"`
+	// GrowthBytes is the growth converted to bytes where that is known.
+	GrowthBytes int64 `json:"growth_bytes"`
+	// Samples is the number of points judged; Rising how many rose.
+	Samples int `json:"samples"`
+	Rising  int `json:"rising"`
+	// TimeToExhaustion at the lower bound of the slope; 0 when not finite.
+	TimeToExhaustion time.Duration `json:"time_to_exhaustion_ns,omitempty"`
+	// Culprit is the frame blamed, with the whole backtrace in Frames.
+	Culprit *kmemleak.Frame  `json:"culprit,omitempty"`
+	Frames  []kmemleak.Frame `json:"frames,omitempty"`
+	// Evidence holds corroborating findings folded into this one.
+	Evidence []Finding `json:"evidence,omitempty"`
+	// AllowReason is the allowlist's reason when Verdict is allowed.
+	AllowReason string `json:"allow_reason,omitempty"`
+}

@@ -1,0 +1,27 @@
+package checks
+
+import (
+	"time"
+
+	"github.com/leakgate/leakgate/checks/kmemleak"
+	"github.com/leakgate/leakgate/checks/meminfo"
+	"github.com/leakgate/leakgate/checks/procmem"
+	"github.com/leakgate/leakgate/checks/slab"
+)
+
+// Sample is everything parsed from one snapshot of the target.
+type Sample struct {
+	Index  int           `json:"index"`
+	At     time.Time     `json:"at"`
+	BootID string        `json:"boot_id"`
+	Uptime time.Duration `json:"uptime_ns"`
+	Slabs  []slab.Cache  `json:"slabs,omitempty"`
+	Mem    meminfo.Info  `json:"meminfo,omitempty"`
+	// UnaccountedBytes is the meminfo residual no counter explains.
+	UnaccountedBytes int64 `json:"unaccounted_bytes"`
+	// Leaks are the kmemleak report's groups, cumulative since boot.
+	Leaks []kmemleak.Group  `json:"kmemleak,omitempty"`
+	Procs []procmem.Process `json:"procs,omitempty"`
+	// Errors records per-file parse or read problems; the sample still counts.
+	Errors map[string]string `json:"errors,omitempty"`
+}

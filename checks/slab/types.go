@@ -1,0 +1,23 @@
+// Package slab reads SLUB's view of kernel memory: /proc/slabinfo, the
+// per-cache sysfs figures, and allocation sites (alloc_calls, alloc_traces).
+package slab
+
+// Cache is one slab cache as seen in one sample.
+type Cache struct {
+	Name          string `json:"name"`
+	ActiveObjects int64  `json:"active_objs"`
+	NumObjects    int64  `json:"num_objs"`
+	// ObjectSizeBytes is the size slabinfo prints (object incl. metadata).
+	ObjectSizeBytes int64 `json:"objsize"`
+	ObjectsPerSlab  int64 `json:"objperslab"`
+	PagesPerSlab    int64 `json:"pagesperslab"`
+	ActiveSlabs     int64 `json:"active_slabs"`
+	NumSlabs        int64 `json:"num_slabs"`
+	// Aliases are the caches merged into this one (from sysfs), if known.
+	Aliases []string `json:"aliases,omitempty"`
+	// Reclaimable is true for SLAB_RECLAIM_ACCOUNT caches (sysfs reclaim_account).
+	Reclaimable bool `json:"reclaimable,omitempty"`
+}
+
+// ActiveBytes is the memory held by active objects.
+func (c Cache) ActiveBytes() int64 { return c.ActiveObjects * c.ObjectSizeBytes }
