@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 TEST_TIMEOUT  ?= 60m
 FUZZTIME      ?= 10s
 
-.PHONY: all build test deps lint bench fuzz eval demo rig clean
+.PHONY: all build test deps lint bench fuzz clean
 
 all: build
 
@@ -45,3 +45,6 @@ fuzz:
 
 clean:
 	rm -rf out
+
+# Area fragments (rig, demo, eval) add their own targets.
+-include mk/*.mk
