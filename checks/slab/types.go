@@ -17,6 +17,8 @@ type Cache struct {
 	Aliases []string `json:"aliases,omitempty"`
 	// Reclaimable is true for SLAB_RECLAIM_ACCOUNT caches (sysfs reclaim_account).
 	Reclaimable bool `json:"reclaimable,omitempty"`
+	// PayloadSizeBytes is sysfs object_size (without metadata), if known.
+	PayloadSizeBytes int64 `json:"object_size,omitempty"`
 }
 
 // ActiveBytes is the memory held by active objects.

@@ -1,0 +1,241 @@
+package slab
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// AllocSite is one allocation site of a cache with SLUB owner tracking
+// (slab_debug=U): how many live objects it holds and where they came from.
+type AllocSite struct {
+	Count int64 `json:"count"`
+	// Caller is the function name ("__d_alloc"), or "<not-available>".
+	Caller string `json:"caller"`
+	// CallerOffset is "+0x30/0x3b0" as printed; CallerModule the [module], if any.
+	CallerOffset string `json:"caller_offset,omitempty"`
+	CallerModule string `json:"caller_module,omitempty"`
+	// WasteBytes and WastePerObjectBytes are kmalloc's rounding waste (≈6.1+).
+	WasteBytes          int64 `json:"waste_bytes,omitempty"`
+	WastePerObjectBytes int64 `json:"waste_per_object_bytes,omitempty"`
+	// Age of the objects in jiffies since allocation: min/avg/max (equal when printed as one number).
+	AgeMinJiffies int64 `json:"age_min_jiffies"`
+	AgeAvgJiffies int64 `json:"age_avg_jiffies"`
+	AgeMaxJiffies int64 `json:"age_max_jiffies"`
+	// PIDMin..PIDMax is the range of allocating pids.
+	PIDMin int64 `json:"pid_min"`
+	PIDMax int64 `json:"pid_max"`
+	// CPUs and Nodes are the kernel's lists ("0-3,5"), printed only when more than one is online.
+	CPUs  string `json:"cpus,omitempty"`
+	Nodes string `json:"nodes,omitempty"`
+	// Stack is the full allocation stack below the caller (alloc_traces only), as printed.
+	Stack []string `json:"stack,omitempty"`
+}
+
+// AllocReport is one alloc_calls or alloc_traces file.
+type AllocReport struct {
+	Sites []AllocSite `json:"sites"`
+	// NoData is true when the kernel printed "No data" (no live objects tracked).
+	NoData bool `json:"no_data,omitempty"`
+	// Truncated is true when the file may miss sites: sysfs alloc_calls stops
+	// at one page without a marker, or the last line was cut.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// allocCallsPageCutBytes is where sysfs alloc_calls stops printing on 4 KiB
+// pages: old mm/slub.c list_locations breaks once len > PAGE_SIZE -
+// KSYM_SYMBOL_LEN - 100, without a marker; 512 bytes covers KSYM_SYMBOL_LEN.
+const allocCallsPageCutBytes = 4096 - 512
+
+// maxStackLines bounds one entry's stack: the kernel keeps 16 frames
+// (TRACK_ADDRS_COUNT); a larger count means garbage input.
+const maxStackLines = 64
+
+// ParseAllocCalls reads the old sysfs /sys/kernel/slab/<cache>/alloc_calls
+// (kernels ≤ 5.13): one site per line, no stacks. Lines that do not parse
+// are returned as *RowErrors next to the sites that did.
+func ParseAllocCalls(b []byte) (AllocReport, error) {
+	var r AllocReport
+	r.Truncated = len(b) >= allocCallsPageCutBytes || (len(b) > 0 && b[len(b)-1] != '\n')
+	var rowErrs RowErrors
+	var fields [][]byte
+	lineNo := 0
+	for len(b) > 0 {
+		var line []byte
+		line, b = nextLine(b)
+		lineNo++
+		fields = splitFields(line, fields[:0])
+		if len(fields) == 0 {
+			continue
+		}
+		if isNoData(fields) {
+			r.NoData = true
+			continue
+		}
+		s, err := parseSiteHeader(fields)
+		if err != nil {
+			rowErrs.add(lineNo, line, err)
+			continue
+		}
+		r.Sites = append(r.Sites, s)
+	}
+	if len(rowErrs.Rows) > 0 {
+		return r, &rowErrs
+	}
+	return r, nil
+}
+
+// ParseAllocTraces reads debugfs /sys/kernel/debug/slab/<cache>/alloc_traces
+// (kernels ≥ 5.14): a header line per site (count, caller, optional
+// waste=total/per-object, age, pid, cpus, nodes), then the stack indented by
+// 8 spaces, then a blank line. Bad lines are returned as *RowErrors next to
+// the sites that parsed.
+func ParseAllocTraces(b []byte) (AllocReport, error) {
+	var r AllocReport
+	r.Truncated = len(b) > 0 && b[len(b)-1] != '\n'
+	var rowErrs RowErrors
+	var fields [][]byte
+	var cur *AllocSite
+	lineNo := 0
+	for len(b) > 0 {
+		var line []byte
+		line, b = nextLine(b)
+		lineNo++
+		fields = splitFields(line, fields[:0])
+		if len(fields) == 0 {
+			cur = nil
+			continue
+		}
+		if isNoData(fields) {
+			r.NoData = true
+			continue
+		}
+		if isCount(fields[0]) {
+			s, err := parseSiteHeader(fields)
+			if err != nil {
+				rowErrs.add(lineNo, line, err)
+				cur = nil
+				continue
+			}
+			r.Sites = append(r.Sites, s)
+			cur = &r.Sites[len(r.Sites)-1]
+			continue
+		}
+		if cur == nil || line[0] != ' ' && line[0] != '\t' {
+			rowErrs.add(lineNo, line, errors.New("stack line outside an entry"))
+			continue
+		}
+		if len(cur.Stack) >= maxStackLines {
+			rowErrs.add(lineNo, line, fmt.Errorf("more than %d stack lines in one entry", maxStackLines))
+			continue
+		}
+		cur.Stack = append(cur.Stack, string(bytes.Join(fields, []byte(" "))))
+	}
+	if len(rowErrs.Rows) > 0 {
+		return r, &rowErrs
+	}
+	return r, nil
+}
+
+func isNoData(f [][]byte) bool {
+	return len(f) == 2 && string(f[0]) == "No" && string(f[1]) == "data"
+}
+
+func isCount(t []byte) bool {
+	if len(t) == 0 {
+		return false
+	}
+	for _, c := range t {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// parseSiteHeader reads "count caller[ [module]] [waste=a/b] age=.. pid=.. [cpus=..] [nodes=..]".
+func parseSiteHeader(f [][]byte) (AllocSite, error) {
+	var s AllocSite
+	if len(f) < 2 {
+		return s, errors.New("want a count and a caller")
+	}
+	var err error
+	if s.Count, err = parseInt(f[0]); err != nil {
+		return s, fmt.Errorf("count: %w", err)
+	}
+	s.Caller, s.CallerOffset = splitSymbol(string(f[1]))
+	rest := f[2:]
+	if len(rest) > 0 && len(rest[0]) > 2 && rest[0][0] == '[' && rest[0][len(rest[0])-1] == ']' {
+		s.CallerModule = string(rest[0][1 : len(rest[0])-1])
+		rest = rest[1:]
+	}
+	for _, t := range rest {
+		k, v, ok := bytes.Cut(t, []byte("="))
+		if !ok {
+			return s, fmt.Errorf("field %q is not key=value", t)
+		}
+		switch string(k) {
+		case "waste":
+			a, b, ok := bytes.Cut(v, []byte("/"))
+			if !ok {
+				return s, fmt.Errorf("waste %q: want total/per-object", v)
+			}
+			if s.WasteBytes, err = parseInt(a); err == nil {
+				s.WastePerObjectBytes, err = parseInt(b)
+			}
+		case "age":
+			s.AgeMinJiffies, s.AgeAvgJiffies, s.AgeMaxJiffies, err = parseTriple(v)
+		case "pid":
+			s.PIDMin, s.PIDMax, err = parseRange(v)
+		case "cpus":
+			s.CPUs = string(v)
+		case "nodes":
+			s.Nodes = string(v)
+		default:
+			// Unknown keys from future kernels are ignored, not fatal.
+		}
+		if err != nil {
+			return s, fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	return s, nil
+}
+
+// splitSymbol splits "func+0x30/0x3b0" into "func" and "+0x30/0x3b0".
+func splitSymbol(sym string) (name, offset string) {
+	if i := strings.IndexByte(sym, '+'); i > 0 {
+		return sym[:i], sym[i:]
+	}
+	return sym, ""
+}
+
+// parseTriple reads "min/avg/max" or a single "n".
+func parseTriple(v []byte) (lo, avg, hi int64, err error) {
+	parts := bytes.Split(v, []byte("/"))
+	switch len(parts) {
+	case 1:
+		lo, err = parseInt(parts[0])
+		return lo, lo, lo, err
+	case 3:
+		if lo, err = parseInt(parts[0]); err != nil {
+			return
+		}
+		if avg, err = parseInt(parts[1]); err != nil {
+			return
+		}
+		hi, err = parseInt(parts[2])
+		return
+	}
+	return 0, 0, 0, fmt.Errorf("%q: want n or min/avg/max", v)
+}
+
+// parseRange reads "a-b" or a single "n".
+func parseRange(v []byte) (lo, hi int64, err error) {
+	a, b, ok := bytes.Cut(v, []byte("-"))
+	if lo, err = parseInt(a); err != nil || !ok {
+		return lo, lo, err
+	}
+	hi, err = parseInt(b)
+	return lo, hi, err
+}

@@ -1,0 +1,104 @@
+package slab
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+)
+
+// ParseSlabinfo reads /proc/slabinfo (version 2.1, and the 2.0/SLAB layouts
+// with ": globalstat" and ": cpustat" extras) into one Cache per row.
+//
+// It is hand-written rather than github.com/prometheus/procfs's SlabInfo:
+// procfs wants exactly 16 tokens per row and fails the whole file on one bad
+// row, and reads only from a directory. A release gate must not lose every
+// cache to one odd row, so rows that do not parse are collected in a
+// *RowErrors returned next to the caches that did; callers keep the caches
+// and record the error. The tests cross-check this parser against procfs on
+// the machine's own /proc/slabinfo.
+//
+// A nil error means every row parsed. An unsupported version header is the
+// only fatal error (no caches returned).
+func ParseSlabinfo(b []byte) ([]Cache, error) {
+	caches := make([]Cache, 0, bytes.Count(b, []byte{'\n'})+1)
+	var rowErrs RowErrors
+	var fields [][]byte
+	lineNo := 0
+	for len(b) > 0 {
+		var line []byte
+		line, b = nextLine(b)
+		lineNo++
+		if lineNo == 1 && bytes.HasPrefix(line, []byte("slabinfo - version:")) {
+			v := bytes.TrimSpace(line[len("slabinfo - version:"):])
+			if !bytes.HasPrefix(v, []byte("2.")) {
+				return nil, fmt.Errorf("parse slabinfo: version %q is not 2.x: %w", v, ErrUnsupportedVersion)
+			}
+			continue
+		}
+		if len(bytes.TrimSpace(line)) == 0 || line[0] == '#' {
+			continue
+		}
+		fields = splitFields(line, fields[:0])
+		c, err := parseSlabinfoRow(fields)
+		if err != nil {
+			rowErrs.add(lineNo, line, err)
+			continue
+		}
+		caches = append(caches, c)
+	}
+	if len(rowErrs.Rows) > 0 {
+		return caches, &rowErrs
+	}
+	return caches, nil
+}
+
+// ErrUnsupportedVersion is returned for a slabinfo header other than 2.x.
+var ErrUnsupportedVersion = errors.New("unsupported slabinfo version; leakgate reads 2.0 and 2.1")
+
+// parseSlabinfoRow reads "name active num objsize objperslab pagesperslab :
+// tunables l b s : slabdata active_slabs num_slabs sharedavail [: ...]".
+// Columns are located from the first ":" so extra sections are ignored.
+func parseSlabinfoRow(f [][]byte) (Cache, error) {
+	colon := -1
+	for i, t := range f {
+		if len(t) == 1 && t[0] == ':' {
+			colon = i
+			break
+		}
+	}
+	if colon < 0 {
+		return Cache{}, errors.New("no ':' section separator")
+	}
+	if colon < 6 {
+		return Cache{}, fmt.Errorf("%d tokens before ':', want a name and 5 numbers", colon)
+	}
+	// A long name pushes the numbers right but never contains spaces; join
+	// whatever precedes the 5 numbers so a damaged row keeps its name.
+	c := Cache{Name: string(bytes.Join(f[:colon-5], []byte(" ")))}
+	nums := [5]*int64{&c.ActiveObjects, &c.NumObjects, &c.ObjectSizeBytes, &c.ObjectsPerSlab, &c.PagesPerSlab}
+	for i, p := range nums {
+		v, err := parseInt(f[colon-5+i])
+		if err != nil {
+			return Cache{}, fmt.Errorf("column %d: %w", i+2, err)
+		}
+		*p = v
+	}
+	sd := -1
+	for i := colon + 1; i < len(f); i++ {
+		if string(f[i]) == "slabdata" {
+			sd = i
+			break
+		}
+	}
+	if sd < 0 || sd+2 >= len(f) {
+		return Cache{}, errors.New("no slabdata section")
+	}
+	var err error
+	if c.ActiveSlabs, err = parseInt(f[sd+1]); err != nil {
+		return Cache{}, fmt.Errorf("active_slabs: %w", err)
+	}
+	if c.NumSlabs, err = parseInt(f[sd+2]); err != nil {
+		return Cache{}, fmt.Errorf("num_slabs: %w", err)
+	}
+	return c, nil
+}
