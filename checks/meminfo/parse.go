@@ -1,0 +1,145 @@
+package meminfo
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Parse reads /proc/meminfo into bytes per field. Fields printed with " kB"
+// are scaled to bytes; fields without a unit (HugePages_Total, HugePages_Free,
+// HugePages_Rsvd, HugePages_Surp) are counts of huge pages and are kept
+// unscaled under their own name.
+//
+// It is hand-written rather than github.com/prometheus/procfs's Meminfo,
+// which drops fields it does not know (KReclaimable, SecPageTables, Zswap,
+// Hugetlb on v0.23.0) and reads only from a directory. Lines that do not
+// parse are returned in a *LineErrors next to the fields that did.
+func Parse(b []byte) (Info, error) {
+	info := make(Info, 64)
+	var bad LineErrors
+	lineNo := 0
+	for len(b) > 0 {
+		var line []byte
+		line, b = nextLine(b)
+		lineNo++
+		if len(trimSpace(line)) == 0 {
+			continue
+		}
+		key, v, err := parseLine(line)
+		if err != nil {
+			bad.add(lineNo, line, err)
+			continue
+		}
+		info[key] = v
+	}
+	if len(bad.Lines) > 0 {
+		return info, &bad
+	}
+	return info, nil
+}
+
+// maxKB keeps a kB figure's byte value inside uint64.
+const maxKB = (1<<64 - 1) / 1024
+
+// parseLine reads "Key:   <n>[ kB]".
+func parseLine(line []byte) (string, uint64, error) {
+	colon := -1
+	for i, c := range line {
+		if c == ':' {
+			colon = i
+			break
+		}
+	}
+	if colon <= 0 {
+		return "", 0, errors.New("no 'Key:' prefix")
+	}
+	rest := trimSpace(line[colon+1:])
+	scale := uint64(1)
+	if n := len(rest); n >= 2 && rest[n-2] == 'k' && rest[n-1] == 'B' {
+		scale = 1024
+		rest = trimSpace(rest[:n-2])
+	}
+	v, err := parseUint(rest)
+	if err != nil {
+		return "", 0, err
+	}
+	if scale == 1024 && v > maxKB {
+		return "", 0, fmt.Errorf("%d kB overflows bytes", v)
+	}
+	return string(line[:colon]), v * scale, nil
+}
+
+// LineErrors collects the lines of one file that did not parse.
+type LineErrors struct {
+	Lines []LineError
+}
+
+// LineError is one line that did not parse.
+type LineError struct {
+	Line int
+	Text string
+	Err  error
+}
+
+// maxLineErrors bounds what a garbage file can make us hold.
+const maxLineErrors = 20
+
+func (e *LineErrors) add(line int, text []byte, err error) {
+	if len(e.Lines) >= maxLineErrors {
+		return
+	}
+	if len(text) > 120 {
+		text = text[:120]
+	}
+	e.Lines = append(e.Lines, LineError{Line: line, Text: string(text), Err: err})
+}
+
+// Error summarises the bad lines: the count and the first few.
+func (e *LineErrors) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d line(s) did not parse (the others did)", len(e.Lines))
+	for i, l := range e.Lines {
+		if i == 3 {
+			b.WriteString("; ...")
+			break
+		}
+		fmt.Fprintf(&b, "; line %d %q: %v", l.Line, l.Text, l.Err)
+	}
+	return b.String()
+}
+
+func nextLine(b []byte) (line, rest []byte) {
+	for i, c := range b {
+		if c == '\n' {
+			return b[:i], b[i+1:]
+		}
+	}
+	return b, nil
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+var errNotNumber = errors.New("not a non-negative decimal number")
+
+func parseUint(b []byte) (uint64, error) {
+	if len(b) == 0 || len(b) > 19 {
+		return 0, fmt.Errorf("%q: %w", b, errNotNumber)
+	}
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("%q: %w", b, errNotNumber)
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, nil
+}
