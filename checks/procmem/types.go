@@ -16,6 +16,11 @@ type Process struct {
 	PSSBytes     uint64 `json:"pss_bytes,omitempty"`
 	PSSAnonBytes uint64 `json:"pss_anon_bytes,omitempty"`
 	HasPSSAnon   bool   `json:"has_pss_anon,omitempty"`
+	// AnonSource names the figure in PSSAnonBytes: "Pss_Anon" (≈5.x+), or the
+	// fallbacks "Anonymous", "Private_Dirty" (smaps_rollup) and "RssAnon" (status).
+	AnonSource string `json:"anon_source,omitempty"`
+	// PPID is the parent pid from stat or status, 0 if unknown.
+	PPID int `json:"ppid,omitempty"`
 }
 
 // Key identifies one process incarnation across samples.
