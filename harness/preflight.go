@@ -1,0 +1,212 @@
+package harness
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/remote"
+)
+
+// PreflightResult is what the preflight saw on the target and whether a soak
+// there can see leaks.
+type PreflightResult struct {
+	Ready  bool           `json:"ready"`
+	Kernel string         `json:"kernel,omitempty"`
+	Checks []report.Check `json:"checks"`
+	// ConfigSource is where the kernel config was read from; ConfigDigest
+	// its SHA-256, so two runs can be compared.
+	ConfigSource string `json:"config_source,omitempty"`
+	ConfigDigest string `json:"config_digest,omitempty"`
+	// Notes are things the preflight did to the target (mounting debugfs).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Summary is one line naming the failed checks and their remediation.
+func (p PreflightResult) Summary() string {
+	var parts []string
+	for _, c := range p.Checks {
+		if c.Failed() {
+			parts = append(parts, c.Name+": "+c.Remediation)
+		}
+	}
+	if len(parts) == 0 {
+		return "ready"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Preflight probes the target and judges whether a soak can see leaks there.
+// The error is non-nil only when the target could not be checked at all.
+func Preflight(ctx context.Context, tgt remote.Target) (PreflightResult, error) {
+	facts, err := probeFacts(ctx, tgt)
+	if err != nil {
+		return PreflightResult{}, err
+	}
+	return evaluateFacts(facts), nil
+}
+
+func (s *soak) preflight(ctx context.Context) (PreflightResult, error) {
+	return Preflight(ctx, s.tgt)
+}
+
+// Paths the preflight and the kmemleak steps read.
+const (
+	kmemleakPath   = "/sys/kernel/debug/kmemleak"
+	debugfsPath    = "/sys/kernel/debug"
+	procConfigPath = "/proc/config.gz"
+	cmdlinePath    = "/proc/cmdline"
+	bootIDPath     = "/proc/sys/kernel/random/boot_id"
+	uptimePath     = "/proc/uptime"
+	slabinfoPath   = "/proc/slabinfo"
+	storeUserGlob  = "/sys/kernel/slab/*/store_user"
+)
+
+// probedFacts is the raw material of the preflight, read from the target.
+type probedFacts struct {
+	Kernel        string
+	Config        []byte
+	ConfigSource  string
+	ConfigError   string
+	Cmdline       string
+	DebugfsMount  bool
+	DebugfsNote   string
+	KmemleakFile  bool
+	ScanOffError  string // "" when the write succeeded
+	SlabinfoError string // "" when readable
+	StoreUser     int    // caches with store_user = 1
+	MergedCaches  int    // -1 when unknown
+	Notes         []string
+}
+
+// probeTimeout bounds each preflight command.
+const probeTimeout = 2 * time.Minute
+
+func probeFacts(ctx context.Context, tgt remote.Target) (probedFacts, error) {
+	var f probedFacts
+	run := func(argv ...string) (remote.Result, error) {
+		rctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		defer cancel()
+		return tgt.Run(rctx, argv, remote.RunOptions{MaxOutputBytes: 1 << 20})
+	}
+	res, err := run("uname", "-r")
+	if err != nil {
+		return f, fmt.Errorf("run uname -r on %s: %w", tgt.Name(), err)
+	}
+	f.Kernel = strings.TrimSpace(string(res.Stdout))
+
+	// debugfs: kmemleak and alloc_traces live there; mount it when it is not.
+	res, err = run("sh", "-c", `grep -q " $1 debugfs " /proc/mounts && exit 0; mount -t debugfs debugfs "$1" 2>&1 && exit 3; exit 4`, "sh", debugfsPath)
+	if err != nil {
+		return f, fmt.Errorf("check debugfs on %s: %w", tgt.Name(), err)
+	}
+	switch res.ExitStatus {
+	case 0:
+		f.DebugfsMount = true
+	case 3:
+		f.DebugfsMount = true
+		f.Notes = append(f.Notes, "mounted debugfs on "+debugfsPath+" (it was not mounted)")
+	default:
+		f.DebugfsNote = strings.TrimSpace(string(res.Stdout) + string(res.Stderr))
+	}
+
+	snap, err := readProbeFiles(ctx, tgt, f.Kernel)
+	if err != nil {
+		return f, err
+	}
+	f.Cmdline = strings.TrimSpace(string(snap.Files[cmdlinePath]))
+	if gz, ok := snap.Files[procConfigPath]; ok {
+		cfg, err := gunzipCapped(gz, 16<<20)
+		if err != nil {
+			f.ConfigError = fmt.Sprintf("%s: %v", procConfigPath, err)
+		} else {
+			f.Config, f.ConfigSource = cfg, procConfigPath
+		}
+	}
+	bootCfg := "/boot/config-" + f.Kernel
+	if f.Config == nil {
+		if b, ok := snap.Files[bootCfg]; ok && f.Kernel != "" {
+			f.Config, f.ConfigSource = b, bootCfg
+		}
+	}
+	if f.Config == nil && f.ConfigError == "" {
+		f.ConfigError = fmt.Sprintf("neither %s nor %s is readable", procConfigPath, bootCfg)
+	}
+	if e, bad := snap.Errors[slabinfoPath]; bad {
+		f.SlabinfoError = e
+	} else if _, ok := snap.Files[slabinfoPath]; !ok {
+		f.SlabinfoError = "not read"
+	}
+	for p, b := range snap.Files {
+		if strings.HasPrefix(p, "/sys/kernel/slab/") && strings.HasSuffix(p, "/store_user") && strings.TrimSpace(string(b)) == "1" {
+			f.StoreUser++
+		}
+	}
+
+	res, err = run("sh", "-c", `find /sys/kernel/slab -maxdepth 1 -type l 2>/dev/null | wc -l`)
+	f.MergedCaches = -1
+	if err == nil && res.ExitStatus == 0 {
+		var n int
+		if _, serr := fmt.Sscan(string(res.Stdout), &n); serr == nil {
+			f.MergedCaches = n
+		}
+	}
+
+	// kmemleak: the file exists when built in (≥ 4.19); a write shows whether it is enabled.
+	res, err = run("sh", "-c", `[ -e "$1" ] || exit 5; echo scan=off > "$1"`, "sh", kmemleakPath)
+	if err != nil {
+		return f, fmt.Errorf("write scan=off to %s on %s: %w", kmemleakPath, tgt.Name(), err)
+	}
+	f.KmemleakFile = res.ExitStatus != 5
+	if res.ExitStatus != 0 && res.ExitStatus != 5 {
+		f.ScanOffError = strings.TrimSpace(string(res.Stderr))
+		if f.ScanOffError == "" {
+			f.ScanOffError = fmt.Sprintf("exit status %d", res.ExitStatus)
+		}
+	}
+	return f, nil
+}
+
+func readProbeFiles(ctx context.Context, tgt remote.Target, kernel string) (*remote.Snapshot, error) {
+	paths := []string{procConfigPath, cmdlinePath, slabinfoPath, storeUserGlob}
+	if kernel != "" && !strings.ContainsAny(kernel, "/*?[") {
+		paths = append(paths, "/boot/config-"+kernel)
+	}
+	rctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	snap, err := tgt.ReadFiles(rctx, paths, remote.ReadOptions{MaxFileBytes: 16 << 20})
+	if err != nil {
+		return nil, fmt.Errorf("read kernel config and cmdline on %s: %w", tgt.Name(), err)
+	}
+	return snap, nil
+}
+
+func gunzipCapped(b []byte, capBytes int64) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	out, err := io.ReadAll(io.LimitReader(zr, capBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(out)) > capBytes {
+		return nil, fmt.Errorf("expands beyond %d bytes", capBytes)
+	}
+	return out, nil
+}
+
+func digest(b []byte) string {
+	if b == nil {
+		return ""
+	}
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}

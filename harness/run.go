@@ -1,0 +1,253 @@
+package harness
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/harness/report"
+)
+
+// StatusRunning is run.json's status while a soak is in progress; a folder
+// still saying it after the soak is gone was interrupted (killed, crashed).
+const StatusRunning = "running"
+
+// Run is one recorded soak: its metadata, samples, gaps and judgement.
+// Soak returns it; LoadRun rebuilds it from a run folder.
+type Run struct {
+	// Dir is the run folder.
+	Dir     string
+	Meta    RunMeta
+	Samples []checks.Sample
+	Gaps    []Gap
+	// Preflight is what the preflight checked.
+	Preflight []report.Check
+	// Judgement is the latest verdict on the samples.
+	Judgement Judgement
+	// Interrupted is true for a folder whose soak never finished.
+	Interrupted bool
+
+	step string
+}
+
+// RunMeta is run.json: what ran, where, with which settings, and how it ended.
+// It never holds secrets: no passwords, passphrases or key material.
+type RunMeta struct {
+	Target       string `json:"target"`
+	Kernel       string `json:"kernel,omitempty"`
+	ConfigSource string `json:"config_source,omitempty"`
+	ConfigDigest string `json:"config_digest,omitempty"`
+	// BootID and Uptime are the baseline's; BaselineAt when sample 0 was taken.
+	BootID     string            `json:"boot_id,omitempty"`
+	Uptime     time.Duration     `json:"uptime_ns,omitempty"`
+	BaselineAt time.Time         `json:"baseline_at,omitempty"`
+	Profile    string            `json:"profile,omitempty"`
+	Workloads  []string          `json:"workloads,omitempty"`
+	OwnModules []string          `json:"own_modules,omitempty"`
+	Policy     *Policy           `json:"policy,omitempty"`
+	Versions   map[string]string `json:"versions,omitempty"`
+	Duration   time.Duration     `json:"duration_ns"`
+	Interval   time.Duration     `json:"interval_ns"`
+	Warmup     time.Duration     `json:"warmup_ns,omitempty"`
+	// PlannedSamples is how many samples after the baseline were planned.
+	PlannedSamples int       `json:"planned_samples"`
+	Started        time.Time `json:"started"`
+	Ended          time.Time `json:"ended,omitempty"`
+	// Status is running, pass, fail or error.
+	Status string `json:"status"`
+	// Error says why the run failed or could not reach a verdict.
+	Error     string         `json:"error,omitempty"`
+	Reboot    *report.Reboot `json:"reboot,omitempty"`
+	Preflight []report.Check `json:"preflight,omitempty"`
+}
+
+// Failed reports whether the run did not pass.
+func (r *Run) Failed() bool { return r.Meta.Status != report.VerdictPass }
+
+// Message is the whole diagnosis, as the Gomega matcher prints it.
+func (r *Run) Message() string { return report.Message(r.Report()) }
+
+// LoadRun rebuilds a run from its folder, including one whose soak was killed:
+// a torn last samples.jsonl line is dropped, and raw snapshots that never
+// reached samples.jsonl are parsed again. Samples are re-parsed from raw/ with
+// the current code when the raw file is readable.
+func LoadRun(dir string) (*Run, error) {
+	r := &Run{Dir: dir}
+	data, err := os.ReadFile(filepath.Join(dir, RunFile))
+	if err != nil {
+		return nil, fmt.Errorf("read run folder %s: %w; give the folder a soak created (it holds %s)", dir, err, RunFile)
+	}
+	if err := json.Unmarshal(data, &r.Meta); err != nil {
+		return nil, fmt.Errorf("read %s in %s: %w", RunFile, dir, err)
+	}
+	r.Preflight = r.Meta.Preflight
+	r.Interrupted = r.Meta.Status == StatusRunning
+	recs, err := readRecords(filepath.Join(dir, SamplesFile))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	byIndex := map[int]Record{}
+	for _, rec := range recs {
+		switch {
+		case rec.Sample != nil:
+			byIndex[rec.Sample.Index] = rec
+		case rec.Gap != nil:
+			if _, ok := byIndex[rec.Gap.Index]; !ok {
+				byIndex[rec.Gap.Index] = rec
+			}
+		}
+	}
+	raws, err := rawIndexes(filepath.Join(dir, RawDir))
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range raws {
+		snap, meta, err := readRawMeta(filepath.Join(dir, RawDir, fmt.Sprintf("%04d.tar.gz", i)))
+		if err != nil {
+			continue // torn by a crash: the samples.jsonl line, if any, stands
+		}
+		at := meta.At
+		if prev, ok := byIndex[i]; ok && prev.Sample != nil && at.IsZero() {
+			at = prev.Sample.At
+		}
+		smp := newSample(i, at, snap, r.Meta.OwnModules)
+		byIndex[i] = Record{Sample: &smp}
+	}
+	idx := make([]int, 0, len(byIndex))
+	for i := range byIndex {
+		idx = append(idx, i)
+	}
+	sort.Ints(idx)
+	for _, i := range idx {
+		rec := byIndex[i]
+		if rec.Sample != nil {
+			r.Samples = append(r.Samples, *rec.Sample)
+		} else {
+			r.Gaps = append(r.Gaps, *rec.Gap)
+		}
+	}
+	return r, nil
+}
+
+var rawName = regexp.MustCompile(`^([0-9]{4,9})\.tar\.gz$`)
+
+func rawIndexes(dir string) ([]int, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	var out []int
+	for _, e := range ents {
+		m := rawName.FindStringSubmatch(e.Name())
+		if m == nil {
+			continue
+		}
+		n, err := strconv.Atoi(m[1])
+		if err == nil {
+			out = append(out, n)
+		}
+	}
+	sort.Ints(out)
+	return out, nil
+}
+
+// Rejudge judges the run's samples again under pol (nil: the recorded
+// policy, else the default) and sets its verdict, as analyze does. A run
+// that ended in preflight, a reboot or an error keeps that outcome.
+func (r *Run) Rejudge(pol *Policy) {
+	if pol == nil {
+		pol = r.Meta.Policy
+	}
+	if pol == nil {
+		d := DefaultPolicy()
+		pol = &d
+	}
+	r.Meta.Policy = pol
+	r.judge(true)
+	switch {
+	case r.Meta.Reboot != nil:
+		r.Meta.Status = report.VerdictFail
+	case r.Interrupted:
+		if r.Judgement.Failed() {
+			r.Meta.Status, r.Meta.Error = report.VerdictFail, fmt.Sprintf("interrupted after %d samples; %s", len(r.Samples), r.Judgement.Summary())
+		} else {
+			r.Meta.Status, r.Meta.Error = report.VerdictError, fmt.Sprintf("the soak was interrupted after %d of %d samples and no leak is certain yet; re-run it for the full duration", max(len(r.Samples)-1, 0), r.Meta.PlannedSamples)
+		}
+	case len(r.Samples) == 0 || r.Meta.BaselineAt.IsZero():
+		// preflight or baseline never completed: keep the recorded outcome.
+	case r.Judgement.Failed():
+		r.Meta.Status, r.Meta.Error = report.VerdictFail, r.Judgement.Summary()
+	case r.Meta.Status == report.VerdictError:
+		// a broken run stays broken.
+	default:
+		r.Meta.Status, r.Meta.Error = report.VerdictPass, ""
+	}
+}
+
+// WriteReports writes run.json and the reports (report.json, report.html,
+// CSV series) into the run folder.
+func (r *Run) WriteReports() error { return r.writeArtifacts() }
+
+func (r *Run) writeArtifacts() error {
+	r.Meta.Preflight = r.Preflight
+	if err := writeJSONFile(filepath.Join(r.Dir, RunFile), r.Meta); err != nil {
+		return err
+	}
+	return report.Write(r.Dir, r.Report())
+}
+
+// Report converts the run into what harness/report renders.
+func (r *Run) Report() report.Run {
+	rr := report.Run{
+		Target:         r.Meta.Target,
+		Kernel:         r.Meta.Kernel,
+		RunDir:         r.Dir,
+		Started:        r.Meta.Started,
+		Ended:          r.Meta.Ended,
+		Verdict:        r.Meta.Status,
+		Error:          r.Meta.Error,
+		Findings:       r.Judgement.Findings(),
+		Series:         r.series(),
+		Preflight:      r.Preflight,
+		Reboot:         r.Meta.Reboot,
+		Samples:        len(r.Samples),
+		PlannedSamples: r.Meta.PlannedSamples + 1,
+		Interval:       r.Meta.Interval,
+		Meta:           map[string]string{},
+	}
+	if rr.Verdict == StatusRunning {
+		rr.Verdict = report.VerdictError
+		if rr.Error == "" {
+			rr.Error = "the soak was interrupted before its verdict"
+		}
+	}
+	if r.Meta.Policy != nil {
+		rr.Policy = r.Meta.Policy
+	}
+	for _, g := range r.Gaps {
+		rr.Gaps = append(rr.Gaps, report.Gap{Index: g.Index, At: g.At, Reason: g.Reason})
+	}
+	for k, v := range r.Meta.Versions {
+		rr.Meta["version."+k] = v
+	}
+	for k, v := range map[string]string{"config_digest": r.Meta.ConfigDigest, "config_source": r.Meta.ConfigSource, "boot_id": r.Meta.BootID, "profile": r.Meta.Profile} {
+		if v != "" {
+			rr.Meta[k] = v
+		}
+	}
+	return rr
+}
+
+func (s *store) path(elem ...string) string {
+	return filepath.Join(append([]string{s.dir}, elem...)...)
+}

@@ -1,0 +1,220 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/remote"
+)
+
+// sampleLoop takes samples 1..N on the interval grid that starts at the
+// baseline, judging after each, until the duration is over or the run ends.
+func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet) {
+	cfg := &s.cfg
+	r := s.run_
+	planned := cfg.PlannedSamples()
+	sched := newSchedule(periodicWorkloads(s.workloads()), baseAt)
+	for i := 1; i <= planned; i++ {
+		due := baseAt.Add(time.Duration(i) * cfg.Interval)
+		if !s.waitUntil(ctx, due, wl, sched) {
+			break
+		}
+		deadline := due.Add(cfg.Interval)
+		smp, err := s.sampleWithRetry(ctx, i, deadline)
+		if err != nil {
+			if ctx.Err() != nil {
+				s.fail(report.VerdictError, fmt.Sprintf("interrupted at sample %d of %d: %v", i, planned, context.Cause(ctx)))
+				break
+			}
+			if errors.Is(err, ErrDiskFull) {
+				s.fail(report.VerdictError, fmt.Sprintf("sample %d: %v", i, err))
+				break
+			}
+			gap := Gap{Index: i, At: s.clock.Now(), Reason: err.Error()}
+			r.Gaps = append(r.Gaps, gap)
+			s.logf("sample %d of %d: gap: %s", i, planned, gap.Reason)
+			if werr := s.st.appendRecord(Record{Gap: &gap}); werr != nil {
+				s.fail(report.VerdictError, fmt.Sprintf("record gap %d: %v", i, werr))
+				break
+			}
+			if !remote.IsRetryable(err) && !isSampleError(err) {
+				s.fail(report.VerdictError, fmt.Sprintf("sample %d of %d on %s: %v", i, planned, cfg.TargetName, err))
+				break
+			}
+			s.reportProgress(i, planned)
+			continue
+		}
+		if s.checkReboot(ctx, i, smp) {
+			break
+		}
+		r.Samples = append(r.Samples, smp)
+		s.logf("sample %d of %d taken", i, planned)
+		if i < planned {
+			if stop, why := r.judge(false); stop {
+				s.fail(report.VerdictFail, fmt.Sprintf("ended early at sample %d of %d: %s", i, planned, why))
+				s.reportProgress(i, planned)
+				break
+			}
+		}
+		s.reportProgress(i, planned)
+	}
+	if r.Meta.Status == StatusRunning || r.Meta.Status == report.VerdictFail {
+		s.finish()
+		return
+	}
+	// An interrupted or broken run still gets judged on what it has, for the report.
+	r.judge(true)
+}
+
+// finish gives the final verdict on a run that took its samples.
+func (s *soak) finish() {
+	r := s.run_
+	r.judge(true)
+	if r.Meta.Status != StatusRunning {
+		return
+	}
+	if r.Judgement.Failed() {
+		s.fail(report.VerdictFail, r.Judgement.Summary())
+		return
+	}
+	r.Meta.Status = report.VerdictPass
+}
+
+// waitUntil waits for due, running periodic actions that fall before it and
+// watching workloads. It returns false when the run must end.
+func (s *soak) waitUntil(ctx context.Context, due time.Time, wl *workloadSet, sched *schedule) bool {
+	for {
+		now := s.clock.Now()
+		next := due
+		w, at, ok := sched.next()
+		if ok && at.Before(next) {
+			next = at
+		}
+		if !now.Before(next) {
+			if ok && !at.After(now) {
+				sched.advance(w)
+				wl.runPeriodic(ctx, w)
+				continue
+			}
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			s.fail(report.VerdictError, fmt.Sprintf("interrupted after %d samples: %v", len(s.run_.Samples), context.Cause(ctx)))
+			return false
+		case why := <-wl.failed:
+			s.fail(report.VerdictError, "workload failed: "+why)
+			return false
+		case <-s.clock.After(next.Sub(now)):
+		}
+	}
+}
+
+// sampleError marks a sample lost for a reason other than the link (a kmemleak
+// write refused, a command failing): the run goes on.
+type sampleError struct{ err error }
+
+func (e *sampleError) Error() string { return e.err.Error() }
+func (e *sampleError) Unwrap() error { return e.err }
+
+func isSampleError(err error) bool {
+	var se *sampleError
+	return errors.As(err, &se)
+}
+
+// sampleWithRetry takes sample i, retrying a lost link with backoff until
+// deadline (the next sample's slot). The last error is returned when the
+// slot passes, and becomes a gap.
+func (s *soak) sampleWithRetry(ctx context.Context, i int, deadline time.Time) (checks.Sample, error) {
+	backoff := time.Second
+	for {
+		smp, err := s.sampleOnce(ctx, i)
+		if err == nil {
+			return smp, nil
+		}
+		if !remote.IsRetryable(err) || ctx.Err() != nil {
+			return checks.Sample{}, err
+		}
+		now := s.clock.Now()
+		if !now.Add(backoff).Before(deadline) {
+			return checks.Sample{}, fmt.Errorf("target unreachable until the next sample was due: %w", err)
+		}
+		s.logf("sample %d: %v; retrying in %s", i, err, backoff)
+		select {
+		case <-ctx.Done():
+			return checks.Sample{}, ctx.Err()
+		case <-s.clock.After(backoff):
+		}
+		backoff = min(2*backoff, s.cfg.MaxBackoff)
+	}
+}
+
+// sampleOnce runs the kmemleak scan steps, reads every snapshot path in one
+// round trip, stores the raw snapshot, then parses it and records the sample.
+func (s *soak) sampleOnce(ctx context.Context, i int) (checks.Sample, error) {
+	scanNote, err := s.runScanSteps(ctx, sampleScanSteps())
+	if err != nil {
+		return checks.Sample{}, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReadTimeout)
+	snap, err := s.tgt.ReadFiles(rctx, snapshotPaths(s.cfg.OwnModules), remote.ReadOptions{})
+	cancel()
+	if err != nil {
+		return checks.Sample{}, fmt.Errorf("read snapshot on %s: %w", s.cfg.TargetName, err)
+	}
+	at := s.clock.Now()
+	if _, err := s.st.writeRaw(i, at, snap); err != nil {
+		return checks.Sample{}, err
+	}
+	smp := newSample(i, at, snap, s.cfg.OwnModules)
+	if scanNote != "" {
+		if smp.Errors == nil {
+			smp.Errors = map[string]string{}
+		}
+		smp.Errors[kmemleakPath] = scanNote
+	}
+	if err := s.st.appendRecord(Record{Sample: &smp}); err != nil {
+		return checks.Sample{}, err
+	}
+	return smp, nil
+}
+
+// checkReboot ends the run when the boot id changed or uptime went back.
+func (s *soak) checkReboot(ctx context.Context, i int, smp checks.Sample) bool {
+	r := s.run_
+	prevUptime := r.Meta.Uptime
+	if n := len(r.Samples); n > 0 {
+		prevUptime = r.Samples[n-1].Uptime
+	}
+	changed := smp.BootID != "" && r.Meta.BootID != "" && smp.BootID != r.Meta.BootID
+	wentBack := smp.Uptime > 0 && smp.Uptime < prevUptime
+	if !changed && !wentBack {
+		return false
+	}
+	rb := &report.Reboot{AtSample: i, OldBootID: r.Meta.BootID, NewBootID: smp.BootID}
+	rb.Evidence = s.rebootEvidence(ctx)
+	r.Meta.Reboot = rb
+	why := "boot_id changed"
+	if !changed {
+		why = fmt.Sprintf("uptime went back from %s to %s", prevUptime.Round(time.Second), smp.Uptime.Round(time.Second))
+	}
+	s.fail(report.VerdictFail, fmt.Sprintf("target %s rebooted before sample %d (%s); the samples before it are kept, see evidence/reboot.txt", s.cfg.TargetName, i, why))
+	return true
+}
+
+func (s *soak) reportProgress(i, planned int) {
+	if s.cfg.Progress == nil {
+		return
+	}
+	r := s.run_
+	elapsed := s.clock.Now().Sub(r.Meta.Started)
+	var eta time.Duration
+	if i > 0 && i < planned {
+		eta = time.Duration(planned-i) * s.cfg.Interval
+	}
+	s.cfg.Progress(Progress{Sample: i, Planned: planned, Gaps: len(r.Gaps), Elapsed: elapsed, ETA: eta, TopGrowers: r.topGrowers(3), Status: r.step})
+}

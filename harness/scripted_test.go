@@ -1,0 +1,289 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leakgate/leakgate/remote"
+)
+
+// fakeClock advances only when the soak waits: After moves time forward by d
+// at once, so a 12-hour soak runs in milliseconds and stays deterministic.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d > 0 {
+		c.now = c.now.Add(d)
+	}
+	ch := make(chan time.Time, 1)
+	ch <- c.now
+	return ch
+}
+
+// scenario scripts how the target's /proc evolves with sample number n
+// (elapsed time over the interval).
+type scenario struct {
+	interval time.Duration
+	// leakObjects is how many kmemleak objects of the wl_add_sta signature
+	// exist at sample n; slabExtra the extra active objects per cache.
+	leakObjects func(n int) int
+	slabExtra   func(n int) map[string]int64
+	// procAnonKB is the anonymous RSS of hostapd at sample n.
+	procAnonKB func(n int) int64
+	// rebootAt, when > 0, gives the target a new boot id from sample n on.
+	rebootAt int
+	// down reports whether the link is down at sample n.
+	down func(n int) bool
+	// kmemleakOff makes every kmemleak write fail with EPERM (disabled).
+	kmemleakOff bool
+}
+
+// scriptedTarget serves a scripted /proc tree through the real read script
+// of remote.Local, and answers the harness's few commands like a target.
+type scriptedTarget struct {
+	t     *testing.T
+	root  string
+	local remote.Target
+	clock *fakeClock
+	start time.Time
+	sc    scenario
+
+	mu     sync.Mutex
+	writes []string
+	argvs  [][]string
+}
+
+func newScriptedTarget(t *testing.T, clock *fakeClock, sc scenario) *scriptedTarget {
+	root := t.TempDir()
+	return &scriptedTarget{t: t, root: root, local: remote.NewLocal(root), clock: clock, start: clock.Now(), sc: sc}
+}
+
+func (s *scriptedTarget) Name() string { return "rig-test" }
+
+func (s *scriptedTarget) sampleN() int {
+	return int(s.clock.Now().Sub(s.start) / s.sc.interval)
+}
+
+func (s *scriptedTarget) linkDown() error {
+	if s.sc.down != nil && s.sc.down(s.sampleN()) {
+		return &remote.LinkError{Op: "read", Target: s.Name(), Err: io.ErrUnexpectedEOF}
+	}
+	return nil
+}
+
+func (s *scriptedTarget) Run(ctx context.Context, argv []string, opts remote.RunOptions) (remote.Result, error) {
+	s.mu.Lock()
+	s.argvs = append(s.argvs, append([]string(nil), argv...))
+	s.mu.Unlock()
+	if err := s.linkDown(); err != nil {
+		return remote.Result{}, err
+	}
+	switch argv[0] {
+	case "uname":
+		return remote.Result{Stdout: []byte("6.12.57-leakgate\n")}, nil
+	case "dmesg":
+		return remote.Result{Stdout: []byte("[    0.000000] Linux version 6.12.57-leakgate\n[    3.100000] wlansim: loaded\n")}, nil
+	case "sh":
+	default:
+		return remote.Result{ExitStatus: 127, Stderr: []byte(argv[0] + ": not found")}, nil
+	}
+	script := argv[2]
+	switch {
+	case strings.Contains(script, "debugfs"):
+		return remote.Result{}, nil
+	case strings.Contains(script, "find /sys/kernel/slab"):
+		return remote.Result{Stdout: []byte("0\n")}, nil
+	case strings.Contains(script, "kmemleak") || strings.Contains(script, "> \"$"):
+		if strings.Contains(script, "exec \"$@\"") {
+			break
+		}
+		w := ""
+		if strings.Contains(script, "echo scan=off") {
+			w = "scan=off"
+		} else if len(argv) > 4 {
+			w = argv[4]
+		}
+		s.mu.Lock()
+		s.writes = append(s.writes, w)
+		s.mu.Unlock()
+		if s.sc.kmemleakOff {
+			return remote.Result{ExitStatus: 1, Stderr: []byte("sh: write error: Operation not permitted")}, nil
+		}
+		return remote.Result{}, nil
+	case strings.Contains(script, "pkill"):
+		return remote.Result{}, nil
+	}
+	if strings.Contains(script, "exec \"$@\"") {
+		// A background workload: runs until the soak cancels it.
+		<-ctx.Done()
+		return remote.Result{Stdout: []byte("workload output\n")}, ctx.Err()
+	}
+	return remote.Result{ExitStatus: 2, Stderr: []byte("unscripted command")}, nil
+}
+
+func (s *scriptedTarget) ReadFiles(ctx context.Context, paths []string, opts remote.ReadOptions) (*remote.Snapshot, error) {
+	if err := s.linkDown(); err != nil {
+		return nil, err
+	}
+	s.writeTree(s.sampleN())
+	return s.local.ReadFiles(ctx, paths, opts)
+}
+
+func (s *scriptedTarget) Upload(ctx context.Context, localPath, remotePath string, mode uint32) error {
+	return s.local.Upload(ctx, localPath, remotePath, mode)
+}
+
+func (s *scriptedTarget) Download(ctx context.Context, remotePath, localDir string) (string, error) {
+	return s.local.Download(ctx, remotePath, localDir)
+}
+
+func (s *scriptedTarget) Close() error { return nil }
+
+func (s *scriptedTarget) kmemleakWrites() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.writes...)
+}
+
+// writeTree lays out the /proc and /sys files the target shows at sample n.
+func (s *scriptedTarget) writeTree(n int) {
+	elapsed := s.clock.Now().Sub(s.start)
+	bootID := "6f1c2e5a-0b7d-4c1e-9d1a-3b2f5c7e8a90"
+	uptime := 1000*time.Second + elapsed
+	if s.sc.rebootAt > 0 && n >= s.sc.rebootAt {
+		bootID = "0a9b8c7d-1e2f-4a3b-8c5d-6e7f8a9b0c1d"
+		uptime = 40*time.Second + elapsed - time.Duration(s.sc.rebootAt)*s.sc.interval
+	}
+	files := map[string]string{
+		"/proc/sys/kernel/random/boot_id": bootID + "\n",
+		"/proc/uptime":                    fmt.Sprintf("%.2f %.2f\n", uptime.Seconds(), uptime.Seconds()*1.8),
+		"/proc/cmdline":                   "console=ttyS0 kmemleak=on slab_debug=U,kmalloc-*\n",
+		"/proc/meminfo":                   meminfoText(n),
+		"/proc/slabinfo":                  s.slabinfo(n),
+		"/sys/kernel/debug/kmemleak":      s.kmemleakReport(n),
+	}
+	for pid, p := range map[int]struct {
+		name   string
+		anonKB int64
+	}{1: {"procd", 600}, 812: {"hostapd", s.procAnon(n)}} {
+		dir := fmt.Sprintf("/proc/%d/", pid)
+		files[dir+"status"] = statusText(p.name, pid, p.anonKB)
+		files[dir+"stat"] = fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %d 5124096 999 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n", pid, p.name, pid, pid, 100+pid)
+		files[dir+"smaps_rollup"] = smapsText(p.anonKB)
+		files[dir+"cmdline"] = "/usr/sbin/" + p.name + "\x00"
+	}
+	for p, data := range files {
+		full := filepath.Join(s.root, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			s.t.Errorf("scripted tree: %v", err)
+			return
+		}
+		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
+			s.t.Errorf("scripted tree: %v", err)
+		}
+	}
+}
+
+func (s *scriptedTarget) procAnon(n int) int64 {
+	if s.sc.procAnonKB == nil {
+		return 2048
+	}
+	return s.sc.procAnonKB(n)
+}
+
+var baseSlabs = []struct {
+	name          string
+	active, objsz int64
+}{
+	{"kmalloc-64", 12000, 64}, {"kmalloc-128", 5400, 128}, {"kmalloc-256", 790, 256},
+	{"kmalloc-1k", 640, 1024}, {"dentry", 94205, 192}, {"skbuff_head_cache", 840, 256},
+	{"kmalloc-8192", 96, 8192}, {"wlansim_sta", 32, 512},
+}
+
+func (s *scriptedTarget) slabinfo(n int) string {
+	var b strings.Builder
+	b.WriteString("slabinfo - version: 2.1\n# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n")
+	extra := map[string]int64{}
+	if s.sc.slabExtra != nil {
+		extra = s.sc.slabExtra(n)
+	}
+	for i, c := range baseSlabs {
+		// a little deterministic noise, as real caches breathe
+		active := c.active + extra[c.name] + int64((n*7+i*3)%5)
+		per := max(4096/c.objsz, 1)
+		slabs := (active + per - 1) / per
+		fmt.Fprintf(&b, "%-17s %6d %6d %6d %4d %4d : tunables    0    0    0 : slabdata %6d %6d      0\n", c.name, active, slabs*per, c.objsz, per, 1, slabs, slabs)
+	}
+	return b.String()
+}
+
+func (s *scriptedTarget) kmemleakReport(n int) string {
+	if s.sc.leakObjects == nil {
+		return ""
+	}
+	var b strings.Builder
+	for i := range s.sc.leakObjects(n) {
+		fmt.Fprintf(&b, "unreferenced object 0xffff88810b2c%04x (size 512):\n  comm \"hostapd\", pid 812, jiffies %d\n  hex dump (first 32 bytes):\n    00 00 00 00 ad 4e ad de ff ff ff ff 00 00 00 00  .....N..........\n    00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................\n  backtrace (crc 9f31c2a7):\n    __kmalloc_cache_noprof+0x2d6/0x3a0\n    wl_add_sta+0x36/0x120 [wlansim]\n    wl_assoc_req+0x1f0/0x2c0 [wlansim]\n    cfg80211_rx_mgmt+0x88/0x140 [cfg80211]\n    genl_rcv_msg+0x1c0/0x260\n\n", i*0x200, 4295012345+i)
+	}
+	return b.String()
+}
+
+func meminfoText(n int) string {
+	fields := []struct {
+		k string
+		v int64
+	}{
+		{"MemTotal", 253952}, {"MemFree", 120000 - int64(n)}, {"MemAvailable", 180000 - int64(n)}, {"Buffers", 2048},
+		{"Cached", 30000}, {"SwapCached", 0}, {"AnonPages", 12000}, {"Shmem", 800}, {"KReclaimable", 9000},
+		{"Slab", 30000}, {"SReclaimable", 9000}, {"SUnreclaim", 21000}, {"KernelStack", 900}, {"PageTables", 600},
+		{"Percpu", 400}, {"VmallocUsed", 3000},
+	}
+	var b strings.Builder
+	for _, f := range fields {
+		fmt.Fprintf(&b, "%-15s %8d kB\n", f.k+":", f.v)
+	}
+	return b.String()
+}
+
+func statusText(name string, pid int, anonKB int64) string {
+	return fmt.Sprintf("Name:\t%s\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t1\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nKthread:\t0\nVmPeak:\t    9000 kB\nVmSize:\t    9000 kB\nVmHWM:\t    %d kB\nVmRSS:\t    %d kB\nRssAnon:\t    %d kB\nRssFile:\t    1500 kB\nRssShmem:\t       0 kB\nVmData:\t    %d kB\nThreads:\t1\n",
+		name, pid, pid, anonKB+1500, anonKB+1500, anonKB, anonKB+200)
+}
+
+func smapsText(anonKB int64) string {
+	return fmt.Sprintf("00400000-7ffd0000 ---p 00000000 00:00 0                          [rollup]\nRss:                %d kB\nPss:                %d kB\nPss_Dirty:          %d kB\nPss_Anon:           %d kB\nPss_File:           1200 kB\nPss_Shmem:             0 kB\nShared_Clean:        300 kB\nShared_Dirty:          0 kB\nPrivate_Clean:      1200 kB\nPrivate_Dirty:      %d kB\nReferenced:         %d kB\nAnonymous:          %d kB\nSwap:                  0 kB\nSwapPss:               0 kB\nLocked:                0 kB\n",
+		anonKB+1500, anonKB+1200, anonKB, anonKB, anonKB, anonKB+1500, anonKB)
+}
+
+// sortedKeys is a small helper for stable assertions.
+func sortedKeys[M ~map[string]V, V any](m M) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

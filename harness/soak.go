@@ -1,0 +1,328 @@
+// Package harness runs a memory-leak soak against one target: preflight,
+// baseline, workloads, sampling on an interval, early and final verdicts, and
+// the run folder with its evidence. It also carries the Ginkgo and Gomega
+// glue suites use (flags, progress, the Leak matcher).
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/remote"
+)
+
+// Soak runs one whole soak and returns the recorded run. The error is non-nil
+// only when no run folder could be made; every other failure (target not
+// ready, reboot, leak, lost link) is in the returned Run's verdict, and the
+// reports are written before Soak returns.
+func Soak(ctx context.Context, cfg Config) (*Run, error) {
+	if err := cfg.complete(); err != nil {
+		return nil, err
+	}
+	s := &soak{cfg: cfg, clock: cfg.Clock}
+	return s.run(ctx)
+}
+
+// Config is what one soak needs. Target is required; the rest has defaults.
+type Config struct {
+	// Target is the connected device. It is closed by the caller.
+	Target remote.Target
+	// TargetName is how the target is named in reports; Target.Name() when "".
+	TargetName string
+	// TargetHost is the address host-side workloads reach the target on
+	// (LEAKGATE_TARGET_HOST).
+	TargetHost string
+	// Profile supplies workloads, timing defaults and allowlists; optional.
+	Profile *Profile
+	// Duration of the soak after the baseline (default 12h); Interval between
+	// samples (default 10m); Warmup at the start the policy may discount.
+	Duration, Interval, Warmup time.Duration
+	// OutDir is where run folders are created (default out/wifi_soak).
+	OutDir string
+	// OwnModules are module names or symbol prefixes blamed first.
+	OwnModules []string
+	// Policy judges the series; nil means DefaultPolicy() with the
+	// profile's overrides.
+	Policy *Policy
+	// Clock is the time source (default SystemClock).
+	Clock Clock
+	// Log receives one line per lifecycle step (default io.Discard).
+	Log io.Writer
+	// Progress, when set, is called after each sample with the run's state.
+	Progress func(Progress)
+	// Versions are recorded in run.json (leakgate, firmware, ...).
+	Versions map[string]string
+	// ScanTimeout bounds one kmemleak scan write (default 30m). A scan is
+	// never interrupted by the sample interval.
+	ScanTimeout time.Duration
+	// ReadTimeout bounds one snapshot round trip (default 5m).
+	ReadTimeout time.Duration
+	// MaxBackoff caps the wait between reconnect attempts (default 1m).
+	MaxBackoff time.Duration
+	// ExtraWorkloads are target-side background commands added to the profile's
+	// (the suite's --workload flag).
+	ExtraWorkloads []Workload
+}
+
+// Defaults of Config.
+const (
+	DefaultDuration    = 12 * time.Hour
+	DefaultInterval    = 10 * time.Minute
+	DefaultOutDir      = "out/wifi_soak"
+	DefaultScanTimeout = 30 * time.Minute
+	DefaultReadTimeout = 5 * time.Minute
+	DefaultMaxBackoff  = time.Minute
+)
+
+func (c *Config) complete() error {
+	if c.Target == nil {
+		return errors.New("soak: no target; pass --target")
+	}
+	if c.TargetName == "" {
+		c.TargetName = c.Target.Name()
+	}
+	if c.Profile != nil {
+		if c.Duration == 0 {
+			c.Duration = c.Profile.Duration
+		}
+		if c.Interval == 0 {
+			c.Interval = c.Profile.Interval
+		}
+		if c.Warmup == 0 {
+			c.Warmup = c.Profile.Warmup
+		}
+		if len(c.OwnModules) == 0 {
+			c.OwnModules = c.Profile.OwnModules
+		}
+	}
+	if c.Duration == 0 {
+		c.Duration = DefaultDuration
+	}
+	if c.Interval == 0 {
+		c.Interval = DefaultInterval
+	}
+	if c.Duration < 0 || c.Interval < 0 || c.Warmup < 0 {
+		return errors.New("soak: duration, interval and warmup must not be negative")
+	}
+	if c.Interval > c.Duration {
+		return fmt.Errorf("soak: interval %s is longer than the duration %s; shorten --interval", c.Interval, c.Duration)
+	}
+	if c.Warmup >= c.Duration {
+		return fmt.Errorf("soak: warmup %s leaves nothing of the duration %s to judge; shorten --warmup", c.Warmup, c.Duration)
+	}
+	if c.OutDir == "" {
+		c.OutDir = DefaultOutDir
+	}
+	if c.Clock == nil {
+		c.Clock = SystemClock()
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	if c.ScanTimeout == 0 {
+		c.ScanTimeout = DefaultScanTimeout
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = DefaultMaxBackoff
+	}
+	if c.Policy == nil {
+		pol, err := profilePolicy(c.Profile)
+		if err != nil {
+			return err
+		}
+		c.Policy = &pol
+	}
+	return nil
+}
+
+// PlannedSamples is how many samples after the baseline the duration holds.
+func (c *Config) PlannedSamples() int {
+	if c.Interval <= 0 {
+		return 0
+	}
+	return int(c.Duration / c.Interval)
+}
+
+// Progress is the state of a running soak, as the progress reporter shows it.
+type Progress struct {
+	Sample, Planned int
+	Gaps            int
+	Elapsed, ETA    time.Duration
+	// TopGrowers are the subjects growing fastest so far, one line each.
+	TopGrowers []string
+	// Status is the latest lifecycle step ("baseline", "sampling", ...).
+	Status string
+}
+
+// soak is one running soak; its fields are owned by the run goroutine.
+type soak struct {
+	cfg   Config
+	clock Clock
+	st    *store
+	run_  *Run
+	tgt   remote.Target
+}
+
+func (s *soak) logf(format string, args ...any) {
+	fmt.Fprintf(s.cfg.Log, "%s leakgate: "+format+"\n", append([]any{s.clock.Now().UTC().Format(time.RFC3339)}, args...)...)
+}
+
+func (s *soak) run(ctx context.Context) (*Run, error) {
+	cfg := &s.cfg
+	start := s.clock.Now()
+	st, err := createStore(cfg.OutDir, cfg.TargetName, start)
+	if err != nil {
+		return nil, err
+	}
+	s.st = st
+	s.tgt = cfg.Target
+	r := &Run{Dir: st.dir, Meta: RunMeta{
+		Target:         cfg.TargetName,
+		Started:        start,
+		Status:         StatusRunning,
+		Duration:       cfg.Duration,
+		Interval:       cfg.Interval,
+		Warmup:         cfg.Warmup,
+		PlannedSamples: cfg.PlannedSamples(),
+		OwnModules:     cfg.OwnModules,
+		Versions:       cfg.Versions,
+		Policy:         cfg.Policy,
+	}}
+	if cfg.Profile != nil {
+		r.Meta.Profile = cfg.Profile.Name
+		r.Meta.Workloads = workloadNames(s.workloads())
+	}
+	s.run_ = r
+	s.logf("run folder %s", st.dir)
+	if err := st.writeJSON(RunFile, r.Meta); err != nil {
+		st.close()
+		return nil, fmt.Errorf("write %s: %w", RunFile, err)
+	}
+
+	s.lifecycle(ctx)
+
+	r.Meta.Ended = s.clock.Now()
+	if r.Meta.Status == StatusRunning {
+		r.Meta.Status = report.VerdictError
+		r.Meta.Error = "the soak ended without a verdict"
+	}
+	if err := st.close(); err != nil && r.Meta.Error == "" {
+		r.Meta.Status, r.Meta.Error = report.VerdictError, fmt.Sprintf("close %s: %v", SamplesFile, err)
+	}
+	if err := r.writeArtifacts(); err != nil {
+		s.logf("write reports: %v", err)
+		if r.Meta.Status != report.VerdictError {
+			r.Meta.Status, r.Meta.Error = report.VerdictError, fmt.Sprintf("write reports in %s: %v", r.Dir, err)
+		}
+	}
+	s.logf("verdict %s%s", r.Meta.Status, suffixIf(r.Meta.Error))
+	return r, nil
+}
+
+func suffixIf(s string) string {
+	if s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+// lifecycle runs preflight, baseline, workloads and the sample loop, leaving
+// the outcome in s.run_.Meta.
+func (s *soak) lifecycle(ctx context.Context) {
+	r := s.run_
+	cfg := &s.cfg
+
+	s.status("preflight")
+	pf, err := s.preflight(ctx)
+	r.Preflight = pf.Checks
+	r.Meta.Kernel = pf.Kernel
+	r.Meta.ConfigDigest = pf.ConfigDigest
+	r.Meta.ConfigSource = pf.ConfigSource
+	if err != nil {
+		s.fail(report.VerdictError, fmt.Sprintf("preflight could not check %s: %v", cfg.TargetName, err))
+		return
+	}
+	if !pf.Ready {
+		s.fail(report.VerdictError, "target not ready for leak detection: "+pf.Summary())
+		return
+	}
+
+	s.status("baseline")
+	base, err := s.baseline(ctx)
+	if err != nil {
+		s.fail(report.VerdictError, fmt.Sprintf("baseline on %s: %v", cfg.TargetName, err))
+		return
+	}
+	r.Meta.BootID, r.Meta.Uptime = base.BootID, base.Uptime
+	r.Meta.BaselineAt = base.At
+	if err := s.st.writeJSON(RunFile, r.Meta); err != nil {
+		s.fail(report.VerdictError, err.Error())
+		return
+	}
+
+	wctx, stopWorkloads := context.WithCancel(ctx)
+	wl := startWorkloads(wctx, s.workloadEnv(), s.workloads(), s.st.dir, s.tgt, s.clock, s.logf)
+	defer func() {
+		stopWorkloads()
+		wl.stop(context.WithoutCancel(ctx))
+	}()
+
+	s.status("sampling")
+	s.sampleLoop(ctx, base.At, wl)
+}
+
+func (s *soak) status(step string) {
+	s.logf("%s", step)
+	s.run_.step = step
+}
+
+// fail ends the run with a verdict and a reason, keeping the first reason.
+func (s *soak) fail(verdict, reason string) {
+	if s.run_.Meta.Status != StatusRunning {
+		return
+	}
+	s.run_.Meta.Status = verdict
+	s.run_.Meta.Error = reason
+	s.logf("%s: %s", verdict, reason)
+}
+
+func (s *soak) workloads() []Workload {
+	var ws []Workload
+	if s.cfg.Profile != nil {
+		ws = append(ws, s.cfg.Profile.Workloads...)
+	}
+	return append(ws, s.cfg.ExtraWorkloads...)
+}
+
+func (s *soak) workloadEnv() []string {
+	host := s.cfg.TargetHost
+	if host == "" {
+		host = s.cfg.TargetName
+	}
+	abs, err := filepath.Abs(s.st.dir)
+	if err != nil {
+		abs = s.st.dir
+	}
+	return append(os.Environ(),
+		"LEAKGATE_TARGET="+s.cfg.TargetName,
+		"LEAKGATE_TARGET_HOST="+host,
+		"LEAKGATE_RUN_DIR="+abs,
+	)
+}
+
+func workloadNames(ws []Workload) []string {
+	names := make([]string, len(ws))
+	for i, w := range ws {
+		names[i] = w.Name
+	}
+	return names
+}
