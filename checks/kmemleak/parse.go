@@ -1,23 +1,63 @@
 package kmemleak
 
 import (
+	"errors"
 	"io"
 )
 
 // Parse reads a whole kmemleak report and returns its objects (up to
-// Options.MaxObjects) and its groups by signature. Garbage between blocks is
-// skipped and counted, never fatal; only a read error is returned, together
-// with the report parsed so far.
+// Options.MaxObjects) and its groups by signature, each object with its
+// Culprit and Signature set. Garbage between blocks is skipped and counted,
+// never fatal; only a read error is returned, together with the report parsed
+// so far. Memory is bounded by the object cap and the distinct signatures; use
+// Options.GroupsOnly, or NewScanner with a Grouper, to keep no objects.
 func Parse(r io.Reader, opts Options) (*Report, error) {
-	_ = r
-	_ = opts
-	return &Report{}, nil
+	limit := opts.MaxObjects
+	if limit <= 0 {
+		limit = DefaultMaxObjects
+	}
+	if opts.GroupsOnly {
+		limit = 0
+	}
+	sc := NewScanner(r)
+	g := NewGrouper(opts.OwnModules)
+	rep := &Report{Objects: []Object{}}
+	var err error
+	for {
+		var obj Object
+		obj, err = sc.Next()
+		if errors.Is(err, io.EOF) {
+			err = nil
+			break
+		}
+		if err != nil && obj.Address == "" {
+			break
+		}
+		g.Add(&obj)
+		rep.ObjectCount++
+		rep.Bytes += obj.SizeBytes
+		if obj.Truncated {
+			rep.TruncatedObjects++
+		}
+		if len(rep.Objects) < limit {
+			rep.Objects = append(rep.Objects, obj)
+		} else {
+			rep.Truncated = true
+		}
+		if err != nil {
+			break
+		}
+	}
+	rep.Groups = g.Groups()
+	rep.Skipped = sc.Skipped()
+	rep.Ungrouped = g.Ungrouped()
+	return rep, err
 }
 
 // Options tune Parse.
 type Options struct {
 	// OwnModules are module names or symbol prefixes whose frames are blamed
-	// first ("mt7916_ap", "hostadpt_").
+	// first ("mt7916_ap", "hostadpt_"); see OwnMatcher.
 	OwnModules []string
 	// MaxObjects caps the objects kept in Report.Objects; 0 means
 	// DefaultMaxObjects. Objects beyond it are still counted and grouped.
@@ -27,7 +67,8 @@ type Options struct {
 	GroupsOnly bool
 }
 
-// DefaultMaxObjects is the cap on kept objects when Options.MaxObjects is 0.
+// DefaultMaxObjects is the cap on kept objects when Options.MaxObjects is 0:
+// about 100 MB of parsed objects at 16 frames each.
 const DefaultMaxObjects = 1 << 16
 
 // Report is one parsed kmemleak report.
@@ -40,4 +81,11 @@ type Report struct {
 	Truncated bool `json:"truncated,omitempty"`
 	// Skipped counts lines that belonged to no block or could not be read.
 	Skipped int `json:"skipped_lines,omitempty"`
+	// ObjectCount and Bytes total every object seen, kept or not.
+	ObjectCount int   `json:"object_count"`
+	Bytes       int64 `json:"bytes"`
+	// TruncatedObjects counts objects cut short (normally only the last).
+	TruncatedObjects int `json:"truncated_objects,omitempty"`
+	// Ungrouped counts objects past MaxGroups distinct signatures.
+	Ungrouped int `json:"ungrouped,omitempty"`
 }

@@ -10,6 +10,10 @@ type Frame struct {
 	Module string `json:"module,omitempty"`
 	// Raw is true for a bare address the kernel could not symbolise.
 	Raw bool `json:"raw,omitempty"`
+	// OffsetBytes and LengthBytes are Offset's two numbers: the return
+	// address's distance into the function and the function's length.
+	OffsetBytes int64 `json:"offset_bytes,omitempty"`
+	LengthBytes int64 `json:"length_bytes,omitempty"`
 }
 
 // Object is one "unreferenced object" block.
@@ -29,6 +33,8 @@ type Object struct {
 	Culprit *Frame   `json:"culprit,omitempty"`
 	// Truncated marks a last block cut short by the end of input.
 	Truncated bool `json:"truncated,omitempty"`
+	// Signature is the key of the object's group (see SignatureOf).
+	Signature string `json:"signature,omitempty"`
 }
 
 // Group is every object of one report sharing a signature.
@@ -40,4 +46,6 @@ type Group struct {
 	Frames    []Frame `json:"frames"`
 	// SizesBytes lists the distinct object sizes seen, ascending.
 	SizesBytes []int64 `json:"sizes"`
+	// Digest is the signature's leading hex digest alone, for compact keys.
+	Digest string `json:"digest"`
 }
