@@ -24,4 +24,12 @@ type Sample struct {
 	Procs []procmem.Process `json:"procs,omitempty"`
 	// Errors records per-file parse or read problems; the sample still counts.
 	Errors map[string]string `json:"errors,omitempty"`
+	// UnaccountedCaveats say what makes UnaccountedBytes imprecise on this kernel.
+	UnaccountedCaveats []string `json:"unaccounted_caveats,omitempty"`
+	// Vmalloc is /proc/vmallocinfo's vmalloc pages per caller, largest first.
+	Vmalloc []meminfo.VmallocCaller `json:"vmalloc,omitempty"`
+	// LeakObjects counts every kmemleak object in the report, grouped or not.
+	LeakObjects int `json:"kmemleak_objects"`
+	// AllocSites are the allocation sites per slab cache (slab_debug=U caches).
+	AllocSites map[string][]slab.AllocSite `json:"alloc_sites,omitempty"`
 }

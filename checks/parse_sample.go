@@ -1,0 +1,246 @@
+package checks
+
+import (
+	"bytes"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/leakgate/leakgate/checks/kmemleak"
+	"github.com/leakgate/leakgate/checks/meminfo"
+	"github.com/leakgate/leakgate/checks/procmem"
+	"github.com/leakgate/leakgate/checks/slab"
+)
+
+// Paths one sample reads on the target.
+const (
+	PathBootID      = "/proc/sys/kernel/random/boot_id"
+	PathUptime      = "/proc/uptime"
+	PathMeminfo     = "/proc/meminfo"
+	PathSlabinfo    = "/proc/slabinfo"
+	PathVmallocinfo = "/proc/vmallocinfo"
+	PathKmemleak    = "/sys/kernel/debug/kmemleak"
+	// Globs for every process; the target expands them.
+	GlobProcStatus      = "/proc/[0-9]*/status"
+	GlobProcStat        = "/proc/[0-9]*/stat"
+	GlobProcSmapsRollup = "/proc/[0-9]*/smaps_rollup"
+	// GlobAllocTraces lists the caches with owner tracking (slab_debug=U) on ≥ 5.14.
+	GlobAllocTraces = "/sys/kernel/debug/slab/*/alloc_traces"
+)
+
+// SampleOptions tune what one sample reads and parses.
+type SampleOptions struct {
+	// OwnModules are the user's modules or symbol prefixes, blamed first in kmemleak culprits.
+	OwnModules []string
+	// SkipProcesses leaves out the per-process files.
+	SkipProcesses bool
+	// AllocTraces reads /sys/kernel/debug/slab/*/alloc_traces (kernels ≥ 5.14,
+	// only caches booted with slab_debug=U have the file).
+	AllocTraces bool
+	// AllocCallsCaches are caches whose sysfs alloc_calls to read (kernels ≤
+	// 5.13; the file is ENOSYS without slub_debug=U). Names with '/', glob
+	// characters or spaces are skipped.
+	AllocCallsCaches []string
+}
+
+// SnapshotPaths is every path and glob the harness reads for one sample, in
+// one round trip.
+func SnapshotPaths(opts SampleOptions) []string {
+	paths := []string{PathBootID, PathUptime, PathMeminfo, PathSlabinfo, PathVmallocinfo, PathKmemleak}
+	if !opts.SkipProcesses {
+		paths = append(paths, GlobProcStatus, GlobProcStat, GlobProcSmapsRollup)
+	}
+	if opts.AllocTraces {
+		paths = append(paths, GlobAllocTraces)
+	}
+	for _, c := range opts.AllocCallsCaches {
+		if ValidCacheName(c) {
+			paths = append(paths, "/sys/kernel/slab/"+c+"/alloc_calls")
+		}
+	}
+	return paths
+}
+
+// ValidCacheName is true for a slab cache name safe to put in a path: no
+// '/', no glob or shell metacharacters, no whitespace, not "." or "..".
+func ValidCacheName(name string) bool {
+	if name == "" || name == "." || name == ".." || len(name) > 64 {
+		return false
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(":-_.()@", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// NewSample parses one snapshot's files (keyed by target path, globs
+// expanded) into a Sample. A file that is missing or does not parse is
+// recorded in Sample.Errors under its path; the rest of the sample still
+// counts.
+func NewSample(index int, at time.Time, files map[string][]byte, opts SampleOptions) Sample {
+	s := Sample{Index: index, At: at, Errors: map[string]string{}}
+	note := func(p string, err error) {
+		if err != nil {
+			s.Errors[p] = err.Error()
+		}
+	}
+	need := func(p string) ([]byte, bool) {
+		b, ok := files[p]
+		if !ok {
+			if _, already := s.Errors[p]; !already {
+				s.Errors[p] = "not in the snapshot"
+			}
+		}
+		return b, ok
+	}
+
+	if b, ok := need(PathBootID); ok {
+		s.BootID = ParseBootID(b)
+		if s.BootID == "" {
+			s.Errors[PathBootID] = "empty boot_id"
+		}
+	}
+	if b, ok := need(PathUptime); ok {
+		var err error
+		s.Uptime, err = ParseUptime(b)
+		note(PathUptime, err)
+	}
+	if b, ok := need(PathSlabinfo); ok {
+		var err error
+		s.Slabs, err = slab.ParseSlabinfo(b)
+		note(PathSlabinfo, err)
+	}
+	if b, ok := need(PathMeminfo); ok {
+		var err error
+		s.Mem, err = meminfo.Parse(b)
+		note(PathMeminfo, err)
+		s.UnaccountedBytes, s.UnaccountedCaveats = meminfo.Unaccounted(s.Mem)
+	}
+	if b, ok := need(PathVmallocinfo); ok {
+		var err error
+		s.Vmalloc, err = meminfo.ParseVmallocinfo(b)
+		note(PathVmallocinfo, err)
+	}
+	if b, ok := need(PathKmemleak); ok {
+		rep, err := kmemleak.Parse(bytes.NewReader(b), kmemleak.Options{OwnModules: opts.OwnModules, GroupsOnly: true})
+		note(PathKmemleak, err)
+		if rep != nil {
+			s.Leaks = rep.Groups
+			s.LeakObjects = rep.ObjectCount
+		}
+	}
+	if !opts.SkipProcesses {
+		s.Procs = parseProcs(files, s.Errors)
+	}
+	parseAllocSites(files, &s)
+	if len(s.Errors) == 0 {
+		s.Errors = nil
+	}
+	return s
+}
+
+// ParseBootID trims /proc/sys/kernel/random/boot_id; a change between
+// samples means the target rebooted.
+func ParseBootID(b []byte) string {
+	return string(bytes.TrimSpace(b))
+}
+
+// ParseUptime reads /proc/uptime's first figure ("12345.67 23456.78").
+func ParseUptime(b []byte) (time.Duration, error) {
+	f := bytes.Fields(b)
+	if len(f) == 0 {
+		return 0, fmt.Errorf("parse %s: empty", PathUptime)
+	}
+	secs, err := strconv.ParseFloat(string(f[0]), 64)
+	if err != nil || secs < 0 || secs > float64(1<<62)/float64(time.Second) {
+		return 0, fmt.Errorf("parse %s: %q is not a number of seconds", PathUptime, f[0])
+	}
+	return time.Duration(secs * float64(time.Second)), nil
+}
+
+// parseProcs groups /proc/<pid>/{status,stat,smaps_rollup} by pid and keeps
+// the user processes, ordered by pid. Problems of kernel threads are not
+// recorded: they are not judged.
+func parseProcs(files map[string][]byte, errs map[string]string) []procmem.Process {
+	type procFiles struct{ status, stat, smaps []byte }
+	byPID := map[int]*procFiles{}
+	for p, b := range files {
+		rest, ok := strings.CutPrefix(p, "/proc/")
+		if !ok {
+			continue
+		}
+		pidText, name, ok := strings.Cut(rest, "/")
+		if !ok {
+			continue
+		}
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 {
+			continue
+		}
+		pf := byPID[pid]
+		if pf == nil {
+			pf = &procFiles{}
+			byPID[pid] = pf
+		}
+		switch name {
+		case "status":
+			pf.status = b
+		case "stat":
+			pf.stat = b
+		case "smaps_rollup":
+			pf.smaps = b
+		}
+	}
+	pids := make([]int, 0, len(byPID))
+	for pid := range byPID {
+		pids = append(pids, pid)
+	}
+	sort.Ints(pids)
+	var procs []procmem.Process
+	for _, pid := range pids {
+		pf := byPID[pid]
+		p, user, err := procmem.ParseProcess(pid, pf.status, pf.stat, pf.smaps)
+		if !user {
+			continue
+		}
+		if err != nil {
+			errs["/proc/"+strconv.Itoa(pid)] = err.Error()
+		}
+		procs = append(procs, p)
+	}
+	return procs
+}
+
+// parseAllocSites reads every alloc_traces (debugfs, ≥ 5.14) and
+// alloc_calls (sysfs, ≤ 5.13) file present into Sample.AllocSites by cache.
+func parseAllocSites(files map[string][]byte, s *Sample) {
+	for p, b := range files {
+		var rep slab.AllocReport
+		var err error
+		switch {
+		case strings.HasPrefix(p, "/sys/kernel/debug/slab/") && path.Base(p) == "alloc_traces":
+			rep, err = slab.ParseAllocTraces(b)
+		case strings.HasPrefix(p, "/sys/kernel/slab/") && path.Base(p) == "alloc_calls":
+			rep, err = slab.ParseAllocCalls(b)
+		default:
+			continue
+		}
+		if err != nil {
+			s.Errors[p] = err.Error()
+		} else if rep.Truncated {
+			s.Errors[p] = "cut short (alloc_calls stops at one page): some allocation sites may be missing"
+		}
+		if len(rep.Sites) == 0 {
+			continue
+		}
+		if s.AllocSites == nil {
+			s.AllocSites = map[string][]slab.AllocSite{}
+		}
+		s.AllocSites[path.Base(path.Dir(p))] = rep.Sites
+	}
+}
