@@ -1,0 +1,296 @@
+// Package trend decides whether a memory series grows like a leak: a
+// Theil–Sen slope with Sen's confidence interval, a Mann–Kendall test
+// corrected for serial correlation (Hamed–Rao), persistence on the later
+// half of the window, materiality floors, and Benjamini–Hochberg control of
+// false discoveries across all the series of a run. Every statistic is
+// O(n log n).
+package trend
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Verdict is the judgement on one series.
+type Verdict string
+
+// The verdicts a series can get.
+const (
+	// Leak: a significant, persistent upward trend above the materiality floors.
+	Leak Verdict = "leak"
+	// OK: no such trend.
+	OK Verdict = "ok"
+	// Insufficient: too few points after warm-up to say.
+	Insufficient Verdict = "insufficient"
+)
+
+// Options are the thresholds for one series; the zero value of a field
+// disables that test where that makes sense. DefaultOptions suits a 12 h soak
+// sampled every 10 min.
+type Options struct {
+	// Alpha is the significance level of the one-sided trend test (after
+	// Benjamini–Hochberg adjustment when judged in a run: the FDR q).
+	Alpha float64
+	// MinPoints below which, after warm-up, the verdict is Insufficient.
+	MinPoints int
+	// Warmup is excluded from the start of the series.
+	Warmup time.Duration
+	// MinSlopePerHour and MinGrowth are materiality floors in value units:
+	// the Theil–Sen slope, and the slope times the judged span.
+	MinSlopePerHour float64
+	MinGrowth       float64
+	// PersistFraction: the later half's slope must reach this fraction of
+	// the whole window's slope, so a ramp that plateaus is not a leak.
+	PersistFraction float64
+	// PersistAlpha: the later half's own one-sided trend p must be at most this.
+	PersistAlpha float64
+	// FloorWindow, when > 0, judges the rolling minimum over this window
+	// instead of the raw values (saw-tooth series).
+	FloorWindow time.Duration
+	// ConfidenceLevel of the slope interval (two-sided), e.g. 0.95.
+	ConfidenceLevel float64
+	// NoAutocorrelation turns the Hamed–Rao correction off (evaluation only).
+	NoAutocorrelation bool
+}
+
+// DefaultOptions returns thresholds for a 12 h soak at 10 min sampling
+// with no materiality floor (callers set floors in their own units).
+func DefaultOptions() Options {
+	return Options{
+		Alpha:           0.01,
+		MinPoints:       12,
+		Warmup:          time.Hour,
+		PersistFraction: 0.3,
+		PersistAlpha:    0.2,
+		ConfidenceLevel: 0.95,
+	}
+}
+
+// Result is the judgement and the statistics behind it for one series.
+// Slopes are in value units per hour; Growth and FittedGrowth in value units.
+type Result struct {
+	Verdict Verdict `json:"verdict"`
+	// Reason says in one line why.
+	Reason string `json:"reason"`
+	// N is the number of points judged (after warm-up).
+	N            int     `json:"n"`
+	SlopePerHour float64 `json:"slope_per_hour"`
+	// SlopeLow and SlopeHigh bound the slope at ConfidenceLevel (per hour).
+	SlopeLow  float64 `json:"slope_low_per_hour"`
+	SlopeHigh float64 `json:"slope_high_per_hour"`
+	// SlopeSampled is true when the slope quantiles come from random pairs
+	// (series longer than 600 points).
+	SlopeSampled bool `json:"slope_sampled,omitempty"`
+	// S is Mann–Kendall's statistic; VarS its variance after tie and
+	// autocorrelation corrections; VarianceInflation the Hamed–Rao n/n*.
+	S                 float64 `json:"s"`
+	VarS              float64 `json:"var_s"`
+	VarianceInflation float64 `json:"variance_inflation"`
+	// P is the one-sided p-value for an upward trend; PAdjusted the
+	// Benjamini–Hochberg value when judged in a run (else equal to P).
+	P         float64 `json:"p_value"`
+	PAdjusted float64 `json:"p_adjusted"`
+	// Monotonic is Kendall's tau (S over pairs): 1 for a steady rise.
+	Monotonic float64 `json:"monotonic"`
+	// Rising counts the steps that rose, out of N−1.
+	Rising int `json:"rising"`
+	// Growth is last minus first of the judged values; FittedGrowth the
+	// slope times the judged span, which noise does not move as much.
+	Growth       float64 `json:"growth"`
+	FittedGrowth float64 `json:"fitted_growth"`
+	// SpanHours is the judged time span.
+	SpanHours float64 `json:"span_hours"`
+	// PersistP and PersistSlopePerHour are the trend test and slope on the
+	// later half of the window.
+	PersistP            float64 `json:"persist_p"`
+	PersistSlopePerHour float64 `json:"persist_slope_per_hour"`
+	// Significant, Persistent and Material are the three tests a leak passes.
+	Significant bool `json:"significant"`
+	Persistent  bool `json:"persistent"`
+	Material    bool `json:"material"`
+	// Last is the last judged value (after floor filtering).
+	Last float64 `json:"last"`
+}
+
+// ErrBadInput is wrapped by every error about the series itself.
+var ErrBadInput = errors.New("bad series")
+
+// Analyze judges one series. times are seconds (any origin), strictly
+// increasing; values must be finite. It returns an error wrapping
+// ErrBadInput for NaN or Inf, unequal lengths or unordered times.
+func Analyze(times, values []float64, opts Options) (Result, error) {
+	if err := validate(times, values); err != nil {
+		return Result{}, err
+	}
+	r := describe(times, values, opts)
+	r.PAdjusted = r.P
+	Decide(&r, r.P, opts)
+	return r, nil
+}
+
+// Decide sets r's verdict from p (raw or adjusted) and the options' floors;
+// it is how a run applies Benjamini–Hochberg after the fact.
+func Decide(r *Result, p float64, opts Options) {
+	minPoints := max(opts.MinPoints, 3)
+	if r.N < minPoints {
+		r.Verdict = Insufficient
+		r.Reason = fmt.Sprintf("%d points after warm-up, need %d", r.N, minPoints)
+		r.Significant, r.Persistent, r.Material = false, false, false
+		return
+	}
+	r.Significant = p <= opts.Alpha && r.SlopePerHour > 0
+	r.Persistent = r.PersistSlopePerHour >= opts.PersistFraction*r.SlopePerHour &&
+		r.PersistSlopePerHour > 0 &&
+		(opts.PersistAlpha <= 0 || r.PersistP <= opts.PersistAlpha)
+	r.Material = r.SlopePerHour >= opts.MinSlopePerHour && r.FittedGrowth >= opts.MinGrowth
+	switch {
+	case !r.Significant:
+		r.Verdict = OK
+		r.Reason = fmt.Sprintf("no significant upward trend (p=%.3g > %.3g)", p, opts.Alpha)
+	case !r.Persistent:
+		r.Verdict = OK
+		r.Reason = fmt.Sprintf("trend does not persist: later-half slope %.4g/h vs %.4g/h (p=%.3g)",
+			r.PersistSlopePerHour, r.SlopePerHour, r.PersistP)
+	case !r.Material:
+		r.Verdict = OK
+		r.Reason = fmt.Sprintf("growth %.4g (%.4g/h) below floor %.4g (%.4g/h)",
+			r.FittedGrowth, r.SlopePerHour, opts.MinGrowth, opts.MinSlopePerHour)
+	default:
+		r.Verdict = Leak
+		r.Reason = fmt.Sprintf("grows %.4g/h [%.4g, %.4g], p=%.3g, still growing on the later half",
+			r.SlopePerHour, r.SlopeLow, r.SlopeHigh, p)
+	}
+}
+
+func validate(times, values []float64) error {
+	if len(times) != len(values) {
+		return fmt.Errorf("%w: %d times but %d values", ErrBadInput, len(times), len(values))
+	}
+	for i := range times {
+		if math.IsNaN(times[i]) || math.IsInf(times[i], 0) {
+			return fmt.Errorf("%w: time %d is %v; drop or repair that point", ErrBadInput, i, times[i])
+		}
+		if math.IsNaN(values[i]) || math.IsInf(values[i], 0) {
+			return fmt.Errorf("%w: value %d is %v; drop or repair that point", ErrBadInput, i, values[i])
+		}
+		if i > 0 && times[i] <= times[i-1] {
+			return fmt.Errorf("%w: time %d (%v) is not after time %d (%v); sort the points and drop duplicates",
+				ErrBadInput, i, times[i], i-1, times[i-1])
+		}
+	}
+	return nil
+}
+
+// describe computes every statistic of a validated series; it sets no verdict.
+func describe(times, values []float64, opts Options) Result {
+	// Warm-up: drop points less than Warmup after the first.
+	start := 0
+	if len(times) > 0 && opts.Warmup > 0 {
+		cut := times[0] + opts.Warmup.Seconds()
+		for start < len(times) && times[start] < cut {
+			start++
+		}
+	}
+	v := values[start:]
+	// Times from the first judged point keep detrending precise.
+	t := make([]float64, len(v))
+	for i := range t {
+		t[i] = times[start+i] - times[start]
+	}
+	if opts.FloorWindow > 0 && len(v) > 0 {
+		v = floorFilter(t, v, opts.FloorWindow.Seconds())
+	}
+	r := Result{N: len(v), P: 1, PersistP: 1, VarianceInflation: 1}
+	if len(v) == 0 {
+		return r
+	}
+	r.Last = v[len(v)-1]
+	r.Growth = v[len(v)-1] - v[0]
+	r.SpanHours = (t[len(t)-1] - t[0]) / 3600
+	for i := 1; i < len(v); i++ {
+		if v[i] > v[i-1] {
+			r.Rising++
+		}
+	}
+	if len(v) < 3 {
+		return r
+	}
+	// Later half by time.
+	midT := t[0] + (t[len(t)-1]-t[0])/2
+	h := 0
+	for h < len(t) && t[h] < midT {
+		h++
+	}
+	kFull, kLater := mannKendallSplit(v, h, make([]uint64, 2*len(v)))
+	scratch := make([]float64, len(v))
+	full := trendTest(t, v, kFull, scratch, opts, true, 0)
+	r.S, r.VarS, r.VarianceInflation, r.P = full.k.S, full.varS, full.inflation, full.p
+	r.Monotonic = full.k.S / full.k.Pairs
+	r.SlopePerHour = full.sen.slope * 3600
+	r.SlopeLow = full.low * 3600
+	r.SlopeHigh = full.high * 3600
+	r.SlopeSampled = full.sen.sampled
+	r.FittedGrowth = r.SlopePerHour * r.SpanHours
+	if len(t)-h >= 3 {
+		// Long series reuse the whole window's inflation for the half.
+		reuse := 0.0
+		if len(v) > fullACFMaxN {
+			reuse = full.inflation
+		}
+		half := trendTest(t[h:], v[h:], kLater, scratch, opts, false, reuse)
+		r.PersistP = half.p
+		r.PersistSlopePerHour = half.sen.slope * 3600
+	}
+	return r
+}
+
+type testResult struct {
+	k         kendall
+	varS      float64
+	inflation float64
+	p         float64
+	sen       senSlopes
+	low, high float64
+}
+
+// trendTest completes Mann–Kendall k with the Hamed–Rao correction and runs Theil–Sen on
+// one window; withCI also computes the slope interval. A positive inflation
+// is used as is instead of being estimated.
+func trendTest(t, v []float64, k kendall, scratch []float64, opts Options, withCI bool, inflation float64) testResult {
+	// The slope detrends the series for the autocorrelation estimate; its
+	// interval needs the corrected variance, so compute the point first.
+	// Without an interval a quarter of the random pairs gives the point.
+	pairs := sampledSlopePairs
+	if !withCI {
+		pairs /= 4
+	}
+	sen := senSlope(t, v, pairs)
+	switch {
+	case opts.NoAutocorrelation:
+		inflation = 1
+	case inflation <= 0:
+		detrended := scratch[:len(v)]
+		for i := range v {
+			detrended[i] = v[i] - sen.slope*t[i]
+		}
+		inflation = varianceInflation(detrended)
+	}
+	varS := k.Var * inflation
+	var p float64
+	if len(v) <= exactMaxN && !k.Ties && inflation == 1 {
+		p = exactUpperP(len(v), k.S)
+	} else {
+		p = upperP(k.S, varS)
+	}
+	res := testResult{k: k, varS: varS, inflation: inflation, p: p, sen: sen}
+	if withCI {
+		level := opts.ConfidenceLevel
+		if level <= 0 || level >= 1 {
+			level = 0.95
+		}
+		res.low, res.high = sen.interval(varS, level)
+	}
+	return res
+}
