@@ -1,0 +1,160 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"image/color"
+	"math"
+	"strings"
+	"time"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/font"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// Chart sizes: wide and short, so a finding's numbers and chart share a screen.
+const (
+	chartWidth  = 7.5 * vg.Inch
+	chartHeight = 2.6 * vg.Inch
+	// maxLegendName keeps legends from eating the plot area.
+	maxLegendName = 40
+)
+
+// palette is colour-blind friendly (Okabe–Ito), in drawing order.
+var palette = [...]color.RGBA{
+	{0xD5, 0x5E, 0x00, 0xff}, {0x00, 0x72, 0xB2, 0xff}, {0x00, 0x9E, 0x73, 0xff},
+	{0xCC, 0x79, 0xA7, 0xff}, {0xE6, 0x9F, 0x00, 0xff}, {0x56, 0xB4, 0xE9, 0xff},
+	{0x00, 0x00, 0x00, 0xff}, {0xF0, 0xE4, 0x42, 0xff},
+}
+
+// chartSVG draws the series on one chart, time in hours since start on x and
+// values in human units on y, and returns the inline <svg> element. All text
+// reaching the SVG is cleaned here and escaped by vgsvg; a drawing failure
+// (gonum/plot panics on some degenerate input) becomes an error.
+func chartSVG(title string, start time.Time, series []Series) (svg template.HTML, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("draw chart %q: %v", clean(title), p)
+		}
+	}()
+	if len(series) == 0 {
+		return "", fmt.Errorf("draw chart %q: no series", clean(title))
+	}
+	unit, scale := yUnit(series)
+	p := plot.New()
+	sansSerif(p)
+	p.Title.Text = truncate(clean(title), 90)
+	p.X.Label.Text = "hours since start"
+	p.Y.Label.Text = unit
+	p.Add(plotter.NewGrid())
+	p.Legend.Top = true
+	p.Legend.Left = true
+	drawn := 0
+	for i, s := range series {
+		xys := make(plotter.XYs, 0, len(s.Points))
+		for _, pt := range s.Points {
+			x, y := pt.At.Sub(start).Hours(), pt.Value*scale
+			if math.IsNaN(y) || math.IsInf(y, 0) || math.IsNaN(x) {
+				continue
+			}
+			xys = append(xys, plotter.XY{X: x, Y: y})
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		l, err := plotter.NewLine(xys)
+		if err != nil {
+			return "", fmt.Errorf("draw chart %q: %w", clean(title), err)
+		}
+		l.Color = palette[i%len(palette)]
+		l.Width = vg.Points(1.5)
+		p.Add(l)
+		if len(xys) <= 100 {
+			pts, err := plotter.NewScatter(xys)
+			if err == nil {
+				pts.GlyphStyle = draw.GlyphStyle{Color: l.Color, Radius: vg.Points(1.6), Shape: draw.CircleGlyph{}}
+				p.Add(pts)
+			}
+		}
+		if len(series) > 1 {
+			p.Legend.Add(truncate(clean(s.Subject), maxLegendName), l)
+		}
+		drawn++
+	}
+	if drawn == 0 {
+		return "", fmt.Errorf("draw chart %q: no finite points", clean(title))
+	}
+	c := vgsvg.New(chartWidth, chartHeight)
+	p.Draw(draw.New(c))
+	var buf bytes.Buffer
+	if _, err := c.WriteTo(&buf); err != nil {
+		return "", fmt.Errorf("draw chart %q: %w", clean(title), err)
+	}
+	return template.HTML(inlineSVG(buf.String())), nil //nolint:gosec // vgsvg escapes every text it draws.
+}
+
+// yUnit picks the y-axis unit for the series (the first one's unit decides)
+// and the factor from series values to it.
+func yUnit(series []Series) (string, float64) {
+	unit := series[0].Unit
+	k := bytesPerUnit(unit)
+	if k == 0 {
+		if unit == "" {
+			return "value", 1
+		}
+		return clean(unit), 1
+	}
+	maxAbs := 0.0
+	for _, s := range series {
+		for _, pt := range s.Points {
+			if v := math.Abs(pt.Value * k); v > maxAbs && !math.IsInf(v, 0) {
+				maxAbs = v
+			}
+		}
+	}
+	switch {
+	case maxAbs >= 4<<30:
+		return "GiB", k / (1 << 30)
+	case maxAbs >= 4<<20:
+		return "MiB", k / (1 << 20)
+	case maxAbs >= 4<<10:
+		return "KiB", k / (1 << 10)
+	}
+	return "bytes", k
+}
+
+// sansSerif sets every text of the plot to Liberation Sans, without touching
+// gonum/plot's package-level defaults.
+func sansSerif(p *plot.Plot) {
+	f := func(size vg.Length) font.Font {
+		return font.From(font.Font{Typeface: "Liberation", Variant: "Sans"}, size)
+	}
+	p.Title.TextStyle.Font = f(11)
+	p.X.Label.TextStyle.Font = f(9)
+	p.Y.Label.TextStyle.Font = f(9)
+	p.X.Tick.Label.Font = f(8)
+	p.Y.Tick.Label.Font = f(8)
+	p.Legend.TextStyle.Font = f(8)
+}
+
+// inlineSVG drops the XML prologue so the SVG can sit inside HTML.
+func inlineSVG(s string) string {
+	if i := strings.Index(s, "<svg"); i > 0 {
+		s = s[i:]
+	}
+	return s
+}
+
+// truncate cuts s to at most n runes, marking the cut.
+func truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}

@@ -1,0 +1,76 @@
+package report
+
+import (
+	"encoding/csv"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// WriteCSV writes series as `series,t,value` rows, t in seconds since start:
+// the format `leakgate trend` reads and spreadsheets open. Names are quoted
+// by encoding/csv; a name a spreadsheet would run as a formula gets a
+// leading apostrophe.
+func WriteCSV(w io.Writer, start time.Time, series []Series) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"series", "t", "value"}); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	for _, s := range series {
+		name := spreadsheetSafe(s.Subject)
+		for _, p := range s.Points {
+			t := strconv.FormatFloat(p.At.Sub(start).Seconds(), 'f', -1, 64)
+			v := strconv.FormatFloat(p.Value, 'g', -1, 64)
+			if err := cw.Write([]string{name, t, v}); err != nil {
+				return fmt.Errorf("write csv: %w", err)
+			}
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	return nil
+}
+
+// spreadsheetSafe defuses CSV formula injection (a process can name itself
+// "=cmd|..."): cells starting with = + - @ or a tab/CR get an apostrophe.
+func spreadsheetSafe(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}
+
+type seriesFile struct {
+	name   string
+	series []Series
+}
+
+var kindFileName = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
+
+// seriesFiles groups the series by kind into series/<kind>.csv, in kind
+// order; a kind that is not a safe file name goes to other.csv.
+func seriesFiles(r Run) []seriesFile {
+	byName := map[string][]Series{}
+	for _, s := range r.Series {
+		name := string(s.Kind)
+		if !kindFileName.MatchString(name) {
+			name = "other"
+		}
+		byName[name] = append(byName[name], s)
+	}
+	out := make([]seriesFile, 0, len(byName))
+	for name, ss := range byName {
+		out = append(out, seriesFile{name: name + ".csv", series: ss})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}

@@ -1,0 +1,298 @@
+package report
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/kmemleak"
+)
+
+// Chart caps keep a run with hundreds of series fast to render and to read.
+const (
+	// maxFindingCharts bounds the charts drawn for findings and their evidence.
+	maxFindingCharts = 16
+	// topN is how many caches or processes the overview charts compare.
+	topN = 6
+)
+
+//go:embed report.html.tmpl
+var htmlTemplateText string
+
+var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{"class": verdictClass}).Parse(htmlTemplateText))
+
+// WriteHTML renders the self-contained HTML report: verdict first, each
+// leak and suspect with its numbers, chart and backtrace, then overview
+// charts, preflight and gaps. Every text is escaped by html/template.
+func WriteHTML(w io.Writer, r Run) error {
+	var b strings.Builder
+	if err := htmlTemplate.Execute(&b, newPage(r)); err != nil {
+		return fmt.Errorf("render report.html: %w", err)
+	}
+	// Names from the target may be invalid UTF-8; escaping has already made
+	// them inert, this makes the page valid.
+	if _, err := io.WriteString(w, strings.ToValidUTF8(b.String(), "\uFFFD")); err != nil {
+		return fmt.Errorf("write report.html: %w", err)
+	}
+	return nil
+}
+
+// page is what the template shows.
+type page struct {
+	Target, Kernel, Verdict, Error string
+	Started, Ended, Duration       string
+	Samples                        string
+	Message                        string
+	Findings                       []findingView
+	Others                         []findingView
+	Overview                       []chartView
+	Preflight                      []Check
+	Gaps                           []gapView
+	Reboot                         *Reboot
+	Meta                           [][2]string
+	SeriesCount                    int
+	ChartsOmitted                  int
+}
+
+type findingView struct {
+	Verdict, Kind, Title, Subject string
+	Reason, AllowReason           string
+	Numbers                       [][2]string
+	Culprit                       string
+	Frames                        []frameView
+	Chart                         chartView
+	Evidence                      []findingView
+}
+
+type frameView struct {
+	Function, Offset, Module string
+	Culprit, Raw             bool
+}
+
+type chartView struct {
+	Title string
+	SVG   template.HTML
+	Error string
+}
+
+type gapView struct {
+	Index          int
+	At, Reason     string
+	SinceStartText string
+}
+
+// newPage builds the view of a run; charts are drawn here, within the caps.
+func newPage(r Run) page {
+	p := page{
+		Target:      r.Target,
+		Kernel:      r.Kernel,
+		Verdict:     r.Verdict,
+		Error:       r.Error,
+		Started:     stamp(r.Started),
+		Ended:       stamp(r.Ended),
+		Duration:    span(r.Ended.Sub(r.Started)),
+		Message:     Message(r),
+		Preflight:   r.Preflight,
+		Reboot:      r.Reboot,
+		SeriesCount: len(r.Series),
+	}
+	if p.Verdict == "" {
+		p.Verdict = "unknown"
+	}
+	p.Samples = fmt.Sprint(r.Samples)
+	if r.PlannedSamples > 0 {
+		p.Samples = fmt.Sprintf("%d of %d planned", r.Samples, r.PlannedSamples)
+	}
+	idx := indexSeries(r.Series)
+	budget := maxFindingCharts
+	leaks, suspects := split(r.Findings)
+	for _, f := range append(leaks, suspects...) {
+		p.Findings = append(p.Findings, findingPage(f, r.Started, idx, &budget))
+	}
+	for _, f := range r.Findings {
+		if f.Verdict != checks.VerdictLeak && f.Verdict != checks.VerdictSuspect {
+			p.Others = append(p.Others, findingPage(f, r.Started, idx, nil))
+		}
+	}
+	p.ChartsOmitted = -min(budget, 0)
+	p.Overview = overview(r)
+	for _, g := range r.Gaps {
+		p.Gaps = append(p.Gaps, gapView{Index: g.Index, At: stamp(g.At), Reason: g.Reason,
+			SinceStartText: span(g.At.Sub(r.Started))})
+	}
+	for k, v := range r.Meta {
+		p.Meta = append(p.Meta, [2]string{k, v})
+	}
+	sort.Slice(p.Meta, func(i, j int) bool { return p.Meta[i][0] < p.Meta[j][0] })
+	return p
+}
+
+type seriesKey struct {
+	kind    checks.Kind
+	subject string
+}
+
+func indexSeries(ss []Series) map[seriesKey]*Series {
+	m := make(map[seriesKey]*Series, len(ss))
+	for i := range ss {
+		m[seriesKey{ss[i].Kind, ss[i].Subject}] = &ss[i]
+	}
+	return m
+}
+
+// findingPage is one finding's view. budget counts the charts still allowed
+// (nil: draw none); it goes negative to count the ones left out.
+func findingPage(f checks.Finding, start time.Time, idx map[seriesKey]*Series, budget *int) findingView {
+	v := findingView{
+		Verdict:     string(f.Verdict),
+		Kind:        string(f.Kind),
+		Title:       subject(f),
+		Subject:     f.Subject,
+		Reason:      f.Reason,
+		AllowReason: f.AllowReason,
+		Numbers:     figures(f),
+	}
+	if f.Culprit != nil {
+		v.Culprit = frameText(*f.Culprit)
+	}
+	for _, fr := range f.Frames {
+		v.Frames = append(v.Frames, frameView{Function: fr.Function, Offset: fr.Offset, Module: fr.Module,
+			Raw: fr.Raw, Culprit: f.Culprit != nil && sameFrame(fr, *f.Culprit)})
+	}
+	if budget != nil {
+		if s, ok := idx[seriesKey{f.Kind, f.Subject}]; ok {
+			if *budget > 0 {
+				v.Chart = chart(subject(f), start, []Series{*s})
+			}
+			*budget--
+		}
+	}
+	for _, e := range f.Evidence {
+		v.Evidence = append(v.Evidence, findingPage(e, start, idx, budget))
+	}
+	return v
+}
+
+func sameFrame(a, b kmemleak.Frame) bool { return a.Function == b.Function && a.Module == b.Module }
+
+// figures are a finding's numbers as label/value rows.
+func figures(f checks.Finding) [][2]string {
+	rows := [][2]string{{"growth", amount(f.Growth, f.Unit)}}
+	if f.GrowthBytes != 0 && bytesPerUnit(f.Unit) == 0 {
+		rows = append(rows, [2]string{"growth in bytes", signed(float64(f.GrowthBytes), humanBytes(float64(f.GrowthBytes)))})
+	}
+	slope := rate(f.SlopePerHour, f.Unit)
+	if f.SlopeLowPerHour != 0 || f.SlopeHighPerHour != 0 {
+		slope += fmt.Sprintf(" (95%% CI %s … %s)", rate(f.SlopeLowPerHour, f.Unit), rate(f.SlopeHighPerHour, f.Unit))
+	}
+	rows = append(rows, [2]string{"slope", slope}, [2]string{"significance", pValue(f.P)})
+	if f.Samples > 0 {
+		rows = append(rows, [2]string{"samples judged", fmt.Sprintf("%d (%d/%d intervals rising)", f.Samples, f.Rising, max(f.Samples-1, 0))})
+	}
+	if f.TimeToExhaustion > 0 {
+		rows = append(rows, [2]string{"MemAvailable exhausted in", approx(f.TimeToExhaustion) + " at this rate"})
+	}
+	return rows
+}
+
+func chart(title string, start time.Time, ss []Series) chartView {
+	svg, err := chartSVG(title, start, ss)
+	if err != nil {
+		return chartView{Title: title, Error: err.Error()}
+	}
+	return chartView{Title: title, SVG: svg}
+}
+
+// overviewFields are the meminfo figures every report charts.
+var overviewFields = []string{"MemAvailable", "Slab", "SUnreclaim"}
+
+// overview draws the run-wide charts: the key meminfo figures, the slab
+// caches and processes that grew most.
+func overview(r Run) []chartView {
+	idx := indexSeries(r.Series)
+	var out []chartView
+	for _, f := range overviewFields {
+		if s, ok := idx[seriesKey{checks.KindMeminfo, f}]; ok {
+			out = append(out, chart("meminfo "+f, r.Started, []Series{*s}))
+		}
+	}
+	if top := topGrowers(r.Series, checks.KindSlab, topN); len(top) > 0 {
+		out = append(out, chart(fmt.Sprintf("top %d slab caches by growth (change since start)", len(top)), r.Started, top))
+	}
+	if top := topGrowers(r.Series, checks.KindProcess, topN); len(top) > 0 {
+		out = append(out, chart(fmt.Sprintf("top %d processes by growth (change since start)", len(top)), r.Started, top))
+	}
+	return out
+}
+
+// topGrowers returns the n series of a kind that grew most (last minus
+// first, in bytes where the unit is a size), sharing the first one's unit,
+// each shifted to start at zero so small and large series compare.
+func topGrowers(ss []Series, kind checks.Kind, n int) []Series {
+	type grown struct {
+		s Series
+		g float64
+	}
+	var all []grown
+	for _, s := range ss {
+		if s.Kind != kind || len(s.Points) == 0 {
+			continue
+		}
+		g := s.Points[len(s.Points)-1].Value - s.Points[0].Value
+		if k := bytesPerUnit(s.Unit); k > 0 {
+			g *= k
+		}
+		if math.IsNaN(g) {
+			continue
+		}
+		all = append(all, grown{s, g})
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].g > all[j].g })
+	var out []Series
+	for _, a := range all {
+		if len(out) == n {
+			break
+		}
+		if len(out) > 0 && a.s.Unit != out[0].Unit {
+			continue
+		}
+		out = append(out, sinceStart(a.s))
+	}
+	return out
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// verdictClass maps verdicts to the CSS classes of the template.
+func verdictClass(v string) string {
+	switch strings.ToLower(v) {
+	case VerdictPass, string(checks.VerdictOK), string(checks.VerdictAllowed):
+		return "ok"
+	case VerdictFail, string(checks.VerdictLeak):
+		return "bad"
+	case string(checks.VerdictSuspect), VerdictError, CheckWarn:
+		return "warn"
+	}
+	return "bad"
+}
+
+// sinceStart is the series minus its first value.
+func sinceStart(s Series) Series {
+	d := s
+	d.Points = make([]Point, len(s.Points))
+	for i, p := range s.Points {
+		d.Points[i] = Point{At: p.At, Value: p.Value - s.Points[0].Value}
+	}
+	return d
+}

@@ -1,0 +1,146 @@
+package report
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/kmemleak"
+)
+
+// hostile is a name a target could hand us: markup, quotes, newlines and
+// bytes that are not UTF-8.
+const hostile = "<script>alert(\"x\")</script>'\n<img src=x onerror=alert(1)>\xff\xfe"
+
+func hostileRun() Run {
+	r := slabLeakRun()
+	r.Target = "rig\"><script>alert(0)</script>"
+	r.Kernel = "6.12<script>"
+	r.Findings[0].Subject = hostile
+	r.Findings[0].Reason = hostile
+	r.Findings[0].Evidence[0].Frames = append(r.Findings[0].Evidence[0].Frames, kmemleak.Frame{Function: hostile, Module: hostile})
+	r.Series[0].Subject = hostile
+	r.Series = append(r.Series, ramp(checks.KindProcess, hostile, "bytes", 73, 1<<20, 1<<16))
+	r.Gaps[0].Reason = hostile
+	r.Preflight[0].Seen = hostile
+	r.Meta[hostile] = hostile
+	r.Reboot = &Reboot{AtSample: 3, OldBootID: hostile, NewBootID: "b", Evidence: hostile}
+	r.Error = hostile
+	return r
+}
+
+func TestWriteHTML_EscapesHostileNames(t *testing.T) {
+	var b strings.Builder
+
+	if err := WriteHTML(&b, hostileRun()); err != nil {
+		t.Fatal(err)
+	}
+
+	page := b.String()
+	for _, raw := range []string{"<script>", "<img src=x", "\"><script"} {
+		if strings.Contains(page, raw) {
+			t.Errorf("raw %q reached the page", raw)
+		}
+	}
+	if !strings.Contains(page, "&lt;script&gt;alert(") {
+		t.Error("the hostile name is not shown escaped")
+	}
+	if !utf8.ValidString(page) {
+		t.Error("the page is not valid UTF-8")
+	}
+	if n := strings.Count(page, "<svg"); n < 2 {
+		t.Errorf("%d charts, want the hostile series charted too", n)
+	}
+}
+
+func TestWriteHTML_ShowsVerdictFindingsChartsAndSections(t *testing.T) {
+	var b strings.Builder
+
+	if err := WriteHTML(&b, slabLeakRun()); err != nil {
+		t.Fatal(err)
+	}
+
+	page := b.String()
+	for _, want := range []string{
+		`<span class="badge bad">fail</span>`,
+		"slab cache kmalloc-8192",
+		"corroborated by:",
+		`<li class="culprit">pci_rx_dma_done_handle`,
+		"meminfo MemAvailable",
+		"top 3 slab caches by growth",
+		"top 2 processes by growth",
+		"warm-up cache of the wifi driver",
+		"ssh: link dropped",
+		"CONFIG_DEBUG_KMEMLEAK",
+		"p&lt;1e-9",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, "<?xml") {
+		t.Error("an XML prologue was left inside the HTML")
+	}
+	if strings.Index(page, "id=\"verdict\"") > strings.Index(page, "id=\"finding-0\"") {
+		t.Error("the verdict is not first")
+	}
+}
+
+func TestWriteHTML_LoadsNothingFromOutside(t *testing.T) {
+	var b strings.Builder
+
+	if err := WriteHTML(&b, slabLeakRun()); err != nil {
+		t.Fatal(err)
+	}
+
+	page := b.String()
+	page = strings.ReplaceAll(page, `xmlns="http://www.w3.org/2000/svg"`, "")
+	page = strings.ReplaceAll(page, `xmlns:xlink="http://www.w3.org/1999/xlink"`, "")
+	for _, external := range []string{"http:", "https:", "<link", "<script", "@import", "url("} {
+		if strings.Contains(page, external) {
+			t.Errorf("page refers to something external: %q", external)
+		}
+	}
+}
+
+func TestWriteHTML_CapsChartsForManySeries(t *testing.T) {
+	var b strings.Builder
+
+	if err := WriteHTML(&b, manySeriesRun(300, 73)); err != nil {
+		t.Fatal(err)
+	}
+
+	page := b.String()
+	// 30 leak findings, each with a series: only maxFindingCharts are drawn,
+	// plus the meminfo-less overview's top caches chart.
+	if n, want := strings.Count(page, "<svg"), maxFindingCharts+1; n != want {
+		t.Errorf("%d charts, want %d", n, want)
+	}
+	if !strings.Contains(page, "14 finding charts left out") {
+		t.Error("the page does not say charts were left out")
+	}
+}
+
+func TestChartSVG_SurvivesDegenerateSeries(t *testing.T) {
+	tests := []struct {
+		name   string
+		series []Series
+	}{
+		{"no points at all", []Series{{Kind: checks.KindSlab, Subject: "a"}}},
+		{"a single point", []Series{{Kind: checks.KindSlab, Subject: "a", Points: []Point{{At: start, Value: 1}}}}},
+		{"a flat line", []Series{ramp(checks.KindSlab, "a", "objects", 5, 7, 0)}},
+		{"not-a-number values", []Series{{Kind: checks.KindSlab, Subject: "a", Points: []Point{{At: start, Value: nan()}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := chart("x", start, tt.series)
+
+			if c.SVG == "" && c.Error == "" {
+				t.Error("neither a chart nor a reason")
+			}
+		})
+	}
+}
+
+func nan() float64 { var z float64; return z / z }

@@ -1,0 +1,320 @@
+package report
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/kmemleak"
+)
+
+// Message is the whole diagnosis as one text, fit for a Gomega failure
+// message: why the run is not ready or did not finish, then one block per
+// leak (subject, numbers, culprit, backtrace, time to exhaustion), the
+// suspects in brief, and where the evidence is. Text from the target is
+// cleaned so it cannot forge lines.
+func Message(r Run) string {
+	var b strings.Builder
+	on := ""
+	if r.Target != "" {
+		on = " on " + clean(r.Target)
+	}
+	writePreflight(&b, r, on)
+	writeReboot(&b, r, on)
+	if r.Error != "" {
+		fmt.Fprintf(&b, "error: %s%s\n", clean(r.Error), on)
+	}
+	leaks, suspects := split(r.Findings)
+	for i, f := range leaks {
+		if i == maxMessageLeaks {
+			fmt.Fprintf(&b, "… and %d more leaks in report.html\n", len(leaks)-i)
+			break
+		}
+		writeLeak(&b, f, on)
+	}
+	if b.Len() == 0 {
+		writePass(&b, r, on)
+	}
+	writeSuspects(&b, suspects)
+	writeRunLine(&b, r)
+	if r.RunDir != "" {
+		fmt.Fprintf(&b, "  evidence: %s\n", clean(filepath.Join(r.RunDir, "report.html")))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// Limits that keep the message readable in a terminal and a JUnit file.
+const (
+	maxMessageLeaks    = 10
+	maxMessageSuspects = 5
+	maxMessageFrames   = 8
+	maxMessageEvidence = 3
+	maxConsoleLines    = 20
+)
+
+// split returns the leaks and the suspects, in the order the judge gave.
+func split(fs []checks.Finding) (leaks, suspects []checks.Finding) {
+	for _, f := range fs {
+		switch f.Verdict {
+		case checks.VerdictLeak:
+			leaks = append(leaks, f)
+		case checks.VerdictSuspect:
+			suspects = append(suspects, f)
+		}
+	}
+	return leaks, suspects
+}
+
+func writePreflight(b *strings.Builder, r Run, on string) {
+	var failed []Check
+	for _, c := range r.Preflight {
+		if c.Failed() {
+			failed = append(failed, c)
+		}
+	}
+	if len(failed) == 0 {
+		return
+	}
+	kernel := "the kernel"
+	if r.Kernel != "" {
+		kernel = "kernel " + clean(r.Kernel)
+	}
+	fmt.Fprintf(b, "not ready: %s%s cannot show leaks; %d of %d preflight checks failed\n",
+		kernel, on, len(failed), len(r.Preflight))
+	for _, c := range failed {
+		line := "  " + clean(c.Name)
+		if c.Seen != "" {
+			line += ": " + clean(c.Seen)
+		}
+		if c.Remediation != "" {
+			line += " — " + clean(c.Remediation)
+		}
+		b.WriteString(line + "\n")
+	}
+}
+
+func writeReboot(b *strings.Builder, r Run, on string) {
+	rb := r.Reboot
+	if rb == nil {
+		return
+	}
+	of := ""
+	if r.PlannedSamples > 0 {
+		of = fmt.Sprintf(" of %d", r.PlannedSamples)
+	}
+	fmt.Fprintf(b, "reboot: the target%s rebooted at sample %d%s (boot_id %s → %s); leaks cannot be judged across a reboot\n",
+		on, rb.AtSample, of, clean(short(rb.OldBootID)), clean(short(rb.NewBootID)))
+	lines := cleanLines(rb.Evidence)
+	if len(lines) > 0 {
+		if len(lines) > maxConsoleLines {
+			fmt.Fprintf(b, "  last %d console/dmesg lines (of %d):\n", maxConsoleLines, len(lines))
+			lines = lines[len(lines)-maxConsoleLines:]
+		} else {
+			b.WriteString("  console/dmesg before the reboot:\n")
+		}
+		for _, l := range lines {
+			b.WriteString("    " + l + "\n")
+		}
+	}
+	b.WriteString("  look for a panic, OOM or watchdog reset in the console log and raw/, fix it, then rerun the soak\n")
+}
+
+// short trims a boot_id to its first group; enough to tell two apart.
+func short(id string) string {
+	if i := strings.IndexByte(id, '-'); i > 0 {
+		return id[:i]
+	}
+	return id
+}
+
+// writeLeak writes one leak's block: headline, culprit, backtrace,
+// corroboration, reason and time to exhaustion.
+func writeLeak(b *strings.Builder, f checks.Finding, on string) {
+	fmt.Fprintf(b, "leak: %s %s (%s)%s\n", subject(f), amount(f.Growth, f.Unit), numbers(f, true), on)
+	km := kmemleakEvidence(f)
+	culprit, frames := f.Culprit, f.Frames
+	if culprit == nil && km != nil {
+		culprit = km.Culprit
+	}
+	if len(frames) == 0 && km != nil {
+		frames = km.Frames
+	}
+	if culprit != nil {
+		line := "  culprit " + frameText(*culprit)
+		if km != nil {
+			line += fmt.Sprintf(" — %s kmemleak objects (%s)", signed(km.Growth, number(km.Growth)), numbers(*km, false))
+		}
+		b.WriteString(line + "\n")
+	}
+	if bt := backtrace(frames, culprit); bt != "" {
+		b.WriteString("    " + bt + "\n")
+	}
+	n := 0
+	for _, e := range f.Evidence {
+		if e.Kind == checks.KindKmemleak && km != nil && e.Subject == km.Subject {
+			continue
+		}
+		if n == maxMessageEvidence {
+			fmt.Fprintf(b, "  … and %d more corroborating signals in report.html\n", len(f.Evidence)-n-1)
+			break
+		}
+		fmt.Fprintf(b, "  with %s %s (%s)\n", subject(e), amount(e.Growth, e.Unit), numbers(e, false))
+		n++
+	}
+	if f.Reason != "" {
+		fmt.Fprintf(b, "  why: %s\n", clean(f.Reason))
+	}
+	if f.TimeToExhaustion > 0 {
+		fmt.Fprintf(b, "  MemAvailable exhausted in %s at this rate\n", approx(f.TimeToExhaustion))
+	}
+}
+
+// subject names a finding with words that fit its kind.
+func subject(f checks.Finding) string {
+	name := clean(f.Subject)
+	if name == "" {
+		name = "(unnamed)"
+	}
+	switch f.Kind {
+	case checks.KindSlab:
+		return "slab cache " + name
+	case checks.KindKmemleak:
+		return "kmemleak signature " + name
+	case checks.KindProcess:
+		return "process " + name
+	case checks.KindMeminfo:
+		return "meminfo " + name
+	}
+	return clean(string(f.Kind)) + " " + name
+}
+
+// numbers is the parenthesised figures: bytes (for counted series), slope,
+// p-value, and how many intervals rose.
+func numbers(f checks.Finding, withP bool) string {
+	var parts []string
+	if bytesPerUnit(f.Unit) == 0 && f.GrowthBytes != 0 {
+		parts = append(parts, signed(float64(f.GrowthBytes), humanBytes(float64(f.GrowthBytes))))
+	}
+	parts = append(parts, rate(f.SlopePerHour, f.Unit))
+	if withP {
+		parts = append(parts, pValue(f.P))
+	}
+	if f.Samples > 1 {
+		parts = append(parts, fmt.Sprintf("%d/%d intervals rising", f.Rising, f.Samples-1))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// kmemleakEvidence is the kmemleak signal that names the culprit: the
+// finding itself, or the first kmemleak finding folded into it.
+func kmemleakEvidence(f checks.Finding) *checks.Finding {
+	if f.Kind == checks.KindKmemleak {
+		return nil
+	}
+	for i := range f.Evidence {
+		if f.Evidence[i].Kind == checks.KindKmemleak {
+			return &f.Evidence[i]
+		}
+	}
+	return nil
+}
+
+func frameText(fr kmemleak.Frame) string {
+	s := clean(fr.Function)
+	if fr.Module != "" {
+		s += " [" + clean(fr.Module) + "]"
+	}
+	return s
+}
+
+// allocatorFrames are the frames every kmemleak backtrace starts with; they
+// say nothing about who leaked, so the message leaves them out (the HTML
+// report keeps the whole trace).
+var allocatorFrames = map[string]bool{
+	"kmemleak_alloc":           true,
+	"kmemleak_alloc_recursive": true,
+	"kmemleak_alloc_percpu":    true,
+	"kmemleak_vmalloc":         true,
+	"slab_post_alloc_hook":     true,
+}
+
+// backtrace prints the frames innermost first, "a ← b ← c", from the first
+// frame past the allocator hooks up to the culprit, eliding the middle of
+// long traces.
+func backtrace(frames []kmemleak.Frame, culprit *kmemleak.Frame) string {
+	start := 0
+	for start < len(frames) && allocatorFrames[frames[start].Function] {
+		start++
+	}
+	end := len(frames)
+	if culprit != nil {
+		for i := start; i < len(frames); i++ {
+			if frames[i].Function == culprit.Function && frames[i].Module == culprit.Module {
+				end = i + 1
+				break
+			}
+		}
+	}
+	frames = frames[start:end]
+	var parts []string
+	for i, fr := range frames {
+		if len(frames) > maxMessageFrames && i == 2 {
+			parts = append(parts, "…")
+		}
+		if len(frames) > maxMessageFrames && i >= 2 && i < len(frames)-(maxMessageFrames-2) {
+			continue
+		}
+		parts = append(parts, frameText(fr))
+	}
+	return strings.Join(parts, " ← ")
+}
+
+func writePass(b *strings.Builder, r Run, on string) {
+	if r.Verdict != VerdictPass && r.Verdict != "" {
+		fmt.Fprintf(b, "%s: no leak named%s, yet the run's verdict is %q; see report.json\n", clean(r.Verdict), on, clean(r.Verdict))
+		return
+	}
+	fmt.Fprintf(b, "pass: no leak%s — %d series judged over %s, %d samples\n",
+		on, countSeries(r), span(r.Ended.Sub(r.Started)), r.Samples)
+}
+
+func countSeries(r Run) int {
+	if len(r.Series) > 0 {
+		return len(r.Series)
+	}
+	return len(r.Findings)
+}
+
+func writeSuspects(b *strings.Builder, suspects []checks.Finding) {
+	for i, f := range suspects {
+		if i == maxMessageSuspects {
+			fmt.Fprintf(b, "… and %d more suspects in report.html\n", len(suspects)-i)
+			return
+		}
+		line := fmt.Sprintf("suspect: %s %s (%s)", subject(f), amount(f.Growth, f.Unit), numbers(f, true))
+		if f.Reason != "" {
+			line += " — " + clean(f.Reason)
+		}
+		b.WriteString(line + "\n")
+	}
+}
+
+// writeRunLine mentions what the run missed: gaps and an early end.
+func writeRunLine(b *strings.Builder, r Run) {
+	var parts []string
+	if r.PlannedSamples > 0 && r.Samples < r.PlannedSamples && r.Reboot == nil {
+		parts = append(parts, fmt.Sprintf("ended at sample %d of %d after %s", r.Samples, r.PlannedSamples, span(r.Ended.Sub(r.Started))))
+	}
+	if n := len(r.Gaps); n > 0 {
+		g := r.Gaps[0]
+		s := "gaps"
+		if n == 1 {
+			s = "gap"
+		}
+		parts = append(parts, fmt.Sprintf("%d %s (first at sample %d: %s)", n, s, g.Index, clean(g.Reason)))
+	}
+	if len(parts) > 0 {
+		b.WriteString("  run: " + strings.Join(parts, "; ") + "\n")
+	}
+}

@@ -1,0 +1,105 @@
+// Package report turns a finished (or failed) soak into what people read: the
+// Gomega failure message that is the whole diagnosis, and the run folder's
+// report.json, self-contained report.html and per-kind CSV series exports.
+package report
+
+import (
+	"time"
+
+	"github.com/leakgate/leakgate/checks"
+)
+
+// The run verdicts report.json and the message use.
+const (
+	VerdictPass  = "pass"
+	VerdictFail  = "fail"
+	VerdictError = "error"
+)
+
+// The preflight check statuses; any other status counts as a failure.
+const (
+	CheckOK   = "ok"
+	CheckWarn = "warn"
+	CheckFail = "fail"
+)
+
+// Run is everything the report shows about one soak. The harness fills it;
+// this package only renders it.
+type Run struct {
+	// Target names the rig as the user gave it (ssh alias or URL, no secrets).
+	Target string `json:"target"`
+	// Kernel is the target's `uname -r`.
+	Kernel string `json:"kernel,omitempty"`
+	// RunDir is the run folder, relative to where the suite ran, as the
+	// message should print it.
+	RunDir  string    `json:"run_dir,omitempty"`
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended"`
+	// Verdict is VerdictPass, VerdictFail or VerdictError.
+	Verdict string `json:"verdict"`
+	// Error says why the run could not reach a verdict (VerdictError), or
+	// what ended it early.
+	Error    string           `json:"error,omitempty"`
+	Findings []checks.Finding `json:"findings"`
+	// Series are the sampled values, one per kind and subject. They go to
+	// series/<kind>.csv, not to report.json.
+	Series    []Series `json:"-"`
+	Gaps      []Gap    `json:"gaps,omitempty"`
+	Preflight []Check  `json:"preflight,omitempty"`
+	Reboot    *Reboot  `json:"reboot,omitempty"`
+	// Samples is how many samples were taken; PlannedSamples how many the
+	// duration and interval asked for.
+	Samples        int `json:"samples"`
+	PlannedSamples int `json:"planned_samples,omitempty"`
+	// Interval is the planned time between samples.
+	Interval time.Duration `json:"interval_ns,omitempty"`
+	// Policy is the judging policy as it was applied, for the record.
+	Policy any `json:"policy,omitempty"`
+	// Meta holds free-form facts worth keeping (versions, config digest).
+	Meta map[string]string `json:"meta,omitempty"`
+}
+
+// Series is one sampled signal: a slab cache's objects, a kmemleak
+// signature's count, a process's RSS, a meminfo field.
+type Series struct {
+	Kind    checks.Kind `json:"kind"`
+	Subject string      `json:"subject"`
+	// Unit of the values ("bytes", "objects", "kB").
+	Unit   string  `json:"unit,omitempty"`
+	Points []Point `json:"points"`
+}
+
+// Point is one sampled value.
+type Point struct {
+	At    time.Time `json:"at"`
+	Value float64   `json:"value"`
+}
+
+// Gap is a sample that could not be taken, and why.
+type Gap struct {
+	Index  int       `json:"index"`
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+}
+
+// Check is one preflight item: what was looked at, what was seen, and the
+// one line that fixes it.
+type Check struct {
+	Name string `json:"name"`
+	// Status is CheckOK, CheckWarn or CheckFail.
+	Status      string `json:"status"`
+	Seen        string `json:"seen,omitempty"`
+	Remediation string `json:"remediation,omitempty"`
+}
+
+// Failed reports whether the check blocks the soak.
+func (c Check) Failed() bool { return c.Status != CheckOK && c.Status != CheckWarn }
+
+// Reboot records a target that rebooted during the soak.
+type Reboot struct {
+	AtSample  int    `json:"at_sample"`
+	OldBootID string `json:"old_boot_id"`
+	NewBootID string `json:"new_boot_id"`
+	// Evidence is the console or dmesg tail kept from around the reboot.
+	Evidence string `json:"evidence,omitempty"`
+}
