@@ -1,0 +1,139 @@
+package remote
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+
+	"github.com/skeema/knownhosts"
+	"golang.org/x/crypto/ssh"
+)
+
+// hostKeyCheck verifies one hop's host key under a policy. It remembers the
+// HostKeyError it raised, so the handshake error can be replaced by it.
+type hostKeyCheck struct {
+	policy HostKeyPolicy
+	files  []string
+	db     *knownhosts.HostKeyDB // nil when no known_hosts file exists yet
+
+	mu  sync.Mutex
+	err *HostKeyError
+}
+
+// newHostKeyCheck loads the known_hosts files that exist.
+func newHostKeyCheck(policy HostKeyPolicy, files []string) (*hostKeyCheck, error) {
+	switch policy {
+	case "":
+		policy = HostKeyVerify
+	case HostKeyVerify, HostKeyTOFU, HostKeyInsecure:
+	default:
+		return nil, fmt.Errorf("host key policy %q: want verify, tofu or insecure", policy)
+	}
+	c := &hostKeyCheck{policy: policy, files: files}
+	if policy == HostKeyInsecure {
+		return c, nil
+	}
+	var existing []string
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			existing = append(existing, f)
+		}
+	}
+	if len(existing) > 0 {
+		db, err := knownhosts.NewDB(existing...)
+		if err != nil {
+			return nil, fmt.Errorf("read known_hosts: %w (fix or move the file)", err)
+		}
+		c.db = db
+	}
+	return c, nil
+}
+
+// algorithms lists the host key algorithms known_hosts holds for addr, so
+// the server is asked for a key type we can check (no false mismatch).
+func (c *hostKeyCheck) algorithms(addr string) []string {
+	if c.db == nil {
+		return nil
+	}
+	return c.db.HostKeyAlgorithms(addr)
+}
+
+// callback is the ssh.HostKeyCallback for this check.
+func (c *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.PublicKey) error {
+	if c.policy == HostKeyInsecure {
+		return nil
+	}
+	var err error
+	if c.db != nil {
+		err = c.db.HostKeyCallback()(hostname, remote, key)
+		if err == nil {
+			return nil
+		}
+	}
+	host := knownhosts.Normalize(hostname)
+	hk := &HostKeyError{
+		Host:           host,
+		Fingerprint:    ssh.FingerprintSHA256(key),
+		KnownHostsLine: knownhosts.Line([]string{hostname}, key),
+		KnownHostsFile: c.files[0],
+		Err:            err,
+	}
+	switch {
+	case err == nil || knownhosts.IsHostUnknown(err):
+		if c.policy == HostKeyTOFU {
+			if werr := appendKnownHost(c.files[0], hk.KnownHostsLine); werr != nil {
+				return fmt.Errorf("trust %s on first use: %w", host, werr)
+			}
+			return nil
+		}
+		if hk.Err == nil {
+			hk.Err = errors.New("no known_hosts file exists")
+		}
+		h, port, splitErr := net.SplitHostPort(hostname)
+		if splitErr != nil {
+			h, port = hostname, "22"
+		}
+		hk.hint = fmt.Sprintf("If %s is the right key, add it with:\n  ssh-keyscan -p %s %s >> %s\nor append this line to %s:\n  %s\n(or opt in to --host-key-policy tofu)",
+			hk.Fingerprint, port, h, c.files[0], c.files[0], hk.KnownHostsLine)
+	case knownhosts.IsHostKeyChanged(err):
+		hk.Changed = true
+	default:
+		return fmt.Errorf("check host key of %s: %w", host, err)
+	}
+	c.mu.Lock()
+	c.err = hk
+	c.mu.Unlock()
+	return hk
+}
+
+// raised returns the HostKeyError the callback returned, if any.
+func (c *hostKeyCheck) raised() *HostKeyError {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// appendKnownHost appends line to file, creating it (and its folder) private.
+func appendKnownHost(file, line string) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(line + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// KnownHostsLine returns the known_hosts line trusting key at host:port.
+func KnownHostsLine(host string, port int, key ssh.PublicKey) string {
+	return knownhosts.Line([]string{net.JoinHostPort(host, strconv.Itoa(port))}, key)
+}

@@ -1,0 +1,398 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+)
+
+// SSH is a target reached over SSH, possibly through ProxyJump hops. After a
+// dropped link the next call reconnects, with backoff. Use Dial to make one.
+type SSH struct {
+	name string
+	hops []hop
+	opts Options
+
+	mu        sync.Mutex
+	link      *link
+	transport string // "sftp" or "exec": how the last file moved
+}
+
+// newSSH returns an unconnected SSH target.
+func newSSH(name string, hops []hop, opts Options) *SSH {
+	return &SSH{name: name, hops: hops, opts: opts}
+}
+
+// Name is the target as the user named it.
+func (s *SSH) Name() string { return s.name }
+
+// FileTransport says how the last Upload or Download moved its file: "sftp",
+// "exec" (the server has no SFTP subsystem), or "" before any transfer.
+func (s *SSH) FileTransport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transport
+}
+
+// Close closes the connection and every jump hop. Safe to call more than once.
+func (s *SSH) Close() error {
+	s.mu.Lock()
+	l := s.link
+	s.link = nil
+	s.mu.Unlock()
+	if l != nil {
+		l.close()
+	}
+	return nil
+}
+
+// Run executes argv, each argument quoted for the remote shell.
+func (s *SSH) Run(ctx context.Context, argv []string, opts RunOptions) (Result, error) {
+	if len(argv) == 0 {
+		return Result{}, fmt.Errorf("run on %s: empty command", s.name)
+	}
+	start := time.Now()
+	stdout, stderr := newCapBuffer(opts.MaxOutputBytes), newCapBuffer(opts.MaxOutputBytes)
+	var stdin io.Reader
+	if opts.Stdin != nil {
+		stdin = bytes.NewReader(opts.Stdin)
+	}
+	status, err := s.exec(ctx, "run", QuoteArgv(argv), stdin, stdout, stderr)
+	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitStatus: status,
+		Truncated: stdout.truncated || stderr.truncated, Duration: time.Since(start)}
+	if err != nil {
+		return res, fmt.Errorf("run %s on %s: %w", argv[0], s.name, err)
+	}
+	return res, nil
+}
+
+// ReadFiles reads every path and glob in one remote command.
+func (s *SSH) ReadFiles(ctx context.Context, paths []string, opts ReadOptions) (*Snapshot, error) {
+	req, err := newReadRequest(paths, opts, s.opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	pr, pw := io.Pipe()
+	stderr := newCapBuffer(64 << 10)
+	type parsed struct {
+		snap *Snapshot
+		err  error
+	}
+	done := make(chan parsed, 1)
+	go func() {
+		snap, err := req.parse(pr)
+		if err != nil {
+			_, _ = io.Copy(io.Discard, pr)
+		}
+		done <- parsed{snap, err}
+	}()
+	status, err := s.exec(ctx, "read", req.command(), nil, pw, stderr)
+	pw.Close()
+	p := <-done
+	if err != nil {
+		return nil, fmt.Errorf("read files on %s: %w", s.name, err)
+	}
+	if p.err != nil {
+		return nil, fmt.Errorf("read files on %s: %w (exit status %d, stderr: %q; the target needs a POSIX sh and head -c)",
+			s.name, p.err, status, strings.TrimSpace(string(stderr.Bytes())))
+	}
+	p.snap.Duration = time.Since(req.taken)
+	return p.snap, nil
+}
+
+// exec runs one command line in a new session on a live link, reconnecting
+// first if needed. It returns the exit status; a lost link is a *LinkError.
+func (s *SSH) exec(ctx context.Context, op, cmd string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	l, err := s.ensure(ctx)
+	if err != nil {
+		return 0, err
+	}
+	sess, err := l.client.NewSession()
+	if err != nil {
+		return 0, s.lost(l, op, err)
+	}
+	defer sess.Close()
+	sess.Stdin, sess.Stdout, sess.Stderr = stdin, stdout, stderr
+	if err := sess.Start(cmd); err != nil {
+		return 0, s.lost(l, op, err)
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- sess.Wait() }()
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		_ = sess.Signal(ssh.SIGKILL)
+		sess.Close()
+		<-waited
+		return 0, ctx.Err()
+	}
+	var ee *ssh.ExitError
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.As(err, &ee):
+		if ee.Signal() != "" {
+			return 128 + signalNumber(ee.Signal()), nil
+		}
+		return ee.ExitStatus(), nil
+	default:
+		// *ssh.ExitMissingError, io.EOF and friends: the channel closed
+		// without an exit status, so the link (or the server) died.
+		return 0, s.lost(l, op, err)
+	}
+}
+
+// lost records that link l died and returns the typed error for op.
+func (s *SSH) lost(l *link, op string, err error) error {
+	s.mu.Lock()
+	if s.link == l {
+		s.link = nil
+	}
+	s.mu.Unlock()
+	l.close()
+	return &LinkError{Op: op, Target: s.name, Err: err}
+}
+
+// ensure returns a live link, connecting with backoff when there is none.
+func (s *SSH) ensure(ctx context.Context) (*link, error) {
+	s.mu.Lock()
+	l := s.link
+	s.mu.Unlock()
+	if l != nil && !l.dead.Load() {
+		return l, nil
+	}
+	if l != nil {
+		s.lost(l, "keepalive", errors.New("keepalives unanswered"))
+	}
+	if err := s.connect(ctx); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.link == nil {
+		return nil, &LinkError{Op: "dial", Target: s.name, Err: errors.New("closed")}
+	}
+	return s.link, nil
+}
+
+// connect dials every hop, retrying retryable failures with doubling backoff.
+func (s *SSH) connect(ctx context.Context) error {
+	attempts := s.opts.ReconnectAttempts
+	if attempts <= 0 {
+		attempts = defaultReconnectAttempts
+	}
+	backoff := s.opts.ReconnectBackoff
+	if backoff <= 0 {
+		backoff = defaultReconnectBackoff
+	}
+	var err error
+	for i := 0; i < attempts; i++ {
+		if i > 0 {
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return fmt.Errorf("connect to %s: %w (last error: %v)", s.name, ctx.Err(), err)
+			case <-t.C:
+			}
+			backoff = min(backoff*2, 8*time.Second)
+		}
+		var l *link
+		l, err = dialLink(ctx, s.name, s.hops, s.opts)
+		if err == nil {
+			s.mu.Lock()
+			s.link = l
+			s.mu.Unlock()
+			return nil
+		}
+		if !IsRetryable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// link is one live connection: the jump clients and the target's client,
+// plus the keepalive goroutines that watch it.
+type link struct {
+	clients []*ssh.Client // hops in order; the last is the target
+	client  *ssh.Client
+	dead    atomic.Bool
+
+	sftpOnce sync.Once
+	sftp     *sftp.Client
+	sftpErr  error
+
+	stop      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// dialLink connects through every hop in turn; each hop's dialer is the
+// previous hop's client, so ProxyJump chains and reconnects compose.
+func dialLink(ctx context.Context, name string, hops []hop, opts Options) (*link, error) {
+	l := &link{stop: make(chan struct{})}
+	dial := func(ctx context.Context, addr string) (net.Conn, error) {
+		if opts.DialContext != nil {
+			return opts.DialContext(ctx, "tcp", addr)
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}
+	for _, h := range hops {
+		c, err := dialHop(ctx, h, opts, dial)
+		if err != nil {
+			l.close()
+			return nil, err
+		}
+		l.clients = append(l.clients, c)
+		prev := c
+		dial = func(ctx context.Context, addr string) (net.Conn, error) { return prev.DialContext(ctx, "tcp", addr) }
+	}
+	l.client = l.clients[len(l.clients)-1]
+	last := hops[len(hops)-1]
+	if last.keepalive > 0 {
+		l.startKeepalive(last.keepalive, last.keepaliveMax)
+	}
+	return l, nil
+}
+
+// dialHop dials and handshakes one hop within its connect timeout and ctx.
+func dialHop(ctx context.Context, h hop, opts Options, dial func(context.Context, string) (net.Conn, error)) (*ssh.Client, error) {
+	addr := h.addr()
+	check, err := newHostKeyCheck(opts.HostKeyPolicy, h.knownHosts)
+	if err != nil {
+		return nil, err
+	}
+	creds, err := newCredentials(h, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer creds.close()
+	cfg := &ssh.ClientConfig{
+		User:              h.user,
+		Auth:              creds.methods,
+		HostKeyCallback:   check.callback,
+		HostKeyAlgorithms: check.algorithms(addr),
+		Timeout:           h.connectTimeout,
+	}
+	hctx, cancel := context.WithTimeout(ctx, h.connectTimeout)
+	defer cancel()
+	conn, err := dial(hctx, addr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("dial %s: %w", addr, ctx.Err())
+		}
+		return nil, &LinkError{Op: "dial", Target: h.alias + " (" + addr + ")", Err: err}
+	}
+	_ = conn.SetDeadline(time.Now().Add(h.connectTimeout))
+	// A stalled handshake ends when the timeout or ctx closes the connection.
+	stop := context.AfterFunc(hctx, func() { conn.Close() })
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
+	fired := !stop()
+	if err != nil {
+		conn.Close()
+		if hk := check.raised(); hk != nil {
+			return nil, hk
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("handshake with %s: %w", addr, ctx.Err())
+		}
+		if fired {
+			return nil, &LinkError{Op: "handshake", Target: h.alias + " (" + addr + ")",
+				Err: fmt.Errorf("no handshake within %s: %w", h.connectTimeout, err)}
+		}
+		if strings.Contains(err.Error(), "unable to authenticate") || strings.Contains(err.Error(), "no auth passed yet") {
+			return nil, &AuthError{User: h.user, Target: h.alias + " (" + addr + ")", Methods: creds.names, Err: err}
+		}
+		return nil, &LinkError{Op: "handshake", Target: h.alias + " (" + addr + ")", Err: err}
+	}
+	if fired {
+		c.Close()
+		return nil, &LinkError{Op: "handshake", Target: h.alias + " (" + addr + ")", Err: fmt.Errorf("no handshake within %s", h.connectTimeout)}
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return ssh.NewClient(c, chans, reqs), nil
+}
+
+// startKeepalive sends keepalive@openssh.com every interval; when countMax
+// intervals pass without a reply it closes the link, which fails any
+// session in flight with a *LinkError.
+func (l *link) startKeepalive(interval time.Duration, countMax int) {
+	var lastReply atomic.Int64
+	lastReply.Store(time.Now().UnixNano())
+	l.wg.Add(2)
+	go func() {
+		defer l.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-t.C:
+			}
+			if _, _, err := l.client.SendRequest("keepalive@openssh.com", true, nil); err != nil {
+				l.dead.Store(true)
+				return
+			}
+			lastReply.Store(time.Now().UnixNano())
+		}
+	}()
+	go func() {
+		defer l.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-l.stop:
+				return
+			case <-t.C:
+			}
+			if time.Since(time.Unix(0, lastReply.Load())) > time.Duration(countMax+1)*interval {
+				l.dead.Store(true)
+				l.closeClients()
+				return
+			}
+		}
+	}()
+}
+
+// close stops the keepalives and closes every hop, target first.
+func (l *link) close() {
+	l.closeOnce.Do(func() {
+		l.dead.Store(true)
+		close(l.stop)
+		if l.sftp != nil {
+			l.sftp.Close()
+		}
+		l.closeClients()
+		l.wg.Wait()
+	})
+}
+
+func (l *link) closeClients() {
+	for i := len(l.clients) - 1; i >= 0; i-- {
+		l.clients[i].Close()
+	}
+}
+
+// signalNumber maps an SSH signal name to its Linux number.
+func signalNumber(name string) int {
+	n := map[string]int{"HUP": 1, "INT": 2, "QUIT": 3, "ILL": 4, "ABRT": 6, "FPE": 8, "KILL": 9, "USR1": 10,
+		"SEGV": 11, "USR2": 12, "PIPE": 13, "ALRM": 14, "TERM": 15}[strings.TrimPrefix(name, "SIG")]
+	if n == 0 {
+		return 127
+	}
+	return n
+}

@@ -1,0 +1,187 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/pkg/sftp"
+)
+
+// Upload copies localPath to remotePath over SFTP, or with cat when the
+// server has no SFTP subsystem, then sets mode.
+func (s *SSH) Upload(ctx context.Context, localPath, remotePath string, mode uint32) error {
+	src, err := os.Open(localPath)
+	if err != nil {
+		return fmt.Errorf("upload %s to %s: %w", localPath, s.name, err)
+	}
+	defer src.Close()
+	dst := s.opts.Root + remotePath
+	c, err := s.sftpClient(ctx)
+	if err != nil {
+		return fmt.Errorf("upload %s to %s:%s: %w", localPath, s.name, remotePath, err)
+	}
+	if c != nil {
+		s.setTransport("sftp")
+		err = withContext(ctx, c, func() error {
+			f, err := c.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+			if err != nil {
+				return err
+			}
+			if _, err := f.ReadFrom(src); err != nil {
+				f.Close()
+				return err
+			}
+			if err := f.Chmod(os.FileMode(mode & 0o7777)); err != nil {
+				f.Close()
+				return err
+			}
+			return f.Close()
+		})
+		if err != nil {
+			return fmt.Errorf("upload %s to %s:%s over sftp: %w", localPath, s.name, remotePath, s.classify(ctx, "upload", err))
+		}
+		return nil
+	}
+	s.setTransport("exec")
+	stderr := newCapBuffer(64 << 10)
+	cmd := "sh -c " + Quote(`cat > "$1" && chmod "$2" "$1"`) + " leakgate-upload " + QuoteArgv([]string{dst, strconv.FormatUint(uint64(mode&0o7777), 8)})
+	status, err := s.exec(ctx, "upload", cmd, src, io.Discard, stderr)
+	if err != nil {
+		return fmt.Errorf("upload %s to %s:%s: %w", localPath, s.name, remotePath, err)
+	}
+	if status != 0 {
+		return fmt.Errorf("upload %s to %s:%s: exit status %d: %s", localPath, s.name, remotePath, status, strings.TrimSpace(string(stderr.Bytes())))
+	}
+	return nil
+}
+
+// Download copies remotePath into localDir under its base name, never
+// outside localDir, over SFTP or with cat.
+func (s *SSH) Download(ctx context.Context, remotePath, localDir string) (string, error) {
+	src := s.opts.Root + remotePath
+	c, err := s.sftpClient(ctx)
+	if err != nil {
+		return "", fmt.Errorf("download %s:%s: %w", s.name, remotePath, err)
+	}
+	if c != nil {
+		s.setTransport("sftp")
+		var out string
+		err := withContext(ctx, c, func() error {
+			f, err := c.Open(src)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			out, err = writeDownload(remotePath, localDir, f)
+			return err
+		})
+		if err != nil {
+			return "", fmt.Errorf("download %s:%s over sftp: %w", s.name, remotePath, s.classify(ctx, "download", err))
+		}
+		return out, nil
+	}
+	if _, err := downloadName(remotePath); err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(localDir); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("download %s:%s: destination %s is not a folder", s.name, remotePath, localDir)
+	}
+	s.setTransport("exec")
+	pr, pw := io.Pipe()
+	stderr := newCapBuffer(64 << 10)
+	type written struct {
+		path string
+		err  error
+	}
+	done := make(chan written, 1)
+	go func() {
+		p, err := writeDownload(remotePath, localDir, pr)
+		pr.CloseWithError(err)
+		done <- written{p, err}
+	}()
+	status, err := s.exec(ctx, "download", "cat -- "+Quote(src), nil, pw, stderr)
+	if err == nil && status != 0 {
+		err = fmt.Errorf("exit status %d: %s", status, strings.TrimSpace(string(stderr.Bytes())))
+	}
+	pw.CloseWithError(err)
+	w := <-done
+	if err != nil {
+		if w.err == nil {
+			os.Remove(w.path)
+		}
+		return "", fmt.Errorf("download %s:%s: %w", s.name, remotePath, err)
+	}
+	if w.err != nil {
+		return "", w.err
+	}
+	return w.path, nil
+}
+
+func (s *SSH) setTransport(t string) {
+	s.mu.Lock()
+	s.transport = t
+	s.mu.Unlock()
+}
+
+// sftpClient returns the link's SFTP client, or nil when the server has no
+// SFTP subsystem (or DisableSFTP is set): then transfers fall back to exec.
+func (s *SSH) sftpClient(ctx context.Context) (*sftp.Client, error) {
+	if s.opts.DisableSFTP {
+		return nil, nil
+	}
+	l, err := s.ensure(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l.sftpOnce.Do(func() {
+		l.sftp, l.sftpErr = sftp.NewClient(l.client)
+	})
+	if l.sftpErr == nil {
+		return l.sftp, nil
+	}
+	// No subsystem, or a server that accepted it and then had nothing to
+	// run: if the link still answers, fall back to exec.
+	if _, _, err := l.client.SendRequest("keepalive@openssh.com", true, nil); err != nil {
+		return nil, s.lost(l, "sftp", l.sftpErr)
+	}
+	return nil, nil
+}
+
+// classify turns an SFTP failure into a LinkError when the link is gone.
+func (s *SSH) classify(ctx context.Context, op string, err error) error {
+	s.mu.Lock()
+	l := s.link
+	s.mu.Unlock()
+	if l == nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		// The SFTP client was closed to stop the transfer: start afresh next time.
+		s.lost(l, op, ctx.Err())
+		return ctx.Err()
+	}
+	if errors.Is(err, sftp.ErrSSHFxConnectionLost) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return s.lost(l, op, err)
+	}
+	return err
+}
+
+// withContext runs fn, closing the SFTP client if ctx ends first so fn
+// returns promptly.
+func withContext(ctx context.Context, c *sftp.Client, fn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		c.Close()
+		<-done
+		return ctx.Err()
+	}
+}
