@@ -20,6 +20,8 @@ const (
 	maxFindingCharts = 16
 	// topN is how many caches or processes the overview charts compare.
 	topN = 6
+	// maxOtherRows bounds the table of series judged neither leak nor suspect.
+	maxOtherRows = 100
 )
 
 //go:embed report.html.tmpl
@@ -58,6 +60,7 @@ type page struct {
 	Meta                           [][2]string
 	SeriesCount                    int
 	ChartsOmitted                  int
+	OthersOmitted                  int
 }
 
 type findingView struct {
@@ -115,10 +118,20 @@ func newPage(r Run) page {
 	for _, f := range append(leaks, suspects...) {
 		p.Findings = append(p.Findings, findingPage(f, r.Started, idx, &budget))
 	}
+	var others []checks.Finding
 	for _, f := range r.Findings {
 		if f.Verdict != checks.VerdictLeak && f.Verdict != checks.VerdictSuspect {
-			p.Others = append(p.Others, findingPage(f, r.Started, idx, nil))
+			others = append(others, f)
 		}
+	}
+	// Allowed and undecided series matter more than the many clean ones.
+	sort.SliceStable(others, func(i, j int) bool { return otherRank(others[i].Verdict) < otherRank(others[j].Verdict) })
+	for i, f := range others {
+		if i == maxOtherRows {
+			p.OthersOmitted = len(others) - i
+			break
+		}
+		p.Others = append(p.Others, findingPage(f, r.Started, idx, nil))
 	}
 	p.ChartsOmitted = -min(budget, 0)
 	p.Overview = overview(r)
@@ -295,4 +308,16 @@ func sinceStart(s Series) Series {
 		d.Points[i] = Point{At: p.At, Value: p.Value - s.Points[0].Value}
 	}
 	return d
+}
+
+func otherRank(v checks.Verdict) int {
+	switch v {
+	case checks.VerdictAllowed:
+		return 0
+	case checks.VerdictInsufficient:
+		return 1
+	case checks.VerdictOK:
+		return 3
+	}
+	return 2
 }

@@ -144,3 +144,24 @@ func TestChartSVG_SurvivesDegenerateSeries(t *testing.T) {
 }
 
 func nan() float64 { var z float64; return z / z }
+
+func TestWriteHTML_ListsAllowedSeriesBeforeTheManyCleanOnes(t *testing.T) {
+	r := slabLeakRun()
+	for i := range 150 {
+		r.Findings = append(r.Findings, checks.Finding{Kind: checks.KindSlab, Subject: "clean-" + string(rune('a'+i%26)), Verdict: checks.VerdictOK})
+	}
+	r.Findings = append(r.Findings, checks.Finding{Kind: checks.KindSlab, Subject: "late-allowed", Verdict: checks.VerdictAllowed, AllowReason: "known"})
+	var b strings.Builder
+
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+
+	page := b.String()
+	if !strings.Contains(page, "late-allowed") {
+		t.Error("an allowed series was cut by the row cap")
+	}
+	if !strings.Contains(page, "… and 52 more series judged ok") {
+		t.Error("the page does not say how many clean series it left out")
+	}
+}
