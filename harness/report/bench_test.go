@@ -2,6 +2,8 @@ package report
 
 import (
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -15,6 +17,13 @@ func BenchmarkWrite(b *testing.B) {
 		if err := Write(dir, r); err != nil {
 			b.Fatal(err)
 		}
+	}
+	for metric, name := range map[string]string{"html-bytes": HTMLFile, "json-bytes": JSONFile, "csv-bytes": "series/slab.csv"} {
+		info, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(info.Size()), metric)
 	}
 }
 
