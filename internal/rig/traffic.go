@@ -54,14 +54,28 @@ func SendTraffic(ctx context.Context, addr string, opts TrafficOptions) (int, er
 		0x02, 0x00, 0x00, 0x00, 0x00, 0x01, // addr1
 		0x02, 0x00, 0x00, 0x00, 0x00, 0x02, // addr2
 		0x02, 0x00, 0x00, 0x00, 0x00, 0x03}) // addr3
-	tick := time.NewTicker(time.Second / time.Duration(rate))
-	defer tick.Stop()
+	// Paced by the clock, not by ticks: a late wake-up sends the frames that
+	// are due (at most one second's worth), so the mean rate holds on a busy
+	// host.
+	interval := time.Second / time.Duration(rate)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	next := time.Now()
 	sent := 0
 	for opts.Count == 0 || sent < opts.Count {
-		select {
-		case <-ctx.Done():
+		if wait := time.Until(next); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return sent, nil
+			case <-timer.C:
+			}
+		} else if ctx.Err() != nil {
 			return sent, nil
-		case <-tick.C:
+		}
+		next = next.Add(interval)
+		if behind := time.Since(next); behind > time.Second {
+			next = time.Now()
 		}
 		binary.BigEndian.PutUint32(frame[size-4:], uint32(sent))
 		if _, err := conn.Write(frame); err != nil {

@@ -4,7 +4,9 @@
 //
 //	go run ./internal/rig/cmd/wlantraffic -rate 100 -size 256 -duration 5m
 //
-// The address defaults to $LEAKGATE_TARGET_HOST:$RIG_UDP_PORT.
+// The address defaults to $LEAKGATE_TARGET_HOST:$RIG_UDP_PORT (the host part
+// of a target spec such as ssh://root@127.0.0.1:2222 is taken; 127.0.0.1 when
+// unset).
 package main
 
 import (
@@ -12,8 +14,10 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,10 +32,7 @@ func main() {
 }
 
 func run() error {
-	host := os.Getenv("LEAKGATE_TARGET_HOST")
-	if host == "" {
-		host = "127.0.0.1"
-	}
+	host := hostOf(os.Getenv("LEAKGATE_TARGET_HOST"))
 	addr := flag.String("addr", "", "UDP address (default $LEAKGATE_TARGET_HOST:$RIG_UDP_PORT)")
 	rate := flag.Int("rate", 100, fmt.Sprintf("datagrams per second (1..%d)", rig.MaxPacketsPerSecond))
 	size := flag.Int("size", 256, "datagram size in bytes (24..2304)")
@@ -56,4 +57,25 @@ func run() error {
 	n, err := rig.SendTraffic(ctx, *addr, rig.TrafficOptions{PacketsPerSecond: *rate, FrameBytes: *size, Count: *count})
 	fmt.Fprintf(os.Stderr, "wlantraffic: sent %d datagrams to %s in %s\n", n, *addr, time.Since(start).Round(time.Millisecond))
 	return err
+}
+
+// hostOf returns the host in a target host or spec: "127.0.0.1",
+// "root@10.0.0.1:22" and "ssh://root@127.0.0.1:2222" all work; "" gives
+// 127.0.0.1.
+func hostOf(spec string) string {
+	if spec == "" {
+		return "127.0.0.1"
+	}
+	if strings.Contains(spec, "://") {
+		if u, err := url.Parse(spec); err == nil && u.Hostname() != "" {
+			return u.Hostname()
+		}
+	}
+	if i := strings.LastIndexByte(spec, '@'); i >= 0 {
+		spec = spec[i+1:]
+	}
+	if h, _, err := net.SplitHostPort(spec); err == nil {
+		return h
+	}
+	return strings.Trim(spec, "[]")
 }
