@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"image/color"
 	"math"
+	"sort"
 	"strings"
 	"time"
 
@@ -36,7 +37,7 @@ var palette = [...]color.RGBA{
 // values in human units on y, and returns the inline <svg> element. All text
 // reaching the SVG is cleaned here and escaped by vgsvg; a drawing failure
 // (gonum/plot panics on some degenerate input) becomes an error.
-func chartSVG(title string, start time.Time, series []Series) (svg template.HTML, err error) {
+func chartSVG(title string, start time.Time, series []Series, trend *trendLine) (svg template.HTML, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("draw chart %q: %v", clean(title), p)
@@ -88,6 +89,12 @@ func chartSVG(title string, start time.Time, series []Series) (svg template.HTML
 	}
 	if drawn == 0 {
 		return "", fmt.Errorf("draw chart %q: no finite points", clean(title))
+	}
+	if trend != nil && len(series) == 1 {
+		if l := trend.line(series[0], start, scale); l != nil {
+			p.Add(l)
+			p.Legend.Add(trend.label, l)
+		}
 	}
 	c := vgsvg.New(chartWidth, chartHeight)
 	p.Draw(draw.New(c))
@@ -157,4 +164,40 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// trendLine is a finding's fitted slope, drawn over its series.
+type trendLine struct {
+	// perHour is the slope in the series' unit per hour.
+	perHour float64
+	label   string
+}
+
+// line is the dashed fit: the judged slope through the median intercept
+// (Theil–Sen's), over the series' time range; nil when it cannot be drawn.
+func (t *trendLine) line(s Series, start time.Time, scale float64) *plotter.Line {
+	slope := t.perHour * scale
+	var icepts []float64
+	x0, x1 := math.Inf(1), math.Inf(-1)
+	for _, pt := range s.Points {
+		x, y := pt.At.Sub(start).Hours(), pt.Value*scale
+		if math.IsNaN(y) || math.IsInf(y, 0) {
+			continue
+		}
+		icepts = append(icepts, y-slope*x)
+		x0, x1 = math.Min(x0, x), math.Max(x1, x)
+	}
+	if len(icepts) < 2 || x1 <= x0 || math.IsNaN(slope) || math.IsInf(slope, 0) {
+		return nil
+	}
+	sort.Float64s(icepts)
+	b := icepts[len(icepts)/2]
+	l, err := plotter.NewLine(plotter.XYs{{X: x0, Y: b + slope*x0}, {X: x1, Y: b + slope*x1}})
+	if err != nil {
+		return nil
+	}
+	l.Color = color.RGBA{0x55, 0x55, 0x55, 0xff}
+	l.Width = vg.Points(1)
+	l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	return l
 }

@@ -181,7 +181,11 @@ func findingPage(f checks.Finding, start time.Time, idx map[seriesKey]*Series, b
 	if budget != nil {
 		if s, ok := idx[seriesKey{f.Kind, f.Subject}]; ok {
 			if *budget > 0 {
-				v.Chart = chart(subject(f), start, []Series{*s})
+				var fit *trendLine
+				if f.Unit == s.Unit || f.Unit == "" { // a slope in another unit would mislead
+					fit = &trendLine{perHour: f.SlopePerHour, label: "judged slope " + rate(f.SlopePerHour, s.Unit)}
+				}
+				v.Chart = chart(subject(f), start, []Series{*s}, fit)
 			}
 			*budget--
 		}
@@ -214,8 +218,8 @@ func figures(f checks.Finding) [][2]string {
 	return rows
 }
 
-func chart(title string, start time.Time, ss []Series) chartView {
-	svg, err := chartSVG(title, start, ss)
+func chart(title string, start time.Time, ss []Series, trend *trendLine) chartView {
+	svg, err := chartSVG(title, start, ss, trend)
 	if err != nil {
 		return chartView{Title: title, Error: err.Error()}
 	}
@@ -232,14 +236,14 @@ func overview(r Run) []chartView {
 	var out []chartView
 	for _, f := range overviewFields {
 		if s, ok := idx[seriesKey{checks.KindMeminfo, f}]; ok {
-			out = append(out, chart("meminfo "+f, r.Started, []Series{*s}))
+			out = append(out, chart("meminfo "+f, r.Started, []Series{*s}, nil))
 		}
 	}
 	if top := topGrowers(r.Series, checks.KindSlab, topN); len(top) > 0 {
-		out = append(out, chart(fmt.Sprintf("top %d slab caches by growth (change since start)", len(top)), r.Started, top))
+		out = append(out, chart(fmt.Sprintf("top %d slab caches by growth (change since start)", len(top)), r.Started, top, nil))
 	}
 	if top := topGrowers(r.Series, checks.KindProcess, topN); len(top) > 0 {
-		out = append(out, chart(fmt.Sprintf("top %d processes by growth (change since start)", len(top)), r.Started, top))
+		out = append(out, chart(fmt.Sprintf("top %d processes by growth (change since start)", len(top)), r.Started, top, nil))
 	}
 	return out
 }

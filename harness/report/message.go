@@ -2,8 +2,10 @@ package report
 
 import (
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/kmemleak"
@@ -31,7 +33,7 @@ func Message(r Run) string {
 			fmt.Fprintf(&b, "… and %d more leaks in report.html\n", len(leaks)-i)
 			break
 		}
-		writeLeak(&b, f, on)
+		writeLeak(&b, f, on, r.Interval)
 	}
 	if b.Len() == 0 {
 		writePass(&b, r, on)
@@ -130,7 +132,7 @@ func short(id string) string {
 
 // writeLeak writes one leak's block: headline, culprit, backtrace,
 // corroboration, reason and time to exhaustion.
-func writeLeak(b *strings.Builder, f checks.Finding, on string) {
+func writeLeak(b *strings.Builder, f checks.Finding, on string, interval time.Duration) {
 	fmt.Fprintf(b, "leak: %s %s (%s)%s\n", subject(f), amount(f.Growth, f.Unit), numbers(f, true), on)
 	km := kmemleakEvidence(f)
 	culprit, frames := f.Culprit, f.Frames
@@ -143,7 +145,7 @@ func writeLeak(b *strings.Builder, f checks.Finding, on string) {
 	if culprit != nil {
 		line := "  culprit " + frameText(*culprit)
 		if km != nil {
-			line += fmt.Sprintf(" — %s kmemleak objects (%s)", signed(km.Growth, number(km.Growth)), numbers(*km, false))
+			line += " — " + kmemleakFigures(*km, interval)
 		}
 		b.WriteString(line + "\n")
 	}
@@ -168,6 +170,26 @@ func writeLeak(b *strings.Builder, f checks.Finding, on string) {
 	if f.TimeToExhaustion > 0 {
 		fmt.Fprintf(b, "  MemAvailable exhausted in %s at this rate\n", approx(f.TimeToExhaustion))
 	}
+}
+
+// kmemleakFigures describes a kmemleak signal in scans, the unit kmemleak
+// reports in: "+1512 kmemleak objects (+11.8 MiB), +21/scan, rising in 71/71
+// scans". One sample is one scan.
+func kmemleakFigures(f checks.Finding, interval time.Duration) string {
+	s := signed(f.Growth, number(f.Growth)) + " kmemleak objects"
+	if f.GrowthBytes != 0 {
+		s += " (" + signed(float64(f.GrowthBytes), humanBytes(float64(f.GrowthBytes))) + ")"
+	}
+	if interval > 0 {
+		perScan := f.SlopePerHour * interval.Hours()
+		s += ", " + signed(perScan, number(math.Round(perScan*10)/10)) + "/scan"
+	} else {
+		s += ", " + rate(f.SlopePerHour, "")
+	}
+	if f.Samples > 1 {
+		s += fmt.Sprintf(", rising in %d/%d scans", f.Rising, f.Samples-1)
+	}
+	return s
 }
 
 // subject names a finding with words that fit its kind.

@@ -23,7 +23,7 @@ func TestMessage(t *testing.T) {
 		run:  slabLeakRun,
 		lines: []string{
 			"leak: slab cache kmalloc-8192 +1533 objects (+12.0 MiB, +127.8/h, p<1e-9, 71/71 intervals rising) on ap-rig-07",
-			"  culprit pci_rx_dma_done_handle [mt7916_ap] — +1512 kmemleak objects (+11.8 MiB, +126/h, 71/71 intervals rising)",
+			"  culprit pci_rx_dma_done_handle [mt7916_ap] — +1512 kmemleak objects (+11.8 MiB), +21/scan, rising in 71/71 scans",
 			"    __kmalloc_track_caller ← __alloc_skb ← skbmgr_alloc_skb4k [hostadpt] ← hostadpt_rx_handler [hostadpt] ← pci_rx_dma_done_handle [mt7916_ap]",
 			"  MemAvailable exhausted in ~41 h at this rate",
 			"suspect: slab cache dentry +40 objects (+7.5 KiB, +3.1/h, p=0.013, 40/71 intervals rising) — significant but below the materiality floor",
