@@ -99,7 +99,7 @@ func newPage(r Run) page {
 		Error:       r.Error,
 		Started:     stamp(r.Started),
 		Ended:       stamp(r.Ended),
-		Duration:    span(r.Ended.Sub(r.Started)),
+		Duration:    runSpan(r),
 		Message:     Message(r),
 		Preflight:   r.Preflight,
 		Reboot:      r.Reboot,
@@ -136,8 +136,11 @@ func newPage(r Run) page {
 	p.ChartsOmitted = -min(budget, 0)
 	p.Overview = overview(r)
 	for _, g := range r.Gaps {
-		p.Gaps = append(p.Gaps, gapView{Index: g.Index, At: stamp(g.At), Reason: g.Reason,
-			SinceStartText: span(g.At.Sub(r.Started))})
+		gv := gapView{Index: g.Index, At: stamp(g.At), Reason: g.Reason}
+		if !r.Started.IsZero() && !g.At.Before(r.Started) {
+			gv.SinceStartText = span(g.At.Sub(r.Started))
+		}
+		p.Gaps = append(p.Gaps, gv)
 	}
 	for k, v := range r.Meta {
 		p.Meta = append(p.Meta, [2]string{k, v})

@@ -297,8 +297,11 @@ func writePass(b *strings.Builder, r Run, on string) {
 		fmt.Fprintf(b, "%s: no leak named%s, yet the run's verdict is %q; see report.json\n", clean(r.Verdict), on, clean(r.Verdict))
 		return
 	}
-	fmt.Fprintf(b, "pass: no leak%s — %d series judged over %s, %d samples\n",
-		on, countSeries(r), span(r.Ended.Sub(r.Started)), r.Samples)
+	over := ""
+	if d := runSpan(r); d != "" {
+		over = " over " + d
+	}
+	fmt.Fprintf(b, "pass: no leak%s — %d series judged%s, %d samples\n", on, countSeries(r), over, r.Samples)
 }
 
 func countSeries(r Run) int {
@@ -325,8 +328,12 @@ func writeSuspects(b *strings.Builder, suspects []checks.Finding) {
 // writeRunLine mentions what the run missed: gaps and an early end.
 func writeRunLine(b *strings.Builder, r Run) {
 	var parts []string
-	if r.PlannedSamples > 0 && r.Samples < r.PlannedSamples && r.Reboot == nil {
-		parts = append(parts, fmt.Sprintf("ended at sample %d of %d after %s", r.Samples, r.PlannedSamples, span(r.Ended.Sub(r.Started))))
+	if r.PlannedSamples > 0 && r.Samples > 0 && r.Samples < r.PlannedSamples && r.Reboot == nil {
+		line := fmt.Sprintf("ended at sample %d of %d", r.Samples, r.PlannedSamples)
+		if d := runSpan(r); d != "" {
+			line += " after " + d
+		}
+		parts = append(parts, line)
 	}
 	if n := len(r.Gaps); n > 0 {
 		g := r.Gaps[0]
@@ -339,4 +346,12 @@ func writeRunLine(b *strings.Builder, r Run) {
 	if len(parts) > 0 {
 		b.WriteString("  run: " + strings.Join(parts, "; ") + "\n")
 	}
+}
+
+// runSpan is how long the run lasted, or "" when its times are not known.
+func runSpan(r Run) string {
+	if r.Started.IsZero() || r.Ended.IsZero() || r.Ended.Before(r.Started) {
+		return ""
+	}
+	return span(r.Ended.Sub(r.Started))
 }

@@ -102,7 +102,14 @@ func TestMessage(t *testing.T) {
 			"  CONFIG_DEBUG_KMEMLEAK: not set — rebuild the kernel with CONFIG_DEBUG_KMEMLEAK=y",
 			"  kmemleak: /sys/kernel/debug/kmemleak absent — boot with kmemleak=on",
 		},
-		absent: []string{"CONFIG_SLUB_DEBUG", "pass:"},
+		absent: []string{"CONFIG_SLUB_DEBUG", "pass:", "run:"},
+	}, {
+		name: "a run that never started prints no times",
+		run: func() Run {
+			return Run{Target: "rig", Verdict: VerdictError, Error: "dial rig: connection refused; check the address"}
+		},
+		lines:  []string{"error: dial rig: connection refused; check the address on rig"},
+		absent: []string{"over", "after", "h0m"},
 	}, {
 		name: "a clean run says pass with what was judged",
 		run:  baseRun,
