@@ -56,10 +56,23 @@ func newHostKeyCheck(policy HostKeyPolicy, files []string) (*hostKeyCheck, error
 // algorithms lists the host key algorithms known_hosts holds for addr, so
 // the server is asked for a key type we can check (no false mismatch).
 func (c *hostKeyCheck) algorithms(addr string) []string {
-	if c.db == nil {
-		return nil
+	if c.db != nil {
+		if algos := c.db.HostKeyAlgorithms(addr); len(algos) > 0 {
+			return algos
+		}
 	}
-	return c.db.HostKeyAlgorithms(addr)
+	return preferredHostKeyAlgorithms()
+}
+
+// preferredHostKeyAlgorithms is OpenSSH's client order, used for hosts not in
+// known_hosts. x/crypto's own order puts RSA first, and dropbear 2022.83
+// with only an ed25519 host key then aborts the handshake (rsa.c assertion).
+func preferredHostKeyAlgorithms() []string {
+	return []string{
+		ssh.KeyAlgoED25519,
+		ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521,
+		ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256,
+	}
 }
 
 // callback is the ssh.HostKeyCallback for this check.
