@@ -1,110 +1,154 @@
 package harness
 
-// This file is the one place the harness calls into checks for snapshot
-// paths, sample parsing, the kmemleak scan protocol, policy and judging.
+// This file is where the harness calls into checks: snapshot paths, sample
+// parsing, the kmemleak scan protocol, policy and preflight evaluation.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"sort"
-	"strconv"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/kconfig"
 	"github.com/leakgate/leakgate/checks/kmemleak"
-	"github.com/leakgate/leakgate/checks/meminfo"
-	"github.com/leakgate/leakgate/checks/slab"
-	"github.com/leakgate/leakgate/checks/trend"
 	"github.com/leakgate/leakgate/harness/report"
 	"github.com/leakgate/leakgate/remote"
 )
 
-// Policy holds the judging thresholds (stand-in).
-type Policy struct {
-	Alpha float64 `json:"alpha" yaml:"alpha"`
+// Policy is the judging policy (checks.Policy).
+type Policy = checks.Policy
+
+// DefaultPolicy returns checks' documented defaults.
+func DefaultPolicy() Policy { return checks.DefaultPolicy() }
+
+// profilePolicy is the default policy with the profile's overrides and
+// allowlist applied.
+func profilePolicy(p *Profile) (Policy, error) {
+	pol := checks.DefaultPolicy()
+	if p == nil {
+		return pol, nil
+	}
+	y, err := p.PolicyYAML()
+	if err != nil {
+		return pol, err
+	}
+	if len(y) > 0 {
+		if pol, err = checks.LoadPolicy(y, pol); err != nil {
+			return pol, fmt.Errorf("profile %s policy: %w", p.Name, err)
+		}
+	}
+	for _, a := range p.Allow {
+		pol.Allow = append(pol.Allow, checks.AllowRule{Kind: checks.Kind(a.Kind), Subject: a.Subject, Reason: a.Reason})
+	}
+	if err := pol.Validate(); err != nil {
+		return pol, fmt.Errorf("profile %s: %w", p.Name, err)
+	}
+	return pol, nil
 }
 
-// DefaultPolicy (stand-in).
-func DefaultPolicy() Policy { return Policy{Alpha: 0.01} }
-
-func profilePolicy(p *Profile) (Policy, error) { return DefaultPolicy(), nil }
-
-// LoadPolicyFile (stand-in).
-func LoadPolicyFile(path string, base Policy) (Policy, error) { return base, nil }
-
-func snapshotPaths(own []string) []string {
-	return []string{bootIDPath, uptimePath, slabinfoPath, "/proc/meminfo", kmemleakPath}
+// LoadPolicyFile applies a policy YAML file over base.
+func LoadPolicyFile(path string, base Policy) (Policy, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return base, fmt.Errorf("read policy %s: %w", path, err)
+	}
+	pol, err := checks.LoadPolicy(b, base)
+	if err != nil {
+		return base, fmt.Errorf("policy %s: %w", path, err)
+	}
+	return pol, nil
 }
+
+func sampleOptions(own []string) checks.SampleOptions {
+	return checks.SampleOptions{OwnModules: own, AllocTraces: true}
+}
+
+func snapshotPaths(own []string) []string { return checks.SnapshotPaths(sampleOptions(own)) }
 
 func newSample(i int, at time.Time, snap *remote.Snapshot, own []string) checks.Sample {
-	smp := checks.Sample{Index: i, At: at, Errors: map[string]string{}}
+	smp := checks.NewSample(i, at, snap.Files, sampleOptions(own))
 	for p, e := range snap.Errors {
-		smp.Errors[p] = e
-	}
-	smp.BootID = strings.TrimSpace(string(snap.Files[bootIDPath]))
-	if f := strings.Fields(string(snap.Files[uptimePath])); len(f) > 0 {
-		if v, err := strconv.ParseFloat(f[0], 64); err == nil {
-			smp.Uptime = time.Duration(v * float64(time.Second))
+		if smp.Errors == nil {
+			smp.Errors = map[string]string{}
+		}
+		if _, ok := smp.Errors[p]; !ok || smp.Errors[p] == "not in the snapshot" {
+			smp.Errors[p] = e
 		}
 	}
-	if b, ok := snap.Files[slabinfoPath]; ok {
-		c, err := slab.ParseSlabinfo(b)
-		if err != nil {
-			smp.Errors[slabinfoPath] = err.Error()
-		}
-		smp.Slabs = c
-	}
-	if b, ok := snap.Files["/proc/meminfo"]; ok {
-		m, err := meminfo.Parse(b)
-		if err != nil {
-			smp.Errors["/proc/meminfo"] = err.Error()
-		}
-		smp.Mem = m
-	}
-	if b, ok := snap.Files[kmemleakPath]; ok {
-		rep, _ := kmemleak.Parse(bytes.NewReader(b), kmemleak.Options{OwnModules: own, GroupsOnly: true})
-		smp.Leaks = rep.Groups
+	// Unmatched alloc_traces globs only mean no cache has owner tracking.
+	delete(smp.Errors, checks.GlobAllocTraces)
+	if len(smp.Errors) == 0 {
+		smp.Errors = nil
 	}
 	return smp
 }
 
-type scanStep struct {
-	Write string
-	Wait  time.Duration
+func baselineScanSteps() []kmemleak.Step { return writesAndWaits(kmemleak.BaselineSteps()) }
+func sampleScanSteps() []kmemleak.Step   { return writesAndWaits(kmemleak.SampleSteps()) }
+
+// writesAndWaits drops the read step: the report is read in the snapshot's
+// single round trip instead.
+func writesAndWaits(steps []kmemleak.Step) []kmemleak.Step {
+	out := steps[:0:0]
+	for _, s := range steps {
+		if s.Action != kmemleak.ActionRead {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
-func baselineScanSteps() []scanStep {
-	return []scanStep{{Write: "scan=off"}, {Write: "scan"}, {Wait: 5 * time.Second}, {Write: "scan"}}
-}
+// scanScript writes $1 to the kmemleak file in one write(). Hang-up,
+// interrupt and terminate are ignored so neither a dropped link nor a
+// cancelled session can leave a signal pending, which would abort the scan
+// silently (mm/kmemleak.c: scans check signal_pending).
+const scanScript = `trap '' HUP INT TERM PIPE; echo "$1" > "` + rootPrefix + `$2"`
 
-func sampleScanSteps() []scanStep {
-	return []scanStep{{Write: "scan"}, {Wait: 5 * time.Second}, {Write: "scan"}}
-}
-
-// runScanSteps executes kmemleak writes and waits. A write refused by the
-// kernel becomes a note on the sample; a lost link is an error.
-func (s *soak) runScanSteps(ctx context.Context, steps []scanStep) (string, error) {
+// runScanSteps executes kmemleak writes and waits, timing waits from the
+// start of the previous write. A write the kernel refuses becomes a note on
+// the sample (kmemleak disabled mid-run shows in the report); a lost link
+// is an error.
+func (s *soak) runScanSteps(ctx context.Context, steps []kmemleak.Step) (string, error) {
 	var notes []string
+	var lastStart time.Time
 	for _, st := range steps {
-		if st.Wait > 0 {
+		switch st.Action {
+		case kmemleak.ActionWait:
+			wait := st.Wait - s.clock.Now().Sub(lastStart)
+			if lastStart.IsZero() {
+				wait = st.Wait
+			}
+			if wait <= 0 {
+				continue
+			}
 			select {
 			case <-ctx.Done():
 				return "", ctx.Err()
-			case <-s.clock.After(st.Wait):
+			case <-s.clock.After(wait):
 			}
-			continue
-		}
-		// No timeout signal reaches the write: a killed scan aborts silently.
-		sctx, cancel := context.WithTimeout(ctx, s.cfg.ScanTimeout)
-		res, err := s.tgt.Run(sctx, []string{"sh", "-c", `echo "$1" > "$2"`, "sh", st.Write, kmemleakPath}, remote.RunOptions{})
-		cancel()
-		if err != nil {
-			return "", fmt.Errorf("write %s to %s: %w", st.Write, kmemleakPath, err)
-		}
-		if res.ExitStatus != 0 {
-			notes = append(notes, fmt.Sprintf("write %s: %s", st.Write, strings.TrimSpace(string(res.Stderr))))
+		case kmemleak.ActionWrite:
+			timeout := st.Timeout
+			if timeout <= 0 || s.cfg.ScanTimeout > timeout {
+				timeout = max(s.cfg.ScanTimeout, kmemleak.ScanTimeout)
+			}
+			lastStart = s.clock.Now()
+			// The budget is long on purpose; no short timeout ever reaches a scan.
+			sctx, cancel := context.WithTimeout(ctx, timeout)
+			res, err := s.tgt.Run(sctx, []string{"sh", "-c", scanScript, "sh", st.Command, kmemleak.Path}, remote.RunOptions{MaxOutputBytes: 64 << 10})
+			cancel()
+			if err != nil {
+				return "", fmt.Errorf("write %s to %s: %w", st.Command, kmemleak.Path, err)
+			}
+			if res.ExitStatus != 0 {
+				text := strings.TrimSpace(string(res.Stderr))
+				if d, ok := kmemleak.ClassifyWriteError(text); ok {
+					notes = append(notes, fmt.Sprintf("write %s: %v", st.Command, d))
+				} else {
+					notes = append(notes, fmt.Sprintf("write %s: exit status %d: %s", st.Command, res.ExitStatus, text))
+				}
+			}
 		}
 	}
 	return strings.Join(notes, "; "), nil
@@ -113,81 +157,47 @@ func (s *soak) runScanSteps(ctx context.Context, steps []scanStep) (string, erro
 var remoteReadSmall = remote.ReadOptions{MaxFileBytes: 1 << 20}
 var remoteRunSmall = remote.RunOptions{MaxOutputBytes: 1 << 20}
 
-// Judgement is the verdict on a run's samples.
-type Judgement struct {
-	findings []checks.Finding
-	failed   bool
-}
-
-// Failed reports whether any finding is a leak.
-func (j Judgement) Failed() bool { return j.failed }
-
-// Findings are the judged signals, worst first.
-func (j Judgement) Findings() []checks.Finding { return j.findings }
-
-// Summary names the leaks in one line.
-func (j Judgement) Summary() string {
-	var parts []string
-	for _, f := range j.findings {
-		if f.Verdict == checks.VerdictLeak {
-			parts = append(parts, fmt.Sprintf("%s %s leaks", f.Kind, f.Subject))
-		}
-	}
-	return strings.Join(parts, "; ")
-}
-
-func (r *Run) judge(final bool) (bool, string) {
-	var fs []checks.Finding
-	for _, s := range r.series() {
-		if s.Kind != checks.KindSlab && s.Kind != checks.KindKmemleak {
-			continue
-		}
-		if len(s.Points) < 3 {
-			continue
-		}
-		t0 := s.Points[0].At
-		var ts, vs []float64
-		for _, p := range s.Points {
-			ts = append(ts, p.At.Sub(t0).Seconds())
-			vs = append(vs, p.Value)
-		}
-		opts := trend.DefaultOptions()
-		opts.Warmup = 0
-		opts.MinPoints = 5
-		res, err := trend.Analyze(ts, vs, opts)
-		if err != nil {
-			continue
-		}
-		v := checks.VerdictOK
-		if res.Verdict == "leak" {
-			v = checks.VerdictLeak
-		}
-		fs = append(fs, checks.Finding{Kind: s.Kind, Subject: s.Subject, Verdict: v, SlopePerHour: res.SlopePerHour, P: res.P, Growth: res.Growth, Samples: res.N, Rising: res.Rising, Reason: res.Reason})
-	}
-	sort.SliceStable(fs, func(i, j int) bool { return fs[i].Verdict == checks.VerdictLeak && fs[j].Verdict != checks.VerdictLeak })
-	j := Judgement{findings: fs}
-	for _, f := range fs {
-		if f.Verdict == checks.VerdictLeak {
-			j.failed = true
-		}
-	}
-	r.Judgement = j
-	return false, ""
-}
-
-var _ = report.VerdictFail
-
+// evaluateFacts turns probed facts into the preflight answer via kconfig.
 func evaluateFacts(f probedFacts) PreflightResult {
-	p := PreflightResult{Kernel: f.Kernel, ConfigSource: f.ConfigSource, ConfigDigest: digest(f.Config), Notes: f.Notes, Ready: true}
-	add := func(name string, ok bool, seen, fix string) {
-		st := report.CheckOK
-		if !ok {
-			st = report.CheckFail
-			p.Ready = false
-		}
-		p.Checks = append(p.Checks, report.Check{Name: name, Status: st, Seen: seen, Remediation: fix})
+	p := PreflightResult{Kernel: f.Kernel, ConfigSource: f.ConfigSource, ConfigDigest: digest(f.Config), Notes: f.Notes}
+	facts := kconfig.Facts{
+		ConfigSource:       f.ConfigSource,
+		KernelRelease:      f.Kernel,
+		Cmdline:            f.Cmdline,
+		DebugfsMounted:     f.DebugfsMount,
+		KmemleakFileExists: f.KmemleakFile,
+		KmemleakWriteErr:   f.ScanOffError,
+		SlabinfoReadable:   f.SlabinfoError == "",
+		StoreUserCaches:    f.StoreUser,
+		SlabCaches:         f.SlabCaches,
+		MergedCaches:       max(f.MergedCaches, 0),
 	}
-	add("kmemleak", f.KmemleakFile && f.ScanOffError == "", f.ScanOffError, "build with CONFIG_DEBUG_KMEMLEAK=y and boot with kmemleak=on")
-	add("slabinfo", f.SlabinfoError == "", f.SlabinfoError, "build with CONFIG_SLUB_DEBUG=y and run as root")
+	if f.Config != nil {
+		cfg, err := kconfig.Parse(f.Config)
+		if err != nil {
+			p.Notes = append(p.Notes, fmt.Sprintf("kernel config from %s did not parse: %v", f.ConfigSource, err))
+		} else {
+			facts.Config = cfg
+		}
+	}
+	if f.ConfigError != "" {
+		p.Notes = append(p.Notes, f.ConfigError)
+	}
+	if f.DebugfsNote != "" {
+		p.Notes = append(p.Notes, "mount debugfs: "+f.DebugfsNote)
+	}
+	rep := kconfig.Evaluate(facts)
+	p.Ready = rep.Ready
+	for _, c := range rep.Checks {
+		st := report.CheckOK
+		switch c.Status {
+		case kconfig.Warn:
+			st = report.CheckWarn
+		case kconfig.Fail:
+			st = report.CheckFail
+		}
+		p.Checks = append(p.Checks, report.Check{Name: c.Name, Status: st, Seen: c.Seen, Remediation: c.Remediation})
+	}
 	return p
 }
+

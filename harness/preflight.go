@@ -54,6 +54,9 @@ func Preflight(ctx context.Context, tgt remote.Target) (PreflightResult, error) 
 }
 
 func (s *soak) preflight(ctx context.Context) (PreflightResult, error) {
+	if s.cfg.Preflight != nil {
+		return *s.cfg.Preflight, nil
+	}
 	return Preflight(ctx, s.tgt)
 }
 
@@ -67,6 +70,8 @@ const (
 	uptimePath     = "/proc/uptime"
 	slabinfoPath   = "/proc/slabinfo"
 	storeUserGlob  = "/sys/kernel/slab/*/store_user"
+	osreleasePath  = "/proc/sys/kernel/osrelease"
+	mountsPath     = "/proc/mounts"
 )
 
 // probedFacts is the raw material of the preflight, read from the target.
@@ -82,12 +87,18 @@ type probedFacts struct {
 	ScanOffError  string // "" when the write succeeded
 	SlabinfoError string // "" when readable
 	StoreUser     int    // caches with store_user = 1
+	SlabCaches    int    // caches in /proc/slabinfo
 	MergedCaches  int    // -1 when unknown
 	Notes         []string
 }
 
 // probeTimeout bounds each preflight command.
 const probeTimeout = 2 * time.Minute
+
+// rootPrefix makes a script address target paths under $LEAKGATE_ROOT, which
+// only test servers set (remote/remotetest serves a folder as the target's
+// filesystem); on a real target it is empty and paths are absolute.
+const rootPrefix = "${LEAKGATE_ROOT-}"
 
 func probeFacts(ctx context.Context, tgt remote.Target) (probedFacts, error) {
 	var f probedFacts
@@ -96,30 +107,13 @@ func probeFacts(ctx context.Context, tgt remote.Target) (probedFacts, error) {
 		defer cancel()
 		return tgt.Run(rctx, argv, remote.RunOptions{MaxOutputBytes: 1 << 20})
 	}
-	res, err := run("uname", "-r")
-	if err != nil {
-		return f, fmt.Errorf("run uname -r on %s: %w", tgt.Name(), err)
-	}
-	f.Kernel = strings.TrimSpace(string(res.Stdout))
-
-	// debugfs: kmemleak and alloc_traces live there; mount it when it is not.
-	res, err = run("sh", "-c", `grep -q " $1 debugfs " /proc/mounts && exit 0; mount -t debugfs debugfs "$1" 2>&1 && exit 3; exit 4`, "sh", debugfsPath)
-	if err != nil {
-		return f, fmt.Errorf("check debugfs on %s: %w", tgt.Name(), err)
-	}
-	switch res.ExitStatus {
-	case 0:
-		f.DebugfsMount = true
-	case 3:
-		f.DebugfsMount = true
-		f.Notes = append(f.Notes, "mounted debugfs on "+debugfsPath+" (it was not mounted)")
-	default:
-		f.DebugfsNote = strings.TrimSpace(string(res.Stdout) + string(res.Stderr))
-	}
-
-	snap, err := readProbeFiles(ctx, tgt, f.Kernel)
+	snap, err := readProbeFiles(ctx, tgt, []string{osreleasePath, procConfigPath, cmdlinePath, slabinfoPath, mountsPath, storeUserGlob})
 	if err != nil {
 		return f, err
+	}
+	f.Kernel = strings.TrimSpace(string(snap.Files[osreleasePath]))
+	if f.Kernel == "" {
+		return f, fmt.Errorf("read %s on %s: %s; is this a Linux target?", osreleasePath, tgt.Name(), snap.Errors[osreleasePath])
 	}
 	f.Cmdline = strings.TrimSpace(string(snap.Files[cmdlinePath]))
 	if gz, ok := snap.Files[procConfigPath]; ok {
@@ -131,13 +125,18 @@ func probeFacts(ctx context.Context, tgt remote.Target) (probedFacts, error) {
 		}
 	}
 	bootCfg := "/boot/config-" + f.Kernel
-	if f.Config == nil {
-		if b, ok := snap.Files[bootCfg]; ok && f.Kernel != "" {
-			f.Config, f.ConfigSource = b, bootCfg
+	if f.Config == nil && !strings.ContainsAny(f.Kernel, "/*?[ \n") {
+		if bs, err := readProbeFiles(ctx, tgt, []string{bootCfg}); err == nil {
+			if b, ok := bs.Files[bootCfg]; ok {
+				f.Config, f.ConfigSource = b, bootCfg
+			}
 		}
 	}
 	if f.Config == nil && f.ConfigError == "" {
 		f.ConfigError = fmt.Sprintf("neither %s nor %s is readable", procConfigPath, bootCfg)
+	}
+	if b, ok := snap.Files[slabinfoPath]; ok {
+		f.SlabCaches = max(strings.Count(string(b), "\n")-2, 0)
 	}
 	if e, bad := snap.Errors[slabinfoPath]; bad {
 		f.SlabinfoError = e
@@ -149,9 +148,24 @@ func probeFacts(ctx context.Context, tgt remote.Target) (probedFacts, error) {
 			f.StoreUser++
 		}
 	}
+	f.DebugfsMount = mountedDebugfs(snap.Files[mountsPath])
 
-	res, err = run("sh", "-c", `find /sys/kernel/slab -maxdepth 1 -type l 2>/dev/null | wc -l`)
+	// debugfs: kmemleak and alloc_traces live there; mount it when it is not.
+	if !f.DebugfsMount {
+		res, err := run("sh", "-c", `mount -t debugfs debugfs "`+rootPrefix+`$1" 2>&1`, "sh", debugfsPath)
+		if err != nil {
+			return f, fmt.Errorf("mount debugfs on %s: %w", tgt.Name(), err)
+		}
+		if res.ExitStatus == 0 {
+			f.DebugfsMount = true
+			f.Notes = append(f.Notes, "mounted debugfs on "+debugfsPath+" (it was not mounted)")
+		} else {
+			f.DebugfsNote = strings.TrimSpace(string(res.Stdout) + string(res.Stderr))
+		}
+	}
+
 	f.MergedCaches = -1
+	res, err := run("sh", "-c", `find "`+rootPrefix+`/sys/kernel/slab" -maxdepth 1 -type l 2>/dev/null | wc -l`)
 	if err == nil && res.ExitStatus == 0 {
 		var n int
 		if _, serr := fmt.Sscan(string(res.Stdout), &n); serr == nil {
@@ -159,8 +173,10 @@ func probeFacts(ctx context.Context, tgt remote.Target) (probedFacts, error) {
 		}
 	}
 
-	// kmemleak: the file exists when built in (≥ 4.19); a write shows whether it is enabled.
-	res, err = run("sh", "-c", `[ -e "$1" ] || exit 5; echo scan=off > "$1"`, "sh", kmemleakPath)
+	// kmemleak: the file exists when built in (>= 4.19); a write shows whether it
+	// is enabled (EPERM since 5.3, EBUSY before). scan=off also stops the
+	// auto-scan thread so the harness owns every scan.
+	res, err = run("sh", "-c", `[ -e "`+rootPrefix+`$1" ] || exit 5; echo scan=off > "`+rootPrefix+`$1"`, "sh", kmemleakPath)
 	if err != nil {
 		return f, fmt.Errorf("write scan=off to %s on %s: %w", kmemleakPath, tgt.Name(), err)
 	}
@@ -174,16 +190,23 @@ func probeFacts(ctx context.Context, tgt remote.Target) (probedFacts, error) {
 	return f, nil
 }
 
-func readProbeFiles(ctx context.Context, tgt remote.Target, kernel string) (*remote.Snapshot, error) {
-	paths := []string{procConfigPath, cmdlinePath, slabinfoPath, storeUserGlob}
-	if kernel != "" && !strings.ContainsAny(kernel, "/*?[") {
-		paths = append(paths, "/boot/config-"+kernel)
+// mountedDebugfs reports whether /proc/mounts shows debugfs on /sys/kernel/debug.
+func mountedDebugfs(mounts []byte) bool {
+	for _, line := range strings.Split(string(mounts), "\n") {
+		fs := strings.Fields(line)
+		if len(fs) >= 3 && fs[1] == debugfsPath && fs[2] == "debugfs" {
+			return true
+		}
 	}
+	return false
+}
+
+func readProbeFiles(ctx context.Context, tgt remote.Target, paths []string) (*remote.Snapshot, error) {
 	rctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	snap, err := tgt.ReadFiles(rctx, paths, remote.ReadOptions{MaxFileBytes: 16 << 20})
 	if err != nil {
-		return nil, fmt.Errorf("read kernel config and cmdline on %s: %w", tgt.Name(), err)
+		return nil, fmt.Errorf("read kernel facts on %s: %w", tgt.Name(), err)
 	}
 	return snap, nil
 }

@@ -186,7 +186,7 @@ func (r *Run) Rejudge(pol *Policy) {
 	case len(r.Samples) == 0 || r.Meta.BaselineAt.IsZero():
 		// preflight or baseline never completed: keep the recorded outcome.
 	case r.Judgement.Failed():
-		r.Meta.Status, r.Meta.Error = report.VerdictFail, r.Judgement.Summary()
+		r.Meta.Status = report.VerdictFail
 	case r.Meta.Status == report.VerdictError:
 		// a broken run stays broken.
 	default:

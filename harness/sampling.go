@@ -55,7 +55,9 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 		s.logf("sample %d of %d taken", i, planned)
 		if i < planned {
 			if stop, why := r.judge(false); stop {
-				s.fail(report.VerdictFail, fmt.Sprintf("ended early at sample %d of %d: %s", i, planned, why))
+				// The findings and the sample count say it all; Error is for broken runs.
+				s.fail(report.VerdictFail, "")
+				s.logf("ended early at sample %d of %d: %s", i, planned, why)
 				s.reportProgress(i, planned)
 				break
 			}
@@ -78,7 +80,9 @@ func (s *soak) finish() {
 		return
 	}
 	if r.Judgement.Failed() {
-		s.fail(report.VerdictFail, r.Judgement.Summary())
+		// The findings are the diagnosis; Error stays for what ended a run otherwise.
+		r.Meta.Status = report.VerdictFail
+		s.logf("fail: %s", r.Judgement.Summary())
 		return
 	}
 	r.Meta.Status = report.VerdictPass

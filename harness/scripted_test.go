@@ -3,16 +3,15 @@ package harness
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/leakgate/leakgate/remote"
+	"github.com/leakgate/leakgate/remote/remotetest"
 )
 
 // fakeClock advances only when the soak waits: After moves time forward by d
@@ -61,111 +60,87 @@ type scenario struct {
 	kmemleakOff bool
 }
 
-// scriptedTarget serves a scripted /proc tree through the real read script
-// of remote.Local, and answers the harness's few commands like a target.
+// scriptedTarget is a real SSH target (remote/remotetest: the in-process
+// server running commands under /bin/sh in a served folder) whose /proc and
+// /sys files are rewritten to the scenario's state for the current sample
+// before every read. Link faults are real: connections are dropped and
+// refused by the server while the scenario says the link is down.
 type scriptedTarget struct {
+	remote.Target
 	t     *testing.T
+	srv   *remotetest.Server
 	root  string
-	local remote.Target
 	clock *fakeClock
 	start time.Time
 	sc    scenario
 
-	mu     sync.Mutex
-	writes []string
-	argvs  [][]string
+	mu   sync.Mutex
+	down bool
 }
 
 func newScriptedTarget(t *testing.T, clock *fakeClock, sc scenario) *scriptedTarget {
-	root := t.TempDir()
-	return &scriptedTarget{t: t, root: root, local: remote.NewLocal(root), clock: clock, start: clock.Now(), sc: sc}
+	srv := remotetest.New(t, remotetest.Options{})
+	s := &scriptedTarget{t: t, srv: srv, root: srv.Root(), clock: clock, start: clock.Now(), sc: sc}
+	s.writeTree(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tgt, err := srv.Dial(ctx)
+	if err != nil {
+		t.Fatalf("dial remotetest server: %v", err)
+	}
+	t.Cleanup(func() { tgt.Close() })
+	s.Target = tgt
+	return s
 }
-
-func (s *scriptedTarget) Name() string { return "rig-test" }
 
 func (s *scriptedTarget) sampleN() int {
 	return int(s.clock.Now().Sub(s.start) / s.sc.interval)
 }
 
-func (s *scriptedTarget) linkDown() error {
-	if s.sc.down != nil && s.sc.down(s.sampleN()) {
-		return &remote.LinkError{Op: "read", Target: s.Name(), Err: io.ErrUnexpectedEOF}
+// applyLink puts the server in the scenario's link state for now.
+func (s *scriptedTarget) applyLink() {
+	down := s.sc.down != nil && s.sc.down(s.sampleN())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if down == s.down {
+		return
 	}
-	return nil
+	s.down = down
+	if down {
+		s.srv.SetFault(remotetest.Fault{RefuseConnections: 1 << 30})
+		s.srv.DropConnections()
+		return
+	}
+	s.srv.SetFault(remotetest.Fault{})
 }
 
 func (s *scriptedTarget) Run(ctx context.Context, argv []string, opts remote.RunOptions) (remote.Result, error) {
-	s.mu.Lock()
-	s.argvs = append(s.argvs, append([]string(nil), argv...))
-	s.mu.Unlock()
-	if err := s.linkDown(); err != nil {
-		return remote.Result{}, err
-	}
-	switch argv[0] {
-	case "uname":
-		return remote.Result{Stdout: []byte("6.12.57-leakgate\n")}, nil
-	case "dmesg":
-		return remote.Result{Stdout: []byte("[    0.000000] Linux version 6.12.57-leakgate\n[    3.100000] wlansim: loaded\n")}, nil
-	case "sh":
-	default:
-		return remote.Result{ExitStatus: 127, Stderr: []byte(argv[0] + ": not found")}, nil
-	}
-	script := argv[2]
-	switch {
-	case strings.Contains(script, "debugfs"):
-		return remote.Result{}, nil
-	case strings.Contains(script, "find /sys/kernel/slab"):
-		return remote.Result{Stdout: []byte("0\n")}, nil
-	case strings.Contains(script, "kmemleak") || strings.Contains(script, "> \"$"):
-		if strings.Contains(script, "exec \"$@\"") {
-			break
-		}
-		w := ""
-		if strings.Contains(script, "echo scan=off") {
-			w = "scan=off"
-		} else if len(argv) > 4 {
-			w = argv[4]
-		}
-		s.mu.Lock()
-		s.writes = append(s.writes, w)
-		s.mu.Unlock()
-		if s.sc.kmemleakOff {
-			return remote.Result{ExitStatus: 1, Stderr: []byte("sh: write error: Operation not permitted")}, nil
-		}
-		return remote.Result{}, nil
-	case strings.Contains(script, "pkill"):
-		return remote.Result{}, nil
-	}
-	if strings.Contains(script, "exec \"$@\"") {
-		// A background workload: runs until the soak cancels it.
-		<-ctx.Done()
-		return remote.Result{Stdout: []byte("workload output\n")}, ctx.Err()
-	}
-	return remote.Result{ExitStatus: 2, Stderr: []byte("unscripted command")}, nil
+	s.applyLink()
+	return s.Target.Run(ctx, argv, opts)
 }
 
 func (s *scriptedTarget) ReadFiles(ctx context.Context, paths []string, opts remote.ReadOptions) (*remote.Snapshot, error) {
-	if err := s.linkDown(); err != nil {
-		return nil, err
-	}
+	s.applyLink()
 	s.writeTree(s.sampleN())
-	return s.local.ReadFiles(ctx, paths, opts)
+	return s.Target.ReadFiles(ctx, paths, opts)
 }
 
-func (s *scriptedTarget) Upload(ctx context.Context, localPath, remotePath string, mode uint32) error {
-	return s.local.Upload(ctx, localPath, remotePath, mode)
-}
-
-func (s *scriptedTarget) Download(ctx context.Context, remotePath, localDir string) (string, error) {
-	return s.local.Download(ctx, remotePath, localDir)
-}
-
-func (s *scriptedTarget) Close() error { return nil }
-
+// kmemleakWrites lists what the soak wrote to the kmemleak file, in order,
+// from the commands the server ran.
 func (s *scriptedTarget) kmemleakWrites() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.writes...)
+	var out []string
+	for _, c := range s.srv.Commands() {
+		switch {
+		case strings.Contains(c, "echo scan=off"):
+			out = append(out, "scan=off")
+		case strings.Contains(c, "kmemleak"):
+			f := strings.Fields(c)
+			if len(f) >= 2 {
+				out = append(out, strings.Trim(f[len(f)-2], "'"))
+			}
+		}
+	}
+	return out
 }
 
 // writeTree lays out the /proc and /sys files the target shows at sample n.
@@ -180,6 +155,8 @@ func (s *scriptedTarget) writeTree(n int) {
 	files := map[string]string{
 		"/proc/sys/kernel/random/boot_id": bootID + "\n",
 		"/proc/uptime":                    fmt.Sprintf("%.2f %.2f\n", uptime.Seconds(), uptime.Seconds()*1.8),
+		"/proc/sys/kernel/osrelease":      "6.12.57-leakgate\n",
+		"/proc/mounts":                    "debugfs /sys/kernel/debug debugfs rw,relatime 0 0\n",
 		"/proc/cmdline":                   "console=ttyS0 kmemleak=on slab_debug=U,kmalloc-*\n",
 		"/proc/meminfo":                   meminfoText(n),
 		"/proc/slabinfo":                  s.slabinfo(n),
@@ -194,6 +171,9 @@ func (s *scriptedTarget) writeTree(n int) {
 		files[dir+"stat"] = fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %d 5124096 999 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n", pid, p.name, pid, pid, 100+pid)
 		files[dir+"smaps_rollup"] = smapsText(p.anonKB)
 		files[dir+"cmdline"] = "/usr/sbin/" + p.name + "\x00"
+	}
+	if err := os.MkdirAll(filepath.Join(s.root, "tmp"), 0o755); err != nil {
+		s.t.Errorf("scripted tree: %v", err)
 	}
 	for p, data := range files {
 		full := filepath.Join(s.root, p)
@@ -220,7 +200,7 @@ var baseSlabs = []struct {
 }{
 	{"kmalloc-64", 12000, 64}, {"kmalloc-128", 5400, 128}, {"kmalloc-256", 790, 256},
 	{"kmalloc-1k", 640, 1024}, {"dentry", 94205, 192}, {"skbuff_head_cache", 840, 256},
-	{"kmalloc-8192", 96, 8192}, {"wlansim_sta", 32, 512},
+	{"kmalloc-8192", 96, 8192}, {"wlansim_sta", 32, 1024},
 }
 
 func (s *scriptedTarget) slabinfo(n int) string {
@@ -278,12 +258,3 @@ func smapsText(anonKB int64) string {
 		anonKB+1500, anonKB+1200, anonKB, anonKB, anonKB, anonKB+1500, anonKB)
 }
 
-// sortedKeys is a small helper for stable assertions.
-func sortedKeys[M ~map[string]V, V any](m M) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

@@ -65,6 +65,9 @@ type Config struct {
 	ReadTimeout time.Duration
 	// MaxBackoff caps the wait between reconnect attempts (default 1m).
 	MaxBackoff time.Duration
+	// Preflight, when set, is a preflight already done on Target (the suite's
+	// own preflight spec); Soak then does not probe again.
+	Preflight *PreflightResult
 	// ExtraWorkloads are target-side background commands added to the profile's
 	// (the suite's --workload flag).
 	ExtraWorkloads []Workload

@@ -69,7 +69,7 @@ func TestSoak_CleanTargetPassesAfterTheFullDuration(t *testing.T) {
 func TestSoak_SlabLeakWithKmemleakSignatureFails(t *testing.T) {
 	sc := scenario{
 		leakObjects: func(n int) int { return 3 * n },
-		slabExtra:   func(n int) map[string]int64 { return map[string]int64{"kmalloc-512": 0, "wlansim_sta": int64(21 * n)} },
+		slabExtra:   func(n int) map[string]int64 { return map[string]int64{"kmalloc-512": 0, "wlansim_sta": int64(64 * n)} },
 	}
 	run, _ := soakFor(t, sc, nil)
 
@@ -133,4 +133,113 @@ func assertRunFolder(t *testing.T, run *Run) {
 	if len(loaded.Samples) != len(run.Samples) || len(loaded.Gaps) != len(run.Gaps) {
 		t.Errorf("LoadRun: %d samples %d gaps, want %d and %d", len(loaded.Samples), len(loaded.Gaps), len(run.Samples), len(run.Gaps))
 	}
+}
+
+
+func TestSoak_ProcessLeakNamesTheProcess(t *testing.T) {
+	// hostapd's anonymous memory grows 96 kB a sample: 6.9 MB over 12 h.
+	sc := scenario{procAnonKB: func(n int) int64 { return 2048 + 96*int64(n) }}
+	run, _ := soakFor(t, sc, nil)
+
+	if run.Meta.Status != report.VerdictFail {
+		t.Fatalf("status = %q (%s), want fail", run.Meta.Status, run.Meta.Error)
+	}
+	var found bool
+	for _, f := range run.Judgement.Findings() {
+		if f.Verdict == checks.VerdictLeak && f.Kind == checks.KindProcess && strings.HasPrefix(f.Subject, "hostapd") {
+			found = true
+		} else if f.Verdict == checks.VerdictLeak {
+			t.Errorf("unexpected leak %s %s", f.Kind, f.Subject)
+		}
+	}
+	if !found {
+		t.Errorf("no process leak naming hostapd in %+v", run.Judgement.Findings())
+	}
+	if msg := run.Message(); !strings.Contains(msg, "hostapd") {
+		t.Errorf("message does not name hostapd:\n%s", msg)
+	}
+	assertRunFolder(t, run)
+}
+
+func TestSoak_BenignWarmupCachePasses(t *testing.T) {
+	// dentry fills by 30000 objects (5.5 MiB) in the first 40 minutes, then stays.
+	sc := scenario{slabExtra: func(n int) map[string]int64 {
+		return map[string]int64{"dentry": int64(min(n, 4)) * 7500}
+	}}
+	run, _ := soakFor(t, sc, nil)
+
+	if run.Meta.Status != report.VerdictPass {
+		t.Fatalf("status = %q (%s), want pass; message:\n%s", run.Meta.Status, run.Meta.Error, run.Message())
+	}
+	if len(run.Samples) != 73 {
+		t.Errorf("a clean run must run its full duration: %d samples, want 73", len(run.Samples))
+	}
+	assertRunFolder(t, run)
+}
+
+func TestSoak_RebootAtSampleFiveFailsNamingTheSample(t *testing.T) {
+	run, _ := soakFor(t, scenario{rebootAt: 5}, nil)
+
+	if run.Meta.Status != report.VerdictFail {
+		t.Fatalf("status = %q, want fail", run.Meta.Status)
+	}
+	rb := run.Meta.Reboot
+	if rb == nil || rb.AtSample != 5 || rb.OldBootID == rb.NewBootID {
+		t.Fatalf("reboot record = %+v, want one at sample 5 with two boot ids", rb)
+	}
+	if len(run.Samples) != 5 {
+		t.Errorf("kept %d samples, want the 5 before the reboot (0-4)", len(run.Samples))
+	}
+	if !strings.Contains(run.Meta.Error, "rebooted before sample 5") {
+		t.Errorf("error %q does not say the target rebooted before sample 5", run.Meta.Error)
+	}
+	if rb.Evidence == "" || !strings.Contains(rb.Evidence, "dmesg") {
+		t.Errorf("reboot evidence %q lacks the dmesg capture", rb.Evidence)
+	}
+	if _, err := os.Stat(filepath.Join(run.Dir, EvidenceDir, "reboot.txt")); err != nil {
+		t.Errorf("no evidence/reboot.txt: %v", err)
+	}
+	if msg := run.Message(); !strings.Contains(msg, "reboot") {
+		t.Errorf("message does not mention the reboot:\n%s", msg)
+	}
+}
+
+func TestSoak_LinkDropShowsAsGapsThenRecovers(t *testing.T) {
+	// The link is down while samples 10 and 11 are due, then comes back.
+	sc := scenario{down: func(n int) bool { return n == 10 || n == 11 }}
+	run, tgt := soakFor(t, sc, nil)
+
+	if run.Meta.Status != report.VerdictPass {
+		t.Fatalf("status = %q (%s), want pass", run.Meta.Status, run.Meta.Error)
+	}
+	var gapIdx []int
+	for _, g := range run.Gaps {
+		gapIdx = append(gapIdx, g.Index)
+		if !strings.Contains(g.Reason, "unreachable") {
+			t.Errorf("gap %d reason %q does not say the target was unreachable", g.Index, g.Reason)
+		}
+	}
+	if len(gapIdx) != 2 || gapIdx[0] != 10 || gapIdx[1] != 11 {
+		t.Errorf("gaps at %v, want [10 11]", gapIdx)
+	}
+	if got, want := len(run.Samples), 73-2; got != want {
+		t.Errorf("samples = %d, want %d: none lost outside the outage", got, want)
+	}
+	if tgt.srv.Accepted() < 2 {
+		t.Errorf("server accepted %d connections; the target must have reconnected", tgt.srv.Accepted())
+	}
+	recs, err := readRecords(filepath.Join(run.Dir, SamplesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gaps := 0
+	for _, r := range recs {
+		if r.Gap != nil {
+			gaps++
+		}
+	}
+	if gaps != 2 {
+		t.Errorf("samples.jsonl holds %d gap records, want 2", gaps)
+	}
+	assertRunFolder(t, run)
 }

@@ -1,0 +1,184 @@
+package harness
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/leakgate/leakgate/remote"
+)
+
+// Flags are a soak suite's flags: the target flags shared with the CLI, plus
+// timing, profile, policy and workloads. Register them once on a FlagSet
+// (flag.CommandLine in a suite's init), parse, then Validate once.
+type Flags struct {
+	remote.Flags
+	// ProfilePath is a profile YAML file (--profile).
+	ProfilePath string
+	// Duration, Interval and Warmup override the profile (defaults 12h, 10m, 0).
+	Duration, Interval, Warmup time.Duration
+	// Out is the root of run folders (--out, default out/wifi_soak).
+	Out string
+	// OwnModules are modules or symbol prefixes blamed first (--own-modules a,b).
+	OwnModules []string
+	// Workloads are extra target-side background commands (--workload, repeatable).
+	Workloads []string
+	// PolicyPath is a policy YAML file applied over the profile's (--policy).
+	PolicyPath string
+
+	// Profile is the loaded profile, set by Validate.
+	Profile *Profile
+	// Policy is the effective policy, set by Validate.
+	Policy *Policy
+
+	fs        *flag.FlagSet
+	validated bool
+	err       error
+}
+
+// Register adds the soak flags to fs.
+func (f *Flags) Register(fs *flag.FlagSet) {
+	f.fs = fs
+	f.Flags.Register(fs)
+	fs.StringVar(&f.ProfilePath, "profile", "", "profile YAML: workloads, timing, policy and allowlists for a kind of rig")
+	fs.DurationVar(&f.Duration, "duration", DefaultDuration, "how long to soak after the baseline (overrides the profile when given)")
+	fs.DurationVar(&f.Interval, "interval", DefaultInterval, "time between samples (overrides the profile when given)")
+	fs.DurationVar(&f.Warmup, "warmup", 0, "start of the soak the judge discounts (caches filling); overrides the profile when given")
+	fs.StringVar(&f.Out, "out", DefaultOutDir, "folder where run folders are created")
+	fs.Func("own-modules", "comma-separated modules or symbol prefixes whose frames are blamed first (adds to the profile's)", func(v string) error {
+		for _, m := range strings.Split(v, ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				f.OwnModules = append(f.OwnModules, m)
+			}
+		}
+		return nil
+	})
+	fs.Func("workload", "target-side background command, run with sh -c for the whole soak (repeatable)", func(v string) error {
+		if strings.TrimSpace(v) == "" {
+			return errors.New("empty --workload")
+		}
+		f.Workloads = append(f.Workloads, v)
+		return nil
+	})
+	fs.StringVar(&f.PolicyPath, "policy", "", "policy YAML applied over the defaults and the profile's policy")
+}
+
+// Validate checks the flags and loads the profile and policy files, once:
+// later calls return the first answer. Every problem is reported, each with
+// what to do.
+func (f *Flags) Validate() error {
+	if !f.validated {
+		f.validated = true
+		f.err = f.validate()
+	}
+	return f.err
+}
+
+func (f *Flags) validate() error {
+	var errs []error
+	if err := f.Flags.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if f.ProfilePath != "" {
+		p, err := LoadProfile(f.ProfilePath)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--profile: %w", err))
+		} else {
+			f.Profile = p
+		}
+	}
+	set := map[string]bool{}
+	if f.fs != nil {
+		f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	}
+	if p := f.Profile; p != nil {
+		if !set["duration"] && p.Duration > 0 {
+			f.Duration = p.Duration
+		}
+		if !set["interval"] && p.Interval > 0 {
+			f.Interval = p.Interval
+		}
+		if !set["warmup"] && p.Warmup > 0 {
+			f.Warmup = p.Warmup
+		}
+	}
+	switch {
+	case f.Duration <= 0:
+		errs = append(errs, errors.New("--duration must be positive (e.g. 12h)"))
+	case f.Interval <= 0:
+		errs = append(errs, errors.New("--interval must be positive (e.g. 10m)"))
+	case f.Interval > f.Duration:
+		errs = append(errs, fmt.Errorf("--interval %s is longer than --duration %s; shorten it", f.Interval, f.Duration))
+	case f.Warmup < 0 || f.Warmup >= f.Duration:
+		errs = append(errs, fmt.Errorf("--warmup %s must be at least 0 and shorter than --duration %s", f.Warmup, f.Duration))
+	}
+	if f.Out == "" {
+		errs = append(errs, errors.New("--out must name a folder"))
+	}
+	pol, err := profilePolicy(f.Profile)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--profile policy: %w", err))
+	} else if f.PolicyPath != "" {
+		pol, err = LoadPolicyFile(f.PolicyPath, pol)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--policy: %w", err))
+		}
+	}
+	f.Policy = &pol
+	return errors.Join(errs...)
+}
+
+// Config turns validated flags and a connected target into a soak Config.
+func (f *Flags) Config(tgt remote.Target) Config {
+	cfg := Config{
+		Target:     tgt,
+		TargetName: f.Target,
+		TargetHost: TargetHost(f.Target),
+		Profile:    f.Profile,
+		Duration:   f.Duration,
+		Interval:   f.Interval,
+		Warmup:     f.Warmup,
+		OutDir:     f.Out,
+		Policy:     f.Policy,
+	}
+	if f.Profile != nil {
+		cfg.OwnModules = append(cfg.OwnModules, f.Profile.OwnModules...)
+	}
+	cfg.OwnModules = append(cfg.OwnModules, f.OwnModules...)
+	for i, w := range f.Workloads {
+		cfg.ExtraWorkloads = append(cfg.ExtraWorkloads, Workload{
+			Name: fmt.Sprintf("workload-%d", i+1), Side: SideTarget, Command: []string{"sh", "-c", w}, OnExit: OnExitRestart,
+		})
+	}
+	return cfg
+}
+
+// SpecTimeout is how long the soak spec may run: the duration plus room for
+// preflight, baseline, one late sample and the reports.
+func (f *Flags) SpecTimeout() time.Duration {
+	return f.Duration + f.Interval + 15*time.Minute
+}
+
+// TargetHost extracts the host name host-side workloads should reach from a
+// target spec ("ssh://user@host:22" → "host", "user@alias" → "alias").
+func TargetHost(spec string) string {
+	if u, err := url.Parse(spec); err == nil && u.Scheme == "ssh" && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	h := spec
+	if i := strings.LastIndexByte(h, '@'); i >= 0 {
+		h = h[i+1:]
+	}
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return h[1:i]
+		}
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.Count(h, ":") == 1 {
+		h = h[:i]
+	}
+	return h
+}

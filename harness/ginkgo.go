@@ -1,0 +1,173 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/gomega"
+
+	"github.com/leakgate/leakgate/remote"
+)
+
+// SoakDecorators are the decorators of a soak container: its specs run in
+// order, alone on the runner, and are selected with --label-filter=soak.
+func SoakDecorators() []any {
+	return []any{ginkgo.Ordered, ginkgo.Serial, ginkgo.Label("soak")}
+}
+
+// Suite is the state a soak suite's ordered specs share: the target, the
+// preflight answer and the run. Build it in the container with NewSuite and
+// hand its methods to BeforeAll and It.
+type Suite struct {
+	Flags     *Flags
+	Target    remote.Target
+	Preflight *PreflightResult
+	Run       *Run
+
+	progress atomic.Pointer[string]
+}
+
+// NewSuite returns the shared state of one soak container.
+func NewSuite(f *Flags) *Suite { return &Suite{Flags: f} }
+
+// SpecTimeout is the soak spec's decorator: duration plus room for the
+// preflight, the baseline and the reports. Flags are validated first.
+func (s *Suite) SpecTimeout() ginkgo.SpecTimeout {
+	_ = s.Flags.Validate()
+	return ginkgo.SpecTimeout(s.Flags.SpecTimeout())
+}
+
+// Connect (for BeforeAll) validates the flags, dials the target, closes it
+// when the container ends, and captures final evidence from the target if
+// any spec fails, while the target is still in its failed state.
+func (s *Suite) Connect(ctx ginkgo.SpecContext) {
+	ginkgo.GinkgoHelper()
+	gomega.Expect(s.Flags.Validate()).To(gomega.Succeed(), "soak flags")
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	tgt, err := s.Flags.Flags.Dial(dctx)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "connect to --target %s", s.Flags.Target)
+	s.Target = tgt
+	ginkgo.DeferCleanup(func() error { return tgt.Close() })
+	ginkgo.DeferOnFailure(func(ctx ginkgo.SpecContext) {
+		dir, err := s.captureEvidence(ctx)
+		if err != nil {
+			fmt.Fprintf(ginkgo.GinkgoWriter, "leakgate: final evidence: %v\n", err)
+			return
+		}
+		fmt.Fprintf(ginkgo.GinkgoWriter, "leakgate: final evidence in %s\n", dir)
+	}, ginkgo.NodeTimeout(5*time.Minute))
+}
+
+// CheckPreflight (for It) fails with one remediation line per missing piece
+// when the target cannot see leaks. A gate that cannot see must not pass.
+func (s *Suite) CheckPreflight(ctx ginkgo.SpecContext) {
+	ginkgo.GinkgoHelper()
+	pf, err := Preflight(ctx, s.Target)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "preflight could not check %s", s.Flags.Target)
+	s.Preflight = &pf
+	ginkgo.AddReportEntry("preflight", jsonEntry{pf}, ginkgo.ReportEntryVisibilityFailureOrVerbose)
+	for _, n := range pf.Notes {
+		fmt.Fprintf(ginkgo.GinkgoWriter, "leakgate: preflight: %s\n", n)
+	}
+	gomega.Expect(pf).To(BeReady())
+}
+
+// Soak (for It) runs the whole soak, reporting progress, and fails with the
+// whole diagnosis when the run did not pass.
+func (s *Suite) Soak(ctx ginkgo.SpecContext) {
+	ginkgo.GinkgoHelper()
+	cfg := s.Flags.Config(s.Target)
+	cfg.Preflight = s.Preflight
+	cfg.Log = ginkgo.GinkgoWriter
+	cfg.Versions = Versions()
+	cfg.Progress = s.setProgress
+	detach := ginkgo.AttachProgressReporter(s.progressText)
+	defer detach()
+	run, err := Soak(ctx, cfg)
+	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "start the soak")
+	s.Run = run
+	rr := run.Report()
+	ginkgo.AddReportEntry("leakgate run folder", run.Dir)
+	ginkgo.AddReportEntry("leakgate verdict", fmt.Sprintf("%s (%d samples, %d gaps)", rr.Verdict, rr.Samples, len(rr.Gaps)))
+	ginkgo.AddReportEntry("leakgate findings", jsonEntry{rr.Findings}, ginkgo.ReportEntryVisibilityFailureOrVerbose)
+	gomega.Expect(run).NotTo(Leak())
+}
+
+// setProgress caches the progress line; the reporter only reads the cache,
+// so a progress report never waits on the target.
+func (s *Suite) setProgress(p Progress) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "leakgate: %s, sample %d of %d, %d gaps, elapsed %s", p.Status, p.Sample, p.Planned, p.Gaps, p.Elapsed.Round(time.Second))
+	if p.ETA > 0 {
+		fmt.Fprintf(&b, ", ETA %s", p.ETA.Round(time.Second))
+	}
+	if len(p.TopGrowers) > 0 {
+		fmt.Fprintf(&b, "; top growers: %s", strings.Join(p.TopGrowers, ", "))
+	}
+	line := b.String()
+	s.progress.Store(&line)
+	fmt.Fprintln(ginkgo.GinkgoWriter, line)
+}
+
+func (s *Suite) progressText() string {
+	if p := s.progress.Load(); p != nil {
+		return *p
+	}
+	return "leakgate: soak not started yet"
+}
+
+// captureEvidence reads the full kmemleak report, slabinfo and dmesg into the
+// run folder's evidence/ (or a folder of its own when no run started).
+func (s *Suite) captureEvidence(ctx context.Context) (string, error) {
+	if s.Target == nil {
+		return "", fmt.Errorf("no target connected")
+	}
+	dir := ""
+	if s.Run != nil {
+		dir = filepath.Join(s.Run.Dir, EvidenceDir)
+	} else {
+		dir = filepath.Join(s.Flags.Out, time.Now().UTC().Format("20060102T150405Z")+"-"+safeName(s.Flags.Target)+"-evidence")
+	}
+	return dir, CaptureEvidence(ctx, s.Target, dir)
+}
+
+// CaptureEvidence saves what a failed target shows now: the full kmemleak
+// report, /proc/slabinfo, /proc/meminfo and dmesg, into dir (mode 0700).
+func CaptureEvidence(ctx context.Context, tgt remote.Target, dir string) error {
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return fmt.Errorf("create evidence folder: %w", err)
+	}
+	snap, err := tgt.ReadFiles(ctx, []string{kmemleakPath, slabinfoPath, "/proc/meminfo"}, remote.ReadOptions{})
+	if err != nil {
+		return fmt.Errorf("read evidence on %s: %w", tgt.Name(), err)
+	}
+	for p, data := range snap.Files {
+		if err := writeFileSync(filepath.Join(dir, "final-"+safeName(p)+".txt"), data); err != nil {
+			return err
+		}
+	}
+	res, err := tgt.Run(ctx, []string{"dmesg"}, remote.RunOptions{MaxOutputBytes: 16 << 20})
+	if err != nil {
+		return fmt.Errorf("dmesg on %s: %w", tgt.Name(), err)
+	}
+	return writeFileSync(filepath.Join(dir, "final-dmesg.txt"), res.Stdout)
+}
+
+// jsonEntry makes a report entry print as JSON on the console.
+type jsonEntry struct{ V any }
+
+func (j jsonEntry) String() string {
+	b, err := json.MarshalIndent(j.V, "", "  ")
+	if err != nil {
+		return fmt.Sprint(j.V)
+	}
+	return string(b)
+}
