@@ -200,4 +200,3 @@ func evaluateFacts(f probedFacts) PreflightResult {
 	}
 	return p
 }
-

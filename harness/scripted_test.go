@@ -257,4 +257,3 @@ func smapsText(anonKB int64) string {
 	return fmt.Sprintf("00400000-7ffd0000 ---p 00000000 00:00 0                          [rollup]\nRss:                %d kB\nPss:                %d kB\nPss_Dirty:          %d kB\nPss_Anon:           %d kB\nPss_File:           1200 kB\nPss_Shmem:             0 kB\nShared_Clean:        300 kB\nShared_Dirty:          0 kB\nPrivate_Clean:      1200 kB\nPrivate_Dirty:      %d kB\nReferenced:         %d kB\nAnonymous:          %d kB\nSwap:                  0 kB\nSwapPss:               0 kB\nLocked:                0 kB\n",
 		anonKB+1500, anonKB+1200, anonKB, anonKB, anonKB, anonKB+1500, anonKB)
 }
-

@@ -135,7 +135,6 @@ func assertRunFolder(t *testing.T, run *Run) {
 	}
 }
 
-
 func TestSoak_ProcessLeakNamesTheProcess(t *testing.T) {
 	// hostapd's anonymous memory grows 96 kB a sample: 6.9 MB over 12 h.
 	sc := scenario{procAnonKB: func(n int) int64 { return 2048 + 96*int64(n) }}
