@@ -48,6 +48,9 @@ func WriteHTML(w io.Writer, r Run) error {
 // page is what the template shows.
 type page struct {
 	Target, Kernel, Verdict, Error string
+	// Note is what the harness said about a run that did reach a verdict
+	// (why it ended early, say).
+	Note string
 	Started, Ended, Duration       string
 	Samples                        string
 	Message                        string
@@ -96,7 +99,6 @@ func newPage(r Run) page {
 		Target:      r.Target,
 		Kernel:      r.Kernel,
 		Verdict:     r.Verdict,
-		Error:       r.Error,
 		Started:     stamp(r.Started),
 		Ended:       stamp(r.Ended),
 		Duration:    runSpan(r),
@@ -107,6 +109,11 @@ func newPage(r Run) page {
 	}
 	if p.Verdict == "" {
 		p.Verdict = "unknown"
+	}
+	if r.Verdict == VerdictError {
+		p.Error = r.Error
+	} else {
+		p.Note = r.Error
 	}
 	p.Samples = fmt.Sprint(r.Samples)
 	if r.PlannedSamples > 0 {

@@ -165,3 +165,21 @@ func TestWriteHTML_ListsAllowedSeriesBeforeTheManyCleanOnes(t *testing.T) {
 		t.Error("the page does not say how many clean series it left out")
 	}
 }
+
+func TestWriteHTML_AFailedRunsSummaryIsANoteNotAnError(t *testing.T) {
+	r := slabLeakRun()
+	r.Error = "ended early at sample 40 of 73"
+	var b strings.Builder
+
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+
+	page := b.String()
+	if strings.Contains(page, "could not reach a verdict") {
+		t.Error("a failed run is shown as one without a verdict")
+	}
+	if !strings.Contains(page, "<tr><th>note</th><td>ended early at sample 40 of 73</td></tr>") {
+		t.Error("the harness's note is missing")
+	}
+}

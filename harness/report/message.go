@@ -24,10 +24,16 @@ func Message(r Run) string {
 	}
 	writePreflight(&b, r, on)
 	writeReboot(&b, r, on)
-	if r.Error != "" {
-		fmt.Fprintf(&b, "error: %s%s\n", clean(r.Error), on)
-	}
 	leaks, suspects := split(r.Findings)
+	switch {
+	case r.Error == "":
+	case r.Verdict == VerdictError:
+		fmt.Fprintf(&b, "error: %s%s\n", clean(r.Error), on)
+	case b.Len() == 0 && len(leaks) == 0:
+		// A failure nothing below explains (a hard ceiling, say): the
+		// harness's own words are the diagnosis.
+		fmt.Fprintf(&b, "%s: %s%s\n", verdictWord(r.Verdict), clean(r.Error), on)
+	}
 	for i, f := range leaks {
 		if i == maxMessageLeaks {
 			fmt.Fprintf(&b, "… and %d more leaks in report.html\n", len(leaks)-i)
@@ -354,4 +360,11 @@ func runSpan(r Run) string {
 		return ""
 	}
 	return span(r.Ended.Sub(r.Started))
+}
+
+func verdictWord(v string) string {
+	if v == "" {
+		return VerdictFail
+	}
+	return clean(v)
 }

@@ -104,6 +104,25 @@ func TestMessage(t *testing.T) {
 		},
 		absent: []string{"CONFIG_SLUB_DEBUG", "pass:", "run:"},
 	}, {
+		name: "a failed run's own summary does not pose as an error beside its leak blocks",
+		run: func() Run {
+			r := slabLeakRun()
+			r.Error = "ended early at sample 40 of 73: slab kmalloc-8192 leaks"
+			return r
+		},
+		lines:  []string{"leak: slab cache kmalloc-8192 +1533 objects (+12.0 MiB, +127.8/h, p<1e-9, 71/71 intervals rising) on ap-rig-07"},
+		absent: []string{"error:", "fail:"},
+	}, {
+		name: "a failure no finding explains shows the harness's words",
+		run: func() Run {
+			r := baseRun()
+			r.Verdict = VerdictFail
+			r.Error = "MemAvailable 3.1 MiB fell below the 8 MiB floor at sample 12"
+			return r
+		},
+		lines:  []string{"fail: MemAvailable 3.1 MiB fell below the 8 MiB floor at sample 12 on ap-rig-07"},
+		absent: []string{"pass:"},
+	}, {
 		name: "a run that never started prints no times",
 		run: func() Run {
 			return Run{Target: "rig", Verdict: VerdictError, Error: "dial rig: connection refused; check the address"}
