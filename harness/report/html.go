@@ -50,20 +50,20 @@ type page struct {
 	Target, Kernel, Verdict, Error string
 	// Note is what the harness said about a run that did reach a verdict
 	// (why it ended early, say).
-	Note string
-	Started, Ended, Duration       string
-	Samples                        string
-	Message                        string
-	Findings                       []findingView
-	Others                         []findingView
-	Overview                       []chartView
-	Preflight                      []Check
-	Gaps                           []gapView
-	Reboot                         *Reboot
-	Meta                           [][2]string
-	SeriesCount                    int
-	ChartsOmitted                  int
-	OthersOmitted                  int
+	Note                     string
+	Started, Ended, Duration string
+	Samples                  string
+	Message                  string
+	Findings                 []findingView
+	Others                   []findingView
+	Overview                 []chartView
+	Preflight                []Check
+	Gaps                     []gapView
+	Reboot                   *Reboot
+	Meta                     [][2]string
+	SeriesCount              int
+	ChartsOmitted            int
+	OthersOmitted            int
 }
 
 type findingView struct {
