@@ -74,6 +74,7 @@ func TestWriteHTML_ShowsVerdictFindingsChartsAndSections(t *testing.T) {
 		"ssh: link dropped",
 		"CONFIG_DEBUG_KMEMLEAK",
 		"p&lt;1e-9",
+		`<a href="#finding-0"><span class="badge bad">leak</span> slab cache kmalloc-8192</a>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
