@@ -25,12 +25,14 @@ func Parse(r io.Reader, opts Options) (*Report, error) {
 	var err error
 	for {
 		var obj Object
+		keep := len(rep.Objects) < limit
+		sc.lean = !keep
 		obj, err = sc.Next()
 		if errors.Is(err, io.EOF) {
 			err = nil
 			break
 		}
-		if err != nil && obj.Address == "" {
+		if err != nil && !obj.Truncated {
 			break
 		}
 		g.Add(&obj)
@@ -39,7 +41,7 @@ func Parse(r io.Reader, opts Options) (*Report, error) {
 		if obj.Truncated {
 			rep.TruncatedObjects++
 		}
-		if len(rep.Objects) < limit {
+		if keep {
 			rep.Objects = append(rep.Objects, obj)
 		} else {
 			rep.Truncated = true

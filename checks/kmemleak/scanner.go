@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
+	"math"
 	"strings"
 	"unicode/utf8"
 )
@@ -23,7 +23,14 @@ type Scanner struct {
 	hasNext bool
 	skipped int
 	names   map[string]string // interned function names, offsets, modules, comms
-	done    bool
+	frames  map[string]*parsedFrame
+	// lean reads only what grouping needs (size and frames, the latter as
+	// pointers in Object.lazy): for Parse's objects it will not keep.
+	lean bool
+	ptrs []*parsedFrame
+	// lastComm is the previous object's task name: leaks come in runs.
+	lastComm string
+	done     bool
 }
 
 // Limits that bound a Scanner's memory whatever the input.
@@ -40,7 +47,7 @@ const (
 
 // NewScanner returns a Scanner reading r.
 func NewScanner(r io.Reader) *Scanner {
-	return &Scanner{br: bufio.NewReaderSize(r, readBufferBytes), names: make(map[string]string, 256)}
+	return &Scanner{br: bufio.NewReaderSize(r, readBufferBytes), names: make(map[string]string, 256), frames: make(map[string]*parsedFrame, 256)}
 }
 
 // Next returns the next object, io.EOF after the last one, or a wrapped read
@@ -75,11 +82,13 @@ func (s *Scanner) Next() (Object, error) {
 		}
 	}
 	st := stateHeader
+	var prev *parsedFrame // the last frame kept, for parseFrame's prediction
+	frames := 0
 	for {
 		line, newline, err := s.readLine()
 		if err == io.EOF {
 			s.done = true
-			if len(obj.Frames) == 0 {
+			if frames == 0 {
 				obj.Truncated = true
 			}
 			return obj, nil
@@ -98,7 +107,7 @@ func (s *Scanner) Next() (Object, error) {
 		case len(t) == 0:
 		case bytes.HasPrefix(t, headerPrefix):
 			if next, ok := s.parseHeader(t); ok {
-				if len(obj.Frames) == 0 {
+				if frames == 0 {
 					obj.Truncated = true
 				}
 				s.next, s.hasNext = next, true
@@ -112,39 +121,79 @@ func (s *Scanner) Next() (Object, error) {
 			st = stateClosed
 			s.skipped++
 		case st == stateHeader && bytes.HasPrefix(t, commPrefix):
-			s.parseComm(&obj, t[len(commPrefix):])
+			if !s.lean {
+				s.parseComm(&obj, t[len(commPrefix):])
+			}
 			st = stateComm
 		case st < stateFrames && bytes.HasPrefix(t, hexDumpPrefix):
 			st = stateHex
 		case st == stateHex && isHexRow(t):
+			if s.lean {
+				break
+			}
 			if len(obj.HexDump) < MaxHexDumpLines {
 				obj.HexDump = append(obj.HexDump, validString(t))
 			} else {
 				s.skipped++
 			}
 		case st < stateFrames && bytes.HasPrefix(t, backtracePrefix):
-			obj.CRC = parseCRC(t[len(backtracePrefix):])
+			if !s.lean {
+				obj.CRC = parseCRC(t[len(backtracePrefix):])
+			}
 			st = stateFrames
 		case st == stateFrames && (line[0] == ' ' || line[0] == '\t'):
-			f, keep, ok := s.parseFrame(t)
+			pf := s.parseFrame(t, prev)
+			keep, ok := pf.keep, pf.ok
 			if !newline && ok && !wholeFrame(t) || s.capped {
 				// The input ended inside this frame's name or offset, or the
 				// line was longer than any symbol: not a frame to trust.
 				ok = false
 			}
 			switch {
-			case !ok || len(obj.Frames) >= MaxFrames:
+			case !ok || frames >= MaxFrames:
 				s.skipped++
 			case keep:
+				prev = pf
+				obj.stack = stackStep(obj.stack, pf.id, frames == 0)
+				frames++
+				if s.lean {
+					if frames == 1 {
+						s.ptrs = s.ptrs[:0]
+					}
+					s.ptrs = append(s.ptrs, pf)
+					obj.lazy = s.ptrs
+					break
+				}
 				if obj.Frames == nil {
 					obj.Frames = make([]Frame, 0, 16)
 				}
-				obj.Frames = append(obj.Frames, f)
+				obj.Frames = append(obj.Frames, pf.f)
 			}
 		default:
 			s.skipped++
 		}
 	}
+}
+
+// stackStep folds one frame's symbol id into an object's stack key: FNV-1a
+// over the ids, 0 as soon as one frame had none (too many distinct symbols).
+func stackStep(h uint64, id uint32, first bool) uint64 {
+	const offset64, prime64 = 14695981039346656037, 1099511628211
+	if first {
+		h = offset64
+	}
+	if h == 0 || id == 0 {
+		return 0
+	}
+	for range 4 {
+		h ^= uint64(id & 0xff)
+		h *= prime64
+		id >>= 8
+	}
+	if h == 0 {
+		h = 1
+	}
+	return h
 }
 
 // Skipped is the number of lines so far that belonged to no block or could
@@ -258,7 +307,9 @@ func (s *Scanner) parseHeader(t []byte) (Object, bool) {
 	if len(addr) < 3 || addr[0] != '0' || (addr[1] != 'x' && addr[1] != 'X') || !isHex(addr[2:]) {
 		return Object{}, false
 	}
-	o.Address = string(addr)
+	if !s.lean {
+		o.Address = string(addr)
+	}
 	rest = rest[end:]
 	i := bytes.Index(rest, sizePrefix)
 	if i < 0 {
@@ -277,13 +328,21 @@ func (s *Scanner) parseHeader(t []byte) (Object, bool) {
 // parseComm reads `<comm>", pid <pid>, jiffies <j>[ (age <s>.<ms>s)]`. comm
 // may itself hold quotes and commas, so the last `", pid ` ends it.
 func (s *Scanner) parseComm(o *Object, rest []byte) {
-	i := bytes.LastIndex(rest, pidSep)
+	i := bytes.LastIndexByte(rest, '"')
+	if i < 0 || !bytes.HasPrefix(rest[i:], pidSep) {
+		i = bytes.LastIndex(rest, pidSep)
+	}
 	if i < 0 {
 		o.Comm = commString(s.intern(bytes.TrimSuffix(rest, []byte{'"'})))
 		o.Truncated = true
 		return
 	}
-	o.Comm = commString(s.intern(rest[:i]))
+	if string(rest[:i]) == s.lastComm {
+		o.Comm = s.lastComm
+	} else {
+		o.Comm = commString(s.intern(rest[:i]))
+		s.lastComm = o.Comm
+	}
 	rest = rest[i+len(pidSep):]
 	pid, n, ok := parseUint(rest)
 	if !ok || pid > 1<<31 {
@@ -328,22 +387,59 @@ func parseCRC(rest []byte) string {
 // parseFrame reads `[[<addr>] ]<func>+0x<off>/0x<len>[ [module]]` or a bare
 // `0x<addr>` (no KALLSYMS, or an unloaded module). keep is false for the
 // ULONG_MAX end-of-stack marker old kernels print.
-func (s *Scanner) parseFrame(t []byte) (f Frame, keep, ok bool) {
-	if bytes.HasPrefix(t, []byte("[<")) {
-		end := bytes.Index(t, []byte(">]"))
-		if end < 0 {
-			return Frame{}, false, false
+func (s *Scanner) parseFrame(t []byte, prev *parsedFrame) *parsedFrame {
+	if len(t) > 1 && t[0] == '[' && t[1] == '<' {
+		end := bytes.IndexByte(t, '>')
+		if end < 0 || end+1 >= len(t) || t[end+1] != ']' {
+			return &badFrame
 		}
 		addr := t[2:end]
 		t = bytes.TrimLeft(t[end+2:], " ")
 		if len(t) == 0 {
 			// Only an address: the symbol part was lost.
 			if !isHex(addr) {
-				return Frame{}, false, false
+				return &badFrame
 			}
 			t = addr
 		}
 	}
+	// The same symbol text recurs in every object of a site: parse it once.
+	// Stacks repeat whole, so the frame that followed prev last time is the
+	// likely one now: one comparison instead of a hash lookup.
+	if prev != nil && prev.next != nil && prev.next.key == string(t) {
+		return prev.next
+	}
+	pf, hit := s.frames[string(t)]
+	if !hit {
+		f, keep, ok := s.parseSymbol(t)
+		pf = &parsedFrame{f: f, keep: keep, ok: ok}
+		if len(s.frames) < maxInterned {
+			pf.id = uint32(len(s.frames) + 1)
+			pf.key = string(t)
+			s.frames[pf.key] = pf
+		}
+	}
+	if prev != nil && prev.id != 0 && pf.id != 0 {
+		prev.next = pf
+	}
+	return pf
+}
+
+// badFrame is parseFrame's answer for a line that is no frame; never written.
+var badFrame = parsedFrame{}
+
+// parsedFrame is a cached parseSymbol result; id numbers distinct symbol
+// texts from 1.
+type parsedFrame struct {
+	f        Frame
+	id       uint32
+	keep, ok bool
+	key      string       // the symbol text
+	next     *parsedFrame // the frame that followed this one last time
+}
+
+// parseSymbol reads the symbol part of a frame line, after any [<addr>].
+func (s *Scanner) parseSymbol(t []byte) (f Frame, keep, ok bool) {
 	if len(t) > 2 && t[0] == '0' && t[1] == 'x' {
 		end := 2
 		for end < len(t) && hexDigit(t[end]) {
@@ -474,17 +570,20 @@ func parseUint(t []byte) (v uint64, n int, ok bool) {
 	return v, n, n > 0
 }
 
-// parseSeconds reads "42936.600s".
+// parseSeconds reads "42936.600s" (the kernel prints %lu.%03lu).
 func parseSeconds(t []byte) (float64, bool) {
-	end := 0
-	for end < len(t) && (t[end] >= '0' && t[end] <= '9' || t[end] == '.') {
-		end++
-	}
-	if end == 0 {
+	whole, n, ok := parseUint(t)
+	if !ok {
 		return 0, false
 	}
-	v, err := strconv.ParseFloat(string(t[:end]), 64)
-	return v, err == nil
+	if n == len(t) || t[n] != '.' {
+		return float64(whole), true
+	}
+	frac, m, ok := parseUint(t[n+1:])
+	if !ok || m > 9 {
+		return float64(whole), true
+	}
+	return float64(whole) + float64(frac)/math.Pow10(m), true
 }
 
 func isHexRow(t []byte) bool {

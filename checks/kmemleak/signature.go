@@ -101,6 +101,8 @@ type Grouper struct {
 	own       OwnMatcher
 	memo      *memoClassifier
 	groups    map[uint64]*groupAcc
+	stacks    map[uint64]stackMemo
+	scratch   []Frame // frames of a lean object, materialised on a memo miss
 	order     []*groupAcc
 	ungrouped int
 }
@@ -118,13 +120,44 @@ type groupAcc struct {
 
 // NewGrouper returns a Grouper that blames own's frames first (see Culprit).
 func NewGrouper(own []string) *Grouper {
-	return &Grouper{own: NewOwnMatcher(own), memo: newMemoClassifier(), groups: make(map[uint64]*groupAcc)}
+	return &Grouper{own: NewOwnMatcher(own), memo: newMemoClassifier(), groups: make(map[uint64]*groupAcc), stacks: make(map[uint64]stackMemo)}
+}
+
+// stackMemo is what a Grouper worked out for one exact stack.
+type stackMemo struct {
+	culprit int // index into the frames; -1 for none
+	key     uint64
 }
 
 // Add sets o.Culprit and o.Signature and counts o in its group.
 func (g *Grouper) Add(o *Object) {
-	o.Culprit = culprit(o.Frames, g.own, g.memo.classify)
-	key := sigWalk(o.Frames, g.memo.classify, nil)
+	var key uint64
+	if m, ok := g.stacks[o.stack]; ok && o.stack != 0 && m.culprit < len(o.Frames)+len(o.lazy) {
+		key = m.key
+		o.Culprit = nil
+		if m.culprit >= 0 && m.culprit < len(o.Frames) {
+			o.Culprit = &o.Frames[m.culprit]
+		}
+	} else {
+		if len(o.lazy) > 0 && len(o.Frames) == 0 {
+			g.scratch = g.scratch[:0]
+			for _, pf := range o.lazy {
+				g.scratch = append(g.scratch, pf.f)
+			}
+			o.Frames = g.scratch
+		}
+		o.Culprit = culprit(o.Frames, g.own, g.memo.classify)
+		key = sigWalk(o.Frames, g.memo.classify, nil)
+		if o.stack != 0 && len(g.stacks) < maxInterned {
+			m := stackMemo{culprit: -1, key: key}
+			for i := range o.Frames {
+				if o.Culprit == &o.Frames[i] {
+					m.culprit = i
+				}
+			}
+			g.stacks[o.stack] = m
+		}
+	}
 	acc, ok := g.groups[key]
 	if !ok {
 		if len(g.groups) >= MaxGroups {
@@ -143,6 +176,7 @@ func (g *Grouper) Add(o *Object) {
 		g.order = append(g.order, acc)
 	}
 	o.Signature = acc.g.Signature
+	o.lazy = nil
 	acc.g.Count++
 	acc.g.Bytes += o.SizeBytes
 	if _, seen := acc.sizes[o.SizeBytes]; !seen && len(acc.sizes) < maxSizes {

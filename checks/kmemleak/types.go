@@ -35,6 +35,11 @@ type Object struct {
 	Truncated bool `json:"truncated,omitempty"`
 	// Signature is the key of the object's group (see SignatureOf).
 	Signature string `json:"signature,omitempty"`
+	// stack identifies the exact frame texts within one Scanner (0: unknown),
+	// so a Grouper blames and signs each distinct stack once.
+	stack uint64
+	// lazy holds a lean Scanner's frames until a Grouper needs them.
+	lazy []*parsedFrame
 }
 
 // Group is every object of one report sharing a signature.
