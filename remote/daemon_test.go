@@ -20,7 +20,7 @@ import (
 // on a loopback address and a random port, with its own host key and
 // authorized keys in a temporary folder.
 type daemon struct {
-	t        *testing.T
+	t        testing.TB
 	kind     string // "sshd" or "dropbear"
 	ip       string
 	port     int
@@ -31,7 +31,7 @@ type daemon struct {
 }
 
 // requireBinary fails (never skips) when a server binary is missing.
-func requireBinary(t *testing.T, path string) {
+func requireBinary(t testing.TB, path string) {
 	t.Helper()
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("%s is missing: run scripts/deps.sh (%v)", path, err)
@@ -39,7 +39,7 @@ func requireBinary(t *testing.T, path string) {
 }
 
 // freePort returns a port free on ip right now.
-func freePort(t *testing.T, ip string) int {
+func freePort(t testing.TB, ip string) int {
 	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
@@ -49,7 +49,7 @@ func freePort(t *testing.T, ip string) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func run(t *testing.T, name string, args ...string) string {
+func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -60,7 +60,7 @@ func run(t *testing.T, name string, args ...string) string {
 
 // newClientKey makes an unencrypted ed25519 key pair; it returns the private
 // key file and the public key line.
-func newClientKey(t *testing.T) (string, string) {
+func newClientKey(t testing.TB) (string, string) {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "id_ed25519")
 	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "leakgate-test", "-f", f)
@@ -72,7 +72,7 @@ func newClientKey(t *testing.T) (string, string) {
 }
 
 // startSSHD starts OpenSSH sshd on ip, trusting authorizedKeys for every user.
-func startSSHD(t *testing.T, ip string, authorizedKeys ...string) *daemon {
+func startSSHD(t testing.TB, ip string, authorizedKeys ...string) *daemon {
 	t.Helper()
 	requireBinary(t, "/usr/sbin/sshd")
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
@@ -117,7 +117,7 @@ MaxStartups 50
 // startDropbear starts dropbear on ip in its own mount namespace, where
 // sftp-server is hidden (as on an OpenWrt image without it) and /root is a
 // temporary home holding authorizedKeys.
-func startDropbear(t *testing.T, ip string, authorizedKeys ...string) *daemon {
+func startDropbear(t testing.TB, ip string, authorizedKeys ...string) *daemon {
 	t.Helper()
 	requireBinary(t, "/usr/sbin/dropbear")
 	requireBinary(t, "/usr/bin/dropbearkey")
@@ -198,7 +198,7 @@ func (d *daemon) kill() {
 func (d *daemon) addr() string { return net.JoinHostPort(d.ip, strconv.Itoa(d.port)) }
 
 // knownHosts writes a known_hosts file trusting this server and returns it.
-func (d *daemon) knownHosts(t *testing.T) string {
+func (d *daemon) knownHosts(t testing.TB) string {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "known_hosts")
 	if err := os.WriteFile(f, []byte(d.knownHostsLine()+"\n"), 0o600); err != nil {
@@ -250,7 +250,7 @@ func descendants(pid int) []int {
 const testUser = "leakgate-test"
 
 // ensureTestUser creates testUser if needed and sets a fresh random password.
-func ensureTestUser(t *testing.T) string {
+func ensureTestUser(t testing.TB) string {
 	t.Helper()
 	if err := exec.Command("id", testUser).Run(); err != nil {
 		run(t, "useradd", "-m", "-s", "/bin/sh", testUser)
@@ -267,7 +267,7 @@ func ensureTestUser(t *testing.T) string {
 }
 
 // startAgent runs a real ssh-agent holding key and returns its socket.
-func startAgent(t *testing.T, key string) string {
+func startAgent(t testing.TB, key string) string {
 	t.Helper()
 	requireBinary(t, "/usr/bin/ssh-agent")
 	sock := filepath.Join(t.TempDir(), "agent.sock")

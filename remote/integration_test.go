@@ -22,7 +22,7 @@ import (
 // realServer is one kind of real SSH server the acceptance tests start.
 type realServer struct {
 	name      string
-	start     func(t *testing.T, ip string, authorizedKeys ...string) *daemon
+	start     func(t testing.TB, ip string, authorizedKeys ...string) *daemon
 	transport string // how files move: sshd has SFTP, our dropbear has none
 }
 

@@ -23,18 +23,21 @@ import (
 // Output is a sequence of frames, each introduced by a marker line
 // "\n" BOUNDARY TAG "\n"; the payload runs to the next marker:
 //
-//	P path   D contents   S "status stderr-of-head"   (one file)
+//	P path   D contents   S "status [error]"   (one file)
 //	N pattern                                         (a glob that matched nothing)
 //	Z                                                 (end: the stream is complete)
 //
 // File contents cannot forge a marker: the boundary is 128 random bits
-// chosen per call.
-const readScript = `exec 3>&1
-B="$1$2"; n=$3; shift 3
+// chosen per call. A file costs one head process (none where busybox runs
+// head as a NOFORK applet); only a failed read runs head again to capture
+// its error message.
+const readScript = `B="$1$2"; n=$3; shift 3
 IFS=''
 emit() {
 	printf '\n%sP\n%s\n%sD\n' "$B" "$1" "$B"
-	e=$(head -c "$n" -- "$1" 2>&1 >&3); s=$?
+	head -c "$n" -- "$1" 2>/dev/null; s=$?
+	if [ "$s" = 0 ]; then printf '\n%sS\n0 ' "$B"; return; fi
+	e=$(head -c 1 -- "$1" 2>&1 >/dev/null)
 	printf '\n%sS\n%s %s' "$B" "$s" "$e"
 }
 for a in "$@"; do
