@@ -141,6 +141,10 @@ func (s *Scanner) Next() (Object, error) {
 				obj.CRC = parseCRC(t[len(backtracePrefix):])
 			}
 			st = stateFrames
+		case st == stateFrames && (bytes.HasPrefix(t, commPrefix) || bytes.HasPrefix(t, backtracePrefix) || bytes.HasPrefix(t, hexDumpPrefix)):
+			// A second block's body: its header was lost (glued to a cut line).
+			st = stateClosed
+			s.skipped++
 		case st == stateFrames && (line[0] == ' ' || line[0] == '\t'):
 			pf := s.parseFrame(t, prev)
 			keep, ok := pf.keep, pf.ok

@@ -1,0 +1,130 @@
+package main
+
+// Parse kind for the kmemleak report (/sys/kernel/debug/kmemleak).
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/leakgate/leakgate/checks/kmemleak"
+)
+
+func init() {
+	registerParser(parser{kind: "kmemleak", summary: "/sys/kernel/debug/kmemleak: leaked objects grouped by allocation site, with culprits", run: runParseKmemleak})
+}
+
+// kmemleakTextFrames is how many frames the text output shows per group.
+const kmemleakTextFrames = 4
+
+// runParseKmemleak streams the report (any size: objects past the cap are
+// counted and grouped, not kept) and prints its groups, most objects first.
+func runParseKmemleak(in io.Reader, out io.Writer, opts parseOptions) error {
+	rep, err := kmemleak.Parse(in, kmemleak.Options{OwnModules: opts.OwnModules})
+	if err != nil {
+		return fmt.Errorf("read the kmemleak report: %w; give the file as read from %s", err, kmemleak.Path)
+	}
+	if opts.JSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // signatures read "a < b"
+		return enc.Encode(rep)
+	}
+	writeKmemleakText(out, rep)
+	return nil
+}
+
+// writeKmemleakText prints one block per group: count, bytes, sizes, culprit,
+// then the short backtrace from the culprit on and the signature digest.
+func writeKmemleakText(out io.Writer, rep *kmemleak.Report) {
+	fmt.Fprintf(out, "kmemleak: %s, %s in %s", kmemleakCount(rep.ObjectCount, "object"), kmemleakBytes(rep.Bytes), kmemleakCount(len(rep.Groups), "group"))
+	var notes []string
+	if rep.TruncatedObjects > 0 {
+		notes = append(notes, fmt.Sprintf("%d cut short", rep.TruncatedObjects))
+	}
+	if rep.Skipped > 0 {
+		notes = append(notes, fmt.Sprintf("%d lines skipped", rep.Skipped))
+	}
+	if rep.Truncated {
+		notes = append(notes, fmt.Sprintf("%d objects kept for --json", len(rep.Objects)))
+	}
+	if rep.Ungrouped > 0 {
+		notes = append(notes, fmt.Sprintf("%d objects past the group limit", rep.Ungrouped))
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(out, " (%s)", strings.Join(notes, ", "))
+	}
+	fmt.Fprintln(out)
+	if len(rep.Groups) == 0 {
+		fmt.Fprintln(out, "no unreferenced objects: nothing leaked, or no scan has run yet (echo scan > "+kmemleak.Path+", twice, 5 s apart)")
+		return
+	}
+	for _, g := range rep.Groups {
+		fmt.Fprintf(out, "\n%6d × %s  %s  culprit %s\n", g.Count, kmemleakSizes(g.SizesBytes), kmemleakBytes(g.Bytes), kmemleakFrame(g.Culprit))
+		fmt.Fprintf(out, "         %s\n", kmemleakBacktrace(g))
+		fmt.Fprintf(out, "         signature %s\n", g.Digest)
+	}
+}
+
+// kmemleakBacktrace renders "a ← b ← c [mod]" from the culprit on (from the
+// top when nothing was blamed), at most kmemleakTextFrames frames.
+func kmemleakBacktrace(g kmemleak.Group) string {
+	start := 0
+	if g.Culprit != nil {
+		for i, f := range g.Frames {
+			if f == *g.Culprit {
+				start = i
+				break
+			}
+		}
+	}
+	var parts []string
+	for _, f := range g.Frames[start:] {
+		if len(parts) == kmemleakTextFrames {
+			parts = append(parts, "…")
+			break
+		}
+		parts = append(parts, kmemleakFrame(&f))
+	}
+	return strings.Join(parts, " ← ")
+}
+
+func kmemleakFrame(f *kmemleak.Frame) string {
+	if f == nil {
+		return "(none: every frame is allocator machinery or unsymbolised)"
+	}
+	if f.Module != "" {
+		return f.Function + " [" + f.Module + "]"
+	}
+	return f.Function
+}
+
+func kmemleakCount(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func kmemleakSizes(sizes []int64) string {
+	parts := make([]string, len(sizes))
+	for i, s := range sizes {
+		parts[i] = fmt.Sprintf("%d", s)
+	}
+	return strings.Join(parts, "/") + " B"
+}
+
+// kmemleakBytes renders a byte count in binary units.
+func kmemleakBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
