@@ -18,7 +18,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-cache_root=${LEAKGATE_RIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/leakgate/rig}
+cache_root=${LEAKGATE_RIG_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/leakgate/rig}
 rig="" state="" accel=auto mem=512M timeout=300
 extra=() params=() daemon_leak=""
 

@@ -15,7 +15,7 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
-cache_root=${LEAKGATE_RIG_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/leakgate/rig}
+cache_root=${LEAKGATE_RIG_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/leakgate/rig}
 jobs=${RIG_JOBS:-2}
 ksrc_tar=${RIG_KERNEL_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 # Bump when the kernel stage below changes in a way that needs a rebuild.
