@@ -1,0 +1,55 @@
+package report
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leakgate/leakgate/checks"
+)
+
+func TestChartSVG_ScalesSizesToHumanUnits(t *testing.T) {
+	tests := []struct {
+		name, unit string
+		value      float64
+		want       string
+	}{
+		{"bytes in the megabytes", "bytes", 40 << 20, ">MiB<"},
+		{"meminfo kB in the gigabytes", "kB", 8 << 20, ">GiB<"},
+		{"objects stay objects", "objects", 1500, ">objects<"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ramp(checks.KindMeminfo, "x", tt.unit, 5, tt.value, tt.value/100)
+
+			svg, err := chartSVG("x", start, []Series{s}, nil)
+
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(svg), tt.want) {
+				t.Errorf("axis label %s missing", tt.want)
+			}
+		})
+	}
+}
+
+func FuzzChartSVG(f *testing.F) {
+	f.Add(0.0, 1.0, 2.0, int64(600), 1.0, "slab")
+	f.Add(1e308, -1e308, 5e-324, int64(0), -3.0, "\xff<")
+	f.Fuzz(func(t *testing.T, a, b, c float64, stepSec int64, slope float64, name string) {
+		s := Series{Kind: checks.KindSlab, Subject: name, Unit: "bytes"}
+		for i, v := range []float64{a, b, c} {
+			s.Points = append(s.Points, Point{At: start.Add(time.Duration(int64(i)*stepSec) * time.Second), Value: v})
+		}
+
+		svg, err := chartSVG(name, start, []Series{s, s}, &trendLine{perHour: slope, label: name})
+
+		if err == nil && !strings.HasPrefix(string(svg), "<svg") {
+			t.Errorf("not an svg element: %.40q", svg)
+		}
+		if strings.Contains(string(svg), "<"+"script") {
+			t.Error("markup from the name reached the chart")
+		}
+	})
+}
