@@ -16,8 +16,8 @@ import (
 // number, a string without its quotes). "# CONFIG_X is not set" is "n".
 type Config map[string]string
 
-// maxConfigBytes bounds a decompressed /proc/config.gz (real ones are ~250 KB).
-const maxConfigBytes = 16 << 20
+// maxConfigBytes bounds a decompressed /proc/config.gz (real ones are 100–300 KB).
+const maxConfigBytes = 4 << 20
 
 // ErrNotConfig is returned for input with no CONFIG_ line at all.
 var ErrNotConfig = errors.New("no CONFIG_ lines: not a kernel config; give /proc/config.gz or /boot/config-$(uname -r)")

@@ -1,6 +1,7 @@
 package meminfo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -110,10 +111,8 @@ func (e *LineErrors) Error() string {
 }
 
 func nextLine(b []byte) (line, rest []byte) {
-	for i, c := range b {
-		if c == '\n' {
-			return b[:i], b[i+1:]
-		}
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i], b[i+1:]
 	}
 	return b, nil
 }

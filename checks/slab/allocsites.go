@@ -48,6 +48,12 @@ type AllocReport struct {
 // KSYM_SYMBOL_LEN - 100, without a marker; 512 bytes covers KSYM_SYMBOL_LEN.
 const allocCallsPageCutBytes = 4096 - 512
 
+// maxInterned bounds the intern table of one file.
+const maxInterned = 1 << 16
+
+// trackAddrsCount is how many frames SLUB keeps per track (TRACK_ADDRS_COUNT).
+const trackAddrsCount = 16
+
 // maxStackLines bounds one entry's stack: the kernel keeps 16 frames
 // (TRACK_ADDRS_COUNT); a larger count means garbage input.
 const maxStackLines = 64
@@ -58,6 +64,8 @@ const maxStackLines = 64
 func ParseAllocCalls(b []byte) (AllocReport, error) {
 	var r AllocReport
 	r.Truncated = len(b) >= allocCallsPageCutBytes || (len(b) > 0 && b[len(b)-1] != '\n')
+	r.Sites = make([]AllocSite, 0, bytes.Count(b, []byte("\n"))+1)
+	in := interner{}
 	var rowErrs RowErrors
 	var fields [][]byte
 	lineNo := 0
@@ -73,7 +81,7 @@ func ParseAllocCalls(b []byte) (AllocReport, error) {
 			r.NoData = true
 			continue
 		}
-		s, err := parseSiteHeader(fields)
+		s, err := parseSiteHeader(fields, in)
 		if err != nil {
 			rowErrs.add(lineNo, line, err)
 			continue
@@ -94,6 +102,10 @@ func ParseAllocCalls(b []byte) (AllocReport, error) {
 func ParseAllocTraces(b []byte) (AllocReport, error) {
 	var r AllocReport
 	r.Truncated = len(b) > 0 && b[len(b)-1] != '\n'
+	r.Sites = make([]AllocSite, 0, bytes.Count(b, []byte("\n\n"))+1)
+	// Frames repeat across entries (every stack passes the allocator), so
+	// each distinct frame text is allocated once.
+	in := interner{}
 	var rowErrs RowErrors
 	var fields [][]byte
 	var cur *AllocSite
@@ -112,7 +124,7 @@ func ParseAllocTraces(b []byte) (AllocReport, error) {
 			continue
 		}
 		if isCount(fields[0]) {
-			s, err := parseSiteHeader(fields)
+			s, err := parseSiteHeader(fields, in)
 			if err != nil {
 				rowErrs.add(lineNo, line, err)
 				cur = nil
@@ -130,7 +142,10 @@ func ParseAllocTraces(b []byte) (AllocReport, error) {
 			rowErrs.add(lineNo, line, fmt.Errorf("more than %d stack lines in one entry", maxStackLines))
 			continue
 		}
-		cur.Stack = append(cur.Stack, string(bytes.Join(fields, []byte(" "))))
+		if cur.Stack == nil {
+			cur.Stack = make([]string, 0, trackAddrsCount)
+		}
+		cur.Stack = append(cur.Stack, in.get(bytes.TrimSpace(line)))
 	}
 	if len(rowErrs.Rows) > 0 {
 		return r, &rowErrs
@@ -155,7 +170,7 @@ func isCount(t []byte) bool {
 }
 
 // parseSiteHeader reads "count caller[ [module]] [waste=a/b] age=.. pid=.. [cpus=..] [nodes=..]".
-func parseSiteHeader(f [][]byte) (AllocSite, error) {
+func parseSiteHeader(f [][]byte, in interner) (AllocSite, error) {
 	var s AllocSite
 	if len(f) < 2 {
 		return s, errors.New("want a count and a caller")
@@ -164,10 +179,10 @@ func parseSiteHeader(f [][]byte) (AllocSite, error) {
 	if s.Count, err = parseInt(f[0]); err != nil {
 		return s, fmt.Errorf("count: %w", err)
 	}
-	s.Caller, s.CallerOffset = splitSymbol(string(f[1]))
 	rest := f[2:]
+	s.Caller, s.CallerOffset = splitSymbol(in.get(f[1]))
 	if len(rest) > 0 && len(rest[0]) > 2 && rest[0][0] == '[' && rest[0][len(rest[0])-1] == ']' {
-		s.CallerModule = string(rest[0][1 : len(rest[0])-1])
+		s.CallerModule = in.get(rest[0][1 : len(rest[0])-1])
 		rest = rest[1:]
 	}
 	for _, t := range rest {
@@ -189,9 +204,9 @@ func parseSiteHeader(f [][]byte) (AllocSite, error) {
 		case "pid":
 			s.PIDMin, s.PIDMax, err = parseRange(v)
 		case "cpus":
-			s.CPUs = string(v)
+			s.CPUs = in.get(v)
 		case "nodes":
-			s.Nodes = string(v)
+			s.Nodes = in.get(v)
 		default:
 			// Unknown keys from future kernels are ignored, not fatal.
 		}
@@ -212,22 +227,23 @@ func splitSymbol(sym string) (name, offset string) {
 
 // parseTriple reads "min/avg/max" or a single "n".
 func parseTriple(v []byte) (lo, avg, hi int64, err error) {
-	parts := bytes.Split(v, []byte("/"))
-	switch len(parts) {
-	case 1:
-		lo, err = parseInt(parts[0])
+	a, rest, ok := bytes.Cut(v, []byte("/"))
+	if !ok {
+		lo, err = parseInt(a)
 		return lo, lo, lo, err
-	case 3:
-		if lo, err = parseInt(parts[0]); err != nil {
-			return
-		}
-		if avg, err = parseInt(parts[1]); err != nil {
-			return
-		}
-		hi, err = parseInt(parts[2])
+	}
+	b, c, ok := bytes.Cut(rest, []byte("/"))
+	if !ok {
+		return 0, 0, 0, fmt.Errorf("%q: want n or min/avg/max", v)
+	}
+	if lo, err = parseInt(a); err != nil {
 		return
 	}
-	return 0, 0, 0, fmt.Errorf("%q: want n or min/avg/max", v)
+	if avg, err = parseInt(b); err != nil {
+		return
+	}
+	hi, err = parseInt(c)
+	return
 }
 
 // parseRange reads "a-b" or a single "n".
@@ -238,4 +254,19 @@ func parseRange(v []byte) (lo, hi int64, err error) {
 	}
 	hi, err = parseInt(b)
 	return lo, hi, err
+}
+
+// interner allocates each distinct text of one file once: frames, callers
+// and CPU lists repeat across entries.
+type interner map[string]string
+
+func (in interner) get(b []byte) string {
+	if s, ok := in[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(in) < maxInterned {
+		in[s] = s
+	}
+	return s
 }

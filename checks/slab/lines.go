@@ -1,6 +1,7 @@
 package slab
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -50,10 +51,8 @@ func (e *RowErrors) Error() string {
 
 // nextLine splits b at the first newline; the line excludes it.
 func nextLine(b []byte) (line, rest []byte) {
-	for i, c := range b {
-		if c == '\n' {
-			return b[:i], b[i+1:]
-		}
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i], b[i+1:]
 	}
 	return b, nil
 }

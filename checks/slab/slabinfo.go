@@ -38,6 +38,10 @@ func ParseSlabinfo(b []byte) ([]Cache, error) {
 		if len(bytes.TrimSpace(line)) == 0 || line[0] == '#' {
 			continue
 		}
+		if c, ok := parseSlabinfoRowFast(line); ok {
+			caches = append(caches, c)
+			continue
+		}
 		fields = splitFields(line, fields[:0])
 		c, err := parseSlabinfoRow(fields)
 		if err != nil {
@@ -74,7 +78,12 @@ func parseSlabinfoRow(f [][]byte) (Cache, error) {
 	}
 	// A long name pushes the numbers right but never contains spaces; join
 	// whatever precedes the 5 numbers so a damaged row keeps its name.
-	c := Cache{Name: string(bytes.Join(f[:colon-5], []byte(" ")))}
+	var c Cache
+	if colon == 6 {
+		c.Name = string(f[0])
+	} else {
+		c.Name = string(bytes.Join(f[:colon-5], []byte(" ")))
+	}
 	nums := [5]*int64{&c.ActiveObjects, &c.NumObjects, &c.ObjectSizeBytes, &c.ObjectsPerSlab, &c.PagesPerSlab}
 	for i, p := range nums {
 		v, err := parseInt(f[colon-5+i])
@@ -101,4 +110,71 @@ func parseSlabinfoRow(f [][]byte) (Cache, error) {
 		return Cache{}, fmt.Errorf("num_slabs: %w", err)
 	}
 	return c, nil
+}
+
+// parseSlabinfoRowFast reads a well-formed row without splitting it into
+// fields: the name, 5 numbers, then the 2 numbers after "slabdata". It
+// reports false for anything unusual, which parseSlabinfoRow then explains.
+func parseSlabinfoRowFast(line []byte) (Cache, bool) {
+	var c Cache
+	i := 0
+	for i < len(line) && line[i] != ' ' && line[i] != '\t' {
+		i++
+	}
+	if i == 0 {
+		return c, false
+	}
+	name := line[:i]
+	nums := [5]*int64{&c.ActiveObjects, &c.NumObjects, &c.ObjectSizeBytes, &c.ObjectsPerSlab, &c.PagesPerSlab}
+	var ok bool
+	for _, p := range nums {
+		if *p, i, ok = nextNumber(line, i); !ok {
+			return c, false
+		}
+	}
+	if j := skipSpace(line, i); j >= len(line) || line[j] != ':' {
+		return c, false
+	}
+	sd := bytes.Index(line[i:], []byte(": slabdata "))
+	if sd < 0 {
+		return c, false
+	}
+	i += sd + len(": slabdata ")
+	if c.ActiveSlabs, i, ok = nextNumber(line, i); !ok {
+		return c, false
+	}
+	if c.NumSlabs, i, ok = nextNumber(line, i); !ok {
+		return c, false
+	}
+	if _, i, ok = nextNumber(line, i); !ok {
+		return c, false
+	}
+	if j := skipSpace(line, i); j < len(line) && line[j] != ':' {
+		return c, false
+	}
+	c.Name = string(name)
+	return c, true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	return i
+}
+
+// nextNumber skips blanks and reads a decimal that must end at a blank or
+// the end of b; it reports false otherwise.
+func nextNumber(b []byte, i int) (int64, int, bool) {
+	i = skipSpace(b, i)
+	start := i
+	var n int64
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' && i-start < 18 {
+		n = n*10 + int64(b[i]-'0')
+		i++
+	}
+	if i == start || i < len(b) && b[i] != ' ' && b[i] != '\t' && b[i] != '\r' {
+		return 0, i, false
+	}
+	return n, i, true
 }
