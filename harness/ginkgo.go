@@ -49,11 +49,15 @@ func (s *Suite) SpecTimeout() ginkgo.SpecTimeout {
 // any spec fails, while the target is still in its failed state.
 func (s *Suite) Connect(ctx ginkgo.SpecContext) {
 	ginkgo.GinkgoHelper()
-	gomega.Expect(s.Flags.Validate()).To(gomega.Succeed(), "soak flags")
+	if err := s.Flags.Validate(); err != nil {
+		ginkgo.Fail("soak flags:\n" + err.Error())
+	}
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	tgt, err := s.Flags.Flags.Dial(dctx)
-	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "connect to --target %s", s.Flags.Target)
+	if err != nil {
+		ginkgo.Fail(fmt.Sprintf("connect to --target %s: %v", s.Flags.Target, err))
+	}
 	s.Target = tgt
 	ginkgo.DeferCleanup(func() error { return tgt.Close() })
 	ginkgo.DeferOnFailure(func(ctx ginkgo.SpecContext) {
@@ -71,7 +75,9 @@ func (s *Suite) Connect(ctx ginkgo.SpecContext) {
 func (s *Suite) CheckPreflight(ctx ginkgo.SpecContext) {
 	ginkgo.GinkgoHelper()
 	pf, err := Preflight(ctx, s.Target)
-	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "preflight could not check %s", s.Flags.Target)
+	if err != nil {
+		ginkgo.Fail(fmt.Sprintf("preflight could not check %s: %v", s.Flags.Target, err))
+	}
 	s.Preflight = &pf
 	ginkgo.AddReportEntry("preflight", jsonEntry{pf}, ginkgo.ReportEntryVisibilityFailureOrVerbose)
 	for _, n := range pf.Notes {
@@ -92,7 +98,9 @@ func (s *Suite) Soak(ctx ginkgo.SpecContext) {
 	detach := ginkgo.AttachProgressReporter(s.progressText)
 	defer detach()
 	run, err := Soak(ctx, cfg)
-	gomega.Expect(err).NotTo(gomega.HaveOccurred(), "start the soak")
+	if err != nil {
+		ginkgo.Fail("start the soak: " + err.Error())
+	}
 	s.Run = run
 	rr := run.Report()
 	ginkgo.AddReportEntry("leakgate run folder", run.Dir)

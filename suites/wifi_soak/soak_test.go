@@ -1,3 +1,5 @@
+//go:build soak
+
 package wifi_soak
 
 import (

@@ -1,3 +1,5 @@
+//go:build soak
+
 // Package wifi_soak is the release gate's soak: it preflights a wifi access
 // point, soaks it under the profile's workloads for --duration, and fails
 // naming the leaking slab cache, kmemleak culprit or process.

@@ -1,0 +1,245 @@
+package harness
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onsi/ginkgo/v2/types"
+)
+
+// The wifi_soak suite is built with -tags soak: without a --target it fails
+// (a gate that runs nowhere must not pass), so plain `go test ./...` leaves
+// it out and these tests build and run it the way CI does, asserting on its
+// Ginkgo JSON report.
+
+// buildSuite compiles suites/wifi_soak into a test binary.
+func buildSuite(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "wifi_soak.test")
+	cmd := exec.Command("go", "test", "-c", "-tags", "soak", "-o", bin, "./suites/wifi_soak")
+	cmd.Dir = moduleRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build the suite: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Dir(wd)
+}
+
+// runSuite runs the suite binary with args and returns its Ginkgo JSON report.
+func runSuite(t *testing.T, bin string, args ...string) (types.Report, string) {
+	t.Helper()
+	report := filepath.Join(t.TempDir(), "report.json")
+	args = append([]string{"-test.timeout=5m", "--ginkgo.json-report=" + report, "--ginkgo.no-color"}, args...)
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = filepath.Join(moduleRoot(t), "suites", "wifi_soak")
+	cmd.Env = withoutEnv(os.Environ(), "SSH_AUTH_SOCK")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if err != nil && !errorsAs(err, &ee) {
+		t.Fatalf("run the suite: %v\n%s", err, out)
+	}
+	data, rerr := os.ReadFile(report)
+	if rerr != nil {
+		t.Fatalf("the suite wrote no JSON report: %v\n%s", rerr, out)
+	}
+	var reports []types.Report
+	if err := json.Unmarshal(data, &reports); err != nil || len(reports) != 1 {
+		t.Fatalf("JSON report: %v (%d suites)\n%s", err, len(reports), data)
+	}
+	return reports[0], string(out)
+}
+
+func errorsAs(err error, target **exec.ExitError) bool {
+	e, ok := err.(*exec.ExitError)
+	if ok {
+		*target = e
+	}
+	return ok
+}
+
+func withoutEnv(env []string, name string) []string {
+	var out []string
+	for _, e := range env {
+		if !strings.HasPrefix(e, name+"=") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// specByText finds the spec whose leaf text starts with prefix.
+func specByText(r types.Report, prefix string) (types.SpecReport, bool) {
+	for _, s := range r.SpecReports {
+		if strings.HasPrefix(s.LeafNodeText, prefix) {
+			return s, true
+		}
+	}
+	return types.SpecReport{}, false
+}
+
+// TestSuite builds the suite once and runs it the ways CI does.
+func TestSuite(t *testing.T) {
+	bin := buildSuite(t)
+	t.Run("fails in preflight on this machine through the real sshd", func(t *testing.T) {
+		suiteFailsInPreflightOnThisMachine(t, bin)
+	})
+	t.Run("without a target fails saying --target is required", func(t *testing.T) {
+		suiteWithoutTargetFails(t, bin)
+	})
+}
+
+func suiteFailsInPreflightOnThisMachine(t *testing.T, bin string) {
+	d := startTestSSHD(t)
+	hadDebugfs := debugfsMounted(t)
+	t.Cleanup(func() {
+		// Leave the machine as found: the preflight mounts debugfs when it can.
+		if !hadDebugfs && debugfsMounted(t) {
+			_ = exec.Command("umount", "/sys/kernel/debug").Run()
+		}
+	})
+
+	rep, out := runSuite(t, bin,
+		"--target", d.spec(), "--identity", d.clientKey, "--known-hosts", d.knownHosts, "--ssh-config", "none",
+		"--duration", "1h", "--interval", "10m", "--out", filepath.Join(t.TempDir(), "out"))
+
+	if rep.SuiteSucceeded {
+		t.Fatalf("the suite passed on a kernel without kmemleak; output:\n%s", out)
+	}
+	pre, ok := specByText(rep, "preflight")
+	if !ok {
+		t.Fatalf("no preflight spec in the report:\n%s", out)
+	}
+	if pre.State != types.SpecStateFailed {
+		t.Fatalf("preflight spec state %v, want failed; output:\n%s", pre.State, out)
+	}
+	msg := pre.Failure.Message
+	for _, want := range []string{"target not ready for leak detection", "CONFIG_DEBUG_KMEMLEAK", "fix: rebuild with CONFIG_DEBUG_KMEMLEAK=y"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("preflight failure lacks %q:\n%s", want, msg)
+		}
+	}
+	var entry bool
+	for _, e := range pre.ReportEntries {
+		if e.Name == "preflight" && strings.Contains(e.StringRepresentation(), `"ready": false`) {
+			entry = true
+		}
+	}
+	if !entry {
+		t.Errorf("no preflight report entry with the checks in the JSON report")
+	}
+	soak, ok := specByText(rep, "soak")
+	if !ok || soak.State != types.SpecStateSkipped {
+		t.Errorf("soak spec state %v, want skipped after the failed preflight", soak.State)
+	}
+}
+
+func suiteWithoutTargetFails(t *testing.T, bin string) {
+
+	rep, out := runSuite(t, bin)
+
+	if rep.SuiteSucceeded {
+		t.Fatalf("the suite passed without a target:\n%s", out)
+	}
+	var found bool
+	for _, s := range rep.SpecReports {
+		if s.State.Is(types.SpecStateFailed) && strings.Contains(s.Failure.Message, "--target is required") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no failure saying --target is required:\n%s", out)
+	}
+}
+
+// testSSHD is this machine's OpenSSH sshd on a random loopback port, with
+// its own host key and a client key allowed to log in as root.
+type testSSHD struct {
+	port                  int
+	clientKey, knownHosts string
+}
+
+func (d *testSSHD) spec() string { return "ssh://root@127.0.0.1:" + strconv.Itoa(d.port) }
+
+func startTestSSHD(t *testing.T) *testSSHD {
+	t.Helper()
+	if _, err := os.Stat("/usr/sbin/sshd"); err != nil {
+		t.Fatalf("/usr/sbin/sshd is missing: run scripts/deps.sh (%v)", err)
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	mustRun(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, "host"))
+	mustRun(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "leakgate-test", "-f", filepath.Join(dir, "client"))
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	pub, _ := os.ReadFile(filepath.Join(dir, "client.pub"))
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hostPub, _ := os.ReadFile(filepath.Join(dir, "host.pub"))
+	f := strings.Fields(string(hostPub))
+	kh := filepath.Join(dir, "known_hosts")
+	if err := os.WriteFile(kh, []byte(fmt.Sprintf("[127.0.0.1]:%d %s %s\n", port, f[0], f[1])), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s\nAuthorizedKeysFile %s\nStrictModes no\nUsePAM no\nPermitRootLogin yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nSubsystem sftp /usr/lib/openssh/sftp-server\nLogLevel ERROR\n",
+		port, filepath.Join(dir, "host"), filepath.Join(dir, "sshd.pid"), filepath.Join(dir, "authorized_keys"))
+	if err := os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start sshd: %v", err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sshd did not listen on port %d: %v", port, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return &testSSHD{port: port, clientKey: filepath.Join(dir, "client"), knownHosts: kh}
+}
+
+func mustRun(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+func debugfsMounted(t *testing.T) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/mounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mountedDebugfs(b)
+}
