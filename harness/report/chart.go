@@ -37,7 +37,8 @@ var palette = [...]color.RGBA{
 // values in human units on y, and returns the inline <svg> element. All text
 // reaching the SVG is cleaned here and escaped by vgsvg; a drawing failure
 // (gonum/plot panics on some degenerate input) becomes an error.
-func chartSVG(title string, start time.Time, series []Series, trend *trendLine) (svg template.HTML, err error) {
+func chartSVG(title string, tl timeline, series []Series, trend *trendLine) (svg template.HTML, err error) {
+	start := tl.start
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("draw chart %q: %v", clean(title), p)
@@ -90,6 +91,7 @@ func chartSVG(title string, start time.Time, series []Series, trend *trendLine) 
 	if drawn == 0 {
 		return "", fmt.Errorf("draw chart %q: no finite points", clean(title))
 	}
+	markGaps(p, tl)
 	if trend != nil && len(series) == 1 {
 		if l := trend.line(series[0], start, scale); l != nil {
 			p.Add(l)
@@ -164,6 +166,41 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// timeline is the run's time axis: its start and the samples it missed.
+type timeline struct {
+	start time.Time
+	gaps  []time.Time
+}
+
+// maxGapMarks bounds the gap markers per chart; past it the chart would be
+// all markers.
+const maxGapMarks = 50
+
+// markGaps draws a faint vertical line where a sample is missing, so a
+// straight stretch reads as an outage, not as a steady value.
+func markGaps(p *plot.Plot, tl timeline) {
+	if len(tl.gaps) == 0 || len(tl.gaps) > maxGapMarks {
+		return
+	}
+	ymin, ymax := p.Y.Min, p.Y.Max
+	if math.IsInf(ymin, 0) || math.IsInf(ymax, 0) || math.IsNaN(ymin) || math.IsNaN(ymax) {
+		return
+	}
+	for _, g := range tl.gaps {
+		x := g.Sub(tl.start).Hours()
+		if x < p.X.Min || x > p.X.Max {
+			continue
+		}
+		l, err := plotter.NewLine(plotter.XYs{{X: x, Y: ymin}, {X: x, Y: ymax}})
+		if err != nil {
+			continue
+		}
+		l.Color = color.NRGBA{R: 0xcf, G: 0x22, B: 0x2e, A: 0x60}
+		l.Width = vg.Points(4)
+		p.Add(l)
+	}
 }
 
 // trendLine is a finding's fitted slope, drawn over its series.

@@ -22,7 +22,7 @@ func TestChartSVG_ScalesSizesToHumanUnits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := ramp(checks.KindMeminfo, "x", tt.unit, 5, tt.value, tt.value/100)
 
-			svg, err := chartSVG("x", start, []Series{s}, nil)
+			svg, err := chartSVG("x", timeline{start: start}, []Series{s}, nil)
 
 			if err != nil {
 				t.Fatal(err)
@@ -43,7 +43,7 @@ func FuzzChartSVG(f *testing.F) {
 			s.Points = append(s.Points, Point{At: start.Add(time.Duration(int64(i)*stepSec) * time.Second), Value: v})
 		}
 
-		svg, err := chartSVG(name, start, []Series{s, s}, &trendLine{perHour: slope, label: name})
+		svg, err := chartSVG(name, timeline{start: start, gaps: []time.Time{start.Add(time.Duration(stepSec) * time.Second)}}, []Series{s, s}, &trendLine{perHour: slope, label: name})
 
 		if err == nil && !strings.HasPrefix(string(svg), "<svg") {
 			t.Errorf("not an svg element: %.40q", svg)
@@ -52,4 +52,25 @@ func FuzzChartSVG(f *testing.F) {
 			t.Error("markup from the name reached the chart")
 		}
 	})
+}
+
+func TestChartSVG_MarksGaps(t *testing.T) {
+	s := ramp(checks.KindSlab, "x", "objects", 10, 100, 1)
+	gapAt := start.Add(5 * interval)
+
+	with, err := chartSVG("x", timeline{start: start, gaps: []time.Time{gapAt}}, []Series{s}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := chartSVG("x", timeline{start: start}, []Series{s}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if strings.Count(string(with), "<path") != strings.Count(string(without), "<path")+1 {
+		t.Error("the gap is not drawn as one more line")
+	}
+	if !strings.Contains(string(with), "stroke:#CE212D;stroke-opacity") {
+		t.Errorf("no gap marker colour in the chart")
+	}
 }

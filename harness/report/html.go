@@ -120,10 +120,11 @@ func newPage(r Run) page {
 		p.Samples = fmt.Sprintf("%d of %d planned", r.Samples, r.PlannedSamples)
 	}
 	idx := indexSeries(r.Series)
+	tl := runTimeline(r)
 	budget := maxFindingCharts
 	leaks, suspects := split(r.Findings)
 	for _, f := range append(leaks, suspects...) {
-		p.Findings = append(p.Findings, findingPage(f, r.Started, idx, &budget))
+		p.Findings = append(p.Findings, findingPage(f, tl, idx, &budget))
 	}
 	var others []checks.Finding
 	for _, f := range r.Findings {
@@ -138,7 +139,7 @@ func newPage(r Run) page {
 			p.OthersOmitted = len(others) - i
 			break
 		}
-		p.Others = append(p.Others, findingPage(f, r.Started, idx, nil))
+		p.Others = append(p.Others, findingPage(f, tl, idx, nil))
 	}
 	p.ChartsOmitted = -min(budget, 0)
 	p.Overview = overview(r)
@@ -171,7 +172,7 @@ func indexSeries(ss []Series) map[seriesKey]*Series {
 
 // findingPage is one finding's view. budget counts the charts still allowed
 // (nil: draw none); it goes negative to count the ones left out.
-func findingPage(f checks.Finding, start time.Time, idx map[seriesKey]*Series, budget *int) findingView {
+func findingPage(f checks.Finding, tl timeline, idx map[seriesKey]*Series, budget *int) findingView {
 	v := findingView{
 		Verdict:     string(f.Verdict),
 		Kind:        string(f.Kind),
@@ -195,13 +196,13 @@ func findingPage(f checks.Finding, start time.Time, idx map[seriesKey]*Series, b
 				if f.Unit == s.Unit || f.Unit == "" { // a slope in another unit would mislead
 					fit = &trendLine{perHour: f.SlopePerHour, label: "judged slope " + rate(f.SlopePerHour, s.Unit)}
 				}
-				v.Chart = chart(subject(f), start, []Series{*s}, fit)
+				v.Chart = chart(subject(f), tl, []Series{*s}, fit)
 			}
 			*budget--
 		}
 	}
 	for _, e := range f.Evidence {
-		v.Evidence = append(v.Evidence, findingPage(e, start, idx, budget))
+		v.Evidence = append(v.Evidence, findingPage(e, tl, idx, budget))
 	}
 	return v
 }
@@ -228,8 +229,8 @@ func figures(f checks.Finding) [][2]string {
 	return rows
 }
 
-func chart(title string, start time.Time, ss []Series, trend *trendLine) chartView {
-	svg, err := chartSVG(title, start, ss, trend)
+func chart(title string, tl timeline, ss []Series, trend *trendLine) chartView {
+	svg, err := chartSVG(title, tl, ss, trend)
 	if err != nil {
 		return chartView{Title: title, Error: err.Error()}
 	}
@@ -243,17 +244,18 @@ var overviewFields = []string{"MemAvailable", "Slab", "SUnreclaim"}
 // caches and processes that grew most.
 func overview(r Run) []chartView {
 	idx := indexSeries(r.Series)
+	tl := runTimeline(r)
 	var out []chartView
 	for _, f := range overviewFields {
 		if s, ok := idx[seriesKey{checks.KindMeminfo, f}]; ok {
-			out = append(out, chart("meminfo "+f, r.Started, []Series{*s}, nil))
+			out = append(out, chart("meminfo "+f, tl, []Series{*s}, nil))
 		}
 	}
 	if top := topGrowers(r.Series, checks.KindSlab, topN); len(top) > 0 {
-		out = append(out, chart(fmt.Sprintf("top %d slab caches by growth (change since start)", len(top)), r.Started, top, nil))
+		out = append(out, chart(fmt.Sprintf("top %d slab caches by growth (change since start)", len(top)), tl, top, nil))
 	}
 	if top := topGrowers(r.Series, checks.KindProcess, topN); len(top) > 0 {
-		out = append(out, chart(fmt.Sprintf("top %d processes by growth (change since start)", len(top)), r.Started, top, nil))
+		out = append(out, chart(fmt.Sprintf("top %d processes by growth (change since start)", len(top)), tl, top, nil))
 	}
 	return out
 }
@@ -334,4 +336,12 @@ func otherRank(v checks.Verdict) int {
 		return 3
 	}
 	return 2
+}
+
+func runTimeline(r Run) timeline {
+	tl := timeline{start: r.Started}
+	for _, g := range r.Gaps {
+		tl.gaps = append(tl.gaps, g.At)
+	}
+	return tl
 }

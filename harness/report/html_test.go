@@ -135,7 +135,7 @@ func TestChartSVG_SurvivesDegenerateSeries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := chart("x", start, tt.series, &trendLine{perHour: 1, label: "slope"})
+			c := chart("x", timeline{start: start}, tt.series, &trendLine{perHour: 1, label: "slope"})
 
 			if c.SVG == "" && c.Error == "" {
 				t.Error("neither a chart nor a reason")
