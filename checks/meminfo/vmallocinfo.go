@@ -27,57 +27,30 @@ type VmallocCaller struct {
 func ParseVmallocinfo(b []byte) ([]VmallocCaller, error) {
 	byCaller := map[string]*VmallocCaller{}
 	var bad LineErrors
-	var f [][]byte
+	var key []byte
 	lineNo := 0
 	for len(b) > 0 {
 		var line []byte
 		line, b = nextLine(b)
 		lineNo++
-		f = splitFields(line, f[:0])
-		if len(f) == 0 {
-			continue
-		}
-		if len(f) < 3 || !bytes.Contains(f[0], []byte("-")) {
-			bad.add(lineNo, line, errors.New("want range, size and caller"))
-			continue
-		}
-		if !hasToken(f[3:], "vmalloc") {
-			continue
-		}
-		size, err := parseUint(f[1])
+		a, err := parseVmallocLine(line)
 		if err != nil {
-			bad.add(lineNo, line, fmt.Errorf("size: %w", err))
+			bad.add(lineNo, line, err)
 			continue
 		}
-		var pages uint64
-		var module []byte
-		for _, t := range f[3:] {
-			if v, ok := bytes.CutPrefix(t, []byte("pages=")); ok {
-				if pages, err = parseUint(v); err != nil {
-					break
-				}
-			}
-			if len(t) > 2 && t[0] == '[' && t[len(t)-1] == ']' {
-				module = t[1 : len(t)-1]
-			}
-		}
-		if err != nil {
-			bad.add(lineNo, line, fmt.Errorf("pages: %w", err))
+		if !a.vmalloc {
 			continue
 		}
-		caller := f[2]
-		if i := bytes.IndexByte(caller, '+'); i > 0 {
-			caller = caller[:i]
-		}
-		key := string(caller) + " " + string(module)
-		c, ok := byCaller[key]
+		// Key by function and module; the lookup with string(key) does not allocate.
+		key = append(append(append(key[:0], a.caller...), 0), a.module...)
+		c, ok := byCaller[string(key)]
 		if !ok {
-			c = &VmallocCaller{Caller: string(caller), Module: string(module)}
-			byCaller[key] = c
+			c = &VmallocCaller{Caller: string(a.caller), Module: string(a.module)}
+			byCaller[string(key)] = c
 		}
 		c.Areas++
-		c.Pages += int64(pages)
-		c.SizeBytes += int64(size)
+		c.Pages += int64(a.pages)
+		c.SizeBytes += int64(a.size)
 	}
 	out := make([]VmallocCaller, 0, len(byCaller))
 	for _, c := range byCaller {
@@ -87,7 +60,10 @@ func ParseVmallocinfo(b []byte) ([]VmallocCaller, error) {
 		if out[i].Pages != out[j].Pages {
 			return out[i].Pages > out[j].Pages
 		}
-		return out[i].Caller < out[j].Caller
+		if out[i].Caller != out[j].Caller {
+			return out[i].Caller < out[j].Caller
+		}
+		return out[i].Module < out[j].Module
 	})
 	if len(bad.Lines) > 0 {
 		return out, &bad
@@ -95,31 +71,75 @@ func ParseVmallocinfo(b []byte) ([]VmallocCaller, error) {
 	return out, nil
 }
 
-func hasToken(f [][]byte, tok string) bool {
-	for _, t := range f {
-		if string(t) == tok {
-			return true
-		}
-	}
-	return false
+// vmallocArea is one vmallocinfo line; blank lines have empty caller and vmalloc false.
+type vmallocArea struct {
+	caller, module []byte
+	size, pages    uint64
+	vmalloc        bool
 }
 
-func splitFields(line []byte, dst [][]byte) [][]byte {
-	start := -1
-	for i, c := range line {
-		if c == ' ' || c == '\t' || c == '\r' {
-			if start >= 0 {
-				dst = append(dst, line[start:i])
-				start = -1
-			}
-			continue
-		}
-		if start < 0 {
-			start = i
+// parseVmallocLine reads "<start>-<end> <size> <caller>[ [module]] [pages=n] [phys=..] [ioremap|vmalloc|vmap|user|vpages] [N0=..]".
+func parseVmallocLine(line []byte) (vmallocArea, error) {
+	var a vmallocArea
+	rng, rest := nextToken(line)
+	if len(rng) == 0 {
+		return a, nil
+	}
+	if bytes.IndexByte(rng, '-') < 0 {
+		return a, errors.New("want range, size and caller")
+	}
+	sizeText, rest := nextToken(rest)
+	caller, rest := nextToken(rest)
+	if len(caller) == 0 {
+		return a, errors.New("want range, size and caller")
+	}
+	if !hasWord(rest, "vmalloc") {
+		return a, nil
+	}
+	var err error
+	if a.size, err = parseUint(sizeText); err != nil {
+		return a, fmt.Errorf("size: %w", err)
+	}
+	if i := bytes.IndexByte(caller, '+'); i > 0 {
+		caller = caller[:i]
+	}
+	a.caller, a.vmalloc = caller, true
+	if t, _ := nextToken(rest); len(t) > 2 && t[0] == '[' && t[len(t)-1] == ']' {
+		a.module = t[1 : len(t)-1]
+	}
+	if i := bytes.Index(rest, []byte(" pages=")); i >= 0 {
+		v, _ := nextToken(rest[i+len(" pages="):])
+		if a.pages, err = parseUint(v); err != nil {
+			return a, fmt.Errorf("pages: %w", err)
 		}
 	}
-	if start >= 0 {
-		dst = append(dst, line[start:])
+	return a, nil
+}
+
+// nextToken returns the first blank-separated token of b and what follows it.
+func nextToken(b []byte) (tok, rest []byte) {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r') {
+		i++
 	}
-	return dst
+	j := i
+	for j < len(b) && b[j] != ' ' && b[j] != '\t' && b[j] != '\r' {
+		j++
+	}
+	return b[i:j], b[j:]
+}
+
+// hasWord reports whether w occurs in b as a whole blank-separated token.
+func hasWord(b []byte, w string) bool {
+	for {
+		i := bytes.Index(b, []byte(w))
+		if i < 0 {
+			return false
+		}
+		end := i + len(w)
+		if (i == 0 || b[i-1] == ' ' || b[i-1] == '\t') && (end == len(b) || b[end] == ' ' || b[end] == '\t' || b[end] == '\r') {
+			return true
+		}
+		b = b[end:]
+	}
 }

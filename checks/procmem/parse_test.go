@@ -13,15 +13,6 @@ import (
 	"github.com/prometheus/procfs"
 )
 
-func readFixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "procmem", name))
-	if err != nil {
-		t.Fatalf("read fixture: %v", err)
-	}
-	return b
-}
-
 // fixtureSet reads <prefix>-{status,stat,smaps_rollup}.txt; a missing file is nil.
 func fixtureSet(t testing.TB, prefix string) (status, stat, smaps []byte) {
 	t.Helper()
