@@ -407,3 +407,39 @@ func TestScanner_FramesPerObjectAreCapped(t *testing.T) {
 		t.Errorf("skipped %d, want %d", rep.Skipped, MaxFrames*2)
 	}
 }
+
+func TestParse_VerboseKernelLogGroupsWithTheDebugfsReport(t *testing.T) {
+	fromLog := parseFixture(t, "arm64-5.4-dmesg-verbose.txt", Options{})
+	fromFile := parseFixture(t, "arm64-5.4-wifi.txt", Options{})
+	if len(fromLog.Objects) != 1 {
+		t.Fatalf("got %d objects from the log, want 1", len(fromLog.Objects))
+	}
+	o := fromLog.Objects[0]
+	if o.Comm != "softirq" || o.SizeBytes != 8192 || len(o.Frames) != 16 || len(o.HexDump) != 2 || culpritName(o) != "hostadpt_rx_handler" {
+		t.Errorf("object from the log: %+v", o)
+	}
+	if o.Signature != fromFile.Objects[0].Signature {
+		t.Errorf("log and debugfs signatures differ:\n%s\n%s", o.Signature, fromFile.Objects[0].Signature)
+	}
+	// The first two log lines and the last are not the report's.
+	if fromLog.Skipped != 3 {
+		t.Errorf("skipped %d lines, want 3", fromLog.Skipped)
+	}
+}
+
+func TestStripLogPrefix(t *testing.T) {
+	tests := map[string]string{
+		"[ 4021.330712] kmemleak: unreferenced object 0x1 (size 8):": "unreferenced object 0x1 (size 8):",
+		"<4>[ 4021.330712] kmemleak:   comm \"x\", pid 1, jiffies 2": "  comm \"x\", pid 1, jiffies 2",
+		"[ 4021.330712]      kmalloc+0x1/0x2":                        "     kmalloc+0x1/0x2",
+		"kmemleak: unreferenced object 0x1 (size 8):":                "unreferenced object 0x1 (size 8):",
+		"    [<00000000e2b73281>] kmalloc+0x1/0x2":                   "    [<00000000e2b73281>] kmalloc+0x1/0x2",
+		"[<0000>] not indented":                                      "[<0000>] not indented",
+		"unreferenced object 0x1 (size 8):":                          "unreferenced object 0x1 (size 8):",
+	}
+	for in, want := range tests {
+		if got := string(stripLogPrefix([]byte(in))); got != want {
+			t.Errorf("stripLogPrefix(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -69,6 +69,7 @@ func (s *Scanner) Next() (Object, error) {
 				s.done = true
 				return Object{}, err
 			}
+			line = stripLogPrefix(line)
 			t := trimSpace(line)
 			if len(t) == 0 {
 				continue
@@ -102,6 +103,7 @@ func (s *Scanner) Next() (Object, error) {
 			// A report's lines always end in a newline: the last one was cut.
 			obj.Truncated = true
 		}
+		line = stripLogPrefix(line)
 		t := trimSpace(line)
 		switch {
 		case len(t) == 0:
@@ -270,6 +272,48 @@ func (s *Scanner) readLine() ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("read kmemleak report: %w", err)
 	}
 }
+
+// stripLogPrefix lets the parser read kmemleak.verbose=1 reports from the
+// kernel log: it drops a leading "<4>" level and "[ 4021.330712] " timestamp,
+// then a "kmemleak: " prefix (pr_fmt; frame lines have none, as
+// stack_trace_print prints them bare). Report lines start with 'u' or a
+// space and pass through untouched.
+func stripLogPrefix(line []byte) []byte {
+	if len(line) == 0 || (line[0] != '[' && line[0] != '<' && line[0] != 'k') {
+		return line
+	}
+	t := line
+	if t[0] == '<' {
+		i := 1
+		for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+			i++
+		}
+		if i == 1 || i == len(t) || t[i] != '>' {
+			return line
+		}
+		t = t[i+1:]
+	}
+	if len(t) > 0 && t[0] == '[' {
+		i := 1
+		for i < len(t) && (t[i] == ' ' || t[i] == '.' || t[i] >= '0' && t[i] <= '9') {
+			i++
+		}
+		if i == 1 || i == len(t) || t[i] != ']' {
+			return line
+		}
+		t = t[i+1:]
+		if len(t) > 0 && t[0] == ' ' {
+			t = t[1:]
+		}
+	}
+	t = bytes.TrimPrefix(t, logPrefix)
+	if len(t) == 0 {
+		return line
+	}
+	return t
+}
+
+var logPrefix = []byte("kmemleak: ")
 
 func dropEOL(b []byte) []byte {
 	if n := len(b); n > 0 && b[n-1] == '\n' {
