@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -507,5 +510,118 @@ func TestRemotetest_EncryptedIdentityNeedsItsPassphraseFromTheEnvironment(t *tes
 	})
 	if err != nil {
 		t.Errorf("with the passphrase: %v", err)
+	}
+}
+
+func TestRemotetest_KeyboardInteractiveGetsThePasswordFromTheEnvironment(t *testing.T) {
+	srv := remotetest.New(t, remotetest.Options{Password: "kbd-secret", KeyboardInteractiveOnly: true})
+
+	tgt, err := dialTest(t, srv, func(o *remote.Options) {
+		o.IdentityFiles = nil
+		o.PasswordEnv = "LG_PW"
+		o.Getenv = func(string) string { return "kbd-secret" }
+	})
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	echoOK(t, tgt)
+}
+
+func TestRemotetest_UnansweredKeepalivesDropTheLink(t *testing.T) {
+	srv := remotetest.New(t, remotetest.Options{})
+	tgt, conns := dialFreezable(t, srv, 100*time.Millisecond)
+	echoOK(t, tgt)
+	conns()[0].frozen.Store(true) // the peer goes silent, the socket stays open
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+
+	_, err := tgt.Run(ctx, []string{"sleep", "20"}, remote.RunOptions{})
+
+	var le *remote.LinkError
+	if !errors.As(err, &le) {
+		t.Fatalf("got %v, want a LinkError from unanswered keepalives", err)
+	}
+	echoOK(t, tgt) // reconnects on a fresh connection
+}
+
+func TestRemotetest_ASilentLinkDoesNotOutliveTheContext(t *testing.T) {
+	srv := remotetest.New(t, remotetest.Options{})
+	tgt, conns := dialFreezable(t, srv, -1) // no keepalives
+	echoOK(t, tgt)
+	conns()[0].frozen.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+
+	_, err := tgt.Run(ctx, []string{"true"}, remote.RunOptions{})
+
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want DeadlineExceeded", err)
+	}
+	echoOK(t, tgt)
+}
+
+// dialFreezable dials srv through connections the test can freeze.
+func dialFreezable(t *testing.T, srv *remotetest.Server, keepalive time.Duration) (remote.Target, func() []*freezeConn) {
+	t.Helper()
+	var mu sync.Mutex
+	var conns []*freezeConn
+	tgt, err := dialTest(t, srv, func(o *remote.Options) {
+		o.KeepaliveInterval = keepalive
+		o.KeepaliveCountMax = 2
+		o.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			fc := &freezeConn{Conn: c, closed: make(chan struct{})}
+			mu.Lock()
+			conns = append(conns, fc)
+			mu.Unlock()
+			return fc, nil
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tgt, func() []*freezeConn {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]*freezeConn(nil), conns...)
+	}
+}
+
+// freezeConn holds back everything it reads while frozen: a peer that went
+// silent without closing the socket.
+type freezeConn struct {
+	net.Conn
+	frozen atomic.Bool
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (c *freezeConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	for c.frozen.Load() {
+		select {
+		case <-c.closed:
+			return 0, net.ErrClosed
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	return n, err
+}
+
+func (c *freezeConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+func echoOK(t *testing.T, tgt remote.Target) {
+	t.Helper()
+	res, err := tgt.Run(context.Background(), []string{"echo", "ok"}, remote.RunOptions{})
+	if err != nil || string(res.Stdout) != "ok\n" {
+		t.Fatalf("echo ok: %q %v", res.Stdout, err)
 	}
 }

@@ -117,15 +117,42 @@ func (s *SSH) exec(ctx context.Context, op, cmd string, stdin io.Reader, stdout,
 	if err != nil {
 		return 0, err
 	}
-	sess, err := l.client.NewSession()
-	if err != nil {
-		return 0, s.lost(l, op, err)
+	// Opening a session and starting the command each wait for the server:
+	// a silent link must not outlive ctx, so both run aside.
+	type started struct {
+		sess *ssh.Session
+		err  error
 	}
+	startc := make(chan started, 1)
+	go func() {
+		sess, err := l.client.NewSession()
+		if err != nil {
+			startc <- started{nil, err}
+			return
+		}
+		sess.Stdin, sess.Stdout, sess.Stderr = stdin, stdout, stderr
+		if err := sess.Start(cmd); err != nil {
+			sess.Close()
+			startc <- started{nil, err}
+			return
+		}
+		startc <- started{sess, nil}
+	}()
+	var st started
+	select {
+	case st = <-startc:
+	case <-ctx.Done():
+		s.lost(l, op, ctx.Err())
+		if st = <-startc; st.sess != nil {
+			st.sess.Close()
+		}
+		return 0, ctx.Err()
+	}
+	if st.err != nil {
+		return 0, s.lost(l, op, st.err)
+	}
+	sess := st.sess
 	defer sess.Close()
-	sess.Stdin, sess.Stdout, sess.Stderr = stdin, stdout, stderr
-	if err := sess.Start(cmd); err != nil {
-		return 0, s.lost(l, op, err)
-	}
 	waited := make(chan error, 1)
 	go func() { waited <- sess.Wait() }()
 	select {

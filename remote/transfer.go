@@ -139,8 +139,22 @@ func (s *SSH) sftpClient(ctx context.Context) (*sftp.Client, error) {
 		return nil, err
 	}
 	l.sftpOnce.Do(func() {
-		l.sftp, l.sftpErr = sftp.NewClient(l.client)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			l.sftp, l.sftpErr = sftp.NewClient(l.client)
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			s.lost(l, "sftp", ctx.Err()) // closing the link ends NewClient
+			<-done
+			l.sftpErr = ctx.Err()
+		}
 	})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	if l.sftpErr == nil {
 		return l.sftp, nil
 	}

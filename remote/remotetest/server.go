@@ -53,6 +53,8 @@ type Options struct {
 	User string
 	// Password, when set, is accepted by password and keyboard-interactive auth.
 	Password string
+	// KeyboardInteractiveOnly accepts Password only through keyboard-interactive, as PAM-backed servers do.
+	KeyboardInteractiveOnly bool
 	// NoSFTP refuses the sftp subsystem, like dropbear without sftp-server.
 	NoSFTP bool
 	// HostKey pins the server's host key; nil means a fresh ed25519 key.
@@ -327,8 +329,10 @@ func (s *Server) serveConn(conn net.Conn) {
 			}
 			return nil
 		}
-		cfg.PasswordCallback = func(meta ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
-			return nil, check(meta.User(), string(pw))
+		if !s.opts.KeyboardInteractiveOnly {
+			cfg.PasswordCallback = func(meta ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+				return nil, check(meta.User(), string(pw))
+			}
 		}
 		cfg.KeyboardInteractiveCallback = func(meta ssh.ConnMetadata, ask ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
 			answers, err := ask(meta.User(), "", []string{"Password: "}, []bool{false})
