@@ -105,6 +105,41 @@ func (s *Scanner) Next() (Object, error) {
 		}
 		line = stripLogPrefix(line)
 		t := trimSpace(line)
+		if st == stateFrames && len(t) > 0 && (line[0] == ' ' || line[0] == '\t') {
+			// The common line, first: a frame.
+			pf := s.parseFrame(t, prev)
+			keep, ok := pf.keep, pf.ok
+			if !newline && ok && !wholeFrame(t) || s.capped {
+				// The input ended inside this frame's name or offset, or the
+				// line was longer than any symbol: not a frame to trust.
+				ok = false
+			}
+			switch {
+			case !ok && (bytes.HasPrefix(t, commPrefix) || bytes.HasPrefix(t, backtracePrefix) || bytes.HasPrefix(t, hexDumpPrefix)):
+				// A second block's body: its header was lost (glued to a cut line).
+				st = stateClosed
+				s.skipped++
+			case !ok || frames >= MaxFrames:
+				s.skipped++
+			case keep:
+				prev = pf
+				obj.stack = stackStep(obj.stack, pf.id, frames == 0)
+				frames++
+				if s.lean {
+					if frames == 1 {
+						s.ptrs = s.ptrs[:0]
+					}
+					s.ptrs = append(s.ptrs, pf)
+					obj.lazy = s.ptrs
+					break
+				}
+				if obj.Frames == nil {
+					obj.Frames = make([]Frame, 0, 16)
+				}
+				obj.Frames = append(obj.Frames, pf.f)
+			}
+			continue
+		}
 		switch {
 		case len(t) == 0:
 		case bytes.HasPrefix(t, headerPrefix):
@@ -143,38 +178,6 @@ func (s *Scanner) Next() (Object, error) {
 				obj.CRC = parseCRC(t[len(backtracePrefix):])
 			}
 			st = stateFrames
-		case st == stateFrames && (bytes.HasPrefix(t, commPrefix) || bytes.HasPrefix(t, backtracePrefix) || bytes.HasPrefix(t, hexDumpPrefix)):
-			// A second block's body: its header was lost (glued to a cut line).
-			st = stateClosed
-			s.skipped++
-		case st == stateFrames && (line[0] == ' ' || line[0] == '\t'):
-			pf := s.parseFrame(t, prev)
-			keep, ok := pf.keep, pf.ok
-			if !newline && ok && !wholeFrame(t) || s.capped {
-				// The input ended inside this frame's name or offset, or the
-				// line was longer than any symbol: not a frame to trust.
-				ok = false
-			}
-			switch {
-			case !ok || frames >= MaxFrames:
-				s.skipped++
-			case keep:
-				prev = pf
-				obj.stack = stackStep(obj.stack, pf.id, frames == 0)
-				frames++
-				if s.lean {
-					if frames == 1 {
-						s.ptrs = s.ptrs[:0]
-					}
-					s.ptrs = append(s.ptrs, pf)
-					obj.lazy = s.ptrs
-					break
-				}
-				if obj.Frames == nil {
-					obj.Frames = make([]Frame, 0, 16)
-				}
-				obj.Frames = append(obj.Frames, pf.f)
-			}
 		default:
 			s.skipped++
 		}
@@ -191,11 +194,8 @@ func stackStep(h uint64, id uint32, first bool) uint64 {
 	if h == 0 || id == 0 {
 		return 0
 	}
-	for range 4 {
-		h ^= uint64(id & 0xff)
-		h *= prime64
-		id >>= 8
-	}
+	h ^= uint64(id)
+	h *= prime64
 	if h == 0 {
 		h = 1
 	}
@@ -437,7 +437,10 @@ func parseCRC(rest []byte) string {
 // ULONG_MAX end-of-stack marker old kernels print.
 func (s *Scanner) parseFrame(t []byte, prev *parsedFrame) *parsedFrame {
 	if len(t) > 1 && t[0] == '[' && t[1] == '<' {
-		end := bytes.IndexByte(t, '>')
+		end := 18 // 64-bit addresses are 16 digits
+		if len(t) <= end || t[end] != '>' {
+			end = bytes.IndexByte(t, '>')
+		}
 		if end < 0 || end+1 >= len(t) || t[end+1] != ']' {
 			return &badFrame
 		}
