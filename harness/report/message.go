@@ -307,7 +307,7 @@ func writePass(b *strings.Builder, r Run, on string) {
 	if d := runSpan(r); d != "" {
 		over = " over " + d
 	}
-	fmt.Fprintf(b, "pass: no leak%s — %d series judged%s, %d samples\n", on, countSeries(r), over, r.Samples)
+	fmt.Fprintf(b, "pass: no leak%s — %d series%s, %d samples\n", on, countSeries(r), over, r.Samples)
 }
 
 func countSeries(r Run) int {

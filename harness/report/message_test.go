@@ -133,7 +133,7 @@ func TestMessage(t *testing.T) {
 		name: "a clean run says pass with what was judged",
 		run:  baseRun,
 		lines: []string{
-			"pass: no leak on ap-rig-07 — 9 series judged over 12h0m, 73 samples",
+			"pass: no leak on ap-rig-07 — 9 series over 12h0m, 73 samples",
 		},
 		absent: []string{"leak:", "suspect:", "run:"},
 	}, {
