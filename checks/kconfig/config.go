@@ -40,7 +40,7 @@ func Parse(b []byte) (Config, error) {
 		}
 		b = plain
 	}
-	c := Config{}
+	c := make(Config, bytes.Count(b, []byte("CONFIG_")))
 	for len(b) > 0 {
 		var line []byte
 		line, b, _ = bytes.Cut(b, []byte("\n"))

@@ -1,9 +1,11 @@
 package kconfig
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -117,5 +119,48 @@ func BenchmarkParseKconfig(b *testing.B) {
 		if _, err := Parse(in); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// scanFloor is the floor for a config: gunzip when gzip, then a bufio line scan.
+func scanFloor(in []byte) int {
+	var r io.Reader = bytes.NewReader(in)
+	if len(in) > 1 && in[0] == 0x1f && in[1] == 0x8b {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return 0
+		}
+		r = zr
+	}
+	s := bufio.NewScanner(r)
+	n := 0
+	for s.Scan() {
+		n += len(s.Bytes())
+	}
+	return n
+}
+
+func BenchmarkScanFloorKconfig(b *testing.B) {
+	in := readFixture(b, "config-6.18.44.gz")
+	b.SetBytes(int64(len(in)))
+	for b.Loop() {
+		scanFloor(in)
+	}
+}
+
+// BenchmarkVsFloor compares Parse with gunzip plus a bufio line scan, interleaved.
+func BenchmarkVsFloor(b *testing.B) {
+	gz := readFixture(b, "config-6.18.44.gz")
+	text := []byte(nil)
+	if zr, err := gzip.NewReader(bytes.NewReader(gz)); err == nil {
+		text, _ = io.ReadAll(zr)
+	}
+	for _, c := range []struct {
+		name string
+		in   []byte
+	}{{"config-6.18-gzip", gz}, {"config-6.18-text", text}} {
+		b.Run(c.name, func(b *testing.B) {
+			benchVsFloor(b, len(c.in), func() { Parse(c.in) }, func() { scanFloor(c.in) })
+		})
 	}
 }

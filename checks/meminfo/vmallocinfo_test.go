@@ -90,3 +90,15 @@ func BenchmarkScanFloorVmallocinfo(b *testing.B) {
 		scanFloor(in)
 	}
 }
+
+// BenchmarkVsFloor compares each parser with a bufio line scan of the same bytes, interleaved.
+func BenchmarkVsFloor(b *testing.B) {
+	mem := readFixture(b, "meminfo-6.18.44.txt")
+	vm := readFixture(b, "vmallocinfo-6.18.44.txt")
+	b.Run("meminfo-6.18", func(b *testing.B) {
+		benchVsFloor(b, len(mem), func() { Parse(mem) }, func() { scanFloor(mem) })
+	})
+	b.Run("vmallocinfo-6.18", func(b *testing.B) {
+		benchVsFloor(b, len(vm), func() { ParseVmallocinfo(vm) }, func() { scanFloor(vm) })
+	})
+}

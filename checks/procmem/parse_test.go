@@ -219,3 +219,18 @@ func BenchmarkScanFloorProcess(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVsFloor compares ParseProcess with a bufio line scan of the same three files, interleaved.
+func BenchmarkVsFloor(b *testing.B) {
+	status, stat, smaps := fixtureSet(b, "6.18.44-bash")
+	floor := func() {
+		for _, in := range [][]byte{status, stat, smaps} {
+			s := bufio.NewScanner(bytes.NewReader(in))
+			for s.Scan() {
+			}
+		}
+	}
+	b.Run("bash-6.18", func(b *testing.B) {
+		benchVsFloor(b, len(status)+len(stat)+len(smaps), func() { ParseProcess(9278, status, stat, smaps) }, floor)
+	})
+}

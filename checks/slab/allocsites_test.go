@@ -226,3 +226,21 @@ func BenchmarkScanFloorAllocCalls(b *testing.B) {
 		scanFloor(in)
 	}
 }
+
+// BenchmarkVsFloor compares each parser with a bufio line scan of the same bytes, interleaved.
+func BenchmarkVsFloor(b *testing.B) {
+	cases := []struct {
+		name  string
+		in    []byte
+		parse func([]byte)
+	}{
+		{"slabinfo-6.18", readFixture(b, "slabinfo-6.18.44.txt"), func(in []byte) { ParseSlabinfo(in) }},
+		{"alloc_traces-6.1x200", benchInput(b, "alloc_traces-6.1-waste.txt", 200), func(in []byte) { ParseAllocTraces(in) }},
+		{"alloc_calls-4.19x200", benchInput(b, "alloc_calls-4.19.txt", 200), func(in []byte) { ParseAllocCalls(in) }},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			benchVsFloor(b, len(c.in), func() { c.parse(c.in) }, func() { scanFloor(c.in) })
+		})
+	}
+}
