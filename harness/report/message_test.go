@@ -123,6 +123,15 @@ func TestMessage(t *testing.T) {
 		lines:  []string{"fail: MemAvailable 3.1 MiB fell below the 8 MiB floor at sample 12 on ap-rig-07"},
 		absent: []string{"pass:"},
 	}, {
+		name: "a bidi override in a name is shown, not obeyed",
+		run: func() Run {
+			r := baseRun()
+			r.Findings = []checks.Finding{{Kind: checks.KindSlab, Subject: "good\u202edab", Verdict: checks.VerdictLeak, Unit: "objects", Growth: 5, SlopePerHour: 1, P: 0.5}}
+			return r
+		},
+		contains: []string{`leak: slab cache good\u202edab +5 objects`},
+		absent:   []string{"\u202e"},
+	}, {
 		name: "a run that never started prints no times",
 		run: func() Run {
 			return Run{Target: "rig", Verdict: VerdictError, Error: "dial rig: connection refused; check the address"}

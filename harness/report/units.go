@@ -121,9 +121,9 @@ func span(d time.Duration) string {
 }
 
 // clean makes text from the target safe for one line of a terminal or a
-// JUnit file: invalid UTF-8 becomes U+FFFD and control characters (newlines,
-// escapes) are shown as Go escapes, so a hostile name cannot forge lines or
-// drive the terminal.
+// JUnit file: invalid UTF-8 becomes U+FFFD and control and format characters
+// (newlines, escapes, bidi overrides, zero-width) are shown as Go escapes, so
+// a hostile name cannot forge lines, drive the terminal or reorder the text.
 func clean(s string) string {
 	if isPlain(s) {
 		return s
@@ -134,7 +134,7 @@ func clean(s string) string {
 		switch {
 		case r == utf8.RuneError && n == 1:
 			b.WriteRune(utf8.RuneError)
-		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+		case unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp):
 			q := strconv.QuoteRune(r)
 			b.WriteString(q[1 : len(q)-1])
 		default:
