@@ -177,7 +177,7 @@ func findingPage(f checks.Finding, tl timeline, idx map[seriesKey]*Series, budge
 		Verdict:     string(f.Verdict),
 		Kind:        string(f.Kind),
 		Title:       subject(f),
-		Subject:     f.Subject,
+		Subject:     clean(f.Subject),
 		Reason:      f.Reason,
 		AllowReason: f.AllowReason,
 		Numbers:     figures(f),
@@ -186,7 +186,7 @@ func findingPage(f checks.Finding, tl timeline, idx map[seriesKey]*Series, budge
 		v.Culprit = frameText(*f.Culprit)
 	}
 	for _, fr := range f.Frames {
-		v.Frames = append(v.Frames, frameView{Function: fr.Function, Offset: fr.Offset, Module: fr.Module,
+		v.Frames = append(v.Frames, frameView{Function: clean(fr.Function), Offset: clean(fr.Offset), Module: clean(fr.Module),
 			Raw: fr.Raw, Culprit: f.Culprit != nil && sameFrame(fr, *f.Culprit)})
 	}
 	if budget != nil {
