@@ -186,13 +186,13 @@ func parseSiteHeader(f [][]byte, in interner) (AllocSite, error) {
 		rest = rest[1:]
 	}
 	for _, t := range rest {
-		k, v, ok := bytes.Cut(t, []byte("="))
+		k, v, ok := cutByte(t, '=')
 		if !ok {
 			return s, fmt.Errorf("field %q is not key=value", t)
 		}
 		switch string(k) {
 		case "waste":
-			a, b, ok := bytes.Cut(v, []byte("/"))
+			a, b, ok := cutByte(v, '/')
 			if !ok {
 				return s, fmt.Errorf("waste %q: want total/per-object", v)
 			}
@@ -227,12 +227,12 @@ func splitSymbol(sym string) (name, offset string) {
 
 // parseTriple reads "min/avg/max" or a single "n".
 func parseTriple(v []byte) (lo, avg, hi int64, err error) {
-	a, rest, ok := bytes.Cut(v, []byte("/"))
+	a, rest, ok := cutByte(v, '/')
 	if !ok {
 		lo, err = parseInt(a)
 		return lo, lo, lo, err
 	}
-	b, c, ok := bytes.Cut(rest, []byte("/"))
+	b, c, ok := cutByte(rest, '/')
 	if !ok {
 		return 0, 0, 0, fmt.Errorf("%q: want n or min/avg/max", v)
 	}
@@ -248,7 +248,7 @@ func parseTriple(v []byte) (lo, avg, hi int64, err error) {
 
 // parseRange reads "a-b" or a single "n".
 func parseRange(v []byte) (lo, hi int64, err error) {
-	a, b, ok := bytes.Cut(v, []byte("-"))
+	a, b, ok := cutByte(v, '-')
 	if lo, err = parseInt(a); err != nil || !ok {
 		return lo, lo, err
 	}
@@ -269,4 +269,12 @@ func (in interner) get(b []byte) string {
 		in[s] = s
 	}
 	return s
+}
+
+// cutByte is bytes.Cut for a one-byte separator.
+func cutByte(b []byte, sep byte) (before, after []byte, found bool) {
+	if i := bytes.IndexByte(b, sep); i >= 0 {
+		return b[:i], b[i+1:], true
+	}
+	return b, nil, false
 }
