@@ -42,18 +42,40 @@ type Options struct {
 	MinSlopePerHour float64
 	MinGrowth       float64
 	// PersistFraction: the later half's slope must reach this fraction of
-	// the whole window's slope, so a ramp that plateaus is not a leak.
+	// the earlier half's, so a ramp that plateaus is not a leak.
 	PersistFraction float64
 	// PersistAlpha: the later half's own one-sided trend p must be at most this.
 	PersistAlpha float64
+	// MinMonotonic is the smallest Kendall tau (S over pairs) of a leak: a
+	// leak rises steadily, a wandering series only on average.
+	MinMonotonic float64
 	// FloorWindow, when > 0, judges the rolling minimum over this window
 	// instead of the raw values (saw-tooth series).
 	FloorWindow time.Duration
 	// ConfidenceLevel of the slope interval (two-sided), e.g. 0.95.
 	ConfidenceLevel float64
-	// NoAutocorrelation turns the Hamed–Rao correction off (evaluation only).
-	NoAutocorrelation bool
+	// Correction chooses how serial correlation widens the test.
+	Correction Correction
+	// StrictAlpha, when > 0, also requires the trend's p under
+	// CorrectionStrict to be at most this (not adjusted across series).
+	StrictAlpha float64
 }
+
+// Correction is a way to account for serial correlation in the trend test.
+type Correction int
+
+// The corrections. All are O(n) or O(n²) only up to 512 points.
+const (
+	// CorrectionHamedRao: Hamed & Rao (1998) on every lag up to 512 points,
+	// Yue & Wang's lag-1 effective sample size above.
+	CorrectionHamedRao Correction = iota
+	// CorrectionStrict: the larger of Hamed–Rao and the AR(1) effective
+	// sample size from a bias-corrected lag-1 autocorrelation; fewer false
+	// alarms on wandering series, less power on irregular leaks.
+	CorrectionStrict
+	// CorrectionNone: plain Mann–Kendall (evaluation only).
+	CorrectionNone
+)
 
 // DefaultOptions returns thresholds for a 12 h soak at 10 min sampling
 // with no materiality floor (callers set floors in their own units).
@@ -62,6 +84,8 @@ func DefaultOptions() Options {
 		Alpha:           0.01,
 		MinPoints:       12,
 		Warmup:          time.Hour,
+		MinMonotonic:    0.4,
+		StrictAlpha:     0.01,
 		PersistFraction: 0.3,
 		PersistAlpha:    0.2,
 		ConfidenceLevel: 0.95,
@@ -88,9 +112,15 @@ type Result struct {
 	S                 float64 `json:"s"`
 	VarS              float64 `json:"var_s"`
 	VarianceInflation float64 `json:"variance_inflation"`
-	// P is the one-sided p-value for an upward trend; PAdjusted the
+	// P is the one-sided p-value for an upward trend, the smaller of the
+	// whole window's and the later half's, doubled; PAdjusted the
 	// Benjamini–Hochberg value when judged in a run (else equal to P).
-	P         float64 `json:"p_value"`
+	P float64 `json:"p_value"`
+	// PWhole is the whole window's own p (P may also look at the later half).
+	PWhole float64 `json:"p_whole"`
+	// PStrict is P under CorrectionStrict: a check that the trend survives
+	// a pessimistic model of serial correlation, at StrictAlpha.
+	PStrict   float64 `json:"p_strict"`
 	PAdjusted float64 `json:"p_adjusted"`
 	// Monotonic is Kendall's tau (S over pairs): 1 for a steady rise.
 	Monotonic float64 `json:"monotonic"`
@@ -106,6 +136,8 @@ type Result struct {
 	// later half of the window.
 	PersistP            float64 `json:"persist_p"`
 	PersistSlopePerHour float64 `json:"persist_slope_per_hour"`
+	// EarlierSlopePerHour is the slope on the earlier half.
+	EarlierSlopePerHour float64 `json:"earlier_slope_per_hour"`
 	// Significant, Persistent and Material are the three tests a leak passes.
 	Significant bool `json:"significant"`
 	Persistent  bool `json:"persistent"`
@@ -140,19 +172,21 @@ func Decide(r *Result, p float64, opts Options) {
 		r.Significant, r.Persistent, r.Material = false, false, false
 		return
 	}
-	r.Significant = p <= opts.Alpha && r.SlopePerHour > 0
-	r.Persistent = r.PersistSlopePerHour >= opts.PersistFraction*r.SlopePerHour &&
+	r.Significant = p <= opts.Alpha && r.SlopePerHour > 0 && r.Monotonic >= opts.MinMonotonic &&
+		(opts.StrictAlpha <= 0 || r.PStrict <= opts.StrictAlpha)
+	r.Persistent = r.PersistSlopePerHour >= opts.PersistFraction*r.EarlierSlopePerHour &&
 		r.PersistSlopePerHour > 0 &&
 		(opts.PersistAlpha <= 0 || r.PersistP <= opts.PersistAlpha)
 	r.Material = r.SlopePerHour >= opts.MinSlopePerHour && r.FittedGrowth >= opts.MinGrowth
 	switch {
 	case !r.Significant:
 		r.Verdict = OK
-		r.Reason = fmt.Sprintf("no significant upward trend (p=%.3g > %.3g)", p, opts.Alpha)
+		r.Reason = fmt.Sprintf("no significant steady upward trend (p=%.3g vs %.3g, tau=%.2f vs %.2f, strict p=%.3g vs %.3g)",
+			p, opts.Alpha, r.Monotonic, opts.MinMonotonic, r.PStrict, opts.StrictAlpha)
 	case !r.Persistent:
 		r.Verdict = OK
-		r.Reason = fmt.Sprintf("trend does not persist: later-half slope %.4g/h vs %.4g/h (p=%.3g)",
-			r.PersistSlopePerHour, r.SlopePerHour, r.PersistP)
+		r.Reason = fmt.Sprintf("trend does not persist: later-half slope %.4g/h vs earlier %.4g/h (p=%.3g)",
+			r.PersistSlopePerHour, r.EarlierSlopePerHour, r.PersistP)
 	case !r.Material:
 		r.Verdict = OK
 		r.Reason = fmt.Sprintf("growth %.4g (%.4g/h) below floor %.4g (%.4g/h)",
@@ -202,7 +236,7 @@ func describe(times, values []float64, opts Options) Result {
 	if opts.FloorWindow > 0 && len(v) > 0 {
 		v = floorFilter(t, v, opts.FloorWindow.Seconds())
 	}
-	r := Result{N: len(v), P: 1, PersistP: 1, VarianceInflation: 1}
+	r := Result{N: len(v), P: 1, PWhole: 1, PStrict: 1, PersistP: 1, VarianceInflation: 1}
 	if len(v) == 0 {
 		return r
 	}
@@ -225,8 +259,9 @@ func describe(times, values []float64, opts Options) Result {
 	}
 	kFull, kLater := mannKendallSplit(v, h, make([]uint64, 2*len(v)))
 	scratch := make([]float64, len(v))
-	full := trendTest(t, v, kFull, scratch, opts, true, 0)
-	r.S, r.VarS, r.VarianceInflation, r.P = full.k.S, full.varS, full.inflation, full.p
+	full := trendTest(t, v, kFull, scratch, opts, true, 0, 0)
+	r.S, r.VarS, r.VarianceInflation, r.PWhole = full.k.S, full.varS, full.inflation, full.p
+	r.P = r.PWhole
 	r.Monotonic = full.k.S / full.k.Pairs
 	r.SlopePerHour = full.sen.slope * 3600
 	r.SlopeLow = full.low * 3600
@@ -235,13 +270,20 @@ func describe(times, values []float64, opts Options) Result {
 	r.FittedGrowth = r.SlopePerHour * r.SpanHours
 	if len(t)-h >= 3 {
 		// Long series reuse the whole window's inflation for the half.
-		reuse := 0.0
+		reuse, reuseStrict := 0.0, 0.0
 		if len(v) > fullACFMaxN {
-			reuse = full.inflation
+			reuse, reuseStrict = full.inflation, full.strictInflation
 		}
-		half := trendTest(t[h:], v[h:], kLater, scratch, opts, false, reuse)
+		half := trendTest(t[h:], v[h:], kLater, scratch, opts, false, reuse, reuseStrict)
 		r.PersistP = half.p
+		if h >= 2 {
+			r.EarlierSlopePerHour = senSlope(t[:h], v[:h], sampledSlopePairs/4).slope * 3600
+		}
 		r.PersistSlopePerHour = half.sen.slope * 3600
+		// Two looks, whole window and later half, Bonferroni-combined: a
+		// leak that starts mid-run is plain on the later half.
+		r.P = math.Min(1, 2*math.Min(r.PWhole, r.PersistP))
+		r.PStrict = math.Min(1, 2*math.Min(full.pStrict, half.pStrict))
 	}
 	return r
 }
@@ -253,12 +295,14 @@ type testResult struct {
 	p         float64
 	sen       senSlopes
 	low, high float64
+	// strictInflation and pStrict are the CorrectionStrict figures.
+	strictInflation, pStrict float64
 }
 
 // trendTest completes Mann–Kendall k with the Hamed–Rao correction and runs Theil–Sen on
 // one window; withCI also computes the slope interval. A positive inflation
 // is used as is instead of being estimated.
-func trendTest(t, v []float64, k kendall, scratch []float64, opts Options, withCI bool, inflation float64) testResult {
+func trendTest(t, v []float64, k kendall, scratch []float64, opts Options, withCI bool, inflation, strictInflation float64) testResult {
 	// The slope detrends the series for the autocorrelation estimate; its
 	// interval needs the corrected variance, so compute the point first.
 	// Without an interval a quarter of the random pairs gives the point.
@@ -267,15 +311,13 @@ func trendTest(t, v []float64, k kendall, scratch []float64, opts Options, withC
 		pairs /= 4
 	}
 	sen := senSlope(t, v, pairs)
-	switch {
-	case opts.NoAutocorrelation:
-		inflation = 1
-	case inflation <= 0:
+	if inflation <= 0 {
 		detrended := scratch[:len(v)]
 		for i := range v {
 			detrended[i] = v[i] - sen.slope*t[i]
 		}
-		inflation = varianceInflation(detrended)
+		inflation = varianceInflation(detrended, opts.Correction)
+		strictInflation = varianceInflation(detrended, CorrectionStrict)
 	}
 	varS := k.Var * inflation
 	var p float64
@@ -284,7 +326,8 @@ func trendTest(t, v []float64, k kendall, scratch []float64, opts Options, withC
 	} else {
 		p = upperP(k.S, varS)
 	}
-	res := testResult{k: k, varS: varS, inflation: inflation, p: p, sen: sen}
+	res := testResult{k: k, varS: varS, inflation: inflation, p: p, sen: sen,
+		strictInflation: strictInflation, pStrict: upperP(k.S, k.Var*strictInflation)}
 	if withCI {
 		level := opts.ConfidenceLevel
 		if level <= 0 || level >= 1 {

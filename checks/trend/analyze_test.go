@@ -66,8 +66,9 @@ func TestAnalyze_ConstantSeriesIsOK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Verdict != OK || r.S != 0 || r.P != 0.5 || r.SlopePerHour != 0 || r.Growth != 0 {
-		t.Fatalf("got %+v, want ok with S=0, p=0.5, slope 0", r)
+	// Both looks give 0.5; doubled and capped, P is 1.
+	if r.Verdict != OK || r.S != 0 || r.PWhole != 0.5 || r.P != 1 || r.SlopePerHour != 0 || r.Growth != 0 {
+		t.Fatalf("got %+v, want ok with S=0, whole-window p 0.5, P 1, slope 0", r)
 	}
 }
 

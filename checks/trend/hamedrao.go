@@ -71,16 +71,25 @@ func autocovariance(x []float64) []float64 {
 // sample size from the lag-1 autocorrelation, n/n* = 1 + 2·Σ(1−k/n)·ρ₁ᵏ,
 // which costs O(n) where all lags would cost O(n²) (an FFT of 2n points costs
 // more than the rest of the analysis together).
-func varianceInflation(detrended []float64) float64 {
+func varianceInflation(detrended []float64, c Correction) float64 {
+	switch c {
+	case CorrectionNone:
+		return 1
+	case CorrectionStrict:
+		if len(detrended) <= fullACFMaxN {
+			return math.Max(hamedRaoRatio(detrended), yueWangRatio(detrended, true))
+		}
+		return yueWangRatio(detrended, true)
+	}
 	if len(detrended) <= fullACFMaxN {
 		return hamedRaoRatio(detrended)
 	}
-	return yueWangRatio(detrended)
+	return yueWangRatio(detrended, false)
 }
 
 // yueWangRatio is n/n* from the lag-1 Pearson autocorrelation, when that is
-// significant and positive; never below 1.
-func yueWangRatio(x []float64) float64 {
+// significant and positive, optionally bias-corrected; never below 1.
+func yueWangRatio(x []float64, biasCorrected bool) float64 {
 	n := len(x)
 	var mean float64
 	for _, v := range x {
@@ -103,6 +112,12 @@ func yueWangRatio(x []float64) float64 {
 	nf := float64(n)
 	if rho <= distuv.UnitNormal.Quantile(1-hamedRaoSignificance/2)/math.Sqrt(nf) {
 		return 1
+	}
+	if biasCorrected {
+		// Kendall's (1954) bias correction of the lag-1 estimate: short
+		// series understate correlation, which lets a wandering series pass
+		// for a trend.
+		rho = (nf*rho + 1) / (nf - 4)
 	}
 	rho = math.Min(rho, 0.999999)
 	// Σ_{k=1}^{n−1} (1−k/n)·ρᵏ = ρ/(1−ρ) − ρ(1−ρⁿ)/(n(1−ρ)²).

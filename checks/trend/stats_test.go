@@ -267,7 +267,7 @@ func TestYueWangRatio_HandComputed(t *testing.T) {
 	for k := 1.0; k < n; k++ {
 		want += 2 * (1 - k/n) * math.Pow(rho, k)
 	}
-	if got := yueWangRatio(x); !near(got, want, 1e-9) {
+	if got := yueWangRatio(x, false); !near(got, want, 1e-9) {
 		t.Fatalf("n/n* = %v, want %v (ρ=%v)", got, want, rho)
 	}
 	if !near(rho, 249.25/550, 1e-12) {

@@ -1,0 +1,266 @@
+// Package eval measures how well the leak judge decides: it generates
+// labelled series of a 12 h soak at 10 min sampling (leaks of several shapes
+// and benign growth of several shapes), judges them with the policy and with
+// two baseline rules, and renders docs/detection.md. Seeds are fixed, so the
+// report is reproducible.
+package eval
+
+import (
+	"math"
+	"math/rand/v2"
+)
+
+// Class is one labelled shape of series.
+type Class struct {
+	Name string
+	// Leak is the label: true when the series grows without bound.
+	Leak bool
+	// Hard marks shapes no test on one 12 h window can judge reliably; they
+	// are reported but left out of the headline figures and the runs.
+	Hard bool
+	// Describe says in a few words how the series is made.
+	Describe string
+	// gen fills values at times (seconds) with floor the materiality floor in
+	// bytes; growth, when > 0, is the leak's intended growth over the run.
+	gen func(rng *rand.Rand, times []float64, floor float64) []float64
+}
+
+const (
+	hour = 3600.0
+	base = 64 << 20 // every series sits on 64 MiB
+)
+
+func logUniform(rng *rand.Rand, lo, hi float64) float64 {
+	return math.Exp(math.Log(lo) + rng.Float64()*(math.Log(hi)-math.Log(lo)))
+}
+
+func uniform(rng *rand.Rand, lo, hi float64) float64 { return lo + rng.Float64()*(hi-lo) }
+
+// leakGrowth is a leak's growth over the run: 2–20 times the floor, so every
+// generated leak is above the materiality floor with margin.
+func leakGrowth(rng *rand.Rand, floor float64) float64 { return logUniform(rng, 2*floor, 20*floor) }
+
+// linearLeak grows by growth over the whole run under Gaussian noise of
+// noise×growth.
+func linearLeak(noise float64) func(*rand.Rand, []float64, float64) []float64 {
+	return func(rng *rand.Rand, times []float64, floor float64) []float64 {
+		g := leakGrowth(rng, floor)
+		end := times[len(times)-1]
+		v := make([]float64, len(times))
+		for i, t := range times {
+			v[i] = base + g*t/end + rng.NormFloat64()*noise*g
+		}
+		return v
+	}
+}
+
+// Classes returns the labelled shapes, leaks first.
+func Classes() []Class {
+	return []Class{
+		{Name: "linear, noise 2 %", Leak: true, Describe: "straight growth, Gaussian noise σ = 2 % of the growth", gen: linearLeak(0.02)},
+		{Name: "linear, noise 10 %", Leak: true, Describe: "straight growth, σ = 10 % of the growth", gen: linearLeak(0.10)},
+		{Name: "linear, noise 25 %", Leak: true, Describe: "straight growth, σ = 25 % of the growth", gen: linearLeak(0.25)},
+		{Name: "bursty", Leak: true, Describe: "growth only at events (Poisson, 4/h), exponential sizes, σ = 2 %", gen: burstyLeakRate(4)},
+		{Name: "saw-tooth + drift", Leak: true, Describe: "saw-tooth of 0.25–1× the growth, period 1–3 h, plus drift", gen: sawLeakAmp(0.25, 1)},
+		{Name: "starts mid-run", Leak: true, Describe: "flat, then straight growth from 3–6 h in, σ = 5 %", gen: midRunLeak},
+		{Name: "AR(1) noise", Leak: true, Describe: "straight growth under AR(1) noise φ = 0.7, σ = 10 %", gen: ar1Leak},
+		{Name: "bursty, 1 event/h", Leak: true, Hard: true, Describe: "growth only at about 12 events in the run: as likely from a random walk", gen: burstyLeakRate(1)},
+		{Name: "saw-tooth 2× + drift", Leak: true, Hard: true, Describe: "saw-tooth of 1–3× the growth, period 1–3 h, plus drift", gen: sawLeakAmp(1, 3)},
+		{Name: "flat", Describe: "white noise only", gen: flatNoise},
+		{Name: "AR(1)", Describe: "AR(1) noise, φ 0.5–0.9, σ 0.1–2× floor, no drift", gen: ar1Noise},
+		{Name: "saturating", Describe: "warm-up ramp A(1−e^(−t/τ)), τ 0.5–2 h, A 2–20× floor", gen: saturating},
+		{Name: "step then flat", Describe: "one step of 2–20× floor 1–5.5 h in, then flat", gen: stepFlat},
+		{Name: "saw-tooth", Describe: "saw-tooth 1–10× floor, period 1–3 h, no drift", gen: sawNoDrift},
+		{Name: "bounded walk", Describe: "random walk reflected inside ±1–5× floor, steps of half the band", gen: boundedWalkStep(1)},
+		{Name: "slow walk", Hard: true, Describe: "random walk reflected inside ±1–5× floor, steps of a tenth of the band: crosses it about once in 12 h", gen: boundedWalkStep(0.2)},
+		{Name: "spikes", Describe: "flat with one-sample spikes (5 %) of 2–20× floor", gen: spikes},
+		{Name: "decreasing", Describe: "straight decline of 2–20× floor", gen: decreasing},
+	}
+}
+
+// burstyLeakRate grows only at Poisson events of burstsPerHour.
+func burstyLeakRate(burstsPerHour float64) func(*rand.Rand, []float64, float64) []float64 {
+	return func(rng *rand.Rand, times []float64, floor float64) []float64 {
+		return burstyLeak(rng, times, floor, burstsPerHour)
+	}
+}
+
+func burstyLeak(rng *rand.Rand, times []float64, floor, burstsPerHour float64) []float64 {
+	g := leakGrowth(rng, floor)
+	// Events at rate 1/h with exponential sizes, scaled so the total is g.
+	var at, size []float64
+	total := 0.0
+	for t := rng.ExpFloat64() * hour / burstsPerHour; t <= times[len(times)-1]; t += rng.ExpFloat64() * hour / burstsPerHour {
+		s := rng.ExpFloat64()
+		at, size = append(at, t), append(size, s)
+		total += s
+	}
+	v := make([]float64, len(times))
+	level, k := 0.0, 0
+	for i, t := range times {
+		for k < len(at) && at[k] <= t {
+			level += size[k] / total * g
+			k++
+		}
+		v[i] = base + level + rng.NormFloat64()*0.02*g
+	}
+	return v
+}
+
+// sawLeakAmp is drift under a saw-tooth of lo–hi times the growth.
+func sawLeakAmp(lo, hi float64) func(*rand.Rand, []float64, float64) []float64 {
+	return func(rng *rand.Rand, times []float64, floor float64) []float64 {
+		return sawLeak(rng, times, floor, lo, hi)
+	}
+}
+
+func sawLeak(rng *rand.Rand, times []float64, floor, lo, hi float64) []float64 {
+	g := leakGrowth(rng, floor)
+	end := times[len(times)-1]
+	amp := uniform(rng, lo, hi) * g
+	period := uniform(rng, 1, 3) * hour
+	phase := rng.Float64() * period
+	v := make([]float64, len(times))
+	for i, t := range times {
+		saw := amp * math.Mod(t+phase, period) / period
+		v[i] = base + g*t/end + saw + rng.NormFloat64()*0.02*g
+	}
+	return v
+}
+
+func midRunLeak(rng *rand.Rand, times []float64, floor float64) []float64 {
+	g := leakGrowth(rng, floor)
+	end := times[len(times)-1]
+	start := uniform(rng, 3, 6) * hour
+	v := make([]float64, len(times))
+	for i, t := range times {
+		v[i] = base + g*math.Max(0, t-start)/(end-start) + rng.NormFloat64()*0.05*g
+	}
+	return v
+}
+
+func ar1Leak(rng *rand.Rand, times []float64, floor float64) []float64 {
+	g := leakGrowth(rng, floor)
+	end := times[len(times)-1]
+	noise := ar1(rng, len(times), 0.7, 0.10*g)
+	v := make([]float64, len(times))
+	for i, t := range times {
+		v[i] = base + g*t/end + noise[i]
+	}
+	return v
+}
+
+// ar1 returns a stationary AR(1) path with coefficient phi and marginal sd.
+func ar1(rng *rand.Rand, n int, phi, sd float64) []float64 {
+	out := make([]float64, n)
+	innov := sd * math.Sqrt(1-phi*phi)
+	x := rng.NormFloat64() * sd
+	for i := range out {
+		out[i] = x
+		x = phi*x + rng.NormFloat64()*innov
+	}
+	return out
+}
+
+func flatNoise(rng *rand.Rand, times []float64, floor float64) []float64 {
+	sd := logUniform(rng, 0.01*floor, floor)
+	v := make([]float64, len(times))
+	for i := range v {
+		v[i] = base + rng.NormFloat64()*sd
+	}
+	return v
+}
+
+func ar1Noise(rng *rand.Rand, times []float64, floor float64) []float64 {
+	phi := uniform(rng, 0.5, 0.9)
+	noise := ar1(rng, len(times), phi, logUniform(rng, 0.1*floor, 2*floor))
+	for i := range noise {
+		noise[i] += base
+	}
+	return noise
+}
+
+func saturating(rng *rand.Rand, times []float64, floor float64) []float64 {
+	a := logUniform(rng, 2*floor, 20*floor)
+	tau := uniform(rng, 0.5, 2) * hour
+	sd := 0.02 * a
+	v := make([]float64, len(times))
+	for i, t := range times {
+		v[i] = base + a*(1-math.Exp(-t/tau)) + rng.NormFloat64()*sd
+	}
+	return v
+}
+
+func stepFlat(rng *rand.Rand, times []float64, floor float64) []float64 {
+	size := logUniform(rng, 2*floor, 20*floor)
+	at := uniform(rng, 1, 5.5) * hour
+	sd := 0.05 * size
+	v := make([]float64, len(times))
+	for i, t := range times {
+		v[i] = base + rng.NormFloat64()*sd
+		if t >= at {
+			v[i] += size
+		}
+	}
+	return v
+}
+
+func sawNoDrift(rng *rand.Rand, times []float64, floor float64) []float64 {
+	amp := logUniform(rng, floor, 10*floor)
+	period := uniform(rng, 1, 3) * hour
+	phase := rng.Float64() * period
+	v := make([]float64, len(times))
+	for i, t := range times {
+		v[i] = base + amp*math.Mod(t+phase, period)/period + rng.NormFloat64()*0.02*amp
+	}
+	return v
+}
+
+// boundedWalkStep is a walk reflected inside ±bound with Gaussian steps of
+// stepOfBound×bound: 1 mixes within an hour; 0.2 crosses the band about
+// once in 12 h, which within one window is a trend.
+func boundedWalkStep(stepOfBound float64) func(*rand.Rand, []float64, float64) []float64 {
+	return func(rng *rand.Rand, times []float64, floor float64) []float64 {
+		return boundedWalk(rng, times, floor, stepOfBound)
+	}
+}
+
+func boundedWalk(rng *rand.Rand, times []float64, floor, stepOfBound float64) []float64 {
+	bound := uniform(rng, 1, 5) * floor
+	step := bound * stepOfBound
+	x := uniform(rng, -bound, bound)
+	v := make([]float64, len(times))
+	for i := range v {
+		v[i] = base + x
+		x += rng.NormFloat64() * step
+		if x > bound {
+			x = 2*bound - x
+		}
+		if x < -bound {
+			x = -2*bound - x
+		}
+	}
+	return v
+}
+
+func spikes(rng *rand.Rand, times []float64, floor float64) []float64 {
+	sd := 0.05 * floor
+	v := make([]float64, len(times))
+	for i := range v {
+		v[i] = base + rng.NormFloat64()*sd
+		if rng.Float64() < 0.05 {
+			v[i] += logUniform(rng, 2*floor, 20*floor)
+		}
+	}
+	return v
+}
+
+func decreasing(rng *rand.Rand, times []float64, floor float64) []float64 {
+	g := logUniform(rng, 2*floor, 20*floor)
+	end := times[len(times)-1]
+	v := make([]float64, len(times))
+	for i, t := range times {
+		v[i] = base + g - g*t/end + rng.NormFloat64()*0.05*g
+	}
+	return v
+}

@@ -1,0 +1,276 @@
+package checks
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/leakgate/leakgate/checks/trend"
+)
+
+// Policy holds every threshold the judge uses. DefaultPolicy suits a 12 h soak
+// sampled every 10 min; LoadPolicy overrides fields from YAML.
+type Policy struct {
+	// FDR is the false discovery rate q across all series of one run
+	// (Benjamini–Hochberg); a series is significant when its adjusted p ≤ FDR.
+	FDR float64 `yaml:"fdr"`
+	// MinSamples after warm-up below which a series is "insufficient".
+	MinSamples int `yaml:"min_samples"`
+	// Warmup is ignored at the start of every series.
+	Warmup time.Duration `yaml:"warmup"`
+	// MinGrowthBytes is the materiality floor per kind: growth (slope × span)
+	// over the judged window. Kmemleak's floor is KmemleakMinGrowthObjects.
+	MinGrowthBytes KindBytes `yaml:"min_growth_bytes"`
+	// MinSlopeBytesPerHour is the smallest slope that can be a leak, per kind.
+	MinSlopeBytesPerHour KindBytes `yaml:"min_slope_bytes_per_hour"`
+	// MinMonotonic is the smallest Kendall tau (S over pairs) of a leak: a
+	// leak rises steadily; a series that wanders up only on average is not one.
+	MinMonotonic float64 `yaml:"min_monotonic"`
+	// PersistFraction: the later half's slope must reach this fraction of the
+	// earlier half's, so a ramp that plateaus (cache warm-up) is not a leak.
+	PersistFraction float64 `yaml:"persist_fraction"`
+	// PersistAlpha: the later half's own one-sided trend p must be at most this.
+	PersistAlpha float64 `yaml:"persist_alpha"`
+	// StrictCorrection replaces Hamed–Rao by the larger of Hamed–Rao and an
+	// AR(1) model fitted with a bias-corrected lag-1 estimate.
+	StrictCorrection bool `yaml:"strict_correction"`
+	// StrictAlpha: a leak's trend must also reach this p (unadjusted) under
+	// that pessimistic correction; 0 turns the check off.
+	StrictAlpha float64 `yaml:"strict_alpha"`
+	// FloorWindow, when > 0, judges the rolling minimum over this window
+	// (saw-tooth series: pools that fill and drain, heaps between frees).
+	FloorWindow time.Duration `yaml:"floor_window"`
+	// ConfidenceLevel of the slope interval.
+	ConfidenceLevel float64 `yaml:"confidence_level"`
+	// ExhaustionHorizon: a trend that would exhaust the latest MemAvailable
+	// within this time at its slope's lower bound is material whatever its growth.
+	ExhaustionHorizon time.Duration `yaml:"exhaustion_horizon"`
+	// EarlyStopFDR replaces FDR when judging before the run ends, and
+	// EarlyMinSamples replaces MinSamples: only a leak already beyond doubt
+	// ends a run early.
+	EarlyStopFDR    float64 `yaml:"early_stop_fdr"`
+	EarlyMinSamples int     `yaml:"early_min_samples"`
+	// MemAvailableFloorBytes is a hard ceiling: MemAvailable below it fails
+	// the run at once, early or final.
+	MemAvailableFloorBytes int64 `yaml:"mem_available_floor_bytes"`
+	// KmemleakMinScans is how many consecutive scans, up to the last, a
+	// signature must appear in; KmemleakMinGrowthObjects how many objects it
+	// must gain over them.
+	KmemleakMinScans         int   `yaml:"kmemleak_min_scans"`
+	KmemleakMinGrowthObjects int64 `yaml:"kmemleak_min_growth_objects"`
+	// Allow lists series known to grow for a benign reason: they are judged
+	// and reported with verdict "allowed", and never fail a run.
+	Allow []AllowRule `yaml:"allow"`
+}
+
+// KindBytes is a byte figure per kind of series.
+type KindBytes struct {
+	Slab    int64 `yaml:"slab"`
+	Process int64 `yaml:"process"`
+	Meminfo int64 `yaml:"meminfo"`
+}
+
+// For returns the figure for kind (0 for kinds without one).
+func (k KindBytes) For(kind Kind) int64 {
+	switch kind {
+	case KindSlab:
+		return k.Slab
+	case KindProcess:
+		return k.Process
+	case KindMeminfo:
+		return k.Meminfo
+	}
+	return 0
+}
+
+// AllowRule lets series of Kind whose subject matches Subject (a path.Match
+// glob, e.g. "kmalloc-*" or "dnsmasq/*") pass with Reason.
+type AllowRule struct {
+	Kind    Kind   `yaml:"kind"`
+	Subject string `yaml:"subject"`
+	Reason  string `yaml:"reason"`
+}
+
+// DefaultPolicy returns thresholds for a 12 h soak at 10 min sampling (73
+// samples, 67 after warm-up), chosen with `make eval` (docs/detection.md).
+func DefaultPolicy() Policy {
+	return Policy{
+		// One false alarm blocks a release: 1 % FDR keeps a clean 300-series
+		// run's chance of any false alarm near 1 % (BH controls the
+		// family-wise rate when no series leaks).
+		FDR: 0.01,
+		// 2 h of points after warm-up: below that neither the trend test nor
+		// the slope interval says anything.
+		MinSamples: 12,
+		// Caches fill and daemons settle in the first hour of a workload.
+		Warmup: time.Hour,
+		// 1 MiB of slab in 12 h is 60 MiB a month on a 128–512 MiB device;
+		// processes and meminfo figures are noisier, so their floors are higher.
+		MinGrowthBytes: KindBytes{Slab: 1 << 20, Process: 2 << 20, Meminfo: 4 << 20},
+		// 16 KiB/h (384 KiB a day) for slab; proportionally more for the rest.
+		MinSlopeBytesPerHour: KindBytes{Slab: 16 << 10, Process: 32 << 10, Meminfo: 64 << 10},
+		// Kendall tau ≥ 0.4: a straight leak under noise of a quarter of its
+		// growth has tau ≈ 0.55; wandering series (AR(1), bounded walks)
+		// that drift up by chance mostly stay below.
+		MinMonotonic: 0.4,
+		// Hamed–Rao underestimates strong correlation on 67 points; the
+		// trend must also hold at 1 % under a bias-corrected AR(1) model.
+		// This cut false alarms on AR(1) noise by a third at the cost of
+		// 3 % of the bursty leaks (docs/detection.md).
+		StrictAlpha: 0.01,
+		// A leak's later half grows at least at 30 % of its earlier half's
+		// slope; a warm-up ramp's later half is flat. The later half alone (33
+		// points) has little power, so its own test is loose (p ≤ 0.2).
+		PersistFraction: 0.3,
+		PersistAlpha:    0.2,
+		// Off: a rolling minimum makes neighbours share values, which the
+		// autocorrelation correction rightly pays for with most of the power
+		// on 67 points (docs/detection.md). Set it (e.g. 3h) for a series
+		// kind dominated by a saw-tooth.
+		FloorWindow:     0,
+		ConfidenceLevel: 0.95,
+		// A gateway runs a month between reboots.
+		ExhaustionHorizon: 30 * 24 * time.Hour,
+		// Early stop: 1e-6 after BH and 4 h of points, so a clean run is
+		// never stopped (see docs/detection.md, early stops on benign series).
+		EarlyStopFDR:    1e-6,
+		EarlyMinSamples: 24,
+		// Below 16 MiB available the OOM killer is near: fail now.
+		MemAvailableFloorBytes: 16 << 20,
+		// kmemleak needs two scans to report a new object; a third growing
+		// scan shows the signature keeps leaking.
+		KmemleakMinScans:         3,
+		KmemleakMinGrowthObjects: 2,
+	}
+}
+
+// ErrPolicy is wrapped by every error about a policy's content.
+var ErrPolicy = errors.New("invalid policy")
+
+// LoadPolicy decodes YAML (snake_case keys) over base: only the fields given
+// change; an unknown key is an error. The allow list, when given, replaces
+// base's. The result is validated.
+func LoadPolicy(b []byte, base Policy) (Policy, error) {
+	p := base
+	p.Allow = append([]AllowRule(nil), base.Allow...)
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
+		return Policy{}, fmt.Errorf("%w: %v; fix the YAML (keys are snake_case, durations like 90m)", ErrPolicy, err)
+	}
+	if err := p.Validate(); err != nil {
+		return Policy{}, err
+	}
+	return p, nil
+}
+
+// Validate reports the first threshold out of range.
+func (p Policy) Validate() error {
+	bad := func(field string, v any, want string) error {
+		return fmt.Errorf("%w: %s is %v, want %s", ErrPolicy, field, v, want)
+	}
+	switch {
+	case !(p.FDR > 0 && p.FDR < 1):
+		return bad("fdr", p.FDR, "between 0 and 1")
+	case !(p.EarlyStopFDR > 0 && p.EarlyStopFDR <= p.FDR):
+		return bad("early_stop_fdr", p.EarlyStopFDR, "above 0 and at most fdr")
+	case p.MinSamples < 3:
+		return bad("min_samples", p.MinSamples, "at least 3")
+	case p.EarlyMinSamples < p.MinSamples:
+		return bad("early_min_samples", p.EarlyMinSamples, "at least min_samples")
+	case p.Warmup < 0:
+		return bad("warmup", p.Warmup, "not negative")
+	case p.FloorWindow < 0:
+		return bad("floor_window", p.FloorWindow, "not negative")
+	case !(p.StrictAlpha >= 0 && p.StrictAlpha <= 1):
+		return bad("strict_alpha", p.StrictAlpha, "between 0 and 1")
+	case !(p.MinMonotonic >= 0 && p.MinMonotonic <= 1):
+		return bad("min_monotonic", p.MinMonotonic, "between 0 and 1")
+	case !(p.PersistFraction >= 0 && p.PersistFraction <= 1):
+		return bad("persist_fraction", p.PersistFraction, "between 0 and 1")
+	case !(p.PersistAlpha >= 0 && p.PersistAlpha <= 1):
+		return bad("persist_alpha", p.PersistAlpha, "between 0 and 1")
+	case !(p.ConfidenceLevel > 0 && p.ConfidenceLevel < 1):
+		return bad("confidence_level", p.ConfidenceLevel, "between 0 and 1")
+	case p.ExhaustionHorizon < 0:
+		return bad("exhaustion_horizon", p.ExhaustionHorizon, "not negative")
+	case p.KmemleakMinScans < 2:
+		return bad("kmemleak_min_scans", p.KmemleakMinScans, "at least 2 (a new leak needs two scans)")
+	case p.KmemleakMinGrowthObjects < 1:
+		return bad("kmemleak_min_growth_objects", p.KmemleakMinGrowthObjects, "at least 1")
+	case p.MemAvailableFloorBytes < 0:
+		return bad("mem_available_floor_bytes", p.MemAvailableFloorBytes, "not negative")
+	}
+	for _, g := range []struct {
+		name string
+		v    KindBytes
+	}{{"min_growth_bytes", p.MinGrowthBytes}, {"min_slope_bytes_per_hour", p.MinSlopeBytesPerHour}} {
+		if g.v.Slab < 0 || g.v.Process < 0 || g.v.Meminfo < 0 {
+			return bad(g.name, g.v, "no negative figure")
+		}
+	}
+	for i, r := range p.Allow {
+		switch r.Kind {
+		case KindSlab, KindKmemleak, KindProcess, KindMeminfo:
+		default:
+			return bad(fmt.Sprintf("allow[%d].kind", i), r.Kind, "slab, kmemleak, process or meminfo")
+		}
+		if _, err := path.Match(r.Subject, ""); err != nil || r.Subject == "" {
+			return bad(fmt.Sprintf("allow[%d].subject", i), r.Subject, "a valid glob")
+		}
+		if r.Reason == "" {
+			return bad(fmt.Sprintf("allow[%d].reason", i), `""`, "a reason saying why this growth is benign")
+		}
+	}
+	return nil
+}
+
+// Allowed returns the reason of the first rule matching kind and subject.
+func (p Policy) Allowed(kind Kind, subject string) (string, bool) {
+	for _, r := range p.Allow {
+		if r.Kind != kind {
+			continue
+		}
+		if ok, _ := path.Match(r.Subject, subject); ok {
+			return r.Reason, true
+		}
+	}
+	return "", false
+}
+
+// TrendOptions returns the per-series options for a kind (growth and slope
+// floors in bytes; kmemleak's floors are applied by the judge).
+// Final false gives the early-judging options.
+func (p Policy) TrendOptions(kind Kind, final bool) trend.Options {
+	o := trend.Options{
+		Alpha:           p.FDR,
+		MinPoints:       p.MinSamples,
+		Warmup:          p.Warmup,
+		MinSlopePerHour: float64(p.MinSlopeBytesPerHour.For(kind)),
+		MinGrowth:       float64(p.MinGrowthBytes.For(kind)),
+		MinMonotonic:    p.MinMonotonic,
+		Correction:      correction(p.StrictCorrection),
+		StrictAlpha:     p.StrictAlpha,
+		PersistFraction: p.PersistFraction,
+		PersistAlpha:    p.PersistAlpha,
+		FloorWindow:     p.FloorWindow,
+		ConfidenceLevel: p.ConfidenceLevel,
+	}
+	if !final {
+		o.Alpha = p.EarlyStopFDR
+		o.MinPoints = p.EarlyMinSamples
+	}
+	return o
+}
+
+func correction(strict bool) trend.Correction {
+	if strict {
+		return trend.CorrectionStrict
+	}
+	return trend.CorrectionHamedRao
+}
