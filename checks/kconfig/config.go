@@ -40,7 +40,7 @@ func Parse(b []byte) (Config, error) {
 		}
 		b = plain
 	}
-	c := make(Config, bytes.Count(b, []byte("CONFIG_")))
+	c := make(Config, min(bytes.Count(b, []byte("CONFIG_")), 8192))
 	for len(b) > 0 {
 		var line []byte
 		line, b, _ = bytes.Cut(b, []byte("\n"))

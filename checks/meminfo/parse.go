@@ -32,6 +32,10 @@ func Parse(b []byte) (Info, error) {
 			bad.add(lineNo, line, err)
 			continue
 		}
+		if _, dup := info[key]; !dup && len(info) >= maxFields {
+			bad.add(lineNo, line, fmt.Errorf("more than %d fields: not a /proc/meminfo", maxFields))
+			continue
+		}
 		info[key] = v
 	}
 	if len(bad.Lines) > 0 {
@@ -39,6 +43,9 @@ func Parse(b []byte) (Info, error) {
 	}
 	return info, nil
 }
+
+// maxFields bounds the map a garbage file can build; meminfo has ~60 fields.
+const maxFields = 1024
 
 // maxKB keeps a kB figure's byte value inside uint64.
 const maxKB = (1<<64 - 1) / 1024

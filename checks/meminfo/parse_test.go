@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -164,4 +165,15 @@ func scanFloor(in []byte) int {
 		n += len(s.Bytes())
 	}
 	return n
+}
+
+func TestParse_BoundsTheFieldsOfAGarbageFile(t *testing.T) {
+	var in bytes.Buffer
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&in, "Field%d: %d kB\n", i, i)
+	}
+	info, err := Parse(in.Bytes())
+	if len(info) != maxFields || err == nil {
+		t.Fatalf("%d fields, err %v; want %d and an error", len(info), err, maxFields)
+	}
 }

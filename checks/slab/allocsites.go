@@ -64,7 +64,7 @@ const maxStackLines = 64
 func ParseAllocCalls(b []byte) (AllocReport, error) {
 	var r AllocReport
 	r.Truncated = len(b) >= allocCallsPageCutBytes || (len(b) > 0 && b[len(b)-1] != '\n')
-	r.Sites = make([]AllocSite, 0, bytes.Count(b, []byte("\n"))+1)
+	r.Sites = make([]AllocSite, 0, min(bytes.Count(b, []byte("\n"))+1, maxPresize))
 	in := interner{}
 	var rowErrs RowErrors
 	var fields [][]byte
@@ -102,7 +102,7 @@ func ParseAllocCalls(b []byte) (AllocReport, error) {
 func ParseAllocTraces(b []byte) (AllocReport, error) {
 	var r AllocReport
 	r.Truncated = len(b) > 0 && b[len(b)-1] != '\n'
-	r.Sites = make([]AllocSite, 0, bytes.Count(b, []byte("\n\n"))+1)
+	r.Sites = make([]AllocSite, 0, min(bytes.Count(b, []byte("\n\n"))+1, maxPresize))
 	// Frames repeat across entries (every stack passes the allocator), so
 	// each distinct frame text is allocated once.
 	in := interner{}

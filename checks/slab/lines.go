@@ -20,6 +20,10 @@ type RowError struct {
 	Err  error
 }
 
+// maxPresize caps slices sized from a newline count, so a file of blank
+// lines cannot make us reserve memory for rows that never come.
+const maxPresize = 4096
+
 // maxRowErrors bounds the memory a garbage file can make us hold.
 const maxRowErrors = 20
 

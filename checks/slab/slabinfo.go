@@ -20,7 +20,7 @@ import (
 // A nil error means every row parsed. An unsupported version header is the
 // only fatal error (no caches returned).
 func ParseSlabinfo(b []byte) ([]Cache, error) {
-	caches := make([]Cache, 0, bytes.Count(b, []byte{'\n'})+1)
+	caches := make([]Cache, 0, min(bytes.Count(b, []byte{'\n'})+1, maxPresize))
 	var rowErrs RowErrors
 	var fields [][]byte
 	lineNo := 0

@@ -193,3 +193,12 @@ func scanFloor(in []byte) int {
 	}
 	return n
 }
+
+func TestParseSlabinfo_ManyBlankLinesReserveLittle(t *testing.T) {
+	blank := bytes.Repeat([]byte("\n"), 1<<20)
+	allocs := testing.AllocsPerRun(1, func() { ParseSlabinfo(blank) })
+	caches, err := ParseSlabinfo(blank)
+	if err != nil || len(caches) != 0 || cap(caches) > maxPresize || allocs > 2 {
+		t.Fatalf("caches=%d cap=%d allocs=%v err=%v", len(caches), cap(caches), allocs, err)
+	}
+}
