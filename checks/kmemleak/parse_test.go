@@ -443,3 +443,39 @@ func TestStripLogPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestParse_EachStreamsEveryObjectWithBlameAndKeepsNone(t *testing.T) {
+	var seen []string
+	rep, err := Parse(bytes.NewReader(fixture(t, "x86_64-4.19-hashed.txt")), Options{Each: func(o *Object) error {
+		seen = append(seen, culpritName(*o)+"@"+o.Address)
+		if o.Signature == "" {
+			t.Errorf("object %s streamed without a signature", o.Address)
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "sget_userns@0xffff8880a3f7c800,htab_map_alloc@0xffff88810c5a1000,htab_map_alloc@0xffff88810c5a1800,wl_add_sta@0xffff88810b2c7a00"
+	if strings.Join(seen, ",") != want {
+		t.Errorf("streamed %v", seen)
+	}
+	if len(rep.Objects) != 0 || rep.Truncated || rep.ObjectCount != 4 || len(rep.Groups) != 3 {
+		t.Errorf("report %d objects, truncated %v, count %d, %d groups", len(rep.Objects), rep.Truncated, rep.ObjectCount, len(rep.Groups))
+	}
+}
+
+func TestParse_EachErrorStopsTheParse(t *testing.T) {
+	stop := errors.New("disk full")
+	n := 0
+	_, err := Parse(bytes.NewReader(fixture(t, "x86_64-4.19-hashed.txt")), Options{Each: func(*Object) error {
+		n++
+		if n == 2 {
+			return stop
+		}
+		return nil
+	}})
+	if !errors.Is(err, stop) || n != 2 {
+		t.Errorf("err %v after %d objects, want %v after 2", err, n, stop)
+	}
+}

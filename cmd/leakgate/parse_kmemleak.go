@@ -3,6 +3,8 @@ package main
 // Parse kind for the kmemleak report (/sys/kernel/debug/kmemleak).
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -18,21 +20,64 @@ func init() {
 // kmemleakTextFrames is how many frames the text output shows per group.
 const kmemleakTextFrames = 4
 
-// runParseKmemleak streams the report (any size: objects past the cap are
-// counted and grouped, not kept) and prints its groups, most objects first.
+// runParseKmemleak streams the report, whatever its size, in bounded memory:
+// text prints the groups, most objects first; JSON writes each object as it
+// is parsed, then the groups and totals.
 func runParseKmemleak(in io.Reader, out io.Writer, opts parseOptions) error {
-	rep, err := kmemleak.Parse(in, kmemleak.Options{OwnModules: opts.OwnModules})
+	if opts.JSON {
+		return writeKmemleakJSON(in, out, opts)
+	}
+	rep, err := kmemleak.Parse(in, kmemleak.Options{OwnModules: opts.OwnModules, GroupsOnly: true})
 	if err != nil {
 		return fmt.Errorf("read the kmemleak report: %w; give the file as read from %s", err, kmemleak.Path)
 	}
-	if opts.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false) // signatures read "a < b"
-		return enc.Encode(rep)
-	}
 	writeKmemleakText(out, rep)
 	return nil
+}
+
+// writeKmemleakJSON writes the report as one JSON object — "objects" first,
+// streamed, then "groups" and the totals, with kmemleak.Report's field names.
+func writeKmemleakJSON(in io.Reader, out io.Writer, opts parseOptions) error {
+	w := bufio.NewWriter(out)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // signatures read "a < b"
+	enc.SetIndent("    ", "  ")
+	sep := "\n    "
+	w.WriteString(`{` + "\n" + `  "objects": [`)
+	rep, err := kmemleak.Parse(in, kmemleak.Options{OwnModules: opts.OwnModules, Each: func(o *kmemleak.Object) error {
+		buf.Reset()
+		if err := enc.Encode(o); err != nil {
+			return err
+		}
+		w.WriteString(sep)
+		sep = ",\n    "
+		_, err := w.Write(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+		return err
+	}})
+	if err != nil {
+		return fmt.Errorf("read the kmemleak report: %w; give the file as read from %s", err, kmemleak.Path)
+	}
+	if sep == "\n    " {
+		w.WriteString("],\n")
+	} else {
+		w.WriteString("\n  ],\n")
+	}
+	// The rest of the report, minus the objects already written.
+	rest := *rep
+	rest.Objects = nil
+	buf.Reset()
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rest); err != nil {
+		return err
+	}
+	tail := bytes.TrimSpace(buf.Bytes())
+	tail = bytes.TrimPrefix(tail, []byte("{"))
+	tail = bytes.Replace(tail, []byte(`"objects": null,`), nil, 1)
+	w.WriteString("  ")
+	w.Write(bytes.TrimLeft(tail, "\n "))
+	w.WriteString("\n")
+	return w.Flush()
 }
 
 // writeKmemleakText prints one block per group: count, bytes, sizes, culprit,

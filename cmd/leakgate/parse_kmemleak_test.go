@@ -159,3 +159,32 @@ func TestParseKmemleak_MissingFileIsAUsageError(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }
+
+func TestParseKmemleak_JSONStreamsEveryObjectOfAManyObjectReport(t *testing.T) {
+	one, err := os.ReadFile(filepath.Join(kmemleakFixtures, "x86_64-6.8-crc.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(t.TempDir(), "kmemleak")
+	if err := os.WriteFile(big, bytes.Repeat(one, 500), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runKmemleakCLI(t, nil, "parse", "kmemleak", "--json", big)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var doc struct {
+		Objects     []json.RawMessage     `json:"objects"`
+		Groups      []struct{ Count int } `json:"groups"`
+		ObjectCount int                   `json:"object_count"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("not one JSON document: %v", err)
+	}
+	if len(doc.Objects) != 1500 || doc.ObjectCount != 1500 || len(doc.Groups) != 2 || doc.Groups[0].Count != 1000 {
+		t.Errorf("%d objects, count %d, groups %+v", len(doc.Objects), doc.ObjectCount, doc.Groups)
+	}
+	if !strings.Contains(out, `"signature": "ae0068e39bb8a2ee wl_add_sta [wlmod] < wl_cfg80211_add_station [wlmod]`) {
+		t.Errorf("signature not written readably (no HTML escaping)")
+	}
+}
