@@ -61,4 +61,13 @@ type Finding struct {
 	Evidence []Finding `json:"evidence,omitempty"`
 	// AllowReason is the allowlist's reason when Verdict is allowed.
 	AllowReason string `json:"allow_reason,omitempty"`
+	// PRaw is the series' own p before adjustment across the run.
+	PRaw float64 `json:"p_raw,omitempty"`
+	// Monotonic is Kendall's tau of the series: 1 for a steady rise.
+	Monotonic float64 `json:"monotonic,omitempty"`
+	// ObjectSizeBytes is a slab cache's object size; SizesBytes a kmemleak
+	// signature's object sizes; AllocCallers a slab cache's allocation sites.
+	ObjectSizeBytes int64    `json:"object_size_bytes,omitempty"`
+	SizesBytes      []int64  `json:"sizes_bytes,omitempty"`
+	AllocCallers    []string `json:"alloc_callers,omitempty"`
 }

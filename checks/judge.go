@@ -1,0 +1,411 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/leakgate/leakgate/checks/trend"
+)
+
+// RunVerdict is the verdict on a whole run.
+type RunVerdict string
+
+// The run verdicts.
+const (
+	RunPass RunVerdict = "pass"
+	RunFail RunVerdict = "fail"
+)
+
+// JudgeOptions say how a judgement is made.
+type JudgeOptions struct {
+	// Final is true for the end-of-run verdict. Early (non-final) judging
+	// is stricter — the policy's EarlyStopFDR and EarlyMinSamples, no
+	// suspects, kmemleak only as corroboration — so that a clean run is never
+	// stopped early; the MemAvailable floor applies to both.
+	Final bool
+}
+
+// Judgement is the verdict on a run with its findings.
+type Judgement struct {
+	Verdict RunVerdict `json:"verdict"`
+	// Findings are leak, suspect and allowed series: leaks first, then by
+	// growth in bytes, largest first.
+	Findings []Finding `json:"findings"`
+	// Series counts every series judged; OK and Insufficient those that
+	// got that verdict (they have no finding).
+	Series       int `json:"series"`
+	OK           int `json:"ok"`
+	Insufficient int `json:"insufficient"`
+	// Samples is how many samples were judged (of the last boot).
+	Samples int `json:"samples"`
+	// Reboots counts boot ID changes; only the last boot's samples are judged.
+	Reboots int `json:"reboots"`
+	// Final echoes JudgeOptions.Final.
+	Final bool `json:"final"`
+}
+
+// Judge decides whether a run leaks: it builds series from the samples,
+// judges all slab, process and meminfo series together (Benjamini–Hochberg
+// across them), applies the kmemleak rule per signature, folds a kmemleak
+// signature into the slab cache it corroborates, and applies the
+// MemAvailable floor.
+func Judge(samples []Sample, pol Policy, opts JudgeOptions) Judgement {
+	j := Judgement{Verdict: RunPass, Final: opts.Final}
+	samples, j.Reboots = lastBoot(orderSamples(samples))
+	j.Samples = len(samples)
+	if len(samples) == 0 {
+		return j
+	}
+	all := BuildSeries(samples)
+	memAvail := latestMemAvailable(samples)
+
+	var trendSeries []trend.Series
+	var trendOf []Series
+	var leakSeries []Series
+	for _, s := range all {
+		if s.Kind == KindKmemleak {
+			leakSeries = append(leakSeries, s)
+			continue
+		}
+		values := s.Values
+		if s.Decreasing {
+			values = negate(values)
+		}
+		trendSeries = append(trendSeries, trend.Series{
+			Name: string(s.Kind) + ":" + s.Subject, Times: s.Times, Values: values,
+			Options: pol.TrendOptions(s.Kind, opts.Final),
+		})
+		trendOf = append(trendOf, s)
+	}
+	j.Series = len(all)
+	// Series are validated by construction (finite, increasing times), so
+	// AnalyzeRun's only error is cancellation, which cannot happen here.
+	results, err := trend.AnalyzeRun(context.Background(), trendSeries)
+	if err != nil {
+		results = make([]trend.Result, len(trendSeries))
+		for i := range results {
+			results[i].Verdict = trend.Insufficient
+		}
+	}
+	var findings []Finding
+	for i, r := range results {
+		f, counted := trendFinding(trendOf[i], r, pol, opts, memAvail)
+		switch counted {
+		case trend.OK:
+			j.OK++
+		case trend.Insufficient:
+			j.Insufficient++
+		}
+		if f != nil {
+			findings = append(findings, *f)
+		}
+	}
+	var leakFindings []Finding
+	for _, s := range leakSeries {
+		f, counted := kmemleakFinding(s, pol)
+		switch counted {
+		case trend.OK:
+			j.OK++
+		case trend.Insufficient:
+			j.Insufficient++
+		}
+		if f != nil {
+			leakFindings = append(leakFindings, *f)
+		}
+	}
+	findings = corroborate(findings, leakFindings, kmallocSizes(samples[len(samples)-1]), opts.Final)
+	if f := memAvailableFloor(memAvail, pol); f != nil {
+		findings = append(findings, *f)
+	}
+	for i := range findings {
+		if reason, ok := pol.Allowed(findings[i].Kind, findings[i].Subject); ok {
+			findings[i].Verdict = VerdictAllowed
+			findings[i].AllowReason = reason
+		}
+	}
+	if !opts.Final {
+		kept := findings[:0]
+		for _, f := range findings {
+			if f.Verdict == VerdictLeak {
+				kept = append(kept, f)
+			}
+		}
+		findings = kept
+	}
+	sortFindings(findings)
+	for _, f := range findings {
+		if f.Verdict == VerdictLeak {
+			j.Verdict = RunFail
+		}
+	}
+	j.Findings = findings
+	return j
+}
+
+// lastBoot keeps the samples of the last boot ID and counts boot changes.
+func lastBoot(s []Sample) ([]Sample, int) {
+	reboots := 0
+	start := 0
+	for i := 1; i < len(s); i++ {
+		if s[i].BootID != "" && s[i-1].BootID != "" && s[i].BootID != s[i-1].BootID {
+			reboots++
+			start = i
+		}
+	}
+	return s[start:], reboots
+}
+
+func latestMemAvailable(s []Sample) float64 {
+	for i := len(s) - 1; i >= 0; i-- {
+		if v, ok := s[i].Mem["MemAvailable"]; ok {
+			return float64(v)
+		}
+	}
+	return math.NaN()
+}
+
+func negate(v []float64) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = -x
+	}
+	return out
+}
+
+// trendFinding turns one trend result into a finding (nil for ok and
+// insufficient) and says how to count it otherwise.
+func trendFinding(s Series, r trend.Result, pol Policy, opts JudgeOptions, memAvail float64) (*Finding, trend.Verdict) {
+	if r.Verdict == trend.Insufficient {
+		return nil, trend.Insufficient
+	}
+	f := Finding{
+		Kind: s.Kind, Subject: s.Subject, Unit: s.Unit,
+		SlopePerHour: r.SlopePerHour, SlopeLowPerHour: r.SlopeLow, SlopeHighPerHour: r.SlopeHigh,
+		P: r.PAdjusted, PRaw: r.P, Growth: r.Growth, GrowthBytes: int64(math.Round(r.FittedGrowth)),
+		Samples: r.N, Rising: r.Rising, Monotonic: r.Monotonic, Reason: r.Reason,
+		ObjectSizeBytes: s.ObjectSizeBytes, AllocCallers: s.AllocCallers,
+	}
+	// Time to exhaustion at the slope's lower bound.
+	if r.SlopeLow > 0 && memAvail > 0 {
+		hours := memAvail / r.SlopeLow
+		if hours < 1e6 {
+			f.TimeToExhaustion = time.Duration(hours * float64(time.Hour))
+		}
+	}
+	if s.Decreasing {
+		// Report in the series' own direction: it falls.
+		f.SlopePerHour, f.SlopeLowPerHour, f.SlopeHighPerHour = -r.SlopePerHour, -r.SlopeHigh, -r.SlopeLow
+		f.Growth = -r.Growth
+		f.Reason = "falls: " + r.Reason
+	}
+	exhausts := f.TimeToExhaustion > 0 && pol.ExhaustionHorizon > 0 && f.TimeToExhaustion <= pol.ExhaustionHorizon
+	switch {
+	case r.Verdict == trend.Leak:
+		f.Verdict = VerdictLeak
+	case r.Significant && r.Persistent && exhausts && r.SlopePerHour > 0:
+		f.Verdict = VerdictLeak
+		f.Reason = fmt.Sprintf("%s; at its slope's lower bound it exhausts MemAvailable in %s (horizon %s)",
+			r.Reason, f.TimeToExhaustion.Round(time.Hour), pol.ExhaustionHorizon)
+	case opts.Final && r.Significant && r.Persistent:
+		f.Verdict = VerdictSuspect
+	default:
+		return nil, trend.OK
+	}
+	return &f, r.Verdict
+}
+
+// kmemleakFinding applies the kmemleak rule: a signature reported in at
+// least KmemleakMinScans consecutive scans up to the last, whose count never
+// fell over them and grew by KmemleakMinGrowthObjects, is a leak; one still
+// reported but not growing is a suspect.
+func kmemleakFinding(s Series, pol Policy) (*Finding, trend.Verdict) {
+	n := len(s.Values)
+	run := s.ConsecutiveScans
+	if n == 0 || run == 0 {
+		return nil, trend.OK // reported once, since freed
+	}
+	vals := s.Values[n-run:]
+	bytes := s.Bytes[n-run:]
+	growth := vals[len(vals)-1] - vals[0]
+	steady := true
+	rising := 0
+	for i := 1; i < len(vals); i++ {
+		if vals[i] < vals[i-1] {
+			steady = false
+		}
+		if vals[i] > vals[i-1] {
+			rising++
+		}
+	}
+	f := Finding{
+		Kind: KindKmemleak, Subject: s.Subject, Unit: "objects",
+		Growth: growth, GrowthBytes: int64(bytes[len(bytes)-1] - bytes[0]),
+		Samples: run, Rising: rising, Culprit: s.Culprit, Frames: s.Frames,
+		SizesBytes: s.SizesBytes,
+	}
+	if span := (s.Times[n-1] - s.Times[n-run]) / 3600; span > 0 {
+		f.SlopePerHour = growth / span
+	}
+	switch {
+	case run >= pol.KmemleakMinScans && steady && growth >= float64(pol.KmemleakMinGrowthObjects):
+		f.Verdict = VerdictLeak
+		f.Reason = fmt.Sprintf("unreferenced objects grew by %.0f over %d consecutive scans and never fell", growth, run)
+	case run < pol.KmemleakMinScans && s.Values[n-1] > 0:
+		f.Verdict = VerdictSuspect
+		f.Reason = fmt.Sprintf("reported in the last %d scan(s), fewer than %d", run, pol.KmemleakMinScans)
+	default:
+		f.Verdict = VerdictSuspect
+		f.Reason = fmt.Sprintf("%.0f unreferenced objects still reported after %d scans, not growing steadily", vals[len(vals)-1], run)
+	}
+	return &f, trend.OK
+}
+
+// corroborate folds each kmemleak finding into the first growing slab
+// finding it matches (object size, or an allocation site naming the
+// culprit): one finding, both pieces of evidence, the worse verdict. Early
+// judging keeps kmemleak findings only as such evidence.
+func corroborate(slabs, leaks []Finding, kmalloc []int64, final bool) []Finding {
+	var out []Finding
+	used := make([]bool, len(leaks))
+	for i := range slabs {
+		f := &slabs[i]
+		if f.Kind != KindSlab {
+			continue
+		}
+		for k, l := range leaks {
+			if used[k] || !matches(*f, l, kmalloc) {
+				continue
+			}
+			used[k] = true
+			f.Evidence = append(f.Evidence, l)
+			if f.Culprit == nil {
+				f.Culprit, f.Frames = l.Culprit, l.Frames
+			}
+			if l.Verdict == VerdictLeak && f.Verdict == VerdictSuspect {
+				f.Verdict = VerdictLeak
+				f.Reason += "; corroborated by kmemleak: " + l.Reason
+			}
+		}
+	}
+	out = append(out, slabs...)
+	if final {
+		for k, l := range leaks {
+			if !used[k] {
+				out = append(out, l)
+			}
+		}
+	}
+	return out
+}
+
+// matches says whether a kmemleak finding corroborates a slab finding.
+func matches(slabF, leakF Finding, kmalloc []int64) bool {
+	if slabF.ObjectSizeBytes > 0 {
+		for _, size := range leakF.SizesBytes {
+			if sizeMatches(slabF.Subject, slabF.ObjectSizeBytes, size, kmalloc) {
+				return true
+			}
+		}
+	}
+	if leakF.Culprit != nil {
+		for _, c := range slabF.AllocCallers {
+			if c == leakF.Culprit.Function {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+var kmallocName = regexp.MustCompile(`^(?:dma-)?kmalloc-(?:(?:rcl|cg|dma|rnd-\d+)-)?(\d+)(k?)$`)
+
+// kmallocBucket returns N for a kmalloc-N cache name ("kmalloc-1k" is 1024).
+func kmallocBucket(name string) (int64, bool) {
+	m := kmallocName.FindStringSubmatch(name)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	if m[2] == "k" {
+		n *= 1024
+	}
+	return n, true
+}
+
+// sizeMatches says whether a kmemleak object of size bytes lives in the
+// cache: kmalloc rounds a request up to the smallest kmalloc bucket that
+// holds it, so a kmalloc-N cache matches sizes above the next smaller
+// bucket present and up to N; a named cache matches its object size exactly.
+func sizeMatches(cache string, objSize, size int64, kmalloc []int64) bool {
+	n, ok := kmallocBucket(cache)
+	if !ok {
+		return size == objSize
+	}
+	if size > n {
+		return false
+	}
+	lower := n / 2
+	for _, b := range kmalloc {
+		if b < n && b > lower {
+			lower = b
+		}
+	}
+	return size > lower
+}
+
+// kmallocSizes lists the kmalloc bucket sizes present in a sample.
+func kmallocSizes(s Sample) []int64 {
+	var out []int64
+	for _, c := range s.Slabs {
+		if n, ok := kmallocBucket(c.Name); ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// memAvailableFloor is the hard ceiling: too little memory left now.
+func memAvailableFloor(memAvail float64, pol Policy) *Finding {
+	if math.IsNaN(memAvail) || pol.MemAvailableFloorBytes <= 0 || memAvail >= float64(pol.MemAvailableFloorBytes) {
+		return nil
+	}
+	return &Finding{
+		Kind: KindMeminfo, Subject: SubjectMemAvailable, Verdict: VerdictLeak, Unit: "bytes",
+		Reason: fmt.Sprintf("MemAvailable is %.1f MiB, below the %.1f MiB floor: the target is about to run out of memory",
+			memAvail/(1<<20), float64(pol.MemAvailableFloorBytes)/(1<<20)),
+	}
+}
+
+// verdictRank orders findings: leaks, suspects, allowed.
+func verdictRank(v Verdict) int {
+	switch v {
+	case VerdictLeak:
+		return 0
+	case VerdictSuspect:
+		return 1
+	case VerdictAllowed:
+		return 2
+	}
+	return 3
+}
+
+func sortFindings(f []Finding) {
+	sort.SliceStable(f, func(a, b int) bool {
+		ra, rb := verdictRank(f[a].Verdict), verdictRank(f[b].Verdict)
+		if ra != rb {
+			return ra < rb
+		}
+		if f[a].GrowthBytes != f[b].GrowthBytes {
+			return f[a].GrowthBytes > f[b].GrowthBytes
+		}
+		return f[a].Subject < f[b].Subject
+	})
+}

@@ -1,0 +1,92 @@
+package checks
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestDefaultPolicy_IsValid(t *testing.T) {
+	if err := DefaultPolicy().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadPolicy_OverridesOnlyGivenFields(t *testing.T) {
+	base := DefaultPolicy()
+	p, err := LoadPolicy([]byte("fdr: 0.05\nwarmup: 90m\nmin_growth_bytes:\n  slab: 2097152\n"), base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.FDR != 0.05 || p.Warmup != 90*time.Minute || p.MinGrowthBytes.Slab != 2<<20 {
+		t.Fatalf("overrides not applied: fdr=%v warmup=%v slab=%d", p.FDR, p.Warmup, p.MinGrowthBytes.Slab)
+	}
+	if p.MinGrowthBytes.Process != base.MinGrowthBytes.Process || p.MinSamples != base.MinSamples || p.PersistFraction != base.PersistFraction {
+		t.Fatalf("fields not given changed: %+v", p)
+	}
+}
+
+func TestLoadPolicy_EmptyDocumentKeepsBase(t *testing.T) {
+	p, err := LoadPolicy(nil, DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.FDR != DefaultPolicy().FDR || p.KmemleakMinScans != DefaultPolicy().KmemleakMinScans {
+		t.Fatalf("empty YAML changed the policy: %+v", p)
+	}
+}
+
+func TestLoadPolicy_RejectsBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+	}{
+		{"an unknown key", "fdrr: 0.1\n"},
+		{"an unknown nested key", "min_growth_bytes:\n  slabs: 1\n"},
+		{"an FDR above one", "fdr: 1.5\n"},
+		{"an early FDR looser than the final one", "early_stop_fdr: 0.5\n"},
+		{"too few samples", "min_samples: 2\n"},
+		{"a negative warm-up", "warmup: -1h\n"},
+		{"a malformed duration", "warmup: soon\n"},
+		{"a kmemleak rule of one scan", "kmemleak_min_scans: 1\n"},
+		{"an allow rule without reason", "allow:\n  - kind: slab\n    subject: kmalloc-*\n"},
+		{"an allow rule of an unknown kind", "allow:\n  - kind: disk\n    subject: x\n    reason: y\n"},
+		{"an allow rule with a bad glob", "allow:\n  - kind: slab\n    subject: \"[\"\n    reason: y\n"},
+		{"a negative floor", "min_growth_bytes:\n  process: -1\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadPolicy([]byte(tc.yaml), DefaultPolicy())
+			if !errors.Is(err, ErrPolicy) {
+				t.Fatalf("err = %v, want ErrPolicy", err)
+			}
+		})
+	}
+}
+
+func TestPolicyAllowed_MatchesKindAndGlob(t *testing.T) {
+	p, err := LoadPolicy([]byte("allow:\n  - kind: slab\n    subject: kmalloc-*\n    reason: pools grow with clients\n"), DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := p.Allowed(KindSlab, "kmalloc-64"); !ok || r != "pools grow with clients" {
+		t.Fatalf("kmalloc-64 not allowed: %q %v", r, ok)
+	}
+	if _, ok := p.Allowed(KindSlab, "dentry"); ok {
+		t.Fatal("dentry should not match kmalloc-*")
+	}
+	if _, ok := p.Allowed(KindProcess, "kmalloc-64"); ok {
+		t.Fatal("a slab rule should not allow a process")
+	}
+}
+
+func TestPolicyTrendOptions_EarlyIsStricter(t *testing.T) {
+	p := DefaultPolicy()
+	final, early := p.TrendOptions(KindSlab, true), p.TrendOptions(KindSlab, false)
+	if early.Alpha >= final.Alpha || early.MinPoints < final.MinPoints {
+		t.Fatalf("early %+v not stricter than final %+v", early, final)
+	}
+	if final.MinGrowth != float64(p.MinGrowthBytes.Slab) || p.TrendOptions(KindProcess, true).MinGrowth != float64(p.MinGrowthBytes.Process) {
+		t.Fatal("per-kind floors not applied")
+	}
+}
