@@ -25,7 +25,8 @@ type Facts struct {
 	// StoreUserCaches counts caches with store_user=1 (allocation owners tracked).
 	StoreUserCaches int `json:"store_user_caches"`
 	SlabCaches      int `json:"slab_caches"`
-	// MergedCaches counts symlinked alias names under /sys/kernel/slab.
+	// MergedCaches counts symlinked names under /sys/kernel/slab: every
+	// mergeable cache is one (mm/slub.c sysfs_slab_add), 0 with slab_nomerge.
 	MergedCaches int `json:"merged_caches"`
 }
 
@@ -312,7 +313,7 @@ func noMergeCheck(f Facts, params []string) Check {
 		c.Status, c.Seen = Pass, "no merged caches in /sys/kernel/slab"
 	default:
 		c.Status = Warn
-		c.Seen = fmt.Sprintf("%d cache names are merged into shared caches: a driver's leak may be blamed on kmalloc-N", f.MergedCaches)
+		c.Seen = fmt.Sprintf("slab merging is on (%d cache names are symlinks to shared directories): a driver's leak may be counted under another cache's name, e.g. kmalloc-256", f.MergedCaches)
 		c.Remediation = "boot with slab_nomerge"
 	}
 	return c

@@ -87,12 +87,16 @@ type SysfsEntry struct {
 }
 
 // MergedCache is one real cache directory and every name that points at it.
+// Shared reports whether several caches really share it.
 type MergedCache struct {
 	// Dir is the directory all members resolve to (":0000064", "kmalloc-64").
 	Dir string `json:"dir"`
 	// Names are the symlinked member names, sorted; empty for an unmerged cache.
 	Names []string `json:"names,omitempty"`
 }
+
+// Shared is true when more than one cache name resolves to this directory.
+func (m MergedCache) Shared() bool { return len(m.Names) > 1 }
 
 // ResolveAliases groups /sys/kernel/slab entries by the directory they
 // resolve to, so a merged group is counted once however many names point at
@@ -125,8 +129,10 @@ func ResolveAliases(entries []SysfsEntry) []MergedCache {
 	return out
 }
 
-// MergedCount is the number of symlinked names: caches that share another's
-// directory and so cannot be told apart in /proc/slabinfo.
+// MergedCount is the number of symlinked names: every mergeable cache is
+// one, so 0 means merging is off (slab_nomerge or debug options). Groups
+// with more than one name (Shared) are the caches /proc/slabinfo cannot
+// tell apart.
 func MergedCount(groups []MergedCache) int {
 	n := 0
 	for _, g := range groups {

@@ -102,3 +102,10 @@ func TestCacheApplySysfs_PrefersExactCounts(t *testing.T) {
 		t.Errorf("got %+v", c)
 	}
 }
+
+func TestMergedCache_SharedNeedsTwoNames(t *testing.T) {
+	groups := ResolveAliases([]SysfsEntry{{Name: ":0000064"}, {Name: "kmalloc-64", Target: ":0000064"}, {Name: ":0000128"}, {Name: "a", Target: ":0000128"}, {Name: "b", Target: ":0000128"}})
+	if len(groups) != 2 || groups[0].Shared() || !groups[1].Shared() {
+		t.Fatalf("groups = %+v", groups)
+	}
+}
