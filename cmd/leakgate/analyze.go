@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/harness"
+)
+
+func init() {
+	register(command{name: "analyze", summary: "re-judge a recorded or interrupted soak and rewrite its reports: analyze RUN_DIR [--policy FILE] [--json]", run: runAnalyze})
+}
+
+// runAnalyze re-parses a run folder's raw snapshots with the current code,
+// judges them under the current (or a given) policy, rewrites run.json and
+// the reports, and prints the diagnosis. Exit 0 pass, 1 fail or no verdict,
+// 2 bad input.
+func runAnalyze(_ context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	policyPath := fs.String("policy", "", "policy YAML applied over the defaults (default: the policy the run recorded)")
+	asJSON := fs.Bool("json", false, "print report.json's content instead of the message")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: leakgate analyze RUN_DIR [--policy FILE] [--json]")
+		fmt.Fprintln(stderr, "Re-judges a soak's run folder (finished or interrupted) and rewrites its reports.")
+		fmt.Fprintln(stderr, "Exit status: 0 pass, 1 fail (a leak, a reboot, a target not ready, or no verdict), 2 bad input.")
+		fs.PrintDefaults()
+	}
+	dir, rest := splitFirstArg(args)
+	if err := fs.Parse(rest); err != nil {
+		return exitUsage
+	}
+	if dir == "" && fs.NArg() == 1 {
+		dir = fs.Arg(0)
+	} else if fs.NArg() > 0 || dir == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	run, err := harness.LoadRun(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "leakgate analyze: %v\n", err)
+		return exitUsage
+	}
+	var pol *checks.Policy
+	if *policyPath != "" {
+		p, err := harness.LoadPolicyFile(*policyPath, checks.DefaultPolicy())
+		if err != nil {
+			fmt.Fprintf(stderr, "leakgate analyze: %v\n", err)
+			return exitUsage
+		}
+		pol = &p
+	}
+	run.Rejudge(pol)
+	if err := run.WriteReports(); err != nil {
+		fmt.Fprintf(stderr, "leakgate analyze: write reports in %s: %v\n", dir, err)
+		return exitUsage
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(run.Report()); err != nil {
+			fmt.Fprintf(stderr, "leakgate analyze: %v\n", err)
+			return exitUsage
+		}
+	} else {
+		fmt.Fprintln(stdout, run.Message())
+	}
+	if run.Failed() {
+		return exitFindings
+	}
+	return exitOK
+}
+
+// splitFirstArg lets a positional argument come before the flags
+// (analyze DIR --json) as well as after them.
+func splitFirstArg(args []string) (string, []string) {
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		return args[0], args[1:]
+	}
+	return "", args
+}
