@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/leakgate/leakgate/checks/trend"
+)
+
+const trendFixtures = "../../testdata/trend"
+
+func runTrendCLI(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	code, out, errs := runKmemleakCLI(t, []byte(stdin), append([]string{"trend"}, args...)...)
+	return code, out, errs
+}
+
+func decodeTrendLines(t *testing.T, out string) map[string]trendLine {
+	t.Helper()
+	got := map[string]trendLine{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var l trendLine
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("line %q is not JSON: %v", line, err)
+		}
+		got[l.Series] = l
+	}
+	return got
+}
+
+func TestTrend_LeakingSeriesExitsOneAndNamesIt(t *testing.T) {
+	code, out, errs := runTrendCLI(t, "", trendFixtures+"/soak-12h-leak.csv", "--json")
+	if code != exitFindings {
+		t.Fatalf("exit %d (%s), want 1", code, errs)
+	}
+	got := decodeTrendLines(t, out)
+	if len(got) != 3 {
+		t.Fatalf("%d series, want 3: %s", len(got), out)
+	}
+	leak := got["slab:kmalloc-128"]
+	// Generated at 65 536 per hour.
+	if leak.Verdict != "leak" || leak.SlopePerHour < 60000 || leak.SlopePerHour > 71000 ||
+		leak.SlopeLow > leak.SlopePerHour || leak.SlopeHigh < leak.SlopePerHour || leak.SlopeLow <= 0 {
+		t.Fatalf("kmalloc-128: %+v, want leak within 10 %% of 65536/h inside a positive interval", leak)
+	}
+	if got["slab:dentry"].Verdict != "ok" {
+		t.Fatalf("dentry: %+v, want ok", got["slab:dentry"])
+	}
+	if ramp := got["slab:inode_cache"]; ramp.Verdict != "ok" || ramp.Growth < 1e6 {
+		t.Fatalf("inode_cache warm-up ramp: %+v, want ok despite its growth", ramp)
+	}
+}
+
+func TestTrend_CleanInputFromStdinExitsZero(t *testing.T) {
+	in := mustRead(t, trendFixtures+"/soak-12h-clean.csv")
+	code, out, errs := runTrendCLI(t, in, "-", "--json")
+	if code != exitOK {
+		t.Fatalf("exit %d (%s), want 0", code, errs)
+	}
+	for name, l := range decodeTrendLines(t, out) {
+		if l.Verdict != "ok" || l.N != 67 {
+			t.Fatalf("%s: %+v, want ok on 67 points", name, l)
+		}
+	}
+}
+
+func TestTrend_FlagsChangeTheVerdict(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a growth floor above the leak's growth", []string{"--min-growth", "1e9"}, "ok"},
+		{"a slope floor above the leak's slope", []string{"--min-slope", "1e6"}, "ok"},
+		{"a warm-up longer than the run leaves too few points", []string{"--warmup", "11h"}, "insufficient"},
+		{"flags before the file name", nil, "leak"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append([]string{"--json"}, tc.args...), trendFixtures+"/soak-12h-leak.csv")
+			_, out, errs := runTrendCLI(t, "", args...)
+			if got := decodeTrendLines(t, out)["slab:kmalloc-128"].Verdict; got != tc.want {
+				t.Fatalf("verdict %q (%s), want %q", got, errs, tc.want)
+			}
+		})
+	}
+}
+
+func TestTrend_TextOutputHasAHeaderAndARowPerSeries(t *testing.T) {
+	_, out, _ := runTrendCLI(t, "", trendFixtures+"/soak-12h-leak.csv")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "SERIES") || !strings.Contains(out, "slab:kmalloc-128  leak") {
+		t.Fatalf("text output:\n%s", out)
+	}
+}
+
+func TestTrend_BadInputExitsTwoWithTheLine(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		want  string
+	}{
+		{"an empty input", "", "line 1: empty input"},
+		{"a wrong header", "name,time,value\n", "line 1: header"},
+		{"a value that is not a number", "series,t,value\na,0,1\na,600,lots\n", "line 3: value"},
+		{"a NaN value", "series,t,value\na,0,NaN\n", "line 2: value"},
+		{"an infinite time", "series,t,value\na,+Inf,1\n", "line 2: t"},
+		{"a row with two fields", "series,t,value\na,0,1\na,600\n", "line 3"},
+		{"a repeated time", "series,t,value\na,0,1\nb,0,1\na,0,2\n", "line 4: series \"a\" has t=0 twice (also line 2)"},
+		{"an empty series name", "series,t,value\n,0,1\n", "line 2: empty series name"},
+		{"only a header", "series,t,value\n", "no rows"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, errs := runTrendCLI(t, tc.input, "-")
+			if code != exitUsage || !strings.Contains(errs, tc.want) {
+				t.Fatalf("exit %d stderr %q, want 2 and %q", code, errs, tc.want)
+			}
+		})
+	}
+}
+
+func TestTrend_BadFlagsExitTwo(t *testing.T) {
+	for _, args := range [][]string{{"--alpha", "2", "-"}, {"--warmup", "soon", "-"}, {"a.csv", "b.csv"}} {
+		if code, _, _ := runTrendCLI(t, "series,t,value\na,0,1\n", args...); code != exitUsage {
+			t.Fatalf("args %v: exit %d, want 2", args, code)
+		}
+	}
+}
+
+func TestReadTrendCSV_InterleavedAndUnsortedRows(t *testing.T) {
+	in := "series,t,value\nb,600,5\na,0,1\nb,0,4\na,600,2\n"
+	series, err := readTrendCSV(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series) != 2 || series[0].Name != "b" || series[1].Name != "a" {
+		t.Fatalf("series %+v, want b then a", series)
+	}
+	if series[0].Times[0] != 0 || series[0].Values[0] != 4 || series[0].Values[1] != 5 {
+		t.Fatalf("b not sorted by t: %+v", series[0])
+	}
+}
+
+func FuzzReadCSV(f *testing.F) {
+	f.Add("series,t,value\na,0,1\na,600,2\nb,0,3\n")
+	f.Add("series,t,value\n\"a,b\",1e3,-2.5\n")
+	f.Add("\ufeffseries,t,value\na,0,1\n")
+	f.Add("series,t,value\na,0,1\na,0,1\n")
+	f.Add("series,t,value\na,\"1\n2\",3\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		series, err := readTrendCSV(strings.NewReader(in))
+		if err != nil {
+			if !errors.Is(err, errTrendCSV) || !strings.Contains(err.Error(), "line") {
+				t.Fatalf("error without the CSV kind or a line: %v", err)
+			}
+			return
+		}
+		for _, s := range series {
+			if s.Name == "" || len(s.Times) != len(s.Values) || len(s.Times) == 0 {
+				t.Fatalf("malformed series %+v", s)
+			}
+			for i := range s.Times {
+				if math.IsNaN(s.Values[i]) || math.IsInf(s.Values[i], 0) || (i > 0 && s.Times[i] <= s.Times[i-1]) {
+					t.Fatalf("series %q: bad point %d", s.Name, i)
+				}
+			}
+		}
+		// Whatever was read can be judged without an error.
+		for i := range series {
+			series[i].Options = trend.DefaultOptions()
+		}
+		if _, err := trend.AnalyzeRun(context.Background(), series); err != nil {
+			t.Fatalf("judging read series: %v", err)
+		}
+	})
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
