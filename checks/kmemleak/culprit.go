@@ -14,9 +14,9 @@ func Culprit(frames []Frame, own []string) *Frame {
 	return culprit(frames, NewOwnMatcher(own), classifyUncached)
 }
 
-// MachineryReason says why a function is never blamed: which row of the
-// allocator or context-boundary table its normalised name matches. It returns
-// "" for a function that can be blamed.
+// MachineryReason says why a function is never blamed: the reason of the
+// skip table row it matches (allocator machinery or a context boundary). It
+// returns "" for a function that can be blamed.
 func MachineryReason(function string) string {
 	c := classifyUncached(function)
 	return c.reason
@@ -136,116 +136,108 @@ type frameClass struct {
 	boundary bool   // it starts the interrupted or idle context that ends a signature
 }
 
-// skipRule is one row of the table: an anchored pattern on the normalised
-// function name and why matching frames are not blamed.
+// skipRule is one row of the table: an anchored pattern on a function name,
+// why matching frames are not blamed, and whether the frame is a context
+// boundary (see below) rather than allocator machinery.
 type skipRule struct {
-	pattern string
-	why     string
+	pattern  string
+	why      string
+	boundary bool
 }
 
-// machineryRules is the one table of frames never blamed. Every pattern is
-// anchored (^…$) and matched against the whole normalised name, so a real
-// function that merely contains an allocator's name (sget_userns contains
-// get_user, htab_map_alloc contains alloc, debug_objects_mem_init contains
-// mem_init) is still blamed: syzkaller's unanchored list moves those leaks to
-// their callers (KERNEL-FACTS §1.7).
+// skipTable is the one table of frames never blamed. Every pattern is
+// anchored (^…$) and matched against the whole name, so a real function that
+// merely contains an allocator's name (sget_userns contains get_user,
+// htab_map_alloc contains alloc, debug_objects_mem_init contains mem_init) is
+// still blamed: syzkaller's unanchored list moves those leaks to their
+// callers (KERNEL-FACTS §1.7).
 //
-// The principle: skip code that hands out anonymous memory — heap, slab,
-// pages, vmalloc, per-CPU areas, socket buffers, copies of strings — and
-// kmemleak's own hooks; keep constructors of named kernel objects
-// (htab_map_alloc, sget_userns, alloc_netdev_mqs), which say what leaked. A
-// socket buffer is anonymous memory whoever wraps its allocation, so any
-// function whose name has alloc_skb / skb_alloc as a whole word part
+// Context boundaries come first and match the name with only its clone
+// suffix stripped (the __x64_sys_ wrapper is entry code, the __do_sys_ body
+// is not): interrupt and softirq entry, idle loops, syscall entry, thread
+// start. What lies below them is whatever the CPU was interrupted in, which
+// varies from object to object, so a signature stops at the first of them.
+//
+// Allocator machinery follows and matches the normalised name
+// (NormaliseFunction). The principle: skip code that hands out anonymous
+// memory — heap, slab, pages, vmalloc, per-CPU areas, socket buffers, copies
+// of strings — and kmemleak's own hooks; keep constructors of named kernel
+// objects (htab_map_alloc, sget_userns, alloc_netdev_mqs), which say what
+// leaked. A socket buffer is anonymous memory whoever wraps its allocation,
+// so any function whose name has alloc_skb / skb_alloc as a whole word part
 // (__netdev_alloc_skb, a vendor's skbmgr_alloc_skb4k pool) is skipped and the
 // code that asked for the buffer (hostadpt_rx_handler) is blamed.
-var machineryRules = []skipRule{
+var skipTable = []skipRule{
+	// Context boundaries.
+	{`_*do_softirq(_own_stack)?|handle_softirqs|run_ksoftirqd|_*irq_exit(_rcu)?|irq_exit_rcu`, "softirq entry", true},
+	{`_*handle_domain_irq|generic_handle_(domain_)?irq\w*|handle_irq_desc|handle_(fasteoi|level|edge|percpu_devid)_irq|_*handle_irq_event\w*|handle_irq|gic_handle_irq|_*gic_handle_irq\w*|do_IRQ|handle_arch_irq`, "interrupt entry", true},
+	{`el[01]_(irq|interrupt|svc|sync|da|ia)\w*|el[01][ht]_64_(irq|sync|error)\w*|call_on_irq_stack|do_interrupt_handler|__irq_svc|__irq_usr|common_interrupt|asm_common_interrupt|(asm_)?sysvec_\w+|ret_from_intr`, "interrupt entry", true},
+	{`do_idle|cpu_startup_entry|arch_cpu_idle\w*|default_idle\w*|cpuidle_enter\w*|call_cpuidle|secondary_start_kernel|rest_init|start_kernel|x86_64_start_\w+|start_secondary|cpu_bringup_and_idle`, "idle or boot", true},
+	{`do_syscall_64|do_syscall_x64|x64_sys_call|entry_SYSCALL_64\w*|do_fast_syscall_32|entry_INT80\w*|invoke_syscall|el0_svc_common\w*|do_el0_svc\w*|ret_fast_syscall|__sys_trace_return|_*(x64|arm64|ia32|riscv)_sys_\w+`, "syscall entry", true},
+	{`kthread|ret_from_fork\w*|worker_thread|smpboot_thread_fn`, "thread start", true},
+	// Allocator machinery.
 	// kmalloc family, with the 6.10+ *_noprof names and track_caller/node variants.
-	{`_*k(v?[mzc]alloc|v?realloc|v?realloc_array|malloc_array|calloc_node)(_\w*)?`, "kmalloc family"},
-	{`_*kmalloc_reserve`, "skb head kmalloc"},
-	{`_*kmem_cache_z?alloc(_\w*)?`, "slab cache allocation"},
-	{`_*(memcg_)?slab_(alloc|post_alloc_hook|pre_alloc_hook)(_\w*)?`, "slab internals"},
-	{`(new_slab|allocate_slab|alloc_slab_page|kmalloc_slab|_*cache_alloc(_refill|_node)?|fallback_alloc|alloc_slab_obj_exts)`, "slab internals"},
-	{`_*kmemleak_\w+|_*create_object(_\w*)?`, "kmemleak's own hooks"},
-	{`_*(kasan|kfence|kmsan)_\w+|should_failslab|_*alloc_tag_\w+|obj_cgroup_charge\w*`, "allocation hooks"},
+	{`_*k(v?[mzc]alloc|v?realloc|v?realloc_array|malloc_array|calloc_node)(_\w*)?`, "kmalloc family", false},
+	{`_*kmalloc_reserve`, "skb head kmalloc", false},
+	{`_*kmem_cache_z?alloc(_\w*)?`, "slab cache allocation", false},
+	{`_*(memcg_)?slab_(alloc|post_alloc_hook|pre_alloc_hook)(_\w*)?`, "slab internals", false},
+	{`(new_slab|allocate_slab|alloc_slab_page|kmalloc_slab|_*cache_alloc(_refill|_node)?|fallback_alloc|alloc_slab_obj_exts)`, "slab internals", false},
+	{`_*kmemleak_\w+|_*create_object(_\w*)?`, "kmemleak's own hooks", false},
+	{`_*(kasan|kfence|kmsan)_\w+|should_failslab|_*alloc_tag_\w+|obj_cgroup_charge\w*`, "allocation hooks", false},
 	// pages and page fragments.
-	{`_*alloc_(frozen_)?pages?(_\w*)?|_*get_(free|zeroed)_pages?(_\w*)?`, "page allocator"},
-	{`_*(folio_alloc|filemap_alloc_folio|vma_alloc_folio)(_\w*)?|_*alloc_folio(_\w*)?`, "page allocator"},
-	{`_*page_frag_(alloc|cache_refill)(_\w*)?|_*(netdev|napi)_alloc_frag(_\w*)?`, "page fragment allocator"},
-	{`_*dma_alloc(_\w*)?|_*dma_direct_alloc(_\w*)?`, "DMA buffer allocator"},
+	{`_*alloc_(frozen_)?pages?(_\w*)?|_*get_(free|zeroed)_pages?(_\w*)?`, "page allocator", false},
+	{`_*(folio_alloc|filemap_alloc_folio|vma_alloc_folio)(_\w*)?|_*alloc_folio(_\w*)?`, "page allocator", false},
+	{`_*page_frag_(alloc|cache_refill)(_\w*)?|_*(netdev|napi)_alloc_frag(_\w*)?`, "page fragment allocator", false},
+	{`_*dma_alloc(_\w*)?|_*dma_direct_alloc(_\w*)?`, "DMA buffer allocator", false},
 	// vmalloc and per-CPU memory.
-	{`_*vmalloc(_\w*)?|_*vzalloc(_\w*)?|_*vcalloc(_\w*)?|_*get_vm_area(_\w*)?|alloc_vmap_area|_*vmap(_\w*)?`, "vmalloc"},
-	{`_*pcpu_\w+|_*alloc_percpu(_\w*)?`, "per-CPU allocator"},
+	{`_*vmalloc(_\w*)?|_*vzalloc(_\w*)?|_*vcalloc(_\w*)?|_*get_vm_area(_\w*)?|alloc_vmap_area|_*vmap(_\w*)?`, "vmalloc", false},
+	{`_*pcpu_\w+|_*alloc_percpu(_\w*)?`, "per-CPU allocator", false},
 	// socket buffers, including vendor wrappers (see above).
-	{`(\w*_)?alloc_skb(_?\w*)?|(\w*_)?skb_alloc(_\w*)?|_*(napi_)?build_skb(_around)?`, "socket buffer allocator"},
-	{`(skb_clone|skb_copy|pskb_copy|__pskb_copy_fclone|skb_copy_expand|pskb_expand_head|skb_realloc_headroom|skb_unshare|skb_share_check)`, "socket buffer copy"},
-	{`sock_(kmalloc|kzalloc|wmalloc|rmalloc)|sock_alloc_send_p?skb`, "socket buffer allocator"},
+	{`(\w*_)?alloc_skb(_?\w*)?|(\w*_)?skb_alloc(_\w*)?|_*(napi_)?build_skb(_around)?`, "socket buffer allocator", false},
+	{`(skb_clone|skb_copy|pskb_copy|__pskb_copy_fclone|skb_copy_expand|pskb_expand_head|skb_realloc_headroom|skb_unshare|skb_share_check)`, "socket buffer copy", false},
+	{`sock_(kmalloc|kzalloc|wmalloc|rmalloc)|sock_alloc_send_p?skb`, "socket buffer allocator", false},
 	// copies of strings and memory.
-	{`_*(kstrdup|kstrndup|kstrdup_const|kstrdup_quotable\w*|kmemdup|kmemdup_nul|kvmemdup|kmemdup_array|memdup_user|memdup_user_nul|vmemdup_user|strndup_user|kasprintf|kvasprintf|kvasprintf_const|kasprintf_strarray)(_noprof)?`, "string or memory copy"},
-	{`devm_k(m|z|c|re)alloc\w*|devm_k(strdup|asprintf|vasprintf|memdup)\w*|_*devres_alloc(_\w*)?`, "managed allocation"},
-	{`kobject_\w+|dev_set_name`, "kobject naming"},
+	{`_*(kstrdup|kstrndup|kstrdup_const|kstrdup_quotable\w*|kmemdup|kmemdup_nul|kvmemdup|kmemdup_array|memdup_user|memdup_user_nul|vmemdup_user|strndup_user|kasprintf|kvasprintf|kvasprintf_const|kasprintf_strarray)(_noprof)?`, "string or memory copy", false},
+	{`devm_k(m|z|c|re)alloc\w*|devm_k(strdup|asprintf|vasprintf|memdup)\w*|_*devres_alloc(_\w*)?`, "managed allocation", false},
+	{`kobject_\w+|dev_set_name`, "kobject infrastructure", false},
 	// id and tree node allocators.
-	{`_*idr_get\w*|_*idr_alloc(_\w*)?|_*ida_alloc(_\w*)?|_*ida_get\w*|_*radix_tree_node_alloc|_*radix_tree_(preload|maybe_preload)\w*`, "id allocator"},
-	{`_*xas_(alloc|nomem|create|expand)(_\w*)?|_*xa_(alloc|store|insert)(_\w*)?`, "xarray node allocator"},
-	{`_*memblock_(alloc|phys_alloc|virt_alloc)\w*`, "boot memory allocator"},
-	{`mempool_(alloc|alloc_slab|kmalloc|alloc_pages)(_\w*)?`, "mempool"},
-	{`list_lru_init\w*|_*list_lru_memcg_alloc\w*`, "list_lru allocator"},
-	{`bpf_map_(kmalloc|kzalloc|kvcalloc|area_alloc|alloc_percpu)\w*|_*bpf_map_area_alloc|bpf_mem_alloc\w*`, "bpf map memory"},
+	{`_*idr_get\w*|_*idr_alloc(_\w*)?|_*ida_alloc(_\w*)?|_*ida_get\w*|_*radix_tree_node_alloc|_*radix_tree_(preload|maybe_preload)\w*`, "id allocator", false},
+	{`_*xas_(alloc|nomem|create|expand)(_\w*)?|_*xa_(alloc|store|insert)(_\w*)?`, "xarray node allocator", false},
+	{`_*memblock_(alloc|phys_alloc|virt_alloc)\w*`, "boot memory allocator", false},
+	{`mempool_(alloc|alloc_slab|kmalloc|alloc_pages)(_\w*)?`, "mempool", false},
+	{`list_lru_init\w*|_*list_lru_memcg_alloc\w*`, "list_lru allocator", false},
+	{`bpf_map_(kmalloc|kzalloc|kvcalloc|area_alloc|alloc_percpu)\w*|_*bpf_map_area_alloc|bpf_mem_alloc\w*`, "bpf map memory", false},
 }
 
-// boundaryRules are frames where the allocating code ends and the context it
-// ran in begins: interrupt and softirq entry, idle loops, syscall entry,
-// thread start. What lies below them is whatever the CPU was interrupted in,
-// which varies from object to object, so a signature stops at the first of
-// them; they are never blamed either.
-var boundaryRules = []skipRule{
-	{`_*do_softirq(_own_stack)?|handle_softirqs|run_ksoftirqd|_*irq_exit(_rcu)?|irq_exit_rcu`, "softirq entry"},
-	{`_*handle_domain_irq|generic_handle_(domain_)?irq\w*|handle_irq_desc|handle_(fasteoi|level|edge|percpu_devid)_irq|_*handle_irq_event\w*|handle_irq|gic_handle_irq|_*gic_handle_irq\w*|do_IRQ|handle_arch_irq`, "interrupt entry"},
-	{`el[01]_(irq|interrupt|svc|sync|da|ia)\w*|el[01][ht]_64_(irq|sync|error)\w*|call_on_irq_stack|do_interrupt_handler|__irq_svc|__irq_usr|common_interrupt|asm_common_interrupt|(asm_)?sysvec_\w+|ret_from_intr`, "interrupt entry"},
-	{`do_idle|cpu_startup_entry|arch_cpu_idle\w*|default_idle\w*|cpuidle_enter\w*|call_cpuidle|secondary_start_kernel|rest_init|start_kernel|x86_64_start_\w+|start_secondary|cpu_bringup_and_idle`, "idle or boot"},
-	{`do_syscall_64|do_syscall_x64|x64_sys_call|entry_SYSCALL_64\w*|do_fast_syscall_32|entry_INT80\w*|invoke_syscall|el0_svc_common\w*|do_el0_svc\w*|ret_fast_syscall|__sys_trace_return|_*(x64|arm64|ia32|riscv)_sys_\w+`, "syscall entry"},
-	{`kthread|ret_from_fork\w*|worker_thread|smpboot_thread_fn`, "thread start"},
+// compiledRule is a skipRule with its pattern compiled.
+type compiledRule struct {
+	re *regexp.Regexp
+	skipRule
 }
 
-// classifier compiles the tables once per call site that needs them.
-type classifier struct {
-	machinery []*regexp.Regexp
-	whys      []string
-	boundary  []*regexp.Regexp
-	bwhys     []string
-}
+// compiledTable is built once at package init and never changed.
+var compiledTable = compileTable(skipTable)
 
-func newClassifier() *classifier {
-	c := &classifier{}
-	for _, r := range machineryRules {
-		c.machinery = append(c.machinery, regexp.MustCompile(`^(?:`+r.pattern+`)$`))
-		c.whys = append(c.whys, r.why)
+func compileTable(rules []skipRule) []compiledRule {
+	out := make([]compiledRule, len(rules))
+	for i, r := range rules {
+		out[i] = compiledRule{regexp.MustCompile(`^(?:` + r.pattern + `)$`), r}
 	}
-	for _, r := range boundaryRules {
-		c.boundary = append(c.boundary, regexp.MustCompile(`^(?:`+r.pattern+`)$`))
-		c.bwhys = append(c.bwhys, r.why)
-	}
-	return c
+	return out
 }
 
-// compiledTables is built once at package init and never changed.
-var compiledTables = newClassifier()
-
-// classifyUncached classifies one function name against the tables.
+// classifyUncached classifies one function name against the table.
 func classifyUncached(function string) frameClass {
 	base := stripCloneSuffix(function)
 	norm := stripSyscallPrefix(base)
 	c := frameClass{norm: norm}
-	// Boundaries are checked before the syscall prefix is stripped: the
-	// __x64_sys_ wrapper is entry code, the __do_sys_ body is not.
-	for i, re := range compiledTables.boundary {
-		if re.MatchString(base) {
-			c.reason, c.boundary = compiledTables.bwhys[i], true
-			return c
+	for _, r := range compiledTable {
+		name := norm
+		if r.boundary {
+			name = base
 		}
-	}
-	for i, re := range compiledTables.machinery {
-		if re.MatchString(norm) {
-			c.reason = compiledTables.whys[i]
+		if r.re.MatchString(name) {
+			c.reason, c.boundary = r.why, r.boundary
 			return c
 		}
 	}
