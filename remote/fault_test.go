@@ -625,3 +625,20 @@ func echoOK(t *testing.T, tgt remote.Target) {
 		t.Fatalf("echo ok: %q %v", res.Stdout, err)
 	}
 }
+
+func TestRemotetest_AClosedTargetRefusesCallsInsteadOfReconnecting(t *testing.T) {
+	srv := remotetest.New(t, remotetest.Options{})
+	tgt := mustDial(t, srv)
+	if err := tgt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tgt.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+
+	_, err := tgt.Run(context.Background(), []string{"true"}, remote.RunOptions{})
+
+	if err == nil || remote.IsRetryable(err) || srv.Accepted() != 1 {
+		t.Errorf("run after close: %v (connections %d)", err, srv.Accepted())
+	}
+}

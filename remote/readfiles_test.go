@@ -222,3 +222,35 @@ func BenchmarkParseReadStream(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkReadScript runs the read script for one sample of this machine's
+// /proc under each shell: the cost on the target itself, without SSH.
+func BenchmarkReadScript(b *testing.B) {
+	paths := []string{"/proc/slabinfo", "/proc/meminfo", "/proc/[0-9]*/status", "/proc/[0-9]*/smaps_rollup"}
+	for _, sh := range shells {
+		b.Run("shell="+strings.ReplaceAll(sh.name, " ", "-"), func(b *testing.B) {
+			files := 0
+			for b.Loop() {
+				req, err := newReadRequest(paths, ReadOptions{}, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				argv := append(append([]string{}, sh.argv...), "-c", readScript, readScriptName)
+				cmd := exec.Command(argv[0], append(argv[1:], req.args...)...)
+				out, err := cmd.StdoutPipe()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := cmd.Start(); err != nil {
+					b.Fatal(err)
+				}
+				snap, err := req.parse(out)
+				if werr := cmd.Wait(); err != nil || werr != nil {
+					b.Fatal(err, werr)
+				}
+				files = len(snap.Files)
+			}
+			b.ReportMetric(float64(files), "files/op")
+		})
+	}
+}

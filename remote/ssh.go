@@ -25,6 +25,7 @@ type SSH struct {
 
 	mu        sync.Mutex
 	link      *link
+	closed    bool
 	transport string // "sftp" or "exec": how the last file moved
 }
 
@@ -49,12 +50,16 @@ func (s *SSH) Close() error {
 	s.mu.Lock()
 	l := s.link
 	s.link = nil
+	s.closed = true
 	s.mu.Unlock()
 	if l != nil {
 		l.close()
 	}
 	return nil
 }
+
+// errClosed is returned by calls on a closed target.
+var errClosed = errors.New("target is closed")
 
 // Run executes argv, each argument quoted for the remote shell.
 func (s *SSH) Run(ctx context.Context, argv []string, opts RunOptions) (Result, error) {
@@ -193,8 +198,11 @@ func (s *SSH) lost(l *link, op string, err error) error {
 // ensure returns a live link, connecting with backoff when there is none.
 func (s *SSH) ensure(ctx context.Context) (*link, error) {
 	s.mu.Lock()
-	l := s.link
+	l, closed := s.link, s.closed
 	s.mu.Unlock()
+	if closed {
+		return nil, fmt.Errorf("use %s: %w (dial it again)", s.name, errClosed)
+	}
 	if l != nil && !l.dead.Load() {
 		return l, nil
 	}
@@ -238,8 +246,15 @@ func (s *SSH) connect(ctx context.Context) error {
 		l, err = dialLink(ctx, s.name, s.hops, s.opts)
 		if err == nil {
 			s.mu.Lock()
-			s.link = l
+			closed := s.closed
+			if !closed {
+				s.link = l
+			}
 			s.mu.Unlock()
+			if closed {
+				l.close()
+				return fmt.Errorf("use %s: %w", s.name, errClosed)
+			}
 			return nil
 		}
 		if !IsRetryable(err) || ctx.Err() != nil {
