@@ -56,8 +56,9 @@ type scenario struct {
 	rebootAt int
 	// down reports whether the link is down at sample n.
 	down func(n int) bool
-	// kmemleakOff makes every kmemleak write fail with EPERM (disabled).
-	kmemleakOff bool
+	// stallAt, when > 0, makes every read from sample stallAt on hang until
+	// its context ends (a target that stops answering).
+	stallAt int
 }
 
 // scriptedTarget is a real SSH target (remote/remotetest: the in-process
@@ -120,6 +121,10 @@ func (s *scriptedTarget) Run(ctx context.Context, argv []string, opts remote.Run
 }
 
 func (s *scriptedTarget) ReadFiles(ctx context.Context, paths []string, opts remote.ReadOptions) (*remote.Snapshot, error) {
+	if s.sc.stallAt > 0 && s.sampleN() >= s.sc.stallAt {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
 	s.applyLink()
 	s.writeTree(s.sampleN())
 	return s.Target.ReadFiles(ctx, paths, opts)

@@ -251,10 +251,10 @@ func (s *store) appendRecord(r Record) error {
 	}
 	line = append(line, '\n')
 	if _, err := s.samples.Write(line); err != nil {
-		return fmt.Errorf("append to %s: %w", filepath.Join(s.dir, SamplesFile), err)
+		return fmt.Errorf("append to %s: %w", filepath.Join(s.dir, SamplesFile), diskHint(err))
 	}
 	if err := s.samples.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", filepath.Join(s.dir, SamplesFile), err)
+		return fmt.Errorf("sync %s: %w", filepath.Join(s.dir, SamplesFile), diskHint(err))
 	}
 	return nil
 }
