@@ -479,3 +479,25 @@ func TestParse_EachErrorStopsTheParse(t *testing.T) {
 		t.Errorf("err %v after %d objects, want %v after 2", err, n, stop)
 	}
 }
+
+func TestParse_TruncatedMeansCutShortNotFrameless(t *testing.T) {
+	in := "unreferenced object 0xffff888100000000 (size 16):\n" +
+		"  comm \"swapper/0\", pid 1, jiffies 4294892512\n" +
+		"  backtrace (crc 0):\n" +
+		"unreferenced object 0xffff888100000100 (size 32):\n" +
+		"  comm \"modprobe\", pid 5, jiffies 4294892600\n" +
+		"unreferenced object 0xffff888100000200 (size 64):\n" +
+		"  comm \"modprobe\", pid 5, jiffies 4294892601\n"
+	rep, err := Parse(strings.NewReader(in), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []bool{rep.Objects[0].Truncated, rep.Objects[1].Truncated, rep.Objects[2].Truncated}
+	// A stack depot miss prints a backtrace line and no frames: complete.
+	if got[0] || !got[1] || !got[2] {
+		t.Errorf("truncated flags %v, want [false true true]", got)
+	}
+	if c := rep.Objects[0].Culprit; c != nil {
+		t.Errorf("frameless object blamed %+v", c)
+	}
+}

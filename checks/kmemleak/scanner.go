@@ -52,8 +52,9 @@ func NewScanner(r io.Reader) *Scanner {
 
 // Next returns the next object, io.EOF after the last one, or a wrapped read
 // error. Lines that belong to no block are skipped and counted (Skipped). An
-// object cut short by the end of input (or with no frames at all) is
-// returned with Truncated set.
+// object cut short — by the end of input, a read error, or the next header
+// before its "backtrace" line — is returned with Truncated set. Culprit and
+// Signature are left for a Grouper to set.
 func (s *Scanner) Next() (Object, error) {
 	if s.done {
 		return Object{}, io.EOF
@@ -85,11 +86,14 @@ func (s *Scanner) Next() (Object, error) {
 	st := stateHeader
 	var prev *parsedFrame // the last frame kept, for parseFrame's prediction
 	frames := 0
+	// sawBacktrace: the block got as far as its "backtrace:" line. Its frames
+	// may still be none (6.x, when the stack depot had no room).
+	sawBacktrace := false
 	for {
 		line, newline, err := s.readLine()
 		if err == io.EOF {
 			s.done = true
-			if frames == 0 {
+			if !sawBacktrace {
 				obj.Truncated = true
 			}
 			return obj, nil
@@ -144,7 +148,7 @@ func (s *Scanner) Next() (Object, error) {
 		case len(t) == 0:
 		case bytes.HasPrefix(t, headerPrefix):
 			if next, ok := s.parseHeader(t); ok {
-				if frames == 0 {
+				if !sawBacktrace {
 					obj.Truncated = true
 				}
 				s.next, s.hasNext = next, true
@@ -178,6 +182,7 @@ func (s *Scanner) Next() (Object, error) {
 				obj.CRC = parseCRC(t[len(backtracePrefix):])
 			}
 			st = stateFrames
+			sawBacktrace = true
 		default:
 			s.skipped++
 		}
