@@ -43,6 +43,8 @@ const (
 	MaxHexDumpLines = 4
 	readBufferBytes = 64 << 10
 	maxInterned     = 1 << 14
+	// maxInternedBytes keeps garbage out of the caches: KSYM_NAME_LEN is 512.
+	maxInternedBytes = 512
 )
 
 // NewScanner returns a Scanner reading r.
@@ -469,7 +471,7 @@ func (s *Scanner) parseFrame(t []byte, prev *parsedFrame) *parsedFrame {
 	if !hit {
 		f, keep, ok := s.parseSymbol(t)
 		pf = &parsedFrame{f: f, keep: keep, ok: ok}
-		if len(s.frames) < maxInterned {
+		if len(s.frames) < maxInterned && len(t) <= maxInternedBytes {
 			pf.id = uint32(len(s.frames) + 1)
 			pf.key = string(t)
 			s.frames[pf.key] = pf
@@ -608,7 +610,7 @@ func (s *Scanner) intern(b []byte) string {
 		return v
 	}
 	v := string(b)
-	if len(s.names) < maxInterned {
+	if len(s.names) < maxInterned && len(v) <= maxInternedBytes {
 		s.names[v] = v
 	}
 	return v
