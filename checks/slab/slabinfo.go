@@ -117,11 +117,12 @@ func parseSlabinfoRow(f [][]byte) (Cache, error) {
 // reports false for anything unusual, which parseSlabinfoRow then explains.
 func parseSlabinfoRowFast(line []byte) (Cache, bool) {
 	var c Cache
-	i := 0
-	for i < len(line) && line[i] != ' ' && line[i] != '\t' {
-		i++
+	// The kernel pads with spaces only; anything else takes the tolerant path.
+	if bytes.IndexByte(line, '\t') >= 0 || bytes.IndexByte(line, '\r') >= 0 {
+		return c, false
 	}
-	if i == 0 {
+	i := bytes.IndexByte(line, ' ')
+	if i <= 0 || i == 1 && line[0] == ':' {
 		return c, false
 	}
 	name := line[:i]
@@ -132,14 +133,14 @@ func parseSlabinfoRowFast(line []byte) (Cache, bool) {
 			return c, false
 		}
 	}
-	if j := skipSpace(line, i); j >= len(line) || line[j] != ':' {
+	if j := skipSpace(line, i); j+1 >= len(line) || line[j] != ':' || line[j+1] != ' ' {
 		return c, false
 	}
-	sd := bytes.Index(line[i:], []byte(": slabdata "))
+	sd := bytes.Index(line[i:], []byte(" slabdata "))
 	if sd < 0 {
 		return c, false
 	}
-	i += sd + len(": slabdata ")
+	i += sd + len(" slabdata ")
 	if c.ActiveSlabs, i, ok = nextNumber(line, i); !ok {
 		return c, false
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/prometheus/procfs"
@@ -162,6 +163,17 @@ func FuzzParseSlabinfo(f *testing.F) {
 		}
 		if len(caches) > bytes.Count(b, []byte("\n"))+1 {
 			t.Fatalf("%d caches from %d lines", len(caches), bytes.Count(b, []byte("\n"))+1)
+		}
+		// The fast path must agree with the tolerant one on every row it takes.
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			fast, ok := parseSlabinfoRowFast(line)
+			if !ok {
+				continue
+			}
+			slow, err := parseSlabinfoRow(splitFields(line, nil))
+			if err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("row %q: fast %+v, tolerant %+v (%v)", line, fast, slow, err)
+			}
 		}
 	})
 }
