@@ -130,6 +130,7 @@ func (s *Scanner) Next() (Object, error) {
 			case keep:
 				prev = pf
 				obj.stack = stackStep(obj.stack, pf.id, frames == 0)
+				obj.src = s
 				frames++
 				if s.lean {
 					if frames == 1 {

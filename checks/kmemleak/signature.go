@@ -103,6 +103,7 @@ type Grouper struct {
 	groups    map[uint64]*groupAcc
 	stacks    map[uint64]stackMemo
 	scratch   []Frame // frames of a lean object, materialised on a memo miss
+	src       *Scanner
 	order     []*groupAcc
 	ungrouped int
 }
@@ -132,7 +133,12 @@ type stackMemo struct {
 // Add sets o.Culprit and o.Signature and counts o in its group.
 func (g *Grouper) Add(o *Object) {
 	var key uint64
-	if m, ok := g.stacks[o.stack]; ok && o.stack != 0 && m.culprit < len(o.Frames)+len(o.lazy) {
+	// The stack key counts in one Scanner's symbol ids: memoise per Scanner.
+	if g.src == nil {
+		g.src = o.src
+	}
+	memo := o.stack != 0 && o.src == g.src
+	if m, ok := g.stacks[o.stack]; ok && memo && m.culprit < len(o.Frames)+len(o.lazy) {
 		key = m.key
 		o.Culprit = nil
 		if m.culprit >= 0 && m.culprit < len(o.Frames) {
@@ -148,7 +154,7 @@ func (g *Grouper) Add(o *Object) {
 		}
 		o.Culprit = culprit(o.Frames, g.own, g.memo.classify)
 		key = sigWalk(o.Frames, g.memo.classify, nil)
-		if o.stack != 0 && len(g.stacks) < maxInterned {
+		if memo && len(g.stacks) < maxInterned {
 			m := stackMemo{culprit: -1, key: key}
 			for i := range o.Frames {
 				if o.Culprit == &o.Frames[i] {

@@ -141,3 +141,23 @@ func TestGrouper_StreamsWithoutKeepingObjects(t *testing.T) {
 		t.Errorf("groups %+v", groups)
 	}
 }
+
+func TestGrouper_ObjectsFromTwoScannersAreNotConfused(t *testing.T) {
+	// Symbol ids are per Scanner: the first stack of each file gets the same
+	// ids, yet the sites differ.
+	g := NewGrouper(nil)
+	for _, name := range []string{"x86_64-6.13.txt", "x86_64-next-percpu.txt"} {
+		sc := NewScanner(bytes.NewReader(fixture(t, name)))
+		o, err := sc.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Add(&o)
+		if want := SignatureOf(o.Frames); o.Signature != want {
+			t.Errorf("%s: signature %q, want %q", name, o.Signature, want)
+		}
+	}
+	if n := len(g.Groups()); n != 2 {
+		t.Errorf("%d groups, want 2", n)
+	}
+}

@@ -38,6 +38,7 @@ type Object struct {
 	// stack identifies the exact frame texts within one Scanner (0: unknown),
 	// so a Grouper blames and signs each distinct stack once.
 	stack uint64
+	src   *Scanner // whose symbol ids stack counts in
 	// lazy holds a lean Scanner's frames until a Grouper needs them.
 	lazy []*parsedFrame
 }
