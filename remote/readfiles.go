@@ -198,6 +198,7 @@ func (r *readRequest) unroot(p string) string {
 type splitter struct {
 	br       *bufio.Reader
 	boundary []byte
+	scratch  []byte
 }
 
 // marker consumes "BOUNDARY TAG \n" (the leading newline was consumed by
@@ -214,15 +215,16 @@ func (s *splitter) marker() (byte, error) {
 }
 
 // payload returns the bytes up to the next "\n" BOUNDARY, leaving the
-// boundary unread. More than limit bytes is a protocol error.
+// boundary unread. More than limit bytes is a protocol error. Lines gather
+// in a scratch buffer reused across frames; the result is one exact copy.
 func (s *splitter) payload(limit int64) ([]byte, error) {
-	var buf []byte
+	s.scratch = s.scratch[:0]
 	for {
 		chunk, err := s.br.ReadSlice('\n')
-		if int64(len(buf)+len(chunk)) > limit+1 {
+		if int64(len(s.scratch)+len(chunk)) > limit+1 {
 			return nil, fmt.Errorf("read stream: frame exceeds %d bytes", limit)
 		}
-		buf = append(buf, chunk...)
+		s.scratch = append(s.scratch, chunk...)
 		switch {
 		case err == bufio.ErrBufferFull:
 			continue
@@ -233,7 +235,9 @@ func (s *splitter) payload(limit int64) ([]byte, error) {
 		}
 		peek, _ := s.br.Peek(len(s.boundary))
 		if bytes.Equal(peek, s.boundary) {
-			return buf[:len(buf)-1], nil
+			out := make([]byte, len(s.scratch)-1)
+			copy(out, s.scratch)
+			return out, nil
 		}
 	}
 }
