@@ -112,6 +112,16 @@ func TestEvaluate_EachPath(t *testing.T) {
 		}, CheckIKConfigProc, Warn, "CONFIG_IKCONFIG_PROC=y", true},
 		{"no config warns and says runtime probes decide", func(f *Facts) { f.Config = nil }, CheckConfig, Warn, "CONFIG_IKCONFIG_PROC=y", true},
 		{"no KALLSYMS warns", func(f *Facts) { f.Config = without(f.Config, "CONFIG_KALLSYMS") }, CheckKallsyms, Warn, "CONFIG_KALLSYMS=y", true},
+		{"without config and debugfs DEBUG_FS cannot be told", func(f *Facts) { f.Config, f.DebugfsMounted = nil, false }, CheckDebugFS, Warn, "mount -t debugfs", false},
+		{"without config no kmemleak parameter leaves it to the probe", func(f *Facts) { f.Config, f.Cmdline = nil, "" }, CheckKmemleakBoot, Pass, "", true},
+		{"CONFIG_SLAB_MERGE_DEFAULT off needs no slab_nomerge", func(f *Facts) {
+			f.Cmdline = "kmemleak=on"
+			f.MergedCaches = 0
+			f.SlabCaches = 0
+			f.Config["CONFIG_SLAB_MERGE_DEFAULT"] = "n"
+		}, CheckNoMerge, Pass, "", true},
+		{"without config IKCONFIG_PROC warns", func(f *Facts) { f.Config = nil }, CheckIKConfigProc, Warn, "CONFIG_IKCONFIG_PROC=y", true},
+		{"without config KALLSYMS cannot be told", func(f *Facts) { f.Config = nil }, CheckKallsyms, Warn, "CONFIG_KALLSYMS=y", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
