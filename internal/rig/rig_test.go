@@ -207,6 +207,21 @@ func TestRigBootedWithKmemleakOffRefusesScans(t *testing.T) {
 	if !strings.Contains(re.Stderr, "Operation not permitted") {
 		t.Errorf("writing scan with kmemleak=off failed with %q, want EPERM (Operation not permitted)", re.Stderr)
 	}
+
+	// Stop ends QEMU by its pid and can be called again.
+	pid := vm.pid
+	if err := vm.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if processRuns(pid) {
+		t.Errorf("QEMU pid %d still runs after Stop", pid)
+	}
+	if err := vm.Stop(); err != nil {
+		t.Errorf("second Stop: %v", err)
+	}
+	if _, err := os.Stat(vm.StateDir()); !os.IsNotExist(err) {
+		t.Errorf("state folder %s left after Stop: %v", vm.StateDir(), err)
+	}
 }
 
 // checkKmemleakReport asserts the 6.12.y format: "backtrace (crc …):" and
@@ -347,4 +362,15 @@ func saveCaptured(t *testing.T, files map[string][]byte) {
 		}
 	}
 	t.Logf("refreshed %d fixtures in %s", len(files), out)
+}
+
+// processRuns reports whether pid exists and is not a zombie.
+func processRuns(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// pid (comm) S ...: the state follows the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
