@@ -67,26 +67,24 @@ func ParseAllocCalls(b []byte) (AllocReport, error) {
 	r.Sites = make([]AllocSite, 0, min(bytes.Count(b, []byte("\n"))+1, maxPresize))
 	in := interner{}
 	var rowErrs RowErrors
-	var fields [][]byte
 	lineNo := 0
 	for len(b) > 0 {
 		var line []byte
 		line, b = nextLine(b)
 		lineNo++
-		fields = splitFields(line, fields[:0])
-		if len(fields) == 0 {
+		first, _ := nextToken(line)
+		if len(first) == 0 {
 			continue
 		}
-		if isNoData(fields) {
+		if isNoData(line) {
 			r.NoData = true
 			continue
 		}
-		s, err := parseSiteHeader(fields, in)
-		if err != nil {
+		r.Sites = append(r.Sites, AllocSite{})
+		if err := parseSiteHeader(line, in, &r.Sites[len(r.Sites)-1]); err != nil {
+			r.Sites = r.Sites[:len(r.Sites)-1]
 			rowErrs.add(lineNo, line, err)
-			continue
 		}
-		r.Sites = append(r.Sites, s)
 	}
 	if len(rowErrs.Rows) > 0 {
 		return r, &rowErrs
@@ -107,31 +105,29 @@ func ParseAllocTraces(b []byte) (AllocReport, error) {
 	// each distinct frame text is allocated once.
 	in := interner{}
 	var rowErrs RowErrors
-	var fields [][]byte
 	var cur *AllocSite
 	lineNo := 0
 	for len(b) > 0 {
 		var line []byte
 		line, b = nextLine(b)
 		lineNo++
-		fields = splitFields(line, fields[:0])
-		if len(fields) == 0 {
+		first, _ := nextToken(line)
+		if len(first) == 0 {
 			cur = nil
 			continue
 		}
-		if isNoData(fields) {
+		if isNoData(line) {
 			r.NoData = true
 			continue
 		}
-		if isCount(fields[0]) {
-			s, err := parseSiteHeader(fields, in)
-			if err != nil {
+		if isCount(first) {
+			r.Sites = append(r.Sites, AllocSite{})
+			cur = &r.Sites[len(r.Sites)-1]
+			if err := parseSiteHeader(line, in, cur); err != nil {
+				r.Sites = r.Sites[:len(r.Sites)-1]
 				rowErrs.add(lineNo, line, err)
 				cur = nil
-				continue
 			}
-			r.Sites = append(r.Sites, s)
-			cur = &r.Sites[len(r.Sites)-1]
 			continue
 		}
 		if cur == nil || line[0] != ' ' && line[0] != '\t' {
@@ -153,8 +149,8 @@ func ParseAllocTraces(b []byte) (AllocReport, error) {
 	return r, nil
 }
 
-func isNoData(f [][]byte) bool {
-	return len(f) == 2 && string(f[0]) == "No" && string(f[1]) == "data"
+func isNoData(line []byte) bool {
+	return string(bytes.TrimSpace(line)) == "No data"
 }
 
 func isCount(t []byte) bool {
@@ -169,32 +165,38 @@ func isCount(t []byte) bool {
 	return true
 }
 
-// parseSiteHeader reads "count caller[ [module]] [waste=a/b] age=.. pid=.. [cpus=..] [nodes=..]".
-func parseSiteHeader(f [][]byte, in interner) (AllocSite, error) {
-	var s AllocSite
-	if len(f) < 2 {
-		return s, errors.New("want a count and a caller")
+// parseSiteHeader reads "count caller[ [module]] [waste=a/b] age=.. pid=..
+// [cpus=..] [nodes=..]" into s.
+func parseSiteHeader(line []byte, in interner, s *AllocSite) error {
+	count, rest := nextToken(line)
+	caller, rest := nextToken(rest)
+	if len(caller) == 0 {
+		return errors.New("want a count and a caller")
 	}
 	var err error
-	if s.Count, err = parseInt(f[0]); err != nil {
-		return s, fmt.Errorf("count: %w", err)
+	if s.Count, err = parseInt(count); err != nil {
+		return fmt.Errorf("count: %w", err)
 	}
-	rest := f[2:]
-	s.Caller, s.CallerOffset = splitSymbol(in.get(f[1]))
-	if len(rest) > 0 && len(rest[0]) > 2 && rest[0][0] == '[' && rest[0][len(rest[0])-1] == ']' {
-		s.CallerModule = in.get(rest[0][1 : len(rest[0])-1])
-		rest = rest[1:]
+	s.Caller, s.CallerOffset = splitSymbol(in.get(caller))
+	t, after := nextToken(rest)
+	if len(t) > 2 && t[0] == '[' && t[len(t)-1] == ']' {
+		s.CallerModule = in.get(t[1 : len(t)-1])
+		rest = after
 	}
-	for _, t := range rest {
+	for {
+		t, rest = nextToken(rest)
+		if len(t) == 0 {
+			return nil
+		}
 		k, v, ok := cutByte(t, '=')
 		if !ok {
-			return s, fmt.Errorf("field %q is not key=value", t)
+			return fmt.Errorf("field %q is not key=value", t)
 		}
 		switch string(k) {
 		case "waste":
 			a, b, ok := cutByte(v, '/')
 			if !ok {
-				return s, fmt.Errorf("waste %q: want total/per-object", v)
+				return fmt.Errorf("waste %q: want total/per-object", v)
 			}
 			if s.WasteBytes, err = parseInt(a); err == nil {
 				s.WastePerObjectBytes, err = parseInt(b)
@@ -211,10 +213,22 @@ func parseSiteHeader(f [][]byte, in interner) (AllocSite, error) {
 			// Unknown keys from future kernels are ignored, not fatal.
 		}
 		if err != nil {
-			return s, fmt.Errorf("%s: %w", k, err)
+			return fmt.Errorf("%s: %w", k, err)
 		}
 	}
-	return s, nil
+}
+
+// nextToken returns the first blank-separated token of b and what follows it.
+func nextToken(b []byte) (tok, rest []byte) {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r') {
+		i++
+	}
+	j := i
+	for j < len(b) && b[j] != ' ' && b[j] != '\t' && b[j] != '\r' {
+		j++
+	}
+	return b[i:j], b[j:]
 }
 
 // splitSymbol splits "func+0x30/0x3b0" into "func" and "+0x30/0x3b0".
