@@ -70,10 +70,12 @@ type findingView struct {
 	Verdict, Kind, Title, Subject string
 	Reason, AllowReason           string
 	Numbers                       [][2]string
-	Culprit                       string
-	Frames                        []frameView
-	Chart                         chartView
-	Evidence                      []findingView
+	// Growth, Slope and P are the short figures of the table rows.
+	Growth, Slope, P string
+	Culprit          string
+	Frames           []frameView
+	Chart            chartView
+	Evidence         []findingView
 }
 
 type frameView struct {
@@ -180,7 +182,13 @@ func findingPage(f checks.Finding, tl timeline, idx map[seriesKey]*Series, budge
 		Subject:     clean(f.Subject),
 		Reason:      f.Reason,
 		AllowReason: f.AllowReason,
-		Numbers:     figures(f),
+		Numbers:     figureRows(f),
+		Growth:      amount(f.Growth, f.Unit),
+		Slope:       rate(f.SlopePerHour, f.Unit),
+		P:           pValue(f.P),
+	}
+	if f.Kind == checks.KindKmemleak {
+		v.P = "—"
 	}
 	if f.Culprit != nil {
 		v.Culprit = frameText(*f.Culprit)
@@ -209,22 +217,75 @@ func findingPage(f checks.Finding, tl timeline, idx map[seriesKey]*Series, budge
 
 func sameFrame(a, b kmemleak.Frame) bool { return a.Function == b.Function && a.Module == b.Module }
 
-// figures are a finding's numbers as label/value rows.
-func figures(f checks.Finding) [][2]string {
-	rows := [][2]string{{"growth", amount(f.Growth, f.Unit)}}
+// figureRows are a finding's numbers as label/value rows.
+func figureRows(f checks.Finding) [][2]string {
+	var rows [][2]string
+	add := func(k, v string) { rows = append(rows, [2]string{k, v}) }
+	if f.Kind == checks.KindKmemleak && digest(f.Subject) != f.Subject {
+		add("signature", clean(f.Subject))
+	}
+	if f.Samples == 0 && f.Growth == 0 && f.SlopePerHour == 0 {
+		return rows // a hard ceiling: the reason says it all
+	}
+	growth := amount(f.Growth, f.Unit)
+	if f.Kind == checks.KindSlab && bytesPerUnit(f.Unit) > 0 && f.ObjectSizeBytes > 0 {
+		objects := math.Round(f.Growth * bytesPerUnit(f.Unit) / float64(f.ObjectSizeBytes))
+		growth += fmt.Sprintf(" (%s objects of %s)", signed(objects, number(objects)), humanBytes(float64(f.ObjectSizeBytes)))
+	}
+	add("growth", growth)
 	if f.GrowthBytes != 0 && bytesPerUnit(f.Unit) == 0 {
-		rows = append(rows, [2]string{"growth in bytes", signed(float64(f.GrowthBytes), humanBytes(float64(f.GrowthBytes)))})
+		add("growth in bytes", signed(float64(f.GrowthBytes), humanBytes(float64(f.GrowthBytes))))
 	}
 	slope := rate(f.SlopePerHour, f.Unit)
 	if f.SlopeLowPerHour != 0 || f.SlopeHighPerHour != 0 {
-		slope += fmt.Sprintf(" (95%% CI %s … %s)", rate(f.SlopeLowPerHour, f.Unit), rate(f.SlopeHighPerHour, f.Unit))
+		slope += fmt.Sprintf(" (confidence interval %s … %s)", rate(f.SlopeLowPerHour, f.Unit), rate(f.SlopeHighPerHour, f.Unit))
 	}
-	rows = append(rows, [2]string{"slope", slope}, [2]string{"significance", pValue(f.P)})
+	add("slope", slope)
+	if f.Kind != checks.KindKmemleak { // kmemleak's rule is not a test: no p
+		sig := pValue(f.P)
+		if f.PRaw != 0 && f.PRaw != f.P {
+			sig += " after adjusting across the run's series (" + pValue(f.PRaw) + " alone)"
+		}
+		add("significance", sig)
+	}
+	if f.Monotonic != 0 {
+		add("steadiness", fmt.Sprintf("Kendall τ %.2f (1 is a steady rise)", f.Monotonic))
+	}
 	if f.Samples > 0 {
-		rows = append(rows, [2]string{"samples judged", fmt.Sprintf("%d (%d/%d intervals rising)", f.Samples, f.Rising, max(f.Samples-1, 0))})
+		dir := "rising"
+		if f.SlopePerHour < 0 {
+			dir = "falling"
+		}
+		add("samples judged", fmt.Sprintf("%d (%d/%d intervals %s)", f.Samples, f.Rising, max(f.Samples-1, 0), dir))
 	}
 	if f.TimeToExhaustion > 0 {
-		rows = append(rows, [2]string{"MemAvailable exhausted in", approx(f.TimeToExhaustion) + " at this rate"})
+		add("MemAvailable exhausted in", approx(f.TimeToExhaustion)+" at this rate")
+	}
+	if f.ObjectSizeBytes > 0 {
+		add("object size", humanBytes(float64(f.ObjectSizeBytes)))
+	}
+	if len(f.SizesBytes) > 0 {
+		var sizes []string
+		for i, b := range f.SizesBytes {
+			if i == 8 {
+				sizes = append(sizes, "…")
+				break
+			}
+			sizes = append(sizes, humanBytes(float64(b)))
+		}
+		add("object sizes", strings.Join(sizes, ", "))
+	}
+	if len(f.AllocCallers) > 0 {
+		callers := f.AllocCallers
+		more := ""
+		if len(callers) > 8 {
+			callers, more = callers[:8], fmt.Sprintf(" and %d more", len(f.AllocCallers)-8)
+		}
+		cleaned := make([]string, len(callers))
+		for i, c := range callers {
+			cleaned[i] = clean(c)
+		}
+		add("allocation sites", strings.Join(cleaned, ", ")+more)
 	}
 	return rows
 }

@@ -184,3 +184,52 @@ func TestWriteHTML_AFailedRunsSummaryIsANoteNotAnError(t *testing.T) {
 		t.Error("the harness's note is missing")
 	}
 }
+
+func TestFigureRows_ShowWhatTheJudgeMeasured(t *testing.T) {
+	tests := []struct {
+		name    string
+		finding checks.Finding
+		want    [][2]string
+		absent  []string
+	}{{
+		name: "a slab cache in bytes shows objects, adjusted and raw p, steadiness and allocation sites",
+		finding: checks.Finding{Kind: checks.KindSlab, Subject: "kmalloc-8192", Unit: "bytes", ObjectSizeBytes: 8192,
+			Growth: 1533 * 8192, SlopePerHour: 1 << 20, P: 3e-5, PRaw: 2e-7, Samples: 67, Rising: 60, Monotonic: 0.91,
+			AllocCallers: []string{"__alloc_skb", "<script>"}},
+		want: [][2]string{
+			{"growth", "+12.0 MiB (+1533 objects of 8.0 KiB)"},
+			{"significance", "p=3.0e-05 after adjusting across the run's series (p=2.0e-07 alone)"},
+			{"steadiness", "Kendall τ 0.91 (1 is a steady rise)"},
+			{"allocation sites", "__alloc_skb, <script>"},
+		},
+	}, {
+		name: "a kmemleak signature shows its whole signature and no p-value",
+		finding: checks.Finding{Kind: checks.KindKmemleak, Subject: "9f86d081884c7d65 wl_add_sta [wlansim]", Unit: "objects",
+			Growth: 40, Samples: 12, Rising: 11, SizesBytes: []int64{256, 512}},
+		want: [][2]string{
+			{"signature", "9f86d081884c7d65 wl_add_sta [wlansim]"},
+			{"object sizes", "256 B, 512 B"},
+		},
+		absent: []string{"significance"},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows := figureRows(tt.finding)
+
+			got := map[string]string{}
+			for _, r := range rows {
+				got[r[0]] = r[1]
+			}
+			for _, w := range tt.want {
+				if got[w[0]] != w[1] {
+					t.Errorf("%s = %q, want %q", w[0], got[w[0]], w[1])
+				}
+			}
+			for _, a := range tt.absent {
+				if _, ok := got[a]; ok {
+					t.Errorf("row %q should be absent", a)
+				}
+			}
+		})
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/kmemleak"
@@ -39,7 +38,7 @@ func Message(r Run) string {
 			fmt.Fprintf(&b, "… and %d more leaks in report.html\n", len(leaks)-i)
 			break
 		}
-		writeLeak(&b, f, on, r.Interval)
+		writeLeak(&b, f, r, on)
 	}
 	if b.Len() == 0 {
 		writePass(&b, r, on)
@@ -138,8 +137,15 @@ func short(id string) string {
 
 // writeLeak writes one leak's block: headline, culprit, backtrace,
 // corroboration, reason and time to exhaustion.
-func writeLeak(b *strings.Builder, f checks.Finding, on string, interval time.Duration) {
-	fmt.Fprintf(b, "leak: %s %s (%s)%s\n", subject(f), amount(f.Growth, f.Unit), numbers(f, true), on)
+func writeLeak(b *strings.Builder, f checks.Finding, r Run, on string) {
+	figs := figures(f, true)
+	if f.Kind == checks.KindKmemleak {
+		figs = kmemleakFigures(f, r, "objects")
+	}
+	if figs != "" {
+		figs = " " + figs
+	}
+	fmt.Fprintf(b, "leak: %s%s%s\n", subject(f), figs, on)
 	km := kmemleakEvidence(f)
 	culprit, frames := f.Culprit, f.Frames
 	if culprit == nil && km != nil {
@@ -151,7 +157,7 @@ func writeLeak(b *strings.Builder, f checks.Finding, on string, interval time.Du
 	if culprit != nil {
 		line := "  culprit " + frameText(*culprit)
 		if km != nil {
-			line += " — " + kmemleakFigures(*km, interval)
+			line += " — " + kmemleakFigures(*km, r, "kmemleak objects")
 		}
 		b.WriteString(line + "\n")
 	}
@@ -167,7 +173,7 @@ func writeLeak(b *strings.Builder, f checks.Finding, on string, interval time.Du
 			fmt.Fprintf(b, "  … and %d more corroborating signals in report.html\n", len(f.Evidence)-n-1)
 			break
 		}
-		fmt.Fprintf(b, "  with %s %s (%s)\n", subject(e), amount(e.Growth, e.Unit), numbers(e, false))
+		fmt.Fprintf(b, "  with %s %s\n", subject(e), figures(e, false))
 		n++
 	}
 	if f.Reason != "" {
@@ -178,24 +184,74 @@ func writeLeak(b *strings.Builder, f checks.Finding, on string, interval time.Du
 	}
 }
 
-// kmemleakFigures describes a kmemleak signal in scans, the unit kmemleak
-// reports in: "+1512 kmemleak objects (+11.8 MiB), +21/scan, rising in 71/71
-// scans". One sample is one scan.
-func kmemleakFigures(f checks.Finding, interval time.Duration) string {
-	s := signed(f.Growth, number(f.Growth)) + " kmemleak objects"
-	if f.GrowthBytes != 0 {
-		s += " (" + signed(float64(f.GrowthBytes), humanBytes(float64(f.GrowthBytes))) + ")"
+// figures is a finding's headline numbers: "+1533 objects (+12.0 MiB,
+// +127.8/h, p<1e-9, 71/71 intervals rising)". A slab cache judged in bytes
+// is shown in objects when its object size is known, as slabinfo counts. A
+// finding without a series (a hard ceiling) has none: "".
+func figures(f checks.Finding, withP bool) string {
+	if f.Samples == 0 && f.Growth == 0 && f.SlopePerHour == 0 {
+		return ""
 	}
-	if interval > 0 {
-		perScan := f.SlopePerHour * interval.Hours()
-		s += ", " + signed(perScan, number(math.Round(perScan*10)/10)) + "/scan"
+	var lead string
+	var parts []string
+	if f.Kind == checks.KindSlab && bytesPerUnit(f.Unit) > 0 && f.ObjectSizeBytes > 0 {
+		size := float64(f.ObjectSizeBytes) / bytesPerUnit(f.Unit)
+		objects := math.Round(f.Growth / size)
+		lead = signed(objects, number(objects)) + " objects"
+		parts = append(parts, amount(f.Growth, f.Unit), signed(f.SlopePerHour, number(math.Round(f.SlopePerHour/size*10)/10))+"/h")
 	} else {
-		s += ", " + rate(f.SlopePerHour, "")
+		lead = amount(f.Growth, f.Unit)
+		if bytesPerUnit(f.Unit) == 0 && f.GrowthBytes != 0 {
+			parts = append(parts, signed(float64(f.GrowthBytes), humanBytes(float64(f.GrowthBytes))))
+		}
+		parts = append(parts, rate(f.SlopePerHour, f.Unit))
+	}
+	if withP {
+		parts = append(parts, pValue(f.P))
 	}
 	if f.Samples > 1 {
-		s += fmt.Sprintf(", rising in %d/%d scans", f.Rising, f.Samples-1)
+		dir := "rising"
+		if f.SlopePerHour < 0 {
+			dir = "falling" // the judge counts steps in the leak's direction
+		}
+		parts = append(parts, fmt.Sprintf("%d/%d intervals %s", f.Rising, f.Samples-1, dir))
 	}
-	return s
+	return lead + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// kmemleakFigures describes a kmemleak signal in scans, the unit kmemleak
+// reports in: "+1512 kmemleak objects (+11.8 MiB, +21.3/scan, seen in 72/73
+// scans, rising in 71/71)". One sample is one scan; the judge counts a
+// signature's samples as the consecutive scans, up to the last, that
+// reported it, and gives it no p-value (its rule is not a test).
+func kmemleakFigures(f checks.Finding, r Run, noun string) string {
+	lead := signed(f.Growth, number(f.Growth)) + " " + noun
+	var parts []string
+	if f.GrowthBytes != 0 {
+		parts = append(parts, signed(float64(f.GrowthBytes), humanBytes(float64(f.GrowthBytes))))
+	}
+	switch {
+	case f.Samples > 1:
+		perScan := f.Growth / float64(f.Samples-1)
+		parts = append(parts, signed(perScan, number(math.Round(perScan*10)/10))+"/scan")
+	case r.Interval > 0:
+		perScan := f.SlopePerHour * r.Interval.Hours()
+		parts = append(parts, signed(perScan, number(math.Round(perScan*10)/10))+"/scan")
+	}
+	if f.Samples > 0 {
+		if r.Samples >= f.Samples {
+			parts = append(parts, fmt.Sprintf("seen in %d/%d scans", f.Samples, r.Samples))
+		} else {
+			parts = append(parts, fmt.Sprintf("seen in %d scans", f.Samples))
+		}
+	}
+	if f.Samples > 1 {
+		parts = append(parts, fmt.Sprintf("rising in %d/%d", f.Rising, f.Samples-1))
+	}
+	if len(parts) == 0 {
+		return lead
+	}
+	return lead + " (" + strings.Join(parts, ", ") + ")"
 }
 
 // subject names a finding with words that fit its kind.
@@ -208,7 +264,7 @@ func subject(f checks.Finding) string {
 	case checks.KindSlab:
 		return "slab cache " + name
 	case checks.KindKmemleak:
-		return "kmemleak signature " + name
+		return "kmemleak signature " + clean(digest(f.Subject))
 	case checks.KindProcess:
 		return "process " + name
 	case checks.KindMeminfo:
@@ -217,21 +273,25 @@ func subject(f checks.Finding) string {
 	return clean(string(f.Kind)) + " " + name
 }
 
-// numbers is the parenthesised figures: bytes (for counted series), slope,
-// p-value, and how many intervals rose.
-func numbers(f checks.Finding, withP bool) string {
-	var parts []string
-	if bytesPerUnit(f.Unit) == 0 && f.GrowthBytes != 0 {
-		parts = append(parts, signed(float64(f.GrowthBytes), humanBytes(float64(f.GrowthBytes))))
+// digest is a kmemleak signature's hex digest when it has the form
+// "<16 hex> func [module] < caller …" (the readable part is the backtrace,
+// printed on its own line); any other subject is kept whole.
+func digest(sig string) string {
+	const n = 16
+	if len(sig) > n && sig[n] == ' ' && isHex(sig[:n]) {
+		return sig[:n]
 	}
-	parts = append(parts, rate(f.SlopePerHour, f.Unit))
-	if withP {
-		parts = append(parts, pValue(f.P))
+	return sig
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
 	}
-	if f.Samples > 1 {
-		parts = append(parts, fmt.Sprintf("%d/%d intervals rising", f.Rising, f.Samples-1))
-	}
-	return strings.Join(parts, ", ")
+	return true
 }
 
 // kmemleakEvidence is the kmemleak signal that names the culprit: the
@@ -307,7 +367,14 @@ func writePass(b *strings.Builder, r Run, on string) {
 	if d := runSpan(r); d != "" {
 		over = " over " + d
 	}
-	fmt.Fprintf(b, "pass: no leak%s — %d series%s, %d samples\n", on, countSeries(r), over, r.Samples)
+	series := fmt.Sprintf("%d series", countSeries(r))
+	if r.SeriesJudged > 0 {
+		series = fmt.Sprintf("%d series judged", r.SeriesJudged)
+		if r.SeriesInsufficient > 0 {
+			series += fmt.Sprintf(" (%d with too few samples)", r.SeriesInsufficient)
+		}
+	}
+	fmt.Fprintf(b, "pass: no leak%s — %s%s, %d samples\n", on, series, over, r.Samples)
 }
 
 func countSeries(r Run) int {
@@ -323,7 +390,12 @@ func writeSuspects(b *strings.Builder, suspects []checks.Finding) {
 			fmt.Fprintf(b, "… and %d more suspects in report.html\n", len(suspects)-i)
 			return
 		}
-		line := fmt.Sprintf("suspect: %s %s (%s)", subject(f), amount(f.Growth, f.Unit), numbers(f, true))
+		line := "suspect: " + subject(f)
+		if figs := figures(f, true); f.Kind == checks.KindKmemleak {
+			line += " " + kmemleakFigures(f, Run{}, "objects")
+		} else if figs != "" {
+			line += " " + figs
+		}
 		if f.Reason != "" {
 			line += " — " + clean(f.Reason)
 		}

@@ -23,7 +23,7 @@ func TestMessage(t *testing.T) {
 		run:  slabLeakRun,
 		lines: []string{
 			"leak: slab cache kmalloc-8192 +1533 objects (+12.0 MiB, +127.8/h, p<1e-9, 71/71 intervals rising) on ap-rig-07",
-			"  culprit pci_rx_dma_done_handle [mt7916_ap] — +1512 kmemleak objects (+11.8 MiB), +21/scan, rising in 71/71 scans",
+			"  culprit pci_rx_dma_done_handle [mt7916_ap] — +1512 kmemleak objects (+11.8 MiB, +21.3/scan, seen in 72/73 scans, rising in 71/71)",
 			"    __kmalloc_track_caller ← __alloc_skb ← skbmgr_alloc_skb4k [hostadpt] ← hostadpt_rx_handler [hostadpt] ← pci_rx_dma_done_handle [mt7916_ap]",
 			"  MemAvailable exhausted in ~41 h at this rate",
 			"suspect: slab cache dentry +40 objects (+7.5 KiB, +3.1/h, p=0.013, 40/71 intervals rising) — significant but below the materiality floor",
@@ -64,7 +64,7 @@ func TestMessage(t *testing.T) {
 			return r
 		},
 		lines: []string{
-			"leak: kmemleak signature pci_rx_dma_done_handle +1512 objects (+126/h, p<1e-9, 71/71 intervals rising) on ap-rig-07",
+			"leak: kmemleak signature pci_rx_dma_done_handle +1512 objects (+21.3/scan, seen in 72/73 scans, rising in 71/71) on ap-rig-07",
 			"  culprit pci_rx_dma_done_handle [mt7916_ap]",
 		},
 		contains: []string{"__alloc_skb ← skbmgr_alloc_skb4k [hostadpt]"},
@@ -132,6 +132,56 @@ func TestMessage(t *testing.T) {
 		contains: []string{`leak: slab cache good\u202edab +5 objects`},
 		absent:   []string{"\u202e"},
 	}, {
+		name: "a slab cache judged in bytes is counted in objects when its object size is known",
+		run: func() Run {
+			r := baseRun()
+			r.Findings = []checks.Finding{{Kind: checks.KindSlab, Subject: "kmalloc-8192", Verdict: checks.VerdictLeak,
+				Unit: "bytes", ObjectSizeBytes: 8192, Growth: 1533 * 8192, GrowthBytes: 1530 * 8192,
+				SlopePerHour: 127.8 * 8192, P: 3e-14, PRaw: 1e-15, Samples: 67, Rising: 66, Monotonic: 0.97}}
+			return r
+		},
+		lines: []string{"leak: slab cache kmalloc-8192 +1533 objects (+12.0 MiB, +127.8/h, p<1e-9, 66/66 intervals rising) on ap-rig-07"},
+	}, {
+		name: "the MemAvailable floor, a finding without a series, is told by its reason",
+		run: func() Run {
+			r := baseRun()
+			r.Verdict = VerdictFail
+			r.Findings = []checks.Finding{{Kind: checks.KindMeminfo, Subject: "MemAvailable", Verdict: checks.VerdictLeak, Unit: "bytes",
+				Reason: "MemAvailable is 9.5 MiB, below the 16.0 MiB floor: the target is about to run out of memory"}}
+			return r
+		},
+		lines: []string{
+			"leak: meminfo MemAvailable on ap-rig-07",
+			"  why: MemAvailable is 9.5 MiB, below the 16.0 MiB floor: the target is about to run out of memory",
+		},
+		absent: []string{"+0 B", "p<1e-9"},
+	}, {
+		name: "a falling MemAvailable counts falling intervals",
+		run: func() Run {
+			r := baseRun()
+			r.Findings = []checks.Finding{{Kind: checks.KindMeminfo, Subject: "MemAvailable", Verdict: checks.VerdictLeak, Unit: "bytes",
+				Growth: -(48 << 20), SlopePerHour: -(4 << 20), P: 1e-6, Samples: 67, Rising: 60}}
+			return r
+		},
+		lines: []string{"leak: meminfo MemAvailable -48.0 MiB (-4.0 MiB/h, p=1.0e-06, 60/66 intervals falling) on ap-rig-07"},
+	}, {
+		name: "a kmemleak signature is named by its digest; its frames are the trace",
+		run: func() Run {
+			r := baseRun()
+			c := kmemleak.Frame{Function: "wl_add_sta", Module: "wlansim"}
+			r.Findings = []checks.Finding{{Kind: checks.KindKmemleak, Verdict: checks.VerdictLeak, Unit: "objects",
+				Subject: "9f86d081884c7d65 __kmalloc_cache_noprof < wl_add_sta [wlansim] < wl_assoc [wlansim]",
+				Growth:  40, GrowthBytes: 40 * 256, Samples: 12, Rising: 11, Culprit: &c,
+				Frames: []kmemleak.Frame{{Function: "__kmalloc_cache_noprof"}, c, {Function: "wl_assoc", Module: "wlansim"}}}}
+			return r
+		},
+		lines: []string{
+			"leak: kmemleak signature 9f86d081884c7d65 +40 objects (+10.0 KiB, +3.6/scan, seen in 12/73 scans, rising in 11/11) on ap-rig-07",
+			"  culprit wl_add_sta [wlansim]",
+			"    __kmalloc_cache_noprof ← wl_add_sta [wlansim]",
+		},
+		absent: []string{"p<1e-9", "wl_assoc"},
+	}, {
 		name: "a run that never started prints no times",
 		run: func() Run {
 			return Run{Target: "rig", Verdict: VerdictError, Error: "dial rig: connection refused; check the address"}
@@ -145,6 +195,14 @@ func TestMessage(t *testing.T) {
 			"pass: no leak on ap-rig-07 — 9 series over 12h0m, 73 samples",
 		},
 		absent: []string{"leak:", "suspect:", "run:"},
+	}, {
+		name: "a clean run judged by checks.Judge says how many series it judged",
+		run: func() Run {
+			r := baseRun()
+			r.SeriesJudged, r.SeriesInsufficient = 312, 4
+			return r
+		},
+		lines: []string{"pass: no leak on ap-rig-07 — 312 series judged (4 with too few samples) over 12h0m, 73 samples"},
 	}, {
 		name: "an error says what failed",
 		run: func() Run {

@@ -51,6 +51,11 @@ type Run struct {
 	// duration and interval asked for.
 	Samples        int `json:"samples"`
 	PlannedSamples int `json:"planned_samples,omitempty"`
+	// SeriesJudged is how many series the judge looked at, and
+	// SeriesInsufficient how many of them had too few samples to judge
+	// (checks.Judgement's Series and Insufficient); 0 when unknown.
+	SeriesJudged       int `json:"series_judged,omitempty"`
+	SeriesInsufficient int `json:"series_insufficient,omitempty"`
 	// Interval is the planned time between samples.
 	Interval time.Duration `json:"interval_ns,omitempty"`
 	// Policy is the judging policy as it was applied, for the record.
