@@ -11,7 +11,7 @@ import (
 
 // readLive reads every path of SnapshotPaths on this machine the way the
 // target-side script does: globs expanded, unreadable files left out.
-func readLive(t *testing.T, opts SampleOptions) map[string][]byte {
+func readLive(t testing.TB, opts SampleOptions) map[string][]byte {
 	t.Helper()
 	files := map[string][]byte{}
 	for _, p := range SnapshotPaths(opts) {
@@ -210,4 +210,21 @@ func FuzzParseUptime(f *testing.F) {
 			t.Fatalf("negative uptime %v", d)
 		}
 	})
+}
+
+// BenchmarkNewSample parses one real snapshot of this machine: every process,
+// slabinfo, meminfo, vmallocinfo.
+func BenchmarkNewSample(b *testing.B) {
+	files := readLive(b, SampleOptions{})
+	total := 0
+	for _, f := range files {
+		total += len(f)
+	}
+	b.SetBytes(int64(total))
+	procs := 0
+	for b.Loop() {
+		procs = len(NewSample(0, time.Time{}, files, SampleOptions{}).Procs)
+	}
+	b.ReportMetric(float64(len(files)), "files")
+	b.ReportMetric(float64(procs), "procs")
 }

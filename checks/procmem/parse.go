@@ -144,6 +144,16 @@ func skipRollupHeader(b []byte) []byte {
 	return b
 }
 
+// wantedKeys are the status and smaps_rollup fields ParseProcess reads; the
+// others are not kept.
+var wantedKeys = map[string]bool{
+	"Name": true, "PPid": true, "Kthread": true, "VmRSS": true, "RssAnon": true,
+	"Rss": true, "Pss": true, "Pss_Anon": true, "Anonymous": true, "Private_Dirty": true,
+}
+
+// memKey marks a file that had any Vm* or Rss* line; no real key has a NUL.
+const memKey = "\x00mem"
+
 // kvs is a "Key:<ws>value" file; values are kept as text.
 type kvs map[string]string
 
@@ -164,8 +174,12 @@ func parseKV(b []byte, sep byte) (kvs, error) {
 			bad++
 			continue
 		}
-		if len(m) < maxKVLines {
-			m[string(line[:i])] = string(bytes.TrimSpace(line[i+1:]))
+		key := line[:i]
+		if bytes.HasPrefix(key, []byte("Vm")) || bytes.HasPrefix(key, []byte("Rss")) {
+			m[memKey] = "1"
+		}
+		if wantedKeys[string(key)] && len(m) < maxKVLines {
+			m[string(key)] = string(bytes.TrimSpace(line[i+1:]))
 		}
 	}
 	if bad > 0 {
@@ -209,11 +223,4 @@ func firstBytes(a kvs, k1 string, b kvs, k2 string) uint64 {
 
 // hasMemory is true when status has any Vm* or Rss* line: kernel threads
 // and zombies have no mm and print none.
-func (m kvs) hasMemory() bool {
-	for k := range m {
-		if strings.HasPrefix(k, "Vm") || strings.HasPrefix(k, "Rss") {
-			return true
-		}
-	}
-	return false
-}
+func (m kvs) hasMemory() bool { return m[memKey] == "1" }
