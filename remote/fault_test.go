@@ -530,7 +530,7 @@ func TestRemotetest_KeyboardInteractiveGetsThePasswordFromTheEnvironment(t *test
 
 func TestRemotetest_UnansweredKeepalivesDropTheLink(t *testing.T) {
 	srv := remotetest.New(t, remotetest.Options{})
-	tgt, conns := dialFreezable(t, srv, 100*time.Millisecond)
+	tgt, conns := dialFreezable(t, srv, 250*time.Millisecond)
 	echoOK(t, tgt)
 	conns()[0].frozen.Store(true) // the peer goes silent, the socket stays open
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -568,7 +568,7 @@ func dialFreezable(t *testing.T, srv *remotetest.Server, keepalive time.Duration
 	var conns []*freezeConn
 	tgt, err := dialTest(t, srv, func(o *remote.Options) {
 		o.KeepaliveInterval = keepalive
-		o.KeepaliveCountMax = 2
+		o.KeepaliveCountMax = 3
 		o.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 			var d net.Dialer
 			c, err := d.DialContext(ctx, network, addr)
