@@ -81,7 +81,8 @@ func ValidCacheName(name string) bool {
 // NewSample parses one snapshot's files (keyed by target path, globs
 // expanded) into a Sample. A file that is missing or does not parse is
 // recorded in Sample.Errors under its path; the rest of the sample still
-// counts.
+// counts. Callers merge the snapshot's own read errors (remote.Snapshot.Errors)
+// over these: "permission denied" says more than "not in the snapshot".
 func NewSample(index int, at time.Time, files map[string][]byte, opts SampleOptions) Sample {
 	s := Sample{Index: index, At: at, Errors: map[string]string{}}
 	note := func(p string, err error) {
