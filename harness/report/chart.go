@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,12 +48,23 @@ func chartSVG(title string, tl timeline, series []Series, trend *trendLine) (svg
 	if len(series) == 0 {
 		return "", fmt.Errorf("draw chart %q: no series", clean(title))
 	}
+	title = clean(title)
+	if len(series) == 1 {
+		if from, ok := nearlyFlat(series[0]); ok {
+			// A small change on a large level (MemAvailable moving KiB
+			// on hundreds of MiB) is invisible on an absolute axis.
+			series = []Series{sinceStart(series[0])}
+			title += " (change from " + from + ")"
+		}
+	}
 	unit, scale := yUnit(series)
 	p := plot.New()
 	sansSerif(p)
-	p.Title.Text = truncate(clean(title), 90)
+	p.Title.Text = truncate(title, 90)
 	p.X.Label.Text = "hours since start"
 	p.Y.Label.Text = unit
+	p.Y.Tick.Marker = plainTicks{}
+	p.X.Tick.Marker = plainTicks{}
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Legend.Left = true
@@ -105,6 +117,60 @@ func chartSVG(title string, tl timeline, series []Series, trend *trendLine) (svg
 		return "", fmt.Errorf("draw chart %q: %w", clean(title), err)
 	}
 	return template.HTML(inlineSVG(buf.String())), nil //nolint:gosec // vgsvg escapes every text it draws.
+}
+
+// nearlyFlat reports whether a series moves by less than 2 % of its level,
+// and its first value in human units.
+func nearlyFlat(s Series) (string, bool) {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	first := math.NaN()
+	for _, p := range s.Points {
+		if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
+			continue
+		}
+		if math.IsNaN(first) {
+			first = p.Value
+		}
+		lo, hi = math.Min(lo, p.Value), math.Max(hi, p.Value)
+	}
+	level := math.Max(math.Abs(lo), math.Abs(hi))
+	if math.IsNaN(first) || hi-lo >= 0.02*level || hi == lo {
+		return "", false
+	}
+	if k := bytesPerUnit(s.Unit); k > 0 {
+		return humanBytes(first * k), true
+	}
+	return strings.TrimSpace(number(first) + " " + clean(s.Unit)), true
+}
+
+// plainTicks are gonum/plot's default ticks labelled without exponents,
+// with as many decimals as the tick step needs.
+type plainTicks struct{}
+
+// Ticks implements plot.Ticker.
+func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
+	ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+	step := math.Inf(1)
+	prev := math.NaN()
+	for _, t := range ticks {
+		if t.Label == "" {
+			continue
+		}
+		if !math.IsNaN(prev) {
+			step = math.Min(step, t.Value-prev)
+		}
+		prev = t.Value
+	}
+	decimals := 0
+	if step > 0 && !math.IsInf(step, 0) {
+		decimals = int(math.Max(0, math.Min(6, math.Ceil(-math.Log10(step)))))
+	}
+	for i, t := range ticks {
+		if t.Label != "" && math.Abs(t.Value) < 1e12 {
+			ticks[i].Label = strconv.FormatFloat(t.Value, 'f', decimals, 64)
+		}
+	}
+	return ticks
 }
 
 // yUnit picks the y-axis unit for the series (the first one's unit decides)

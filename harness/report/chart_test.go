@@ -74,3 +74,40 @@ func TestChartSVG_MarksGaps(t *testing.T) {
 		t.Errorf("no gap marker colour in the chart")
 	}
 }
+
+func TestChartSVG_ShowsASmallChangeOnALargeLevelAsChange(t *testing.T) {
+	s := ramp(checks.KindMeminfo, "MemAvailable", "bytes", 20, 180<<20, -1024)
+
+	svg, err := chartSVG("meminfo MemAvailable", timeline{start: start}, []Series{s}, &trendLine{perHour: -6144, label: "slope"})
+
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(svg), "meminfo MemAvailable (change from 180.0 MiB)") {
+		t.Error("the title does not say the chart shows change from the start level")
+	}
+	if !strings.Contains(string(svg), ">KiB<") {
+		t.Error("the axis is not in the unit of the change")
+	}
+	if strings.Contains(string(svg), "e+") {
+		t.Error("tick labels use exponents")
+	}
+}
+
+func TestPlainTicks_LabelWithoutExponentsAndDistinctly(t *testing.T) {
+	ticks := plainTicks{}.Ticks(184320.0, 184338.5)
+
+	seen := map[string]bool{}
+	for _, tk := range ticks {
+		if tk.Label == "" {
+			continue
+		}
+		if strings.ContainsAny(tk.Label, "e") || seen[tk.Label] {
+			t.Errorf("label %q (repeated or exponent) in %v", tk.Label, ticks)
+		}
+		seen[tk.Label] = true
+	}
+	if len(seen) < 2 {
+		t.Errorf("only %d labels", len(seen))
+	}
+}

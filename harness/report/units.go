@@ -107,6 +107,8 @@ func approx(d time.Duration) string {
 		return fmt.Sprintf("~%.0f min", d.Minutes())
 	case d < 72*time.Hour:
 		return fmt.Sprintf("~%.0f h", d.Hours())
+	case d > 365*24*time.Hour:
+		return "more than a year"
 	}
 	return fmt.Sprintf("~%.1f d", d.Hours()/24)
 }
