@@ -32,6 +32,8 @@ type HostKeyError struct {
 	Host string
 	// Changed is true when known_hosts holds a different key for the host.
 	Changed bool
+	// Revoked is true when known_hosts marks the presented key @revoked (or rejects it otherwise).
+	Revoked bool
 	// Fingerprint is the SHA256 fingerprint of the key the server presented.
 	Fingerprint string
 	// KnownHostsLine is the line that would trust the presented key.
@@ -50,6 +52,10 @@ func (e *HostKeyError) Error() string {
 			"(someone may be intercepting the connection, or the target was reinstalled: confirm the new fingerprint "+
 			"out of band, then remove the old line with ssh-keygen -R '%s' -f %s)",
 			e.Host, e.Fingerprint, e.KnownHostsFile, e.Host, e.KnownHostsFile)
+	}
+	if e.Revoked {
+		return fmt.Sprintf("host key %s for %s is refused by %s: %v (do not connect until the device owner explains it)",
+			e.Fingerprint, e.Host, e.KnownHostsFile, e.Err)
 	}
 	return fmt.Sprintf("host key for %s is unknown (server presented %s); refused. %s", e.Host, e.Fingerprint, e.hint)
 }

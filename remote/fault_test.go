@@ -642,3 +642,22 @@ func TestRemotetest_AClosedTargetRefusesCallsInsteadOfReconnecting(t *testing.T)
 		t.Errorf("run after close: %v (connections %d)", err, srv.Accepted())
 	}
 }
+
+func TestRemotetest_RevokedHostKeyIsRefusedAndNotRetried(t *testing.T) {
+	srv := remotetest.New(t, remotetest.Options{})
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	body := "@revoked " + srv.KnownHostsLine() + "\n" + srv.KnownHostsLine() + "\n"
+	if err := os.WriteFile(kh, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := dialTest(t, srv, func(o *remote.Options) { o.KnownHostsFiles = []string{kh} })
+
+	var hk *remote.HostKeyError
+	if !errors.As(err, &hk) || !hk.Revoked || remote.IsRetryable(err) {
+		t.Fatalf("got %v, want a non-retryable revoked HostKeyError", err)
+	}
+	if srv.Accepted() != 1 {
+		t.Errorf("connections = %d, want 1", srv.Accepted())
+	}
+}

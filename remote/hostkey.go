@@ -115,7 +115,8 @@ func (c *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.Public
 	case knownhosts.IsHostKeyChanged(err):
 		hk.Changed = true
 	default:
-		return fmt.Errorf("check host key of %s: %w", host, err)
+		// A @revoked key, or an unreadable entry: refuse, never retry.
+		hk.Revoked = true
 	}
 	c.mu.Lock()
 	c.err = hk
