@@ -34,6 +34,7 @@ func TestHelperSoakUntilKilled(t *testing.T) {
 }
 
 func TestSoak_SIGKILLMidRunThenLoadRunJudgesThePartialFolder(t *testing.T) {
+	t.Parallel()
 	out := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSoakUntilKilled$", "-test.timeout=5m")
 	cmd.Env = append(os.Environ(), "LEAKGATE_HELPER_OUT="+out)
@@ -85,6 +86,7 @@ func TestSoak_SIGKILLMidRunThenLoadRunJudgesThePartialFolder(t *testing.T) {
 }
 
 func TestSoak_ArtifactDiskFullEndsTheRunSayingSo(t *testing.T) {
+	t.Parallel()
 	mnt := t.TempDir()
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=192k,mode=0700", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Fatalf("mount a small tmpfs for the artifacts (the test needs root): %v %s", err, out)
@@ -102,6 +104,7 @@ func TestSoak_ArtifactDiskFullEndsTheRunSayingSo(t *testing.T) {
 }
 
 func TestSoak_InterruptedByTheCallerKeepsWhatItHas(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	sc := scenario{}
 	sc.stallAt = 8

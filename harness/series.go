@@ -4,54 +4,32 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/harness/report"
 )
 
-// series lays the samples out as one series per subject, as the report's
-// charts and CSV exports want them.
+// series lays the samples out as the judge sees them (checks.BuildSeries),
+// one series per subject, for the report's charts and CSV exports.
 func (r *Run) series() []report.Series {
-	type key struct {
-		kind    checks.Kind
-		subject string
+	if len(r.Samples) == 0 {
+		return nil
 	}
-	idx := map[key]int{}
-	var out []report.Series
-	add := func(kind checks.Kind, subject, unit string, smp *checks.Sample, v float64) {
-		k := key{kind, subject}
-		i, ok := idx[k]
-		if !ok {
-			i = len(out)
-			idx[k] = i
-			out = append(out, report.Series{Kind: kind, Subject: subject, Unit: unit})
+	t0 := r.Samples[0].At
+	for _, smp := range r.Samples {
+		if smp.At.Before(t0) {
+			t0 = smp.At
 		}
-		out[i].Points = append(out[i].Points, report.Point{At: smp.At, Value: v})
 	}
-	for si := range r.Samples {
-		smp := &r.Samples[si]
-		for _, c := range smp.Slabs {
-			add(checks.KindSlab, c.Name, "bytes", smp, float64(c.ActiveBytes()))
+	built := checks.BuildSeries(r.Samples)
+	out := make([]report.Series, 0, len(built))
+	for _, b := range built {
+		s := report.Series{Kind: b.Kind, Subject: b.Subject, Unit: b.Unit, Points: make([]report.Point, len(b.Times))}
+		for i := range b.Times {
+			s.Points[i] = report.Point{At: t0.Add(time.Duration(b.Times[i] * float64(time.Second))), Value: b.Values[i]}
 		}
-		for _, g := range smp.Leaks {
-			subject := g.Signature
-			if g.Culprit != nil {
-				subject = g.Culprit.Function + " " + g.Signature
-			}
-			add(checks.KindKmemleak, subject, "objects", smp, float64(g.Count))
-		}
-		for _, p := range smp.Procs {
-			add(checks.KindProcess, p.Key(), "bytes", smp, float64(p.RSSBytes))
-		}
-		fields := make([]string, 0, len(smp.Mem))
-		for f := range smp.Mem {
-			fields = append(fields, f)
-		}
-		sort.Strings(fields)
-		for _, f := range fields {
-			add(checks.KindMeminfo, f, "bytes", smp, float64(smp.Mem[f]))
-		}
-		add(checks.KindMeminfo, "Unaccounted", "bytes", smp, float64(smp.UnaccountedBytes))
+		out = append(out, s)
 	}
 	return out
 }

@@ -43,6 +43,7 @@ func soakFor(t *testing.T, sc scenario, mutate func(*Config)) (*Run, *scriptedTa
 }
 
 func TestSoak_CleanTargetPassesAfterTheFullDuration(t *testing.T) {
+	t.Parallel()
 	run, tgt := soakFor(t, scenario{}, nil)
 
 	if run.Meta.Status != report.VerdictPass {
@@ -67,6 +68,7 @@ func TestSoak_CleanTargetPassesAfterTheFullDuration(t *testing.T) {
 }
 
 func TestSoak_SlabLeakWithKmemleakSignatureFails(t *testing.T) {
+	t.Parallel()
 	sc := scenario{
 		leakObjects: func(n int) int { return 3 * n },
 		slabExtra:   func(n int) map[string]int64 { return map[string]int64{"kmalloc-512": 0, "wlansim_sta": int64(64 * n)} },
@@ -136,6 +138,7 @@ func assertRunFolder(t *testing.T, run *Run) {
 }
 
 func TestSoak_ProcessLeakNamesTheProcess(t *testing.T) {
+	t.Parallel()
 	// hostapd's anonymous memory grows 96 kB a sample: 6.9 MB over 12 h.
 	sc := scenario{procAnonKB: func(n int) int64 { return 2048 + 96*int64(n) }}
 	run, _ := soakFor(t, sc, nil)
@@ -161,6 +164,7 @@ func TestSoak_ProcessLeakNamesTheProcess(t *testing.T) {
 }
 
 func TestSoak_BenignWarmupCachePasses(t *testing.T) {
+	t.Parallel()
 	// dentry fills by 30000 objects (5.5 MiB) in the first 40 minutes, then stays.
 	sc := scenario{slabExtra: func(n int) map[string]int64 {
 		return map[string]int64{"dentry": int64(min(n, 4)) * 7500}
@@ -177,6 +181,7 @@ func TestSoak_BenignWarmupCachePasses(t *testing.T) {
 }
 
 func TestSoak_RebootAtSampleFiveFailsNamingTheSample(t *testing.T) {
+	t.Parallel()
 	run, _ := soakFor(t, scenario{rebootAt: 5}, nil)
 
 	if run.Meta.Status != report.VerdictFail {
@@ -204,6 +209,7 @@ func TestSoak_RebootAtSampleFiveFailsNamingTheSample(t *testing.T) {
 }
 
 func TestSoak_LinkDropShowsAsGapsThenRecovers(t *testing.T) {
+	t.Parallel()
 	// The link is down while samples 10 and 11 are due, then comes back.
 	sc := scenario{down: func(n int) bool { return n == 10 || n == 11 }}
 	run, tgt := soakFor(t, sc, nil)
