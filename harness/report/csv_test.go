@@ -64,3 +64,12 @@ func TestSeriesFiles_GroupByKindAndKeepOddKindsSafe(t *testing.T) {
 		t.Errorf("files %+v", files)
 	}
 }
+
+func TestOrigin_IsTheFirstSampleWhenTheBaselineCameBeforeTheStart(t *testing.T) {
+	r := slabLeakRun()
+	r.Started = start.Add(30 * time.Minute)
+
+	if got := origin(r); !got.Equal(start) {
+		t.Errorf("origin %v, want the first sample at %v", got, start)
+	}
+}

@@ -400,9 +400,22 @@ func otherRank(v checks.Verdict) int {
 }
 
 func runTimeline(r Run) timeline {
-	tl := timeline{start: r.Started}
+	tl := timeline{start: origin(r)}
 	for _, g := range r.Gaps {
 		tl.gaps = append(tl.gaps, g.At)
 	}
 	return tl
+}
+
+// origin is time zero of the charts and CSV exports: the run's start, or
+// its first sample when that came earlier (the baseline is taken before the
+// soak's clock starts).
+func origin(r Run) time.Time {
+	t := r.Started
+	for _, s := range r.Series {
+		if len(s.Points) > 0 && (t.IsZero() || s.Points[0].At.Before(t)) {
+			t = s.Points[0].At
+		}
+	}
+	return t
 }

@@ -19,9 +19,10 @@ func Write(dir string, r Run) error {
 	if err := os.MkdirAll(filepath.Join(dir, seriesDir), 0o700); err != nil {
 		return fmt.Errorf("create report folder %s: %w", dir, err)
 	}
+	t0 := origin(r)
 	for _, f := range seriesFiles(r) {
 		if err := writeAtomic(filepath.Join(dir, seriesDir, f.name), func(w io.Writer) error {
-			return WriteCSV(w, r.Started, f.series)
+			return WriteCSV(w, t0, f.series)
 		}); err != nil {
 			return err
 		}
