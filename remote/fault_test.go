@@ -661,3 +661,23 @@ func TestRemotetest_RevokedHostKeyIsRefusedAndNotRetried(t *testing.T) {
 		t.Errorf("connections = %d, want 1", srv.Accepted())
 	}
 }
+
+func TestRemotetest_TOFUThatCannotWriteKnownHostsFailsWithoutRetrying(t *testing.T) {
+	srv := remotetest.New(t, remotetest.Options{})
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := dialTest(t, srv, func(o *remote.Options) {
+		o.KnownHostsFiles = []string{filepath.Join(notADir, "known_hosts")}
+		o.HostKeyPolicy = remote.HostKeyTOFU
+	})
+
+	if err == nil || remote.IsRetryable(err) || !strings.Contains(err.Error(), "trust") {
+		t.Fatalf("got %v, want a non-retryable first-use failure", err)
+	}
+	if srv.Accepted() != 1 {
+		t.Errorf("connections = %d, want 1", srv.Accepted())
+	}
+}

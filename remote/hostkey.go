@@ -21,7 +21,7 @@ type hostKeyCheck struct {
 	db     *knownhosts.HostKeyDB // nil when no known_hosts file exists yet
 
 	mu  sync.Mutex
-	err *HostKeyError
+	err error // what the callback refused with, if anything
 }
 
 // newHostKeyCheck loads the known_hosts files that exist.
@@ -99,7 +99,7 @@ func (c *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.Public
 	case err == nil || knownhosts.IsHostUnknown(err):
 		if c.policy == HostKeyTOFU {
 			if werr := appendKnownHost(c.files[0], hk.KnownHostsLine); werr != nil {
-				return fmt.Errorf("trust %s on first use: %w", host, werr)
+				return c.refuse(fmt.Errorf("trust %s on first use: write %s: %w (fix the file's permissions)", host, c.files[0], werr))
 			}
 			return nil
 		}
@@ -118,14 +118,20 @@ func (c *hostKeyCheck) callback(hostname string, remote net.Addr, key ssh.Public
 		// A @revoked key, or an unreadable entry: refuse, never retry.
 		hk.Revoked = true
 	}
-	c.mu.Lock()
-	c.err = hk
-	c.mu.Unlock()
-	return hk
+	return c.refuse(hk)
 }
 
-// raised returns the HostKeyError the callback returned, if any.
-func (c *hostKeyCheck) raised() *HostKeyError {
+// refuse remembers err as the reason the handshake failed and returns it.
+func (c *hostKeyCheck) refuse(err error) error {
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+	return err
+}
+
+// raised returns the error the callback refused the key with, if any; it
+// replaces the handshake's own wrapping so callers can branch on it.
+func (c *hostKeyCheck) raised() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
