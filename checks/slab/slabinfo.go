@@ -38,10 +38,11 @@ func ParseSlabinfo(b []byte) ([]Cache, error) {
 		if len(bytes.TrimSpace(line)) == 0 || line[0] == '#' {
 			continue
 		}
-		if c, ok := parseSlabinfoRowFast(line); ok {
-			caches = append(caches, c)
+		caches = append(caches, Cache{})
+		if parseSlabinfoRowFast(line, &caches[len(caches)-1]) {
 			continue
 		}
+		caches = caches[:len(caches)-1]
 		fields = splitFields(line, fields[:0])
 		c, err := parseSlabinfoRow(fields)
 		if err != nil {
@@ -115,46 +116,45 @@ func parseSlabinfoRow(f [][]byte) (Cache, error) {
 // parseSlabinfoRowFast reads a well-formed row without splitting it into
 // fields: the name, 5 numbers, then the 2 numbers after "slabdata". It
 // reports false for anything unusual, which parseSlabinfoRow then explains.
-func parseSlabinfoRowFast(line []byte) (Cache, bool) {
-	var c Cache
+func parseSlabinfoRowFast(line []byte, c *Cache) bool {
 	// The kernel pads with spaces only; anything else takes the tolerant path.
 	if bytes.IndexByte(line, '\t') >= 0 || bytes.IndexByte(line, '\r') >= 0 {
-		return c, false
+		return false
 	}
 	i := bytes.IndexByte(line, ' ')
 	if i <= 0 || i == 1 && line[0] == ':' {
-		return c, false
+		return false
 	}
 	name := line[:i]
 	nums := [5]*int64{&c.ActiveObjects, &c.NumObjects, &c.ObjectSizeBytes, &c.ObjectsPerSlab, &c.PagesPerSlab}
 	var ok bool
 	for _, p := range nums {
 		if *p, i, ok = nextNumber(line, i); !ok {
-			return c, false
+			return false
 		}
 	}
 	if j := skipSpace(line, i); j+1 >= len(line) || line[j] != ':' || line[j+1] != ' ' {
-		return c, false
+		return false
 	}
 	sd := bytes.Index(line[i:], []byte(" slabdata "))
 	if sd < 0 {
-		return c, false
+		return false
 	}
 	i += sd + len(" slabdata ")
 	if c.ActiveSlabs, i, ok = nextNumber(line, i); !ok {
-		return c, false
+		return false
 	}
 	if c.NumSlabs, i, ok = nextNumber(line, i); !ok {
-		return c, false
+		return false
 	}
 	if _, i, ok = nextNumber(line, i); !ok {
-		return c, false
+		return false
 	}
 	if j := skipSpace(line, i); j < len(line) && line[j] != ':' {
-		return c, false
+		return false
 	}
 	c.Name = string(name)
-	return c, true
+	return true
 }
 
 func skipSpace(b []byte, i int) int {

@@ -166,8 +166,8 @@ func FuzzParseSlabinfo(f *testing.F) {
 		}
 		// The fast path must agree with the tolerant one on every row it takes.
 		for _, line := range bytes.Split(b, []byte("\n")) {
-			fast, ok := parseSlabinfoRowFast(line)
-			if !ok {
+			var fast Cache
+			if !parseSlabinfoRowFast(line, &fast) {
 				continue
 			}
 			slow, err := parseSlabinfoRow(splitFields(line, nil))
