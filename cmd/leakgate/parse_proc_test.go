@@ -142,3 +142,23 @@ func TestProcBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestParseProcKinds_ThisMachinesLiveFiles parses the running kernel's own files.
+func TestParseProcKinds_ThisMachinesLiveFiles(t *testing.T) {
+	tests := []struct {
+		kind, path, want string
+	}{
+		{"slabinfo", "/proc/slabinfo", " caches, "},
+		{"meminfo", "/proc/meminfo", "unaccounted (page allocations no counter explains): "},
+		{"vmallocinfo", "/proc/vmallocinfo", " vmalloc pages "},
+		{"kconfig", "/proc/config.gz", "CONFIG_SLUB_DEBUG"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			code, out, errOut := runLeakgate(t, "parse", tt.kind, tt.path)
+			if code != exitOK || !strings.Contains(out, tt.want) || strings.Contains(out, "did not parse") {
+				t.Errorf("exit %d, stderr %q, output:\n%s", code, errOut, out)
+			}
+		})
+	}
+}
