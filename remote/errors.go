@@ -19,6 +19,12 @@ type LinkError struct {
 }
 
 func (e *LinkError) Error() string {
+	switch e.Op {
+	case "dial":
+		return fmt.Sprintf("connect to %s: %v (check the address and port, and that the target is up with its SSH server running)", e.Target, e.Err)
+	case "handshake":
+		return fmt.Sprintf("SSH handshake with %s: %v (the port answered but SSH did not complete; check that an SSH server listens there and is not overloaded)", e.Target, e.Err)
+	}
 	return fmt.Sprintf("%s on %s: link lost: %v (the target may have rebooted or the network dropped; retrying reconnects)", e.Op, e.Target, e.Err)
 }
 
