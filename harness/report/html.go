@@ -106,7 +106,7 @@ func newPage(r Run) page {
 		Duration:    runSpan(r),
 		Message:     Message(r),
 		Preflight:   r.Preflight,
-		Reboot:      r.Reboot,
+		Reboot:      tailReboot(r.Reboot),
 		SeriesCount: len(r.Series),
 	}
 	if p.Verdict == "" {
@@ -418,4 +418,23 @@ func origin(r Run) time.Time {
 		}
 	}
 	return t
+}
+
+// maxEvidenceBytes bounds the console tail the page shows; the whole of it
+// stays in the run folder.
+const maxEvidenceBytes = 64 << 10
+
+// tailReboot keeps the last maxEvidenceBytes of a reboot's evidence, from a
+// line start.
+func tailReboot(rb *Reboot) *Reboot {
+	if rb == nil || len(rb.Evidence) <= maxEvidenceBytes {
+		return rb
+	}
+	c := *rb
+	tail := c.Evidence[len(c.Evidence)-maxEvidenceBytes:]
+	if i := strings.IndexByte(tail, '\n'); i >= 0 {
+		tail = tail[i+1:]
+	}
+	c.Evidence = "… (earlier lines in the run folder)\n" + tail
+	return &c
 }

@@ -233,3 +233,22 @@ func TestFigureRows_ShowWhatTheJudgeMeasured(t *testing.T) {
 		})
 	}
 }
+
+func TestWriteHTML_ShowsOnlyTheTailOfAHugeConsoleLog(t *testing.T) {
+	r := slabLeakRun()
+	r.Reboot = &Reboot{AtSample: 9, OldBootID: "a", NewBootID: "b",
+		Evidence: strings.Repeat("[ 1.0] noise line\n", 20000) + "[ 9.9] Kernel panic - not syncing: last words\n"}
+	var b strings.Builder
+
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+
+	page := b.String()
+	if !strings.Contains(page, "Kernel panic - not syncing: last words") || !strings.Contains(page, "earlier lines in the run folder") {
+		t.Error("the tail or the note about the cut is missing")
+	}
+	if len(page) > 600<<10 {
+		t.Errorf("page is %d bytes", len(page))
+	}
+}
