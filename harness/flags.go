@@ -143,6 +143,7 @@ func (f *Flags) Config(tgt remote.Target) Config {
 		Warmup:     f.Warmup,
 		OutDir:     f.Out,
 		Policy:     f.Policy,
+		SecretEnv:  []string{f.PasswordEnv, f.PassphraseEnv},
 	}
 	if f.Profile != nil {
 		cfg.OwnModules = append(cfg.OwnModules, f.Profile.OwnModules...)

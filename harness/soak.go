@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/leakgate/leakgate/harness/report"
@@ -68,6 +69,9 @@ type Config struct {
 	// Preflight, when set, is a preflight already done on Target (the suite's
 	// own preflight spec); Soak then does not probe again.
 	Preflight *PreflightResult
+	// SecretEnv names environment variables holding secrets (the SSH
+	// password or passphrase); they are removed from host workloads' env.
+	SecretEnv []string
 	// ExtraWorkloads are target-side background commands added to the profile's
 	// (the suite's --workload flag).
 	ExtraWorkloads []Workload
@@ -315,7 +319,19 @@ func (s *soak) workloadEnv() []string {
 	if err != nil {
 		abs = s.st.dir
 	}
-	return append(os.Environ(),
+	env := os.Environ()[:0:0]
+	for _, kv := range os.Environ() {
+		secret := false
+		for _, name := range s.cfg.SecretEnv {
+			if name != "" && strings.HasPrefix(kv, name+"=") {
+				secret = true
+			}
+		}
+		if !secret {
+			env = append(env, kv)
+		}
+	}
+	return append(env,
 		"LEAKGATE_TARGET="+s.cfg.TargetName,
 		"LEAKGATE_TARGET_HOST="+host,
 		"LEAKGATE_RUN_DIR="+abs,
