@@ -9,6 +9,7 @@ wanted=(
   openssh-client:/usr/bin/ssh-agent
   dropbear-bin:/usr/sbin/dropbear
   busybox-static:/bin/busybox
+  chromium:/usr/bin/chromium
 )
 if [ "${LEAKGATE_NO_RIG:-}" != 1 ]; then
   wanted+=(
@@ -22,7 +23,6 @@ if [ "${LEAKGATE_NO_RIG:-}" != 1 ]; then
     libssl-dev:/usr/include/openssl/ssl.h
     cpio:/usr/bin/cpio
     kmod:/usr/bin/kmod
-    chromium:/usr/bin/chromium
   )
 fi
 
