@@ -55,6 +55,12 @@ type Policy struct {
 	// ends a run early.
 	EarlyStopFDR    float64 `yaml:"early_stop_fdr"`
 	EarlyMinSamples int     `yaml:"early_min_samples"`
+	// EarlyMinMonotonic replaces MinMonotonic early: only a steady rise
+	// (Kendall tau) can end a run before its end.
+	EarlyMinMonotonic float64 `yaml:"early_min_monotonic"`
+	// EarlyPersistFraction replaces PersistFraction early: the prefix's
+	// later half must keep most of its earlier half's pace.
+	EarlyPersistFraction float64 `yaml:"early_persist_fraction"`
 	// MemAvailableFloorBytes is a hard ceiling: MemAvailable below it fails
 	// the run at once, early or final.
 	MemAvailableFloorBytes int64 `yaml:"mem_available_floor_bytes"`
@@ -114,20 +120,21 @@ func DefaultPolicy() Policy {
 		MinGrowthBytes: KindBytes{Slab: 1 << 20, Process: 2 << 20, Meminfo: 4 << 20},
 		// 16 KiB/h (384 KiB a day) for slab; proportionally more for the rest.
 		MinSlopeBytesPerHour: KindBytes{Slab: 16 << 10, Process: 32 << 10, Meminfo: 64 << 10},
-		// Kendall tau ≥ 0.4: a straight leak under noise of a quarter of its
+		// Kendall tau ≥ 0.35: a straight leak under noise of a quarter of its
 		// growth has tau ≈ 0.55; wandering series (AR(1), bounded walks)
 		// that drift up by chance mostly stay below.
-		MinMonotonic: 0.4,
+		MinMonotonic: 0.35,
 		// Hamed–Rao underestimates strong correlation on 67 points; the
-		// trend must also hold at 1 % under a bias-corrected AR(1) model.
-		// This cut false alarms on AR(1) noise by a third at the cost of
-		// 3 % of the bursty leaks (docs/detection.md).
-		StrictAlpha: 0.01,
-		// A leak's later half grows at least at 30 % of its earlier half's
-		// slope; a warm-up ramp's later half is flat. The later half alone (33
-		// points) has little power, so its own test is loose (p ≤ 0.2).
+		// trend must also hold at 0.5 % under a bias-corrected AR(1) model.
+		// Tighter (0.003) meets 5 % false-alarm runs but misses 3 % of leaks;
+		// looser (0.01) catches 99 % but alarms in 10 % of runs
+		// (docs/detection.md).
+		StrictAlpha: 0.005,
+		// A leak's later half is not shown (at 95 %) to grow slower than 30 %
+		// of its earlier half; a warm-up ramp's later half is. The later half
+		// alone (33 points) has little power, so its own test is loose (p ≤ 0.3).
 		PersistFraction: 0.3,
-		PersistAlpha:    0.2,
+		PersistAlpha:    0.3,
 		// Off: a rolling minimum makes neighbours share values, which the
 		// autocorrelation correction rightly pays for with most of the power
 		// on 67 points (docs/detection.md). Set it (e.g. 3h) for a series
@@ -136,10 +143,14 @@ func DefaultPolicy() Policy {
 		ConfidenceLevel: 0.95,
 		// A gateway runs a month between reboots.
 		ExhaustionHorizon: 30 * 24 * time.Hour,
-		// Early stop: 1e-6 after BH and 4 h of points, so a clean run is
-		// never stopped (see docs/detection.md, early stops on benign series).
-		EarlyStopFDR:    1e-6,
-		EarlyMinSamples: 24,
+		// Early stop: 1e-6 after BH on the whole window only, under the
+		// pessimistic correction, a steady rise (tau ≥ 0.6) and 6 h of points
+		// after warm-up — a prefix of a warm-up ramp or a saw-tooth looks like
+		// a leak, so a clean run must not be stopped on less (docs/detection.md).
+		EarlyStopFDR:         1e-6,
+		EarlyMinSamples:      36,
+		EarlyMinMonotonic:    0.6,
+		EarlyPersistFraction: 0.7,
 		// Below 16 MiB available the OOM killer is near: fail now.
 		MemAvailableFloorBytes: 16 << 20,
 		// kmemleak needs two scans to report a new object; a third growing
@@ -181,6 +192,10 @@ func (p Policy) Validate() error {
 		return bad("early_stop_fdr", p.EarlyStopFDR, "above 0 and at most fdr")
 	case p.MinSamples < 3:
 		return bad("min_samples", p.MinSamples, "at least 3")
+	case !(p.EarlyPersistFraction >= 0 && p.EarlyPersistFraction <= 1):
+		return bad("early_persist_fraction", p.EarlyPersistFraction, "between 0 and 1")
+	case !(p.EarlyMinMonotonic >= 0 && p.EarlyMinMonotonic <= 1):
+		return bad("early_min_monotonic", p.EarlyMinMonotonic, "between 0 and 1")
 	case p.EarlyMinSamples < p.MinSamples:
 		return bad("early_min_samples", p.EarlyMinSamples, "at least min_samples")
 	case p.Warmup < 0:
@@ -262,8 +277,14 @@ func (p Policy) TrendOptions(kind Kind, final bool) trend.Options {
 		ConfidenceLevel: p.ConfidenceLevel,
 	}
 	if !final {
+		// Early: the pessimistic correction for the test itself, so that
+		// no wandering series can end a clean run.
 		o.Alpha = p.EarlyStopFDR
 		o.MinPoints = p.EarlyMinSamples
+		o.Correction = trend.CorrectionStrict
+		o.WholeWindowOnly = true
+		o.MinMonotonic = max(o.MinMonotonic, p.EarlyMinMonotonic)
+		o.PersistFraction = max(o.PersistFraction, p.EarlyPersistFraction)
 	}
 	return o
 }

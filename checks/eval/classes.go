@@ -264,3 +264,5 @@ func decreasing(rng *rand.Rand, times []float64, floor float64) []float64 {
 	}
 	return v
 }
+
+func newRand(stream uint64) *rand.Rand { return rand.New(rand.NewPCG(20261125, stream)) }

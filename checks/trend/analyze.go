@@ -41,8 +41,9 @@ type Options struct {
 	// the Theil–Sen slope, and the slope times the judged span.
 	MinSlopePerHour float64
 	MinGrowth       float64
-	// PersistFraction: the later half's slope must reach this fraction of
-	// the earlier half's, so a ramp that plateaus is not a leak.
+	// PersistFraction: the later half's slope must not be shown to be below
+	// this fraction of the earlier half's (its interval's upper bound must
+	// reach it), so a ramp that plateaus is not a leak.
 	PersistFraction float64
 	// PersistAlpha: the later half's own one-sided trend p must be at most this.
 	PersistAlpha float64
@@ -54,6 +55,9 @@ type Options struct {
 	FloorWindow time.Duration
 	// ConfidenceLevel of the slope interval (two-sided), e.g. 0.95.
 	ConfidenceLevel float64
+	// WholeWindowOnly drops the second look at the later half from P (early
+	// judging: the later half of a short prefix is too short to trust).
+	WholeWindowOnly bool
 	// Correction chooses how serial correlation widens the test.
 	Correction Correction
 	// StrictAlpha, when > 0, also requires the trend's p under
@@ -84,10 +88,10 @@ func DefaultOptions() Options {
 		Alpha:           0.01,
 		MinPoints:       12,
 		Warmup:          time.Hour,
-		MinMonotonic:    0.4,
-		StrictAlpha:     0.01,
+		MinMonotonic:    0.35,
+		StrictAlpha:     0.005,
 		PersistFraction: 0.3,
-		PersistAlpha:    0.2,
+		PersistAlpha:    0.3,
 		ConfidenceLevel: 0.95,
 	}
 }
@@ -136,6 +140,8 @@ type Result struct {
 	// later half of the window.
 	PersistP            float64 `json:"persist_p"`
 	PersistSlopePerHour float64 `json:"persist_slope_per_hour"`
+	// PersistSlopeHighPerHour is the upper bound of the later half's slope.
+	PersistSlopeHighPerHour float64 `json:"persist_slope_high_per_hour"`
 	// EarlierSlopePerHour is the slope on the earlier half.
 	EarlierSlopePerHour float64 `json:"earlier_slope_per_hour"`
 	// Significant, Persistent and Material are the three tests a leak passes.
@@ -174,7 +180,7 @@ func Decide(r *Result, p float64, opts Options) {
 	}
 	r.Significant = p <= opts.Alpha && r.SlopePerHour > 0 && r.Monotonic >= opts.MinMonotonic &&
 		(opts.StrictAlpha <= 0 || r.PStrict <= opts.StrictAlpha)
-	r.Persistent = r.PersistSlopePerHour >= opts.PersistFraction*r.EarlierSlopePerHour &&
+	r.Persistent = r.PersistSlopeHighPerHour >= opts.PersistFraction*r.EarlierSlopePerHour &&
 		r.PersistSlopePerHour > 0 &&
 		(opts.PersistAlpha <= 0 || r.PersistP <= opts.PersistAlpha)
 	r.Material = r.SlopePerHour >= opts.MinSlopePerHour && r.FittedGrowth >= opts.MinGrowth
@@ -185,8 +191,8 @@ func Decide(r *Result, p float64, opts Options) {
 			p, opts.Alpha, r.Monotonic, opts.MinMonotonic, r.PStrict, opts.StrictAlpha)
 	case !r.Persistent:
 		r.Verdict = OK
-		r.Reason = fmt.Sprintf("trend does not persist: later-half slope %.4g/h vs earlier %.4g/h (p=%.3g)",
-			r.PersistSlopePerHour, r.EarlierSlopePerHour, r.PersistP)
+		r.Reason = fmt.Sprintf("trend does not persist: later-half slope %.4g/h (at most %.4g/h) vs earlier %.4g/h (p=%.3g)",
+			r.PersistSlopePerHour, r.PersistSlopeHighPerHour, r.EarlierSlopePerHour, r.PersistP)
 	case !r.Material:
 		r.Verdict = OK
 		r.Reason = fmt.Sprintf("growth %.4g (%.4g/h) below floor %.4g (%.4g/h)",
@@ -274,8 +280,9 @@ func describe(times, values []float64, opts Options) Result {
 		if len(v) > fullACFMaxN {
 			reuse, reuseStrict = full.inflation, full.strictInflation
 		}
-		half := trendTest(t[h:], v[h:], kLater, scratch, opts, false, reuse, reuseStrict)
+		half := trendTest(t[h:], v[h:], kLater, scratch, opts, true, reuse, reuseStrict)
 		r.PersistP = half.p
+		r.PersistSlopeHighPerHour = half.high * 3600
 		if h >= 2 {
 			r.EarlierSlopePerHour = senSlope(t[:h], v[:h], sampledSlopePairs/4).slope * 3600
 		}
@@ -284,6 +291,9 @@ func describe(times, values []float64, opts Options) Result {
 		// leak that starts mid-run is plain on the later half.
 		r.P = math.Min(1, 2*math.Min(r.PWhole, r.PersistP))
 		r.PStrict = math.Min(1, 2*math.Min(full.pStrict, half.pStrict))
+		if opts.WholeWindowOnly {
+			r.P, r.PStrict = r.PWhole, full.pStrict
+		}
 	}
 	return r
 }
@@ -316,8 +326,13 @@ func trendTest(t, v []float64, k kendall, scratch []float64, opts Options, withC
 		for i := range v {
 			detrended[i] = v[i] - sen.slope*t[i]
 		}
-		inflation = varianceInflation(detrended, opts.Correction)
-		strictInflation = varianceInflation(detrended, CorrectionStrict)
+		if negligible(detrended, v) {
+			// A straight line leaves only rounding: no correlation to model.
+			inflation, strictInflation = 1, 1
+		} else {
+			inflation = varianceInflation(detrended, opts.Correction)
+			strictInflation = varianceInflation(detrended, CorrectionStrict)
+		}
 	}
 	varS := k.Var * inflation
 	var p float64
@@ -336,4 +351,16 @@ func trendTest(t, v []float64, k kendall, scratch []float64, opts Options, withC
 		res.low, res.high = sen.interval(varS, level)
 	}
 	return res
+}
+
+// negligible reports whether the residuals are rounding error next to the
+// values (a noiseless straight line).
+func negligible(residual, values []float64) bool {
+	lo, hi := math.Inf(1), math.Inf(-1)
+	scale := 0.0
+	for i, r := range residual {
+		lo, hi = math.Min(lo, r), math.Max(hi, r)
+		scale = math.Max(scale, math.Abs(values[i]))
+	}
+	return hi-lo <= 1e-9*math.Max(scale, 1)
 }
