@@ -17,7 +17,7 @@ import (
 // leakScenario leaks a slab cache and a kmemleak signature steadily.
 var leakScenario = scenario{
 	leakObjects: func(n int) int { return 3 * n },
-	slabExtra:   func(n int) map[string]int64 { return map[string]int64{"wlansim_sta": int64(160 * n)} },
+	slabExtra:   func(n int) map[string]int64 { return map[string]int64{"wlansim_rxbuf": int64(160 * n)} },
 }
 
 // TestHelperSoakUntilKilled is not a test: TestSoak_SIGKILLMidRun runs the
@@ -77,7 +77,7 @@ func TestSoak_SIGKILLMidRunThenLoadRunJudgesThePartialFolder(t *testing.T) {
 	if run.Meta.Status != report.VerdictFail || !strings.Contains(run.Meta.Error, "interrupted") {
 		t.Errorf("status %q error %q: want fail, saying it was interrupted (the leak is certain in 20 samples)", run.Meta.Status, run.Meta.Error)
 	}
-	if !strings.Contains(run.Message(), "wlansim_sta") {
+	if !strings.Contains(run.Message(), "wlansim_rxbuf") {
 		t.Errorf("message does not name the leak:\n%s", run.Message())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "report.json")); err != nil {

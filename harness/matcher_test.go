@@ -27,7 +27,7 @@ func TestLeak_NegatedFailureIsTheWholeDiagnosis(t *testing.T) {
 	if msg != report.Message(run.Report()) {
 		t.Errorf("the failure message is not report.Message:\n%s", msg)
 	}
-	if !strings.Contains(msg, "wlansim_sta") || !strings.Contains(msg, "wl_add_sta") {
+	if !strings.Contains(msg, "wlansim_rxbuf") || !strings.Contains(msg, "wlansim_alloc_rx_buf") {
 		t.Errorf("the message lacks the cache or the culprit:\n%s", msg)
 	}
 }

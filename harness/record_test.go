@@ -20,7 +20,7 @@ func TestRecordRuns(t *testing.T) {
 	if *record {
 		sc := scenario{
 			leakObjects: func(n int) int { return 3 * n },
-			slabExtra:   func(n int) map[string]int64 { return map[string]int64{"wlansim_sta": int64(160 * n)} },
+			slabExtra:   func(n int) map[string]int64 { return map[string]int64{"wlansim_rxbuf": int64(160 * n)} },
 		}
 		run, _ := soakFor(t, sc, func(c *Config) { c.Duration = 4 * time.Hour })
 		for _, name := range []string{"leak-run", "interrupted-run"} {

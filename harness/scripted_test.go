@@ -1,10 +1,13 @@
 package harness
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +49,7 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 // (elapsed time over the interval).
 type scenario struct {
 	interval time.Duration
-	// leakObjects is how many kmemleak objects of the wl_add_sta signature
+	// leakObjects is how many kmemleak objects of the wlansim_alloc_rx_buf signature
 	// exist at sample n; slabExtra the extra active objects per cache.
 	leakObjects func(n int) int
 	slabExtra   func(n int) map[string]int64
@@ -148,7 +151,18 @@ func (s *scriptedTarget) kmemleakWrites() []string {
 	return out
 }
 
-// writeTree lays out the /proc and /sys files the target shows at sample n.
+// captured reads a real fixture from the reference rig (Linux 6.12.117).
+func captured(t testing.TB, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "rig", "captured", name))
+	if err != nil {
+		t.Fatalf("captured fixture: %v", err)
+	}
+	return string(b)
+}
+
+// writeTree lays out the /proc and /sys files the target shows at sample n:
+// the rig's captured 6.12 files, with the scenario's growth applied.
 func (s *scriptedTarget) writeTree(n int) {
 	elapsed := s.clock.Now().Sub(s.start)
 	bootID := "6f1c2e5a-0b7d-4c1e-9d1a-3b2f5c7e8a90"
@@ -159,13 +173,16 @@ func (s *scriptedTarget) writeTree(n int) {
 	}
 	files := map[string]string{
 		"/proc/sys/kernel/random/boot_id": bootID + "\n",
-		"/proc/uptime":                    fmt.Sprintf("%.2f %.2f\n", uptime.Seconds(), uptime.Seconds()*1.8),
-		"/proc/sys/kernel/osrelease":      "6.12.57-leakgate\n",
+		"/proc/sys/kernel/osrelease":      "6.12.117\n",
 		"/proc/mounts":                    "debugfs /sys/kernel/debug debugfs rw,relatime 0 0\n",
-		"/proc/cmdline":                   "console=ttyS0 kmemleak=on slab_debug=U,kmalloc-*\n",
-		"/proc/meminfo":                   meminfoText(n),
+		"/proc/uptime":                    fmt.Sprintf("%.2f %.2f\n", uptime.Seconds(), uptime.Seconds()*1.8),
+		"/proc/cmdline":                   "console=ttyS0 slub_debug=U kmemleak=on\n",
+		"/proc/meminfo":                   captured(s.t, "meminfo"),
 		"/proc/slabinfo":                  s.slabinfo(n),
 		"/sys/kernel/debug/kmemleak":      s.kmemleakReport(n),
+		"/proc/40/status":                 captured(s.t, "wlansimd-status"),
+		"/proc/40/smaps_rollup":           captured(s.t, "wlansimd-smaps_rollup"),
+		"/proc/40/stat":                   "40 (wlansimd) S 1 40 40 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 140 5124096 999 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
 	}
 	for pid, p := range map[int]struct {
 		name   string
@@ -175,10 +192,16 @@ func (s *scriptedTarget) writeTree(n int) {
 		files[dir+"status"] = statusText(p.name, pid, p.anonKB)
 		files[dir+"stat"] = fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %d 5124096 999 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n", pid, p.name, pid, pid, 100+pid)
 		files[dir+"smaps_rollup"] = smapsText(p.anonKB)
-		files[dir+"cmdline"] = "/usr/sbin/" + p.name + "\x00"
 	}
 	if err := os.MkdirAll(filepath.Join(s.root, "tmp"), 0o755); err != nil {
 		s.t.Errorf("scripted tree: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(s.root, "proc", "config.gz")); err != nil {
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write([]byte(captured(s.t, "config")))
+		zw.Close()
+		files["/proc/config.gz"] = gz.String()
 	}
 	for p, data := range files {
 		full := filepath.Join(s.root, p)
@@ -199,41 +222,64 @@ func (s *scriptedTarget) procAnon(n int) int64 {
 	return s.sc.procAnonKB(n)
 }
 
-var baseSlabs = []struct {
-	name          string
-	active, objsz int64
-}{
-	{"kmalloc-64", 12000, 64}, {"kmalloc-128", 5400, 128}, {"kmalloc-256", 790, 256},
-	{"kmalloc-1k", 640, 1024}, {"dentry", 94205, 192}, {"skbuff_head_cache", 840, 256},
-	{"kmalloc-8192", 96, 8192}, {"wlansim_sta", 32, 1024},
-}
-
+// slabinfo is the captured slabinfo with the scenario's extra active objects
+// added to their caches (and slabs grown to hold them).
 func (s *scriptedTarget) slabinfo(n int) string {
-	var b strings.Builder
-	b.WriteString("slabinfo - version: 2.1\n# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n")
 	extra := map[string]int64{}
 	if s.sc.slabExtra != nil {
 		extra = s.sc.slabExtra(n)
 	}
-	for i, c := range baseSlabs {
-		// a little deterministic noise, as real caches breathe
-		active := c.active + extra[c.name] + int64((n*7+i*3)%5)
-		per := max(4096/c.objsz, 1)
-		slabs := (active + per - 1) / per
-		fmt.Fprintf(&b, "%-17s %6d %6d %6d %4d %4d : tunables    0    0    0 : slabdata %6d %6d      0\n", c.name, active, slabs*per, c.objsz, per, 1, slabs, slabs)
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(captured(s.t, "slabinfo"), "\n") {
+		f := strings.Fields(line)
+		add, ok := extra[firstField(f)]
+		if !ok || len(f) < 16 {
+			b.WriteString(line)
+			continue
+		}
+		active, _ := strconv.ParseInt(f[1], 10, 64)
+		num, _ := strconv.ParseInt(f[2], 10, 64)
+		per, _ := strconv.ParseInt(f[4], 10, 64)
+		active += add
+		if active > num {
+			num = (active + per - 1) / per * per
+		}
+		slabs := num / max(per, 1)
+		fmt.Fprintf(&b, "%-17s %6d %6d %6s %4s %4s : tunables    0    0    0 : slabdata %6d %6d      0\n", f[0], active, num, f[3], f[4], f[5], slabs, slabs)
 	}
 	return b.String()
 }
 
+func firstField(f []string) string {
+	if len(f) == 0 {
+		return ""
+	}
+	return f[0]
+}
+
+// kmemleakReport repeats the captured report's objects (the rig's real
+// wlansim leak, 6.12.y format) until there are leakObjects(n) of them, each
+// at its own address.
 func (s *scriptedTarget) kmemleakReport(n int) string {
 	if s.sc.leakObjects == nil {
 		return ""
 	}
-	var b strings.Builder
-	for i := range s.sc.leakObjects(n) {
-		fmt.Fprintf(&b, "unreferenced object 0xffff88810b2c%04x (size 512):\n  comm \"hostapd\", pid 812, jiffies %d\n  hex dump (first 32 bytes):\n    00 00 00 00 ad 4e ad de ff ff ff ff 00 00 00 00  .....N..........\n    00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00  ................\n  backtrace (crc 9f31c2a7):\n    __kmalloc_cache_noprof+0x2d6/0x3a0\n    wl_add_sta+0x36/0x120 [wlansim]\n    wl_assoc_req+0x1f0/0x2c0 [wlansim]\n    cfg80211_rx_mgmt+0x88/0x140 [cfg80211]\n    genl_rcv_msg+0x1c0/0x260\n\n", i*0x200, 4295012345+i)
+	blocks := strings.SplitAfter(captured(s.t, "kmemleak"), "unreferenced object ")
+	var objs []string
+	for _, b := range blocks {
+		if b = strings.TrimSuffix(b, "unreferenced object "); strings.TrimSpace(b) != "" {
+			objs = append(objs, b)
+		}
 	}
-	return b.String()
+	var out strings.Builder
+	for i := range s.sc.leakObjects(n) {
+		body := objs[i%len(objs)]
+		if sp := strings.IndexByte(body, ' '); sp > 0 {
+			body = fmt.Sprintf("0xffff8880%08x", 0x100000+i*0x200) + body[sp:]
+		}
+		out.WriteString("unreferenced object " + body)
+	}
+	return out.String()
 }
 
 func meminfoText(n int) string {

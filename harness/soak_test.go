@@ -71,7 +71,7 @@ func TestSoak_SlabLeakWithKmemleakSignatureFails(t *testing.T) {
 	t.Parallel()
 	sc := scenario{
 		leakObjects: func(n int) int { return 3 * n },
-		slabExtra:   func(n int) map[string]int64 { return map[string]int64{"kmalloc-512": 0, "wlansim_sta": int64(64 * n)} },
+		slabExtra:   func(n int) map[string]int64 { return map[string]int64{"kmalloc-512": 0, "wlansim_rxbuf": int64(64 * n)} },
 	}
 	run, _ := soakFor(t, sc, nil)
 
@@ -83,18 +83,18 @@ func TestSoak_SlabLeakWithKmemleakSignatureFails(t *testing.T) {
 		if f.Verdict != checks.VerdictLeak {
 			continue
 		}
-		if f.Kind == checks.KindSlab && f.Subject == "wlansim_sta" {
+		if f.Kind == checks.KindSlab && f.Subject == "wlansim_rxbuf" {
 			slabLeak = true
 		}
-		if f.Kind == checks.KindKmemleak && strings.Contains(f.Subject, "wl_add_sta") {
+		if f.Kind == checks.KindKmemleak && strings.Contains(f.Subject, "wlansim_alloc_rx_buf") {
 			kmLeak = true
 		}
 	}
 	if !slabLeak || !kmLeak {
-		t.Errorf("findings %+v: want a slab leak in wlansim_sta and a kmemleak leak blaming wl_add_sta", run.Judgement.Findings())
+		t.Errorf("findings %+v: want a slab leak in wlansim_rxbuf and a kmemleak leak blaming wlansim_alloc_rx_buf", run.Judgement.Findings())
 	}
 	msg := run.Message()
-	if !strings.Contains(msg, "wlansim_sta") {
+	if !strings.Contains(msg, "wlansim_rxbuf") {
 		t.Errorf("message does not name the cache:\n%s", msg)
 	}
 	assertRunFolder(t, run)

@@ -27,7 +27,7 @@ func TestAnalyze_RecordedLeakRunFailsNamingTheCacheAndCulprit(t *testing.T) {
 	if code != exitFindings {
 		t.Fatalf("exit %d, want 1; stderr %s", code, errOut)
 	}
-	for _, want := range []string{"wlansim_sta", "wl_add_sta"} {
+	for _, want := range []string{"wlansim_rxbuf", "wlansim_alloc_rx_buf"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("message lacks %q:\n%s", want, out)
 		}
@@ -64,7 +64,7 @@ func TestAnalyze_InterruptedRunWithTornFilesIsJudgedOnWhatItHas(t *testing.T) {
 	if code != exitFindings {
 		t.Fatalf("exit %d, want 1 (a leak already certain in the partial run); stderr %s\n%s", code, errOut, out)
 	}
-	if !strings.Contains(out, "wlansim_sta") {
+	if !strings.Contains(out, "wlansim_rxbuf") {
 		t.Errorf("message lacks the leaking cache:\n%s", out)
 	}
 	var meta struct {
@@ -85,7 +85,7 @@ func TestAnalyze_InterruptedRunWithTornFilesIsJudgedOnWhatItHas(t *testing.T) {
 func TestAnalyze_PolicyAllowingTheGrowthPasses(t *testing.T) {
 	dir := copyRun(t, "leak-run")
 	pol := filepath.Join(t.TempDir(), "policy.yaml")
-	os.WriteFile(pol, []byte("allow:\n  - {kind: slab, subject: wlansim_sta, reason: pool sized at boot}\n  - {kind: kmemleak, subject: '*wl_add_sta*', reason: 'known, fixed in 2.1'}\n  - {kind: meminfo, subject: '*', reason: follows the cache}\n"), 0o600)
+	os.WriteFile(pol, []byte("allow:\n  - {kind: slab, subject: wlansim_rxbuf, reason: pool sized at boot}\n  - {kind: kmemleak, subject: '*wlansim_alloc_rx_buf*', reason: 'known, fixed in 2.1'}\n  - {kind: meminfo, subject: '*', reason: follows the cache}\n"), 0o600)
 
 	code, out, errOut := runCLI("analyze", dir, "--policy", pol)
 
