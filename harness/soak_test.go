@@ -71,7 +71,9 @@ func TestSoak_SlabLeakWithKmemleakSignatureFails(t *testing.T) {
 	t.Parallel()
 	sc := scenario{
 		leakObjects: func(n int) int { return 3 * n },
-		slabExtra:   func(n int) map[string]int64 { return map[string]int64{"kmalloc-512": 0, "wlansim_rxbuf": int64(64 * n)} },
+		slabExtra: func(n int) map[string]int64 {
+			return map[string]int64{"kmalloc-512": 0, "wlansim_rxbuf": int64(64 * n)}
+		},
 	}
 	run, _ := soakFor(t, sc, nil)
 
