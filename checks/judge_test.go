@@ -2,6 +2,7 @@ package checks
 
 import (
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -267,3 +268,19 @@ func TestSizeMatches_KmallocRounding(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkJudgeSoak73x300 judges a 12 h soak at 10 min (73 samples) of 300
+// slab caches, a process and meminfo: the end-of-run verdict.
+func BenchmarkJudgeSoak73x300(b *testing.B) {
+	samples := soakRun(73, 13, func(i int, s *Sample) {
+		for c := range 300 {
+			s.Slabs = append(s.Slabs, slab.Cache{Name: "cache-" + string(rune('a'+c%26)) + "-" + itoa(c), ActiveObjects: int64(1000 + (c%7)*i), ObjectSizeBytes: 64})
+		}
+	})
+	b.ResetTimer()
+	for b.Loop() {
+		Judge(samples, DefaultPolicy(), JudgeOptions{Final: true})
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -162,7 +162,7 @@ func Analyze(times, values []float64, opts Options) (Result, error) {
 	if err := validate(times, values); err != nil {
 		return Result{}, err
 	}
-	r := describe(times, values, opts)
+	r := describe(times, values, opts, &workspace{})
 	r.PAdjusted = r.P
 	Decide(&r, r.P, opts)
 	return r, nil
@@ -224,7 +224,7 @@ func validate(times, values []float64) error {
 }
 
 // describe computes every statistic of a validated series; it sets no verdict.
-func describe(times, values []float64, opts Options) Result {
+func describe(times, values []float64, opts Options, ws *workspace) Result {
 	// Warm-up: drop points less than Warmup after the first.
 	start := 0
 	if len(times) > 0 && opts.Warmup > 0 {
@@ -235,7 +235,7 @@ func describe(times, values []float64, opts Options) Result {
 	}
 	v := values[start:]
 	// Times from the first judged point keep detrending precise.
-	t := make([]float64, len(v))
+	t := ws.floats(&ws.times, len(v))
 	for i := range t {
 		t[i] = times[start+i] - times[start]
 	}
@@ -263,9 +263,12 @@ func describe(times, values []float64, opts Options) Result {
 	for h < len(t) && t[h] < midT {
 		h++
 	}
-	kFull, kLater := mannKendallSplit(v, h, make([]uint64, 2*len(v)))
-	scratch := make([]float64, len(v))
-	full := trendTest(t, v, kFull, scratch, opts, true, 0, 0)
+	if cap(ws.keys) < 2*len(v) {
+		ws.keys = make([]uint64, 2*len(v))
+	}
+	kFull, kLater := mannKendallSplit(v, h, ws.keys[:2*len(v)])
+	scratch := ws.floats(&ws.scratch, len(v))
+	full := trendTest(t, v, kFull, scratch, opts, true, sampledSlopePairs, 0, 0)
 	r.S, r.VarS, r.VarianceInflation, r.PWhole = full.k.S, full.varS, full.inflation, full.p
 	r.P = r.PWhole
 	r.Monotonic = full.k.S / full.k.Pairs
@@ -280,7 +283,9 @@ func describe(times, values []float64, opts Options) Result {
 		if len(v) > fullACFMaxN {
 			reuse, reuseStrict = full.inflation, full.strictInflation
 		}
-		half := trendTest(t[h:], v[h:], kLater, scratch, opts, true, reuse, reuseStrict)
+		// The later half's interval only gates persistence: a quarter of
+		// the random pairs is enough for long series.
+		half := trendTest(t[h:], v[h:], kLater, scratch, opts, true, sampledSlopePairs/4, reuse, reuseStrict)
 		r.PersistP = half.p
 		r.PersistSlopeHighPerHour = half.high * 3600
 		if h >= 2 {
@@ -312,14 +317,9 @@ type testResult struct {
 // trendTest completes Mann–Kendall k with the Hamed–Rao correction and runs Theil–Sen on
 // one window; withCI also computes the slope interval. A positive inflation
 // is used as is instead of being estimated.
-func trendTest(t, v []float64, k kendall, scratch []float64, opts Options, withCI bool, inflation, strictInflation float64) testResult {
+func trendTest(t, v []float64, k kendall, scratch []float64, opts Options, withCI bool, pairs int, inflation, strictInflation float64) testResult {
 	// The slope detrends the series for the autocorrelation estimate; its
 	// interval needs the corrected variance, so compute the point first.
-	// Without an interval a quarter of the random pairs gives the point.
-	pairs := sampledSlopePairs
-	if !withCI {
-		pairs /= 4
-	}
 	sen := senSlope(t, v, pairs)
 	if inflation <= 0 {
 		detrended := scratch[:len(v)]
@@ -363,4 +363,19 @@ func negligible(residual, values []float64) bool {
 		scale = math.Max(scale, math.Abs(values[i]))
 	}
 	return hi-lo <= 1e-9*math.Max(scale, 1)
+}
+
+// workspace holds buffers one goroutine reuses from series to series, so a
+// run of long series does not churn the garbage collector.
+type workspace struct {
+	times, scratch []float64
+	keys           []uint64
+}
+
+// floats returns (*buf)[:n], growing it when needed.
+func (ws *workspace) floats(buf *[]float64, n int) []float64 {
+	if cap(*buf) < n {
+		*buf = make([]float64, n)
+	}
+	return (*buf)[:n]
 }

@@ -31,13 +31,14 @@ func AnalyzeRun(ctx context.Context, series []Series) ([]Result, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			ws := &workspace{}
 			for i := range next {
 				s := series[i]
 				if err := validate(s.Times, s.Values); err != nil {
 					errs[i] = fmt.Errorf("series %q: %w", s.Name, err)
 					continue
 				}
-				results[i] = describe(s.Times, s.Values, s.Options)
+				results[i] = describe(s.Times, s.Values, s.Options, ws)
 			}
 		}()
 	}
