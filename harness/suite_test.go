@@ -102,6 +102,55 @@ func TestSuite(t *testing.T) {
 	t.Run("without a target fails saying --target is required", func(t *testing.T) {
 		suiteWithoutTargetFails(t, bin)
 	})
+	t.Run("a soak below the MemAvailable floor fails with the diagnosis and evidence", func(t *testing.T) {
+		suiteSoakFailsWithDiagnosis(t, bin)
+	})
+}
+
+// suiteSoakFailsWithDiagnosis runs the whole suite, in real time, against a
+// rooted local target serving the rig's captured 6.12 tree whose
+// MemAvailable is below the policy's floor: preflight passes, the soak ends
+// at its first judged sample, and the Ginkgo report carries the message,
+// the report entries and the final evidence.
+func suiteSoakFailsWithDiagnosis(t *testing.T, bin string) {
+	root := t.TempDir()
+	tree := &scriptedTarget{t: t, root: root, clock: newFakeClock(), sc: scenario{interval: time.Minute}}
+	tree.writeTree(0)
+	low := strings.Replace(captured(t, "meminfo"), "MemAvailable:     475884 kB", "MemAvailable:       8000 kB", 1)
+	if low == captured(t, "meminfo") {
+		t.Fatal("the captured meminfo changed; update the MemAvailable line this test lowers")
+	}
+	if err := os.WriteFile(filepath.Join(root, "proc", "meminfo"), []byte(low), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+
+	rep, console := runSuite(t, bin, "--target", "local:"+root, "--duration", "40s", "--interval", "10s", "--out", out)
+
+	pre, _ := specByText(rep, "preflight")
+	if pre.State != types.SpecStatePassed {
+		t.Fatalf("preflight %v on the captured rig tree: %s\n%s", pre.State, pre.Failure.Message, console)
+	}
+	soak, ok := specByText(rep, "soak")
+	if !ok || soak.State != types.SpecStateFailed {
+		t.Fatalf("soak spec %v, want failed:\n%s", soak.State, console)
+	}
+	if !strings.Contains(soak.Failure.Message, "MemAvailable") {
+		t.Errorf("the failure message does not name MemAvailable:\n%s", soak.Failure.Message)
+	}
+	entries := map[string]string{}
+	for _, e := range soak.ReportEntries {
+		entries[e.Name] = e.StringRepresentation()
+	}
+	dir := entries["leakgate run folder"]
+	if dir == "" || !strings.HasPrefix(entries["leakgate verdict"], "fail") {
+		t.Fatalf("report entries %v: want the run folder and a fail verdict", entries)
+	}
+	for _, f := range []string{"report.json", "report.html", "samples.jsonl", "evidence/final-dmesg.txt"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("run folder lacks %s: %v", f, err)
+		}
+	}
 }
 
 func suiteFailsInPreflightOnThisMachine(t *testing.T, bin string) {
