@@ -284,3 +284,40 @@ func BenchmarkJudgeSoak73x300(b *testing.B) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestJudge_AllocSiteNamingTheCulpritCorroborates(t *testing.T) {
+	// dentry grows; kmemleak reports 40-byte objects (no size match with a
+	// 192-byte named cache) whose culprit is the cache's allocation site.
+	samples := soakRun(73, 14, func(i int, s *Sample) {
+		s.Slabs[2].ActiveObjects += int64(300 * i)
+		s.AllocSites = map[string][]slab.AllocSite{"dentry": {{Count: 900, Caller: "d_alloc_parallel"}}}
+		if i >= 10 {
+			s.Leaks = []kmemleak.Group{{Signature: "sig-d", Count: i - 9, Bytes: int64(40 * (i - 9)), SizesBytes: []int64{40},
+				Culprit: &kmemleak.Frame{Function: "d_alloc_parallel"}}}
+		}
+	})
+	j := Judge(samples, DefaultPolicy(), JudgeOptions{Final: true})
+	f := findSubject(j, "dentry")
+	if f == nil || len(f.Evidence) != 1 || f.Evidence[0].Subject != "sig-d" || findSubject(j, "sig-d") != nil {
+		t.Fatalf("findings %+v, want sig-d folded into dentry", j.Findings)
+	}
+}
+
+func TestJudge_GrowthBelowTheFloorIsALeakWhenItWouldExhaustMemory(t *testing.T) {
+	// kmalloc-128 grows 512 KiB over the run (below the 1 MiB floor), but
+	// only 20 MiB are available: at ~45 KiB/h that is gone in under 30 days.
+	samples := soakRun(73, 15, func(i int, s *Sample) {
+		s.Slabs[1].ActiveObjects += int64(56 * i)
+		s.Mem["MemAvailable"] = 20<<20 + uint64(i%3)*4096
+	})
+	j := Judge(samples, DefaultPolicy(), JudgeOptions{Final: true})
+	f := findSubject(j, "kmalloc-128")
+	if f == nil || f.Verdict != VerdictLeak || f.GrowthBytes >= 1<<20 || f.TimeToExhaustion <= 0 || f.TimeToExhaustion > 30*24*time.Hour {
+		t.Fatalf("finding %+v, want a leak below the floor with a time to exhaustion under 30 days", f)
+	}
+	// The same growth with plenty of memory is only a suspect.
+	plenty := soakRun(73, 15, func(i int, s *Sample) { s.Slabs[1].ActiveObjects += int64(56 * i) })
+	if g := findSubject(Judge(plenty, DefaultPolicy(), JudgeOptions{Final: true}), "kmalloc-128"); g == nil || g.Verdict != VerdictSuspect {
+		t.Fatalf("finding %+v, want a suspect", g)
+	}
+}

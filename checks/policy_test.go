@@ -90,3 +90,31 @@ func TestPolicyTrendOptions_EarlyIsStricter(t *testing.T) {
 		t.Fatal("per-kind floors not applied")
 	}
 }
+
+func FuzzLoadPolicy(f *testing.F) {
+	f.Add([]byte("fdr: 0.05\nwarmup: 90m\n"))
+	f.Add([]byte("allow:\n  - kind: slab\n    subject: kmalloc-*\n    reason: pools\n"))
+	f.Add([]byte("min_growth_bytes: {slab: 1, process: 2}\n"))
+	f.Add([]byte("{"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := LoadPolicy(b, DefaultPolicy())
+		if err != nil {
+			if !errors.Is(err, ErrPolicy) {
+				t.Fatalf("error not ErrPolicy: %v", err)
+			}
+			return
+		}
+		if err := p.Validate(); err != nil {
+			t.Fatalf("loaded policy does not validate: %v", err)
+		}
+	})
+}
+
+func BenchmarkLoadPolicy(b *testing.B) {
+	doc := []byte("fdr: 0.02\nwarmup: 45m\nmin_growth_bytes:\n  slab: 2097152\nallow:\n  - kind: slab\n    subject: kmalloc-*\n    reason: pools\n")
+	for b.Loop() {
+		if _, err := LoadPolicy(doc, DefaultPolicy()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

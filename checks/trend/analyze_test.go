@@ -232,3 +232,26 @@ func contains(s, sub string) bool {
 	}
 	return false
 }
+
+func FuzzAnalyze(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}, int64(600))
+	f.Add([]byte{255, 0, 255, 0, 7, 7, 7, 7}, int64(1))
+	f.Fuzz(func(t *testing.T, raw []byte, step int64) {
+		if step <= 0 || len(raw) > 4096 {
+			return
+		}
+		times := make([]float64, len(raw))
+		values := make([]float64, len(raw))
+		for i, b := range raw {
+			times[i] = float64(int64(i) * step)
+			values[i] = float64(b) * 1e6
+		}
+		r, err := Analyze(times, values, DefaultOptions())
+		if err != nil {
+			t.Fatalf("valid input rejected: %v", err)
+		}
+		if math.IsNaN(r.P) || r.P < 0 || r.P > 1 || math.IsNaN(r.SlopePerHour) || r.SlopeLow > r.SlopeHigh {
+			t.Fatalf("bad result %+v", r)
+		}
+	})
+}
