@@ -14,6 +14,15 @@ const hamedRaoSignificance = 0.05
 // (Hamed–Rao, O(n²)): 512 points is 3.5 days at 10 min.
 const fullACFMaxN = 512
 
+// Why Hamed–Rao rather than trend-free pre-whitening (TFPW, Yue et al. 2002):
+// TFPW removes only lag-1 (AR(1)) correlation and rewrites the data, so the
+// slope and the test no longer describe the same series; Hamed–Rao leaves the
+// data alone, widens Var(S) for correlation at any lag (periodic saw-tooth
+// residuals included), and so widens Sen's interval consistently with the
+// test. Its known weakness — on short series the sample autocorrelation
+// understates strong correlation — is covered by CorrectionStrict and the
+// judge's StrictAlpha check (docs/detection.md).
+
 // hamedRaoRatio returns n/n*, the factor by which serial correlation inflates
 // Var(S) (Hamed & Rao 1998, "A modified Mann-Kendall trend test for
 // autocorrelated data", J. Hydrology 204). It uses the autocorrelation of the
