@@ -28,6 +28,9 @@ type Flags struct {
 	Workloads []string
 	// PolicyPath is a policy YAML file applied over the profile's (--policy).
 	PolicyPath string
+	// Targets soaks many rigs (--targets a,b,c): one ordered container per
+	// rig, so ginkgo -p runs one rig per process.
+	Targets []string
 
 	// Profile is the loaded profile, set by Validate.
 	Profile *Profile
@@ -64,6 +67,37 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 		return nil
 	})
 	fs.StringVar(&f.PolicyPath, "policy", "", "policy YAML applied over the defaults and the profile's policy")
+	fs.Func("targets", "comma-separated targets to soak, each in its own ordered container (run ginkgo -p --procs N to soak N rigs at once); instead of --target", func(v string) error {
+		for _, t := range strings.Split(v, ",") {
+			if t = strings.TrimSpace(t); t != "" {
+				f.Targets = append(f.Targets, t)
+			}
+		}
+		return nil
+	})
+}
+
+// TargetList is every target to soak: --targets, else --target (which may
+// be empty; Validate then says it is required).
+func (f *Flags) TargetList() []string {
+	if len(f.Targets) > 0 {
+		return f.Targets
+	}
+	return []string{f.Target}
+}
+
+// forTarget is a copy of the flags aimed at one target of --targets.
+func (f *Flags) forTarget(target string) *Flags {
+	c := *f
+	c.Targets = nil
+	c.validated, c.err = false, nil
+	if len(f.Targets) > 0 {
+		if f.Target != "" {
+			c.validated, c.err = true, errors.New("give --target or --targets, not both")
+		}
+		c.Target = target
+	}
+	return &c
 }
 
 // Validate checks the flags and loads the profile and policy files, once:

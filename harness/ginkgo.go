@@ -16,10 +16,37 @@ import (
 	"github.com/leakgate/leakgate/remote"
 )
 
-// SoakDecorators are the decorators of a soak container: its specs run in
-// order, alone on the runner, and are selected with --label-filter=soak.
-func SoakDecorators() []any {
-	return []any{ginkgo.Ordered, ginkgo.Serial, ginkgo.Label("soak")}
+// Suites returns one Suite per target of the flags (--targets, else
+// --target). Call it inside a container body, where the flags are parsed.
+func Suites(f *Flags) []*Suite {
+	var out []*Suite
+	targets := f.TargetList()
+	for _, t := range targets {
+		s := NewSuite(f.forTarget(t))
+		s.parallel = len(targets) > 1
+		out = append(out, s)
+	}
+	return out
+}
+
+// Name is the container text: the target soaked.
+func (s *Suite) Name() string {
+	if s.Flags.Target == "" {
+		return "no target"
+	}
+	return s.Flags.Target
+}
+
+// Decorators are the soak container's: its specs run in order and are
+// selected with --label-filter=soak. A single rig's soak is also Serial
+// (alone on the runner); with --targets each rig's container may run in its
+// own ginkgo -p process, one rig per process.
+func (s *Suite) Decorators() []any {
+	d := []any{ginkgo.Ordered, ginkgo.Label("soak")}
+	if !s.parallel {
+		d = append(d, ginkgo.Serial)
+	}
+	return d
 }
 
 // Suite is the state a soak suite's ordered specs share: the target, the
@@ -31,6 +58,7 @@ type Suite struct {
 	Preflight *PreflightResult
 	Run       *Run
 
+	parallel bool
 	progress atomic.Pointer[string]
 }
 

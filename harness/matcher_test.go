@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onsi/ginkgo/v2"
+
 	"github.com/leakgate/leakgate/harness/report"
 )
 
@@ -129,3 +131,48 @@ func TestTargetHost_ExtractsTheHostFromEverySpelling(t *testing.T) {
 }
 
 func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("test", flag.ContinueOnError) }
+
+func TestSuites_OneContainerPerTargetSerialOnlyWhenAlone(t *testing.T) {
+	cases := []struct {
+		name        string
+		args        []string
+		wantTargets []string
+		wantSerial  bool
+		wantErr     string
+	}{
+		{"--targets gives one parallel container per rig", []string{"--targets", "rig1,rig2, rig3"}, []string{"rig1", "rig2", "rig3"}, false, ""},
+		{"--target gives one serial container", []string{"--target", "a"}, []string{"a"}, true, ""},
+		{"--target and --targets together are refused", []string{"--target", "a", "--targets", "b"}, []string{"b"}, true, "not both"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var f Flags
+			fs := newFlagSet()
+			f.Register(fs)
+			if err := fs.Parse(c.args); err != nil {
+				t.Fatal(err)
+			}
+			suites := Suites(&f)
+			var got []string
+			for _, s := range suites {
+				got = append(got, s.Name())
+				serial := false
+				for _, d := range s.Decorators() {
+					if d == any(ginkgo.Serial) {
+						serial = true
+					}
+				}
+				if serial != c.wantSerial {
+					t.Errorf("%s: serial %v, want %v", s.Name(), serial, c.wantSerial)
+				}
+				err := s.Flags.Validate()
+				if c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)) {
+					t.Errorf("validate %v, want %q", err, c.wantErr)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(c.wantTargets, ",") {
+				t.Errorf("containers %v, want %v", got, c.wantTargets)
+			}
+		})
+	}
+}

@@ -105,14 +105,13 @@ func TestSuite(t *testing.T) {
 	t.Run("a soak below the MemAvailable floor fails with the diagnosis and evidence", func(t *testing.T) {
 		suiteSoakFailsWithDiagnosis(t, bin)
 	})
+	t.Run("ginkgo -p soaks one rig per process without cross-talk", suiteManyRigsInParallel)
 }
 
-// suiteSoakFailsWithDiagnosis runs the whole suite, in real time, against a
-// rooted local target serving the rig's captured 6.12 tree whose
-// MemAvailable is below the policy's floor: preflight passes, the soak ends
-// at its first judged sample, and the Ginkgo report carries the message,
-// the report entries and the final evidence.
-func suiteSoakFailsWithDiagnosis(t *testing.T, bin string) {
+// lowMemoryRig lays out the captured rig tree with MemAvailable below the
+// policy's floor, so a soak there fails at its first judged sample.
+func lowMemoryRig(t *testing.T) string {
+	t.Helper()
 	root := t.TempDir()
 	tree := &scriptedTarget{t: t, root: root, clock: newFakeClock(), sc: scenario{interval: time.Minute}}
 	tree.writeTree(0)
@@ -123,6 +122,72 @@ func suiteSoakFailsWithDiagnosis(t *testing.T, bin string) {
 	if err := os.WriteFile(filepath.Join(root, "proc", "meminfo"), []byte(low), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	return root
+}
+
+// suiteManyRigsInParallel runs the ginkgo CLI with two processes and
+// --targets naming two rigs: each process soaks its own rig into its own
+// run folder.
+func suiteManyRigsInParallel(t *testing.T) {
+	ginkgoBin := filepath.Join(t.TempDir(), "ginkgo")
+	build := exec.Command("go", "build", "-o", ginkgoBin, "github.com/onsi/ginkgo/v2/ginkgo")
+	build.Dir = moduleRoot(t)
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the ginkgo CLI: %v\n%s", err, out)
+	}
+	rigs := []string{lowMemoryRig(t), lowMemoryRig(t)}
+	out := filepath.Join(t.TempDir(), "out")
+	reportFile := filepath.Join(t.TempDir(), "report.json")
+	cmd := exec.Command(ginkgoBin, "-p", "--procs", "2", "--tags", "soak", "--no-color", "--json-report", reportFile, "./suites/wifi_soak", "--",
+		"--targets", "local:"+rigs[0]+",local:"+rigs[1], "--duration", "40s", "--interval", "10s", "--out", out)
+	cmd.Dir = moduleRoot(t)
+	cmd.Env = withoutEnv(os.Environ(), "SSH_AUTH_SOCK")
+	console, _ := cmd.CombinedOutput()
+
+	data, err := os.ReadFile(reportFile)
+	if err != nil {
+		t.Fatalf("no JSON report: %v\n%s", err, console)
+	}
+	var reports []types.Report
+	if err := json.Unmarshal(data, &reports); err != nil || len(reports) != 1 {
+		t.Fatalf("JSON report: %v\n%s", err, console)
+	}
+	failedSoaks := 0
+	for _, s := range reports[0].SpecReports {
+		if strings.HasPrefix(s.LeafNodeText, "soak") && s.State == types.SpecStateFailed && strings.Contains(s.Failure.Message, "MemAvailable") {
+			failedSoaks++
+		}
+	}
+	if failedSoaks != 2 {
+		t.Errorf("%d soak specs failed on MemAvailable, want 2 (one per rig):\n%s", failedSoaks, console)
+	}
+	runs, _ := filepath.Glob(filepath.Join(out, "*", RunFile))
+	if len(runs) != 2 {
+		t.Fatalf("%d run folders, want 2", len(runs))
+	}
+	seen := map[string]bool{}
+	for _, rf := range runs {
+		r, err := LoadRun(filepath.Dir(rf))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[r.Meta.Target] = true
+		if !strings.Contains(filepath.Base(filepath.Dir(rf)), safeName(r.Meta.Target)) {
+			t.Errorf("run folder %s holds the run of %s", filepath.Dir(rf), r.Meta.Target)
+		}
+	}
+	if !seen["local:"+rigs[0]] || !seen["local:"+rigs[1]] {
+		t.Errorf("targets soaked %v, want both rigs", seen)
+	}
+}
+
+// suiteSoakFailsWithDiagnosis runs the whole suite, in real time, against a
+// rooted local target serving the rig's captured 6.12 tree whose
+// MemAvailable is below the policy's floor: preflight passes, the soak ends
+// at its first judged sample, and the Ginkgo report carries the message,
+// the report entries and the final evidence.
+func suiteSoakFailsWithDiagnosis(t *testing.T, bin string) {
+	root := lowMemoryRig(t)
 	out := filepath.Join(t.TempDir(), "out")
 
 	rep, console := runSuite(t, bin, "--target", "local:"+root, "--duration", "40s", "--interval", "10s", "--out", out)

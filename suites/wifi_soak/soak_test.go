@@ -8,12 +8,15 @@ import (
 	"github.com/leakgate/leakgate/harness"
 )
 
-var _ = Describe("wifi access point soak", harness.SoakDecorators(), func() {
-	s := harness.NewSuite(&flags)
+// One ordered container per rig (--target, or each of --targets).
+var _ = Describe("wifi access point soak", func() {
+	for _, s := range harness.Suites(&flags) {
+		Describe(s.Name(), s.Decorators(), func() {
+			BeforeAll(s.Connect)
 
-	BeforeAll(s.Connect)
+			It("preflight: the kernel can see leaks", s.CheckPreflight)
 
-	It("preflight: the kernel can see leaks", s.CheckPreflight)
-
-	It("soak: kernel and process memory stay flat under load", s.Soak, s.SpecTimeout())
+			It("soak: kernel and process memory stay flat under load", s.Soak, s.SpecTimeout())
+		})
+	}
 })
