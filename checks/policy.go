@@ -18,67 +18,67 @@ import (
 type Policy struct {
 	// FDR is the false discovery rate q across all series of one run
 	// (Benjamini–Hochberg); a series is significant when its adjusted p ≤ FDR.
-	FDR float64 `yaml:"fdr"`
+	FDR float64 `yaml:"fdr" json:"fdr"`
 	// MinSamples after warm-up below which a series is "insufficient".
-	MinSamples int `yaml:"min_samples"`
+	MinSamples int `yaml:"min_samples" json:"min_samples"`
 	// Warmup is ignored at the start of every series.
-	Warmup time.Duration `yaml:"warmup"`
+	Warmup time.Duration `yaml:"warmup" json:"warmup"`
 	// MinGrowthBytes is the materiality floor per kind: growth (slope × span)
 	// over the judged window. Kmemleak's floor is KmemleakMinGrowthObjects.
-	MinGrowthBytes KindBytes `yaml:"min_growth_bytes"`
+	MinGrowthBytes KindBytes `yaml:"min_growth_bytes" json:"min_growth_bytes"`
 	// MinSlopeBytesPerHour is the smallest slope that can be a leak, per kind.
-	MinSlopeBytesPerHour KindBytes `yaml:"min_slope_bytes_per_hour"`
+	MinSlopeBytesPerHour KindBytes `yaml:"min_slope_bytes_per_hour" json:"min_slope_bytes_per_hour"`
 	// MinMonotonic is the smallest Kendall tau (S over pairs) of a leak: a
 	// leak rises steadily; a series that wanders up only on average is not one.
-	MinMonotonic float64 `yaml:"min_monotonic"`
+	MinMonotonic float64 `yaml:"min_monotonic" json:"min_monotonic"`
 	// PersistFraction: the later half's slope must reach this fraction of the
 	// earlier half's, so a ramp that plateaus (cache warm-up) is not a leak.
-	PersistFraction float64 `yaml:"persist_fraction"`
+	PersistFraction float64 `yaml:"persist_fraction" json:"persist_fraction"`
 	// PersistAlpha: the later half's own one-sided trend p must be at most this.
-	PersistAlpha float64 `yaml:"persist_alpha"`
+	PersistAlpha float64 `yaml:"persist_alpha" json:"persist_alpha"`
 	// StrictCorrection replaces Hamed–Rao by the larger of Hamed–Rao and an
 	// AR(1) model fitted with a bias-corrected lag-1 estimate.
-	StrictCorrection bool `yaml:"strict_correction"`
+	StrictCorrection bool `yaml:"strict_correction" json:"strict_correction"`
 	// StrictAlpha: a leak's trend must also reach this p (unadjusted) under
 	// that pessimistic correction; 0 turns the check off.
-	StrictAlpha float64 `yaml:"strict_alpha"`
+	StrictAlpha float64 `yaml:"strict_alpha" json:"strict_alpha"`
 	// FloorWindow, when > 0, judges the rolling minimum over this window
 	// (saw-tooth series: pools that fill and drain, heaps between frees).
-	FloorWindow time.Duration `yaml:"floor_window"`
+	FloorWindow time.Duration `yaml:"floor_window" json:"floor_window"`
 	// ConfidenceLevel of the slope interval.
-	ConfidenceLevel float64 `yaml:"confidence_level"`
+	ConfidenceLevel float64 `yaml:"confidence_level" json:"confidence_level"`
 	// ExhaustionHorizon: a trend that would exhaust the latest MemAvailable
 	// within this time at its slope's lower bound is material whatever its growth.
-	ExhaustionHorizon time.Duration `yaml:"exhaustion_horizon"`
+	ExhaustionHorizon time.Duration `yaml:"exhaustion_horizon" json:"exhaustion_horizon"`
 	// EarlyStopFDR replaces FDR when judging before the run ends, and
 	// EarlyMinSamples replaces MinSamples: only a leak already beyond doubt
 	// ends a run early.
-	EarlyStopFDR    float64 `yaml:"early_stop_fdr"`
-	EarlyMinSamples int     `yaml:"early_min_samples"`
+	EarlyStopFDR    float64 `yaml:"early_stop_fdr" json:"early_stop_fdr"`
+	EarlyMinSamples int     `yaml:"early_min_samples" json:"early_min_samples"`
 	// EarlyMinMonotonic replaces MinMonotonic early: only a steady rise
 	// (Kendall tau) can end a run before its end.
-	EarlyMinMonotonic float64 `yaml:"early_min_monotonic"`
+	EarlyMinMonotonic float64 `yaml:"early_min_monotonic" json:"early_min_monotonic"`
 	// EarlyPersistFraction replaces PersistFraction early: the prefix's
 	// later half must keep most of its earlier half's pace.
-	EarlyPersistFraction float64 `yaml:"early_persist_fraction"`
+	EarlyPersistFraction float64 `yaml:"early_persist_fraction" json:"early_persist_fraction"`
 	// MemAvailableFloorBytes is a hard ceiling: MemAvailable below it fails
 	// the run at once, early or final.
-	MemAvailableFloorBytes int64 `yaml:"mem_available_floor_bytes"`
+	MemAvailableFloorBytes int64 `yaml:"mem_available_floor_bytes" json:"mem_available_floor_bytes"`
 	// KmemleakMinScans is how many consecutive scans, up to the last, a
 	// signature must appear in; KmemleakMinGrowthObjects how many objects it
 	// must gain over them.
-	KmemleakMinScans         int   `yaml:"kmemleak_min_scans"`
-	KmemleakMinGrowthObjects int64 `yaml:"kmemleak_min_growth_objects"`
+	KmemleakMinScans         int   `yaml:"kmemleak_min_scans" json:"kmemleak_min_scans"`
+	KmemleakMinGrowthObjects int64 `yaml:"kmemleak_min_growth_objects" json:"kmemleak_min_growth_objects"`
 	// Allow lists series known to grow for a benign reason: they are judged
 	// and reported with verdict "allowed", and never fail a run.
-	Allow []AllowRule `yaml:"allow"`
+	Allow []AllowRule `yaml:"allow" json:"allow"`
 }
 
 // KindBytes is a byte figure per kind of series.
 type KindBytes struct {
-	Slab    int64 `yaml:"slab"`
-	Process int64 `yaml:"process"`
-	Meminfo int64 `yaml:"meminfo"`
+	Slab    int64 `yaml:"slab" json:"slab"`
+	Process int64 `yaml:"process" json:"process"`
+	Meminfo int64 `yaml:"meminfo" json:"meminfo"`
 }
 
 // For returns the figure for kind (0 for kinds without one).
@@ -97,9 +97,9 @@ func (k KindBytes) For(kind Kind) int64 {
 // AllowRule lets series of Kind whose subject matches Subject (a path.Match
 // glob, e.g. "kmalloc-*" or "dnsmasq/*") pass with Reason.
 type AllowRule struct {
-	Kind    Kind   `yaml:"kind"`
-	Subject string `yaml:"subject"`
-	Reason  string `yaml:"reason"`
+	Kind    Kind   `yaml:"kind" json:"kind"`
+	Subject string `yaml:"subject" json:"subject"`
+	Reason  string `yaml:"reason" json:"reason"`
 }
 
 // DefaultPolicy returns thresholds for a 12 h soak at 10 min sampling (73
