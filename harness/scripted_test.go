@@ -71,7 +71,7 @@ type scenario struct {
 // refused by the server while the scenario says the link is down.
 type scriptedTarget struct {
 	remote.Target
-	t     *testing.T
+	t     testing.TB
 	srv   *remotetest.Server
 	root  string
 	clock *fakeClock
@@ -82,7 +82,7 @@ type scriptedTarget struct {
 	down bool
 }
 
-func newScriptedTarget(t *testing.T, clock *fakeClock, sc scenario) *scriptedTarget {
+func newScriptedTarget(t testing.TB, clock *fakeClock, sc scenario) *scriptedTarget {
 	srv := remotetest.New(t, remotetest.Options{})
 	s := &scriptedTarget{t: t, srv: srv, root: srv.Root(), clock: clock, start: clock.Now(), sc: sc}
 	s.writeTree(0)

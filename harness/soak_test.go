@@ -14,7 +14,7 @@ import (
 )
 
 // soakFor runs a whole soak against a scripted target on the fake clock.
-func soakFor(t *testing.T, sc scenario, mutate func(*Config)) (*Run, *scriptedTarget) {
+func soakFor(t testing.TB, sc scenario, mutate func(*Config)) (*Run, *scriptedTarget) {
 	t.Helper()
 	clock := newFakeClock()
 	if sc.interval == 0 {

@@ -184,3 +184,17 @@ func benchSnapshot(b *testing.B) *remote.Snapshot {
 	}
 	return &remote.Snapshot{Files: files}
 }
+
+// BenchmarkSoak12h runs a whole 12 h soak (73 samples at 10 min) on the fake
+// clock against the in-process SSH server serving the captured rig tree (a
+// clean run, so every sample is taken): the harness's own cost per soak, SSH
+// included.
+func BenchmarkSoak12h(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		run, _ := soakFor(b, scenario{}, func(c *Config) { c.Log = nil })
+		if run.Meta.Status != "pass" || len(run.Samples) != 73 {
+			b.Fatalf("status %s", run.Meta.Status)
+		}
+	}
+}
