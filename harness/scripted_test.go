@@ -282,23 +282,6 @@ func (s *scriptedTarget) kmemleakReport(n int) string {
 	return out.String()
 }
 
-func meminfoText(n int) string {
-	fields := []struct {
-		k string
-		v int64
-	}{
-		{"MemTotal", 253952}, {"MemFree", 120000 - int64(n)}, {"MemAvailable", 180000 - int64(n)}, {"Buffers", 2048},
-		{"Cached", 30000}, {"SwapCached", 0}, {"AnonPages", 12000}, {"Shmem", 800}, {"KReclaimable", 9000},
-		{"Slab", 30000}, {"SReclaimable", 9000}, {"SUnreclaim", 21000}, {"KernelStack", 900}, {"PageTables", 600},
-		{"Percpu", 400}, {"VmallocUsed", 3000},
-	}
-	var b strings.Builder
-	for _, f := range fields {
-		fmt.Fprintf(&b, "%-15s %8d kB\n", f.k+":", f.v)
-	}
-	return b.String()
-}
-
 func statusText(name string, pid int, anonKB int64) string {
 	return fmt.Sprintf("Name:\t%s\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t1\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nKthread:\t0\nVmPeak:\t    9000 kB\nVmSize:\t    9000 kB\nVmHWM:\t    %d kB\nVmRSS:\t    %d kB\nRssAnon:\t    %d kB\nRssFile:\t    1500 kB\nRssShmem:\t       0 kB\nVmData:\t    %d kB\nThreads:\t1\n",
 		name, pid, pid, anonKB+1500, anonKB+1500, anonKB, anonKB+200)

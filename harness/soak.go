@@ -280,7 +280,7 @@ func (s *soak) lifecycle(ctx context.Context) {
 	wl := startWorkloads(wctx, s.workloadEnv(), s.workloads(), s.st.dir, s.tgt, s.clock, s.logf)
 	defer func() {
 		stopWorkloads()
-		wl.stop(context.WithoutCancel(ctx))
+		wl.stop()
 	}()
 
 	s.status("sampling")

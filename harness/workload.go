@@ -56,8 +56,9 @@ func startWorkloads(ctx context.Context, env []string, ws []Workload, runDir str
 }
 
 // stop waits for every workload goroutine (their context is already
-// cancelled), kills what is left of target-side commands and closes logs.
-func (set *workloadSet) stop(ctx context.Context) {
+// cancelled; each kills what is left of its target-side command) and closes
+// the logs.
+func (set *workloadSet) stop() {
 	set.wg.Wait()
 	set.mu.Lock()
 	defer set.mu.Unlock()
@@ -67,7 +68,6 @@ func (set *workloadSet) stop(ctx context.Context) {
 		}
 	}
 	set.logs = map[string]*os.File{}
-	_ = ctx
 }
 
 // background runs one workload until ctx ends, applying its on_exit rule.
