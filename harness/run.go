@@ -66,6 +66,8 @@ type RunMeta struct {
 	Error     string         `json:"error,omitempty"`
 	Reboot    *report.Reboot `json:"reboot,omitempty"`
 	Preflight []report.Check `json:"preflight,omitempty"`
+	// PreflightNotes say what the preflight did to the target (mounting debugfs).
+	PreflightNotes []string `json:"preflight_notes,omitempty"`
 }
 
 // Failed reports whether the run did not pass.
@@ -127,6 +129,10 @@ func LoadRun(dir string) (*Run, error) {
 	sort.Ints(idx)
 	for _, i := range idx {
 		rec := byIndex[i]
+		if rb := r.Meta.Reboot; rb != nil && i >= rb.AtSample {
+			// The run ended at the reboot; what followed belongs to another boot.
+			continue
+		}
 		if rec.Sample != nil {
 			r.Samples = append(r.Samples, *rec.Sample)
 		} else {
@@ -173,6 +179,9 @@ func (r *Run) Rejudge(pol *Policy) {
 		pol = &d
 	}
 	r.Meta.Policy = pol
+	if r.Meta.Ended.IsZero() && len(r.Samples) > 0 {
+		r.Meta.Ended = r.Samples[len(r.Samples)-1].At // killed: the last sample is the last sign of life
+	}
 	r.judge(true)
 	switch {
 	case r.Meta.Reboot != nil:

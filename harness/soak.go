@@ -254,6 +254,7 @@ func (s *soak) lifecycle(ctx context.Context) {
 	r.Meta.Kernel = pf.Kernel
 	r.Meta.ConfigDigest = pf.ConfigDigest
 	r.Meta.ConfigSource = pf.ConfigSource
+	r.Meta.PreflightNotes = pf.Notes
 	if err != nil {
 		s.fail(report.VerdictError, fmt.Sprintf("preflight could not check %s: %v", cfg.TargetName, err))
 		return

@@ -208,6 +208,14 @@ func TestSoak_RebootAtSampleFiveFailsNamingTheSample(t *testing.T) {
 	if msg := run.Message(); !strings.Contains(msg, "reboot") {
 		t.Errorf("message does not mention the reboot:\n%s", msg)
 	}
+	loaded, err := LoadRun(run.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded.Rejudge(nil)
+	if loaded.Meta.Status != report.VerdictFail || len(loaded.Samples) != 5 || loaded.Meta.Reboot == nil {
+		t.Errorf("analyze of the rebooted run: status %q, %d samples, reboot %v; want fail, the 5 samples of the first boot, the reboot", loaded.Meta.Status, len(loaded.Samples), loaded.Meta.Reboot)
+	}
 }
 
 func TestSoak_LinkDropShowsAsGapsThenRecovers(t *testing.T) {
