@@ -142,3 +142,24 @@ func TestSoak_InterruptedByTheCallerKeepsWhatItHas(t *testing.T) {
 		t.Errorf("an interrupted run still writes its reports: %v", err)
 	}
 }
+
+func TestSoak_ScanSlowerThanAnIntervalDelaysButLosesNoSample(t *testing.T) {
+	t.Parallel()
+	run, _ := soakFor(t, scenario{slowScanAt: 20}, nil)
+
+	if run.Meta.Status != report.VerdictPass {
+		t.Fatalf("status %q (%s), want pass", run.Meta.Status, run.Meta.Error)
+	}
+	if len(run.Gaps) != 0 || len(run.Samples) != 73 {
+		t.Errorf("%d samples, gaps %v: a slow scan must delay samples, not lose them", len(run.Samples), run.Gaps)
+	}
+	var late bool
+	for i := 1; i < len(run.Samples); i++ {
+		if d := run.Samples[i].At.Sub(run.Samples[i-1].At); d > 20*time.Minute {
+			late = true
+		}
+	}
+	if !late {
+		t.Errorf("no sample came late; the slow scan was not exercised")
+	}
+}

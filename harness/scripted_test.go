@@ -62,6 +62,9 @@ type scenario struct {
 	// stallAt, when > 0, makes every read from sample stallAt on hang until
 	// its context ends (a target that stops answering).
 	stallAt int
+	// slowScanAt, when > 0, makes the first kmemleak scan of that sample take
+	// 15 minutes (longer than an interval) on the clock.
+	slowScanAt int
 }
 
 // scriptedTarget is a real SSH target (remote/remotetest: the in-process
@@ -120,6 +123,9 @@ func (s *scriptedTarget) applyLink() {
 
 func (s *scriptedTarget) Run(ctx context.Context, argv []string, opts remote.RunOptions) (remote.Result, error) {
 	s.applyLink()
+	if s.sc.slowScanAt > 0 && s.sampleN() == s.sc.slowScanAt && len(argv) > 4 && argv[4] == "scan" {
+		s.clock.After(15 * time.Minute)
+	}
 	return s.Target.Run(ctx, argv, opts)
 }
 
