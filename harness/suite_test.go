@@ -190,7 +190,8 @@ func suiteSoakFailsWithDiagnosis(t *testing.T, bin string) {
 	root := lowMemoryRig(t)
 	out := filepath.Join(t.TempDir(), "out")
 
-	rep, console := runSuite(t, bin, "--target", "local:"+root, "--duration", "40s", "--interval", "10s", "--out", out)
+	rep, console := runSuite(t, bin, "--target", "local:"+root, "--duration", "40s", "--interval", "10s", "--out", out,
+		"--ginkgo.poll-progress-after=2s", "--ginkgo.poll-progress-interval=2s")
 
 	pre, _ := specByText(rep, "preflight")
 	if pre.State != types.SpecStatePassed {
@@ -202,6 +203,17 @@ func suiteSoakFailsWithDiagnosis(t *testing.T, bin string) {
 	}
 	if !strings.Contains(soak.Failure.Message, "MemAvailable") {
 		t.Errorf("the failure message does not name MemAvailable:\n%s", soak.Failure.Message)
+	}
+	var progress bool
+	for _, pr := range soak.ProgressReports {
+		for _, a := range pr.AdditionalReports {
+			if strings.HasPrefix(a, "leakgate: ") {
+				progress = true
+			}
+		}
+	}
+	if !progress {
+		t.Errorf("no Ginkgo progress report carried the soak's progress line")
 	}
 	entries := map[string]string{}
 	for _, e := range soak.ReportEntries {
