@@ -108,8 +108,8 @@ func TestRigServesAKmemleakKernelWithTheLeakyWlansimDriver(t *testing.T) {
 		if after <= before || after < 32 {
 			t.Errorf("wlansim_rxbuf active_objs %d -> %d after %d frames, want at least the 32 ring slots", before, after, frames-frames0)
 		}
-		if got, want := r.intParam("pool_entries"), frames/8; got < want-1 || got > want+1 {
-			t.Errorf("pool_entries = %d after %d frames, want about %d (one per 8)", got, frames, want)
+		if got, want := r.intParam("pool_entries"), frames/4; got < want-1 || got > want+1 {
+			t.Errorf("pool_entries = %d after %d frames, want about %d (one per 4)", got, frames, want)
 		}
 	})
 

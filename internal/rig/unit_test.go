@@ -193,3 +193,46 @@ func TestSendTrafficStopsWhenTheContextEnds(t *testing.T) {
 		t.Errorf("sent %d datagrams after cancel", n)
 	}
 }
+
+func TestBuildFailureSaysWhatToDoAndKeepsTheLog(t *testing.T) {
+	dir := t.TempDir()
+	script := "#!/bin/sh\necho 'rig: missing /usr/src/linux-source-6.12.tar.xz' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(dir, "build.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LEAKGATE_RIG_SCRIPTS", dir)
+	_, err := Build(context.Background())
+	var be *BuildError
+	if !errors.As(err, &be) {
+		t.Fatalf("err = %v, want a *BuildError", err)
+	}
+	for _, want := range []string{"linux-source-6.12", "scripts/deps.sh"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+func TestBuildReturnsThePathsOfTheFolderBuildShPrints(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "cache", "abc")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, ".done"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\necho 'rig: building' >&2\necho \"$RIG_TEST_OUT\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "build.sh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LEAKGATE_RIG_SCRIPTS", dir)
+	t.Setenv("RIG_TEST_OUT", out)
+	p, err := Build(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Dir != out || p.Initramfs != filepath.Join(out, "initramfs.cpio.gz") {
+		t.Errorf("paths = %+v, want the folder %s", p, out)
+	}
+}

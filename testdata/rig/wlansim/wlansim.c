@@ -54,7 +54,7 @@ static unsigned int pool_cap = 512;
 module_param(pool_cap, uint, 0644);
 MODULE_PARM_DESC(pool_cap, "benign pool: maximum number of entries");
 
-static unsigned int pool_grow_every = 8;
+static unsigned int pool_grow_every = 4;
 module_param(pool_grow_every, uint, 0644);
 MODULE_PARM_DESC(pool_grow_every, "benign pool: add one entry every this many frames");
 
