@@ -286,6 +286,34 @@ Host *
 				checkProcRead(t, tgt)
 			})
 
+			t.Run("a cancelled command returns the context error and stops on the target", func(t *testing.T) {
+				tgt, err := dialReal(t, spec, realOptions(key, kh))
+				if err != nil {
+					t.Fatal(err)
+				}
+				mark := filepath.Join(t.TempDir(), "started")
+				unique := fmt.Sprintf("%d.%03d", 600+time.Now().Nanosecond()%1000, time.Now().Nanosecond()%997)
+				ctx, cancel := context.WithCancel(context.Background())
+				errc := make(chan error, 1)
+				go func() {
+					_, err := tgt.Run(ctx, []string{"sh", "-c", `touch "$1"; exec sleep "$2"`, "sh", mark, unique}, remote.RunOptions{})
+					errc <- err
+				}()
+				waitFor(t, mark)
+				cancel()
+				if err := <-errc; !errors.Is(err, context.Canceled) {
+					t.Fatalf("got %v, want context.Canceled", err)
+				}
+				deadline := time.Now().Add(10 * time.Second)
+				for sleepRunning(unique) {
+					if time.Now().After(deadline) {
+						t.Fatalf("sleep %s still runs on the target after cancel", unique)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				echo(t, tgt, "after-cancel")
+			})
+
 			t.Run("a server killed mid-command is a link error and the next call reconnects", func(t *testing.T) {
 				tgt, err := dialReal(t, spec, realOptions(key, kh))
 				if err != nil {
@@ -495,4 +523,15 @@ func fieldNames(b []byte) string {
 func firstLine(b []byte) string {
 	line, _, _ := strings.Cut(string(b), "\n")
 	return line
+}
+
+// sleepRunning reports whether a process "sleep ARG" exists here.
+func sleepRunning(arg string) bool {
+	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil && string(b) == "sleep\x00"+arg+"\x00" {
+			return true
+		}
+	}
+	return false
 }

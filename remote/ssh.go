@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +27,7 @@ type SSH struct {
 	mu        sync.Mutex
 	link      *link
 	closed    bool
+	noSFTP    bool   // the server has no SFTP subsystem
 	transport string // "sftp" or "exec": how the last file moved
 }
 
@@ -72,7 +74,8 @@ func (s *SSH) Run(ctx context.Context, argv []string, opts RunOptions) (Result, 
 	if opts.Stdin != nil {
 		stdin = bytes.NewReader(opts.Stdin)
 	}
-	status, err := s.exec(ctx, "run", QuoteArgv(argv), stdin, stdout, stderr)
+	sniff := &pidSniffer{w: stderr}
+	status, err := s.exec(ctx, "run", runCommand(argv), stdin, stdout, sniff, sniff.PID)
 	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitStatus: status,
 		Truncated: stdout.truncated || stderr.truncated, Duration: time.Since(start)}
 	if err != nil {
@@ -101,7 +104,7 @@ func (s *SSH) ReadFiles(ctx context.Context, paths []string, opts ReadOptions) (
 		}
 		done <- parsed{snap, err}
 	}()
-	status, err := s.exec(ctx, "read", req.command(), nil, pw, stderr)
+	status, err := s.exec(ctx, "read", req.command(), nil, pw, stderr, nil)
 	pw.Close()
 	p := <-done
 	if err != nil {
@@ -117,7 +120,13 @@ func (s *SSH) ReadFiles(ctx context.Context, paths []string, opts ReadOptions) (
 
 // exec runs one command line in a new session on a live link, reconnecting
 // first if needed. It returns the exit status; a lost link is a *LinkError.
-func (s *SSH) exec(ctx context.Context, op, cmd string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+//
+// On cancel it asks the server to kill the command (the "signal" request)
+// and closes the session. Servers that ignore that (OpenSSH refuses signals
+// for root sessions) keep the command running: then, if pid reports the
+// command's process id, a second session kills its process group; as a
+// last resort the link is dropped so the call still returns.
+func (s *SSH) exec(ctx context.Context, op, cmd string, stdin io.Reader, stdout, stderr io.Writer, pid func() int64) (int, error) {
 	l, err := s.ensure(ctx)
 	if err != nil {
 		return 0, err
@@ -163,9 +172,21 @@ func (s *SSH) exec(ctx context.Context, op, cmd string, stdin io.Reader, stdout,
 	select {
 	case err = <-waited:
 	case <-ctx.Done():
+		// Ask the server to kill the command and close the channel. A server
+		// that ignores signals (dropbear) keeps the channel open while the
+		// command runs: after a grace period drop the link rather than wait.
 		_ = sess.Signal(ssh.SIGKILL)
 		sess.Close()
-		<-waited
+		if !waitFor(waited, cancelGrace) && pid != nil && pid() > 0 {
+			kctx, cancel := context.WithTimeout(context.Background(), 2*cancelGrace)
+			kill := fmt.Sprintf("kill -KILL -- -%d 2>/dev/null || kill -KILL %d", pid(), pid())
+			_, _ = s.exec(kctx, "kill", kill, nil, io.Discard, io.Discard, nil)
+			cancel()
+		}
+		if !waitFor(waited, cancelGrace) {
+			s.lost(l, op, ctx.Err())
+			<-waited
+		}
 		return 0, ctx.Err()
 	}
 	var ee *ssh.ExitError
@@ -182,6 +203,75 @@ func (s *SSH) exec(ctx context.Context, op, cmd string, stdin io.Reader, stdout,
 		// without an exit status, so the link (or the server) died.
 		return 0, s.lost(l, op, err)
 	}
+}
+
+// cancelGrace is how long a cancelled command's channel may take to close.
+const cancelGrace = time.Second
+
+// waitFor reports whether ch delivered within d; the value is put back.
+func waitFor(ch chan error, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case err := <-ch:
+		ch <- err
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// runCommand runs argv ("$@") after printing its own process id on the
+// first stderr line, so a cancelled command can be killed even where the
+// server ignores signal requests. pidSniffer removes that line again.
+func runCommand(argv []string) string {
+	return "sh -c " + Quote(`printf 'leakgate-pid %s\n' "$$" >&2; exec "$@"`) + " leakgate-run " + QuoteArgv(argv)
+}
+
+// pidSniffer passes stderr on, minus the wrapper's first line, whose pid it keeps.
+type pidSniffer struct {
+	w    io.Writer
+	mu   sync.Mutex
+	buf  []byte
+	done bool
+	pid  int64
+}
+
+func (p *pidSniffer) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return p.w.Write(b)
+	}
+	p.buf = append(p.buf, b...)
+	i := bytes.IndexByte(p.buf, '\n')
+	if i < 0 && len(p.buf) < 64 {
+		return len(b), nil
+	}
+	p.done = true
+	rest := p.buf
+	if i >= 0 {
+		if v, ok := strings.CutPrefix(string(p.buf[:i]), "leakgate-pid "); ok {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				p.pid = n
+				rest = p.buf[i+1:]
+			}
+		}
+	}
+	p.buf = nil
+	if len(rest) > 0 {
+		if _, err := p.w.Write(rest); err != nil {
+			return 0, err
+		}
+	}
+	return len(b), nil
+}
+
+// PID is the command's process id on the target, or 0 before it is known.
+func (p *pidSniffer) PID() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pid
 }
 
 // lost records that link l died and returns the typed error for op.

@@ -13,8 +13,17 @@ import (
 )
 
 // Upload copies localPath to remotePath over SFTP, or with cat when the
-// server has no SFTP subsystem, then sets mode.
+// server has no SFTP subsystem, then sets mode. A transfer cut by a lost
+// link is retried once on a fresh link (it is idempotent).
 func (s *SSH) Upload(ctx context.Context, localPath, remotePath string, mode uint32) error {
+	err := s.upload(ctx, localPath, remotePath, mode)
+	if IsRetryable(err) {
+		err = s.upload(ctx, localPath, remotePath, mode)
+	}
+	return err
+}
+
+func (s *SSH) upload(ctx context.Context, localPath, remotePath string, mode uint32) error {
 	src, err := os.Open(localPath)
 	if err != nil {
 		return fmt.Errorf("upload %s to %s: %w", localPath, s.name, err)
@@ -50,7 +59,7 @@ func (s *SSH) Upload(ctx context.Context, localPath, remotePath string, mode uin
 	s.setTransport("exec")
 	stderr := newCapBuffer(64 << 10)
 	cmd := "sh -c " + Quote(`cat > "$1" && chmod "$2" "$1"`) + " leakgate-upload " + QuoteArgv([]string{dst, strconv.FormatUint(uint64(mode&0o7777), 8)})
-	status, err := s.exec(ctx, "upload", cmd, src, io.Discard, stderr)
+	status, err := s.exec(ctx, "upload", cmd, src, io.Discard, stderr, nil)
 	if err != nil {
 		return fmt.Errorf("upload %s to %s:%s: %w", localPath, s.name, remotePath, err)
 	}
@@ -61,8 +70,17 @@ func (s *SSH) Upload(ctx context.Context, localPath, remotePath string, mode uin
 }
 
 // Download copies remotePath into localDir under its base name, never
-// outside localDir, over SFTP or with cat.
+// outside localDir, over SFTP or with cat. A transfer cut by a lost link is
+// retried once on a fresh link.
 func (s *SSH) Download(ctx context.Context, remotePath, localDir string) (string, error) {
+	out, err := s.download(ctx, remotePath, localDir)
+	if IsRetryable(err) {
+		out, err = s.download(ctx, remotePath, localDir)
+	}
+	return out, err
+}
+
+func (s *SSH) download(ctx context.Context, remotePath, localDir string) (string, error) {
 	src := s.opts.Root + remotePath
 	c, err := s.sftpClient(ctx)
 	if err != nil {
@@ -104,7 +122,7 @@ func (s *SSH) Download(ctx context.Context, remotePath, localDir string) (string
 		pr.CloseWithError(err)
 		done <- written{p, err}
 	}()
-	status, err := s.exec(ctx, "download", "cat -- "+Quote(src), nil, pw, stderr)
+	status, err := s.exec(ctx, "download", "cat -- "+Quote(src), nil, pw, stderr, nil)
 	if err == nil && status != 0 {
 		err = fmt.Errorf("exit status %d: %s", status, strings.TrimSpace(string(stderr.Bytes())))
 	}
@@ -131,7 +149,10 @@ func (s *SSH) setTransport(t string) {
 // sftpClient returns the link's SFTP client, or nil when the server has no
 // SFTP subsystem (or DisableSFTP is set): then transfers fall back to exec.
 func (s *SSH) sftpClient(ctx context.Context) (*sftp.Client, error) {
-	if s.opts.DisableSFTP {
+	s.mu.Lock()
+	noSFTP := s.noSFTP
+	s.mu.Unlock()
+	if s.opts.DisableSFTP || noSFTP {
 		return nil, nil
 	}
 	l, err := s.ensure(ctx)
@@ -163,6 +184,9 @@ func (s *SSH) sftpClient(ctx context.Context) (*sftp.Client, error) {
 	if _, _, err := l.client.SendRequest("keepalive@openssh.com", true, nil); err != nil {
 		return nil, s.lost(l, "sftp", l.sftpErr)
 	}
+	s.mu.Lock()
+	s.noSFTP = true // remembered across reconnects: the server will not grow one
+	s.mu.Unlock()
 	return nil, nil
 }
 
