@@ -95,6 +95,7 @@ func specByText(r types.Report, prefix string) (types.SpecReport, bool) {
 
 // TestSuite builds the suite once and runs it the ways CI does.
 func TestSuite(t *testing.T) {
+	t.Parallel()
 	bin := buildSuite(t)
 	t.Run("fails in preflight on this machine through the real sshd", func(t *testing.T) {
 		suiteFailsInPreflightOnThisMachine(t, bin)
@@ -103,9 +104,13 @@ func TestSuite(t *testing.T) {
 		suiteWithoutTargetFails(t, bin)
 	})
 	t.Run("a soak below the MemAvailable floor fails with the diagnosis and evidence", func(t *testing.T) {
+		t.Parallel()
 		suiteSoakFailsWithDiagnosis(t, bin)
 	})
-	t.Run("ginkgo -p soaks one rig per process without cross-talk", suiteManyRigsInParallel)
+	t.Run("ginkgo -p soaks one rig per process without cross-talk", func(t *testing.T) {
+		t.Parallel()
+		suiteManyRigsInParallel(t)
+	})
 }
 
 // lowMemoryRig lays out the captured rig tree with MemAvailable below the
