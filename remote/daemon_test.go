@@ -156,6 +156,8 @@ func startDropbear(t testing.TB, ip string, authorizedKeys ...string) *daemon {
 func (d *daemon) start() {
 	d.t.Helper()
 	cmd := exec.Command(d.argv[0], d.argv[1:]...)
+	// If the test binary dies (a timeout panic skips cleanups), so does the server.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logf, err := os.OpenFile(filepath.Join(d.dir, d.kind+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		d.t.Fatal(err)
@@ -272,6 +274,7 @@ func startAgent(t testing.TB, key string) string {
 	requireBinary(t, "/usr/bin/ssh-agent")
 	sock := filepath.Join(t.TempDir(), "agent.sock")
 	cmd := exec.Command("ssh-agent", "-D", "-a", sock)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
