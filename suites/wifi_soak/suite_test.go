@@ -1,10 +1,5 @@
 //go:build soak
 
-// Package wifi_soak is the release gate's soak: it preflights a wifi access
-// point, soaks it under the profile's workloads for --duration, and fails
-// naming the leaking slab cache, kmemleak culprit or process.
-//
-//	ginkgo --timeout 13h ./suites/wifi_soak -- --target rig7 --profile testdata/profiles/openwrt-ap.yaml
 package wifi_soak
 
 import (
