@@ -681,3 +681,17 @@ func TestRemotetest_TOFUThatCannotWriteKnownHostsFailsWithoutRetrying(t *testing
 		t.Errorf("connections = %d, want 1", srv.Accepted())
 	}
 }
+
+func TestRemotetest_ACommandIgnoringItsStdinStillExitsCleanly(t *testing.T) {
+	srv := remotetest.New(t, remotetest.Options{})
+	tgt := mustDial(t, srv)
+
+	res, err := tgt.Run(context.Background(), []string{"true"}, remote.RunOptions{Stdin: bytes.Repeat([]byte("x"), 8<<20)})
+
+	if err != nil || res.ExitStatus != 0 {
+		t.Fatalf("got exit %d, %v; want 0 and no error", res.ExitStatus, err)
+	}
+	if srv.Accepted() != 1 {
+		t.Errorf("connections = %d, want 1 (no reconnect)", srv.Accepted())
+	}
+}

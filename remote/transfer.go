@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pkg/sftp"
 )
@@ -181,7 +182,7 @@ func (s *SSH) sftpClient(ctx context.Context) (*sftp.Client, error) {
 	}
 	// No subsystem, or a server that accepted it and then had nothing to
 	// run: if the link still answers, fall back to exec.
-	if _, _, err := l.client.SendRequest("keepalive@openssh.com", true, nil); err != nil {
+	if !l.alive(5 * time.Second) {
 		return nil, s.lost(l, "sftp", l.sftpErr)
 	}
 	s.mu.Lock()
