@@ -18,6 +18,7 @@ type LinkError struct {
 	Err error
 }
 
+// Error says what was lost and what to check.
 func (e *LinkError) Error() string {
 	switch e.Op {
 	case "dial":
@@ -52,6 +53,7 @@ type HostKeyError struct {
 	hint string
 }
 
+// Error names the presented fingerprint and what to do about it.
 func (e *HostKeyError) Error() string {
 	if e.Changed {
 		return fmt.Sprintf("host key for %s CHANGED: the server presented %s, which does not match %s; refused "+
@@ -80,6 +82,7 @@ type AuthError struct {
 	Err error
 }
 
+// Error says who was refused where, and which credentials to check.
 func (e *AuthError) Error() string {
 	return fmt.Sprintf("authenticate as %s on %s (tried %v): %v (check --identity, ssh-agent (SSH_AUTH_SOCK), or --password-env)",
 		e.User, e.Target, e.Methods, e.Err)
