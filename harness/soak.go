@@ -42,7 +42,8 @@ type Config struct {
 	// Profile supplies workloads, timing defaults and allowlists; optional.
 	Profile *Profile
 	// Duration of the soak after the baseline (default 12h); Interval between
-	// samples (default 10m); Warmup at the start the policy may discount.
+	// samples (default 10m); Warmup, when set, replaces the policy's warm-up
+	// (the start of every series the judge ignores).
 	Duration, Interval, Warmup time.Duration
 	// OutDir is where run folders are created (default out/wifi_soak).
 	OutDir string
@@ -146,6 +147,12 @@ func (c *Config) complete() error {
 		if err != nil {
 			return err
 		}
+		c.Policy = &pol
+	}
+	if c.Warmup > 0 && c.Policy.Warmup != c.Warmup {
+		// --warmup (or the profile's warmup:) is what the judge discounts.
+		pol := *c.Policy
+		pol.Warmup = c.Warmup
 		c.Policy = &pol
 	}
 	return nil

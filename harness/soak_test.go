@@ -11,6 +11,7 @@ import (
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/remote"
 )
 
 // soakFor runs a whole soak against a scripted target on the fake clock.
@@ -258,3 +259,24 @@ func TestSoak_LinkDropShowsAsGapsThenRecovers(t *testing.T) {
 	}
 	assertRunFolder(t, run)
 }
+
+func TestConfig_WarmupReplacesThePolicyWarmup(t *testing.T) {
+	pol := DefaultPolicy()
+	cfg := Config{Target: remoteStub{}, Warmup: 20 * time.Minute, Policy: &pol}
+
+	if err := cfg.complete(); err != nil {
+		t.Fatal(err)
+	}
+
+	if cfg.Policy.Warmup != 20*time.Minute {
+		t.Errorf("policy warmup %s, want the configured 20m", cfg.Policy.Warmup)
+	}
+	if pol.Warmup == 20*time.Minute {
+		t.Errorf("the caller's policy was modified in place")
+	}
+}
+
+// remoteStub is a Target that is never called: it only names itself.
+type remoteStub struct{ remote.Target }
+
+func (remoteStub) Name() string { return "stub" }
