@@ -15,7 +15,7 @@ import (
 // baseline, judging after each, until the duration is over or the run ends.
 func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet) {
 	cfg := &s.cfg
-	r := s.run_
+	r := s.rec
 	planned := cfg.PlannedSamples()
 	sched := newSchedule(periodicWorkloads(s.workloads()), baseAt)
 	for i := 1; i <= planned; i++ {
@@ -74,7 +74,7 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 
 // finish gives the final verdict on a run that took its samples.
 func (s *soak) finish() {
-	r := s.run_
+	r := s.rec
 	r.judge(true)
 	if r.Meta.Status != StatusRunning {
 		return
@@ -108,7 +108,7 @@ func (s *soak) waitUntil(ctx context.Context, due time.Time, wl *workloadSet, sc
 		}
 		select {
 		case <-ctx.Done():
-			s.fail(report.VerdictError, fmt.Sprintf("interrupted after %d samples: %v", len(s.run_.Samples), context.Cause(ctx)))
+			s.fail(report.VerdictError, fmt.Sprintf("interrupted after %d samples: %v", len(s.rec.Samples), context.Cause(ctx)))
 			return false
 		case why := <-wl.failed:
 			s.fail(report.VerdictError, "workload failed: "+why)
@@ -189,7 +189,7 @@ func (s *soak) sampleOnce(ctx context.Context, i int) (checks.Sample, error) {
 
 // checkReboot ends the run when the boot id changed or uptime went back.
 func (s *soak) checkReboot(ctx context.Context, i int, smp checks.Sample) bool {
-	r := s.run_
+	r := s.rec
 	prevUptime := r.Meta.Uptime
 	if n := len(r.Samples); n > 0 {
 		prevUptime = r.Samples[n-1].Uptime
@@ -214,7 +214,7 @@ func (s *soak) reportProgress(i, planned int) {
 	if s.cfg.Progress == nil {
 		return
 	}
-	r := s.run_
+	r := s.rec
 	elapsed := s.clock.Now().Sub(r.Meta.Started)
 	var eta time.Duration
 	if i > 0 && i < planned {

@@ -182,7 +182,7 @@ type soak struct {
 	cfg   Config
 	clock Clock
 	st    *store
-	run_  *Run
+	rec   *Run
 	tgt   remote.Target
 }
 
@@ -215,7 +215,7 @@ func (s *soak) run(ctx context.Context) (*Run, error) {
 		r.Meta.Profile = cfg.Profile.Name
 		r.Meta.Workloads = workloadNames(s.workloads())
 	}
-	s.run_ = r
+	s.rec = r
 	s.logf("run folder %s", st.dir)
 	if err := st.writeJSON(RunFile, r.Meta); err != nil {
 		st.close()
@@ -250,9 +250,9 @@ func suffixIf(s string) string {
 }
 
 // lifecycle runs preflight, baseline, workloads and the sample loop, leaving
-// the outcome in s.run_.Meta.
+// the outcome in s.rec.Meta.
 func (s *soak) lifecycle(ctx context.Context) {
-	r := s.run_
+	r := s.rec
 	cfg := &s.cfg
 
 	s.status("preflight")
@@ -297,16 +297,16 @@ func (s *soak) lifecycle(ctx context.Context) {
 
 func (s *soak) status(step string) {
 	s.logf("%s", step)
-	s.run_.step = step
+	s.rec.step = step
 }
 
 // fail ends the run with a verdict and a reason, keeping the first reason.
 func (s *soak) fail(verdict, reason string) {
-	if s.run_.Meta.Status != StatusRunning {
+	if s.rec.Meta.Status != StatusRunning {
 		return
 	}
-	s.run_.Meta.Status = verdict
-	s.run_.Meta.Error = reason
+	s.rec.Meta.Status = verdict
+	s.rec.Meta.Error = reason
 	s.logf("%s: %s", verdict, reason)
 }
 
