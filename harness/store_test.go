@@ -198,3 +198,32 @@ func BenchmarkSoak12h(b *testing.B) {
 		}
 	}
 }
+
+func TestLoadRun_RawSnapshotsThatNeverReachedSamplesJSONLAreParsed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := os.CopyFS(dir, os.DirFS("../testdata/harness/leak-run")); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := os.ReadFile(filepath.Join(dir, SamplesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As if killed after writing raw/0010..0024 but before their samples.jsonl lines.
+	if err := os.WriteFile(filepath.Join(dir, SamplesFile), splitLines(recs, 10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	run, err := LoadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if len(run.Samples) != 25 {
+		t.Fatalf("%d samples, want all 25 (10 from samples.jsonl, 15 re-parsed from raw/)", len(run.Samples))
+	}
+	for i, s := range run.Samples {
+		if s.Index != i || s.At.IsZero() || s.BootID == "" {
+			t.Errorf("sample %d: index %d at %v boot %q", i, s.Index, s.At, s.BootID)
+		}
+	}
+}
