@@ -18,6 +18,7 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 	r := s.rec
 	planned := cfg.PlannedSamples()
 	sched := newSchedule(periodicWorkloads(s.workloads()), baseAt)
+	var lastEarly time.Time
 	for i := 1; i <= planned; i++ {
 		due := baseAt.Add(time.Duration(i) * cfg.Interval)
 		if !s.waitUntil(ctx, due, wl, sched) {
@@ -53,7 +54,8 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 		}
 		r.Samples = append(r.Samples, smp)
 		s.logf("sample %d of %d taken", i, planned)
-		if i < planned {
+		if i < planned && (lastEarly.IsZero() || smp.At.Sub(lastEarly) >= earlyJudgeEvery(cfg.Interval)) {
+			lastEarly = smp.At
 			if stop, why := r.judge(false); stop {
 				// The findings and the sample count say it all; Error is for broken runs.
 				s.fail(report.VerdictFail, "")
@@ -70,6 +72,14 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 	}
 	// An interrupted or broken run still gets judged on what it has, for the report.
 	r.judge(true)
+}
+
+// earlyJudgeEvery spaces early judgements: after every sample at the usual
+// 10 min interval, at most every 10 min when sampling faster (a judgement
+// costs O(samples), so judging every 10 s sample of a day-long run would
+// cost more than the sampling).
+func earlyJudgeEvery(interval time.Duration) time.Duration {
+	return max(interval, 10*time.Minute)
 }
 
 // finish gives the final verdict on a run that took its samples.
