@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/leakgate/leakgate/harness"
+	"github.com/leakgate/leakgate/remote"
 )
 
 // copyRun copies a recorded run folder, since analyze rewrites its reports.
@@ -120,4 +125,28 @@ func writeTemp(t *testing.T, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestAnalyze_RunThatFailedPreflightStaysFailedWithTheRemediation(t *testing.T) {
+	root := rigTree(t, false)
+	tgt, err := remote.Dial(context.Background(), "local:"+root, remote.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := harness.Soak(context.Background(), harness.Config{Target: tgt, OutDir: t.TempDir(), Duration: time.Hour, Interval: 10 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Meta.Status != "error" || len(run.Samples) != 0 {
+		t.Fatalf("soak on a tree without kmemleak: status %q, %d samples; want error before any sample", run.Meta.Status, len(run.Samples))
+	}
+
+	code, out, errOut := runCLI("analyze", run.Dir)
+
+	if code != exitFindings {
+		t.Fatalf("exit %d, want 1; stderr %s", code, errOut)
+	}
+	if !strings.Contains(out, "kmemleak") {
+		t.Errorf("message does not say what the target lacks:\n%s", out)
+	}
 }
