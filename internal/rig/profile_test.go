@@ -2,6 +2,7 @@ package rig
 
 import (
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -34,6 +35,30 @@ func TestTheQemuRigProfileLoadsAndItsTrafficCommandBuilds(t *testing.T) {
 	i := slices.Index(traffic.Command, "run")
 	if traffic.Command[0] != "go" || i < 0 || i+1 >= len(traffic.Command) {
 		t.Fatalf("rx-traffic command %q is not go run <package>", traffic.Command)
+	}
+	// The allow list excuses the rig's plumbing and never the product.
+	allowed := func(kind, subject string) bool {
+		for _, a := range p.Allow {
+			if ok, err := path.Match(a.Subject, subject); a.Kind == kind && err == nil && ok {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		kind, subject string
+		want          bool
+	}{
+		{"slab", "kmemleak_object", true},
+		{"process", "dropbear/45/836", true},
+		{"slab", "wlansim_rxbuf", false},
+		{"slab", "wlansim_pool", false},
+		{"slab", "kmalloc-256", false},
+		{"process", "wlansimd/40/176", false},
+	} {
+		if got := allowed(c.kind, c.subject); got != c.want {
+			t.Errorf("allow list excuses %s %s: %v, want %v", c.kind, c.subject, got, c.want)
+		}
 	}
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(t.TempDir(), "wlantraffic"), traffic.Command[i+1]).CombinedOutput(); err != nil {
 		t.Errorf("go build %s: %v\n%s", traffic.Command[i+1], err, out)
