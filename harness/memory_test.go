@@ -94,3 +94,47 @@ func peakRSSKiB() int64 {
 	}
 	return 0
 }
+
+// deadlineTarget records the time each kmemleak write was allowed.
+type deadlineTarget struct {
+	staticTarget
+	budgets []time.Duration
+	scripts []string
+}
+
+func (d *deadlineTarget) Run(ctx context.Context, argv []string, opts remote.RunOptions) (remote.Result, error) {
+	if len(argv) > 5 && argv[5] == kmemleakPath {
+		dl, ok := ctx.Deadline()
+		if !ok {
+			d.budgets = append(d.budgets, -1)
+		} else {
+			d.budgets = append(d.budgets, time.Until(dl))
+		}
+		d.scripts = append(d.scripts, argv[2])
+	}
+	return remote.Result{}, nil
+}
+
+func TestSoak_KmemleakScansGetTheLongBudgetAndIgnoreHangups(t *testing.T) {
+	tgt := &deadlineTarget{staticTarget: newStaticTarget(t)}
+
+	run, err := Soak(context.Background(), Config{Target: tgt, Duration: time.Hour, Interval: 10 * time.Minute, OutDir: t.TempDir(), Clock: newFakeClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if run.Meta.Status == "error" {
+		t.Fatalf("soak: %s", run.Meta.Error)
+	}
+	if len(tgt.budgets) != 3+2*6 {
+		t.Errorf("%d kmemleak writes, want 15 (baseline scan=off, scan, scan; two scans per sample)", len(tgt.budgets))
+	}
+	for i, b := range tgt.budgets {
+		if b < 9*time.Minute {
+			t.Errorf("write %d had %s; a scan must never get a short timeout (a signal aborts it silently)", i, b)
+		}
+		if !strings.HasPrefix(tgt.scripts[i], "trap '' HUP INT TERM PIPE;") {
+			t.Errorf("write %d does not ignore hang-ups: %q", i, tgt.scripts[i])
+		}
+	}
+}
