@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 TEST_TIMEOUT  ?= 60m
 FUZZTIME      ?= 10s
 
-.PHONY: all build test deps lint bench fuzz clean
+.PHONY: all build test deps lint bench fuzz demo clean
 
 all: build
 
@@ -25,6 +25,13 @@ TEST_PKGS = $$($(GO) list ./... | grep -v /suites/)
 
 test: deps
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TEST_PKGS)
+
+# demo boots the QEMU reference target with the wlansim leak on, soaks it with
+# the wifi_soak suite at an accelerated interval, prints the failure message
+# (cache, culprit, backtrace) and the report path, and stops the VM. It exits 0
+# when the gate failed as it should.
+demo: deps
+	testdata/rig/soak.sh --leak kernel --expect fail
 
 $(STATICCHECK):
 	$(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
