@@ -55,14 +55,22 @@ type Judgement struct {
 // signature into the slab cache it corroborates, and applies the
 // MemAvailable floor.
 func Judge(samples []Sample, pol Policy, opts JudgeOptions) Judgement {
-	j := Judgement{Verdict: RunPass, Final: opts.Final}
-	samples, j.Reboots = lastBoot(orderSamples(samples))
-	j.Samples = len(samples)
-	if len(samples) == 0 {
+	b := NewSeriesBuilder()
+	for _, s := range orderSamples(samples) {
+		b.Add(s)
+	}
+	return b.Judge(pol, opts)
+}
+
+// Judge judges the series built so far, as Judge does for whole samples:
+// only the last boot's samples count.
+func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
+	j := Judgement{Verdict: RunPass, Final: opts.Final, Reboots: b.Reboots(), Samples: b.Samples()}
+	if j.Samples == 0 {
 		return j
 	}
-	all := BuildSeries(samples)
-	memAvail := latestMemAvailable(samples)
+	all := b.Series()
+	memAvail := b.LatestMemAvailableBytes()
 
 	var trendSeries []trend.Series
 	var trendOf []Series
@@ -118,7 +126,7 @@ func Judge(samples []Sample, pol Policy, opts JudgeOptions) Judgement {
 			leakFindings = append(leakFindings, *f)
 		}
 	}
-	findings = corroborate(findings, leakFindings, kmallocSizes(samples[len(samples)-1]), opts.Final)
+	findings = corroborate(findings, leakFindings, b.kmallocSizes(), opts.Final)
 	if f := memAvailableFloor(memAvail, pol); f != nil {
 		findings = append(findings, *f)
 	}
@@ -145,28 +153,6 @@ func Judge(samples []Sample, pol Policy, opts JudgeOptions) Judgement {
 	}
 	j.Findings = findings
 	return j
-}
-
-// lastBoot keeps the samples of the last boot ID and counts boot changes.
-func lastBoot(s []Sample) ([]Sample, int) {
-	reboots := 0
-	start := 0
-	for i := 1; i < len(s); i++ {
-		if s[i].BootID != "" && s[i-1].BootID != "" && s[i].BootID != s[i-1].BootID {
-			reboots++
-			start = i
-		}
-	}
-	return s[start:], reboots
-}
-
-func latestMemAvailable(s []Sample) float64 {
-	for i := len(s) - 1; i >= 0; i-- {
-		if v, ok := s[i].Mem["MemAvailable"]; ok {
-			return float64(v)
-		}
-	}
-	return math.NaN()
 }
 
 func negate(v []float64) []float64 {

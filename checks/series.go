@@ -1,8 +1,10 @@
 package checks
 
 import (
+	"math"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/leakgate/leakgate/checks/kmemleak"
 	"github.com/leakgate/leakgate/checks/slab"
@@ -52,19 +54,303 @@ const defaultIntervalSeconds = 600
 // process incarnation, and the meminfo figures SUnreclaim, Unaccounted and
 // MemAvailable. Samples are ordered by time; a sample whose time does not
 // advance is dropped. Caches, signatures and processes that appear mid-run
-// start their series there; gaps in the sample indexes are fine.
+// start their series there; gaps in the sample indexes are fine. Every
+// sample is used, whatever its boot (Judge keeps the last boot's).
 func BuildSeries(samples []Sample) []Series {
-	ordered := orderSamples(samples)
-	if len(ordered) == 0 {
+	b := NewSeriesBuilder()
+	b.allBoots = true
+	for _, s := range orderSamples(samples) {
+		b.Add(s)
+	}
+	return b.Series()
+}
+
+// SeriesBuilder builds series incrementally, one sample at a time, keeping
+// only the points (16 bytes each, times shared between series) and the few
+// last-seen details findings need — never the samples. A soak adds each
+// sample as it is taken and judges the builder, so its memory grows with the
+// number of points, not with the size of the samples.
+//
+// Samples must be added in time order; one whose time does not advance past
+// the previous one is dropped. When the boot ID changes the series restart
+// (only the last boot is judged) and Reboots counts the change.
+type SeriesBuilder struct {
+	// times and indexes are per kept sample of the current boot.
+	times   []float64
+	indexes []int
+
+	slabs, leaks, procs, mem seriesSet
+
+	added                 int
+	prevAt                time.Time
+	prevIndex             int
+	prevBootID            string
+	firstAt               time.Time
+	firstIndex            int
+	reboots               int
+	allBoots              bool
+	lastMemAvailableBytes float64
+	lastSlabs             []slab.Cache
+}
+
+// NewSeriesBuilder returns an empty builder.
+func NewSeriesBuilder() *SeriesBuilder {
+	b := &SeriesBuilder{lastMemAvailableBytes: math.NaN()}
+	b.reset()
+	return b
+}
+
+func (b *SeriesBuilder) reset() {
+	b.times, b.indexes = nil, nil
+	b.slabs, b.leaks, b.procs, b.mem = newSeriesSet(), newSeriesSet(), newSeriesSet(), newSeriesSet()
+	b.lastMemAvailableBytes = math.NaN()
+	b.lastSlabs = nil
+}
+
+// Add appends one sample's points. The sample is not retained, except its
+// slab cache list until the next Add (for kmalloc bucket sizes); do not
+// modify that list afterwards.
+func (b *SeriesBuilder) Add(s Sample) {
+	if b.added > 0 {
+		if s.At.IsZero() || b.prevAt.IsZero() {
+			if s.Index <= b.prevIndex {
+				return
+			}
+		} else if !s.At.After(b.prevAt) {
+			return
+		}
+		if !b.allBoots && s.BootID != "" && b.prevBootID != "" && s.BootID != b.prevBootID {
+			b.reboots++
+			b.reset()
+		}
+	}
+	b.added++
+	b.prevAt, b.prevIndex, b.prevBootID = s.At, s.Index, s.BootID
+
+	pos := len(b.times)
+	var t float64
+	if pos == 0 {
+		b.firstAt, b.firstIndex = s.At, s.Index
+	} else {
+		if !s.At.IsZero() && !b.firstAt.IsZero() {
+			t = s.At.Sub(b.firstAt).Seconds()
+		} else {
+			t = float64(s.Index-b.firstIndex) * defaultIntervalSeconds
+		}
+		if last := b.times[pos-1]; t <= last {
+			t = last + 1e-3 // keep time strictly increasing
+		}
+	}
+	b.times = append(b.times, t)
+	b.indexes = append(b.indexes, s.Index)
+
+	b.addSlabs(s, pos)
+	b.addLeaks(s, pos)
+	b.addProcs(s, pos)
+	b.addMem(s, pos)
+	if v, ok := s.Mem["MemAvailable"]; ok {
+		b.lastMemAvailableBytes = float64(v)
+	}
+	b.lastSlabs = s.Slabs
+}
+
+// Start is the time of the first sample the series hold (time 0 of Times).
+func (b *SeriesBuilder) Start() time.Time { return b.firstAt }
+
+// Samples is how many samples the series hold (of the last boot).
+func (b *SeriesBuilder) Samples() int { return len(b.times) }
+
+// Reboots counts boot ID changes seen so far.
+func (b *SeriesBuilder) Reboots() int { return b.reboots }
+
+// Points counts the points held across all series.
+func (b *SeriesBuilder) Points() int {
+	n := 0
+	for _, set := range []*seriesSet{&b.slabs, &b.leaks, &b.procs, &b.mem} {
+		for _, p := range set.list {
+			n += len(p.values)
+		}
+	}
+	return n
+}
+
+// LatestMemAvailableBytes is the last MemAvailable read (NaN when none).
+func (b *SeriesBuilder) LatestMemAvailableBytes() float64 { return b.lastMemAvailableBytes }
+
+// Series returns the series built so far: slab caches, kmemleak signatures,
+// processes, then meminfo, each in first-seen order. Times, Values, Indexes
+// and Bytes may share the builder's storage: treat them as read-only, and
+// call Series again after more samples are added.
+func (b *SeriesBuilder) Series() []Series {
+	if len(b.times) == 0 {
 		return nil
 	}
-	times := sampleTimes(ordered)
 	var out []Series
-	out = append(out, slabSeries(ordered, times)...)
-	out = append(out, kmemleakSeries(ordered, times)...)
-	out = append(out, processSeries(ordered, times)...)
-	out = append(out, meminfoSeries(ordered, times)...)
+	for _, set := range []*seriesSet{&b.slabs, &b.leaks, &b.procs, &b.mem} {
+		for _, p := range set.list {
+			out = append(out, b.materialize(p))
+		}
+	}
 	return out
+}
+
+func (b *SeriesBuilder) materialize(p *partial) Series {
+	s := p.meta
+	n := len(p.values)
+	s.Values = p.values[:n:n]
+	if p.bytes != nil {
+		s.Bytes = p.bytes[:n:n]
+	}
+	if p.pos == nil { // contiguous to the last sample: share the time axis
+		end := p.start + n
+		s.Times = b.times[p.start:end:end]
+		s.Indexes = b.indexes[p.start:end:end]
+		return s
+	}
+	s.Times = make([]float64, n)
+	s.Indexes = make([]int, n)
+	for i, at := range p.pos {
+		s.Times[i] = b.times[at]
+		s.Indexes[i] = b.indexes[at]
+	}
+	return s
+}
+
+// kmallocSizes lists the kmalloc bucket sizes of the last sample.
+func (b *SeriesBuilder) kmallocSizes() []int64 {
+	return kmallocSizes(Sample{Slabs: b.lastSlabs})
+}
+
+// partial is one series being built: its points are values at positions
+// in the builder's time axis — contiguous from start while pos is nil.
+type partial struct {
+	meta   Series
+	start  int
+	pos    []int32
+	values []float64
+	bytes  []float64
+}
+
+func (p *partial) add(at int, v float64) {
+	n := len(p.values)
+	switch {
+	case n == 0:
+		p.start = at
+	case p.pos == nil && at != p.start+n:
+		p.pos = make([]int32, n, 2*n+1)
+		for i := range p.pos {
+			p.pos[i] = int32(p.start + i)
+		}
+	}
+	if p.pos != nil {
+		p.pos = append(p.pos, int32(at))
+	}
+	p.values = append(p.values, v)
+}
+
+// seriesSet holds partials by key in first-seen order.
+type seriesSet struct {
+	list  []*partial
+	byKey map[string]*partial
+}
+
+func newSeriesSet() seriesSet { return seriesSet{byKey: map[string]*partial{}} }
+
+func (set *seriesSet) get(key string, init func() Series) *partial {
+	p, ok := set.byKey[key]
+	if !ok {
+		p = &partial{meta: init()}
+		set.byKey[key] = p
+		set.list = append(set.list, p)
+	}
+	return p
+}
+
+func (b *SeriesBuilder) addSlabs(s Sample, at int) {
+	for _, c := range s.Slabs {
+		p := b.slabs.get(c.Name, func() Series { return Series{Kind: KindSlab, Subject: c.Name, Unit: "bytes"} })
+		p.add(at, float64(c.ActiveBytes()))
+		p.meta.ObjectSizeBytes = c.ObjectSizeBytes
+		if sites, ok := s.AllocSites[c.Name]; ok {
+			p.meta.AllocCallers = allocCallers(sites)
+		}
+	}
+}
+
+func allocCallers(sites []slab.AllocSite) []string {
+	out := make([]string, 0, len(sites))
+	for _, a := range sites {
+		if a.Caller != "" && !strings.HasPrefix(a.Caller, "<") {
+			out = append(out, a.Caller)
+		}
+	}
+	return out
+}
+
+// addLeaks counts objects per signature in every sample that read the
+// report (kmemleak's report is cumulative and never cleared, so a
+// signature missing from a later scan had its objects freed: count 0).
+func (b *SeriesBuilder) addLeaks(s Sample, at int) {
+	if _, failed := s.Errors[PathKmemleak]; failed {
+		return
+	}
+	seen := map[string]bool{}
+	for _, g := range s.Leaks {
+		if seen[g.Signature] {
+			continue
+		}
+		seen[g.Signature] = true
+		p := b.leaks.get(g.Signature, func() Series {
+			return Series{Kind: KindKmemleak, Subject: g.Signature, Unit: "objects"}
+		})
+		p.add(at, float64(g.Count))
+		p.bytes = append(p.bytes, float64(g.Bytes))
+		p.meta.SizesBytes, p.meta.Culprit, p.meta.Frames = g.SizesBytes, g.Culprit, g.Frames
+		p.meta.ConsecutiveScans++
+	}
+	for _, p := range b.leaks.list {
+		if !seen[p.meta.Subject] {
+			p.add(at, 0)
+			p.bytes = append(p.bytes, 0)
+			p.meta.ConsecutiveScans = 0
+		}
+	}
+}
+
+func (b *SeriesBuilder) addProcs(s Sample, at int) {
+	for _, pr := range s.Procs {
+		key := pr.Key()
+		p := b.procs.get(key, func() Series { return Series{Kind: KindProcess, Subject: key, Unit: "bytes"} })
+		v := pr.RSSAnonBytes
+		if pr.HasPSSAnon {
+			v = pr.PSSAnonBytes
+		}
+		p.add(at, float64(v))
+	}
+}
+
+func (b *SeriesBuilder) addMem(s Sample, at int) {
+	if len(s.Mem) == 0 {
+		return
+	}
+	if v, ok := s.Mem["SUnreclaim"]; ok {
+		p := b.mem.get(SubjectSUnreclaim, func() Series {
+			return Series{Kind: KindMeminfo, Subject: SubjectSUnreclaim, Unit: "bytes"}
+		})
+		p.add(at, float64(v))
+	}
+	if _, ok := s.Mem["MemTotal"]; ok {
+		p := b.mem.get(SubjectUnaccounted, func() Series {
+			return Series{Kind: KindMeminfo, Subject: SubjectUnaccounted, Unit: "bytes"}
+		})
+		p.add(at, float64(s.UnaccountedBytes))
+	}
+	if v, ok := s.Mem["MemAvailable"]; ok {
+		p := b.mem.get(SubjectMemAvailable, func() Series {
+			return Series{Kind: KindMeminfo, Subject: SubjectMemAvailable, Unit: "bytes", Decreasing: true}
+		})
+		p.add(at, float64(v))
+	}
 }
 
 // orderSamples sorts by time (then index) and drops samples whose time
@@ -92,158 +378,4 @@ func orderSamples(samples []Sample) []Sample {
 		out = append(out, x)
 	}
 	return out
-}
-
-// sampleTimes gives seconds since the first sample; a sample without a time
-// is placed by its index at the default 10 min interval.
-func sampleTimes(s []Sample) []float64 {
-	t := make([]float64, len(s))
-	for i := range s {
-		if !s[i].At.IsZero() && !s[0].At.IsZero() {
-			t[i] = s[i].At.Sub(s[0].At).Seconds()
-		} else {
-			t[i] = float64(s[i].Index-s[0].Index) * defaultIntervalSeconds
-		}
-		if i > 0 && t[i] <= t[i-1] {
-			t[i] = t[i-1] + 1e-3 // keep time strictly increasing
-		}
-	}
-	return t
-}
-
-// builder accumulates series by key in first-seen order.
-type builder struct {
-	order []string
-	byKey map[string]*Series
-}
-
-func newBuilder() *builder { return &builder{byKey: map[string]*Series{}} }
-
-func (b *builder) get(key string, init func() Series) *Series {
-	s, ok := b.byKey[key]
-	if !ok {
-		v := init()
-		s = &v
-		b.byKey[key] = s
-		b.order = append(b.order, key)
-	}
-	return s
-}
-
-func (b *builder) add(s *Series, idx int, t, v float64) {
-	s.Times = append(s.Times, t)
-	s.Values = append(s.Values, v)
-	s.Indexes = append(s.Indexes, idx)
-}
-
-func (b *builder) series() []Series {
-	out := make([]Series, 0, len(b.order))
-	for _, k := range b.order {
-		out = append(out, *b.byKey[k])
-	}
-	return out
-}
-
-func slabSeries(samples []Sample, times []float64) []Series {
-	b := newBuilder()
-	for i, s := range samples {
-		for _, c := range s.Slabs {
-			ser := b.get(c.Name, func() Series { return Series{Kind: KindSlab, Subject: c.Name, Unit: "bytes"} })
-			b.add(ser, s.Index, times[i], float64(c.ActiveBytes()))
-			ser.ObjectSizeBytes = c.ObjectSizeBytes
-			if sites, ok := s.AllocSites[c.Name]; ok {
-				ser.AllocCallers = allocCallers(sites)
-			}
-		}
-	}
-	return b.series()
-}
-
-func allocCallers(sites []slab.AllocSite) []string {
-	out := make([]string, 0, len(sites))
-	for _, a := range sites {
-		if a.Caller != "" && !strings.HasPrefix(a.Caller, "<") {
-			out = append(out, a.Caller)
-		}
-	}
-	return out
-}
-
-// kmemleakSeries counts objects per signature in every sample that read
-// the report (kmemleak's report is cumulative and never cleared, so a
-// signature missing from a later scan had its objects freed: count 0).
-func kmemleakSeries(samples []Sample, times []float64) []Series {
-	b := newBuilder()
-	for i, s := range samples {
-		if _, failed := s.Errors[PathKmemleak]; failed {
-			continue
-		}
-		seen := map[string]bool{}
-		for _, g := range s.Leaks {
-			if seen[g.Signature] {
-				continue
-			}
-			seen[g.Signature] = true
-			ser := b.get(g.Signature, func() Series {
-				return Series{Kind: KindKmemleak, Subject: g.Signature, Unit: "objects"}
-			})
-			b.add(ser, s.Index, times[i], float64(g.Count))
-			ser.Bytes = append(ser.Bytes, float64(g.Bytes))
-			ser.SizesBytes, ser.Culprit, ser.Frames = g.SizesBytes, g.Culprit, g.Frames
-			ser.ConsecutiveScans++
-		}
-		for _, key := range b.order {
-			if !seen[key] {
-				ser := b.byKey[key]
-				b.add(ser, s.Index, times[i], 0)
-				ser.Bytes = append(ser.Bytes, 0)
-				ser.ConsecutiveScans = 0
-			}
-		}
-	}
-	return b.series()
-}
-
-func processSeries(samples []Sample, times []float64) []Series {
-	b := newBuilder()
-	for i, s := range samples {
-		for _, p := range s.Procs {
-			key := p.Key()
-			ser := b.get(key, func() Series { return Series{Kind: KindProcess, Subject: key, Unit: "bytes"} })
-			v := p.RSSAnonBytes
-			if p.HasPSSAnon {
-				v = p.PSSAnonBytes
-			}
-			b.add(ser, s.Index, times[i], float64(v))
-		}
-	}
-	return b.series()
-}
-
-func meminfoSeries(samples []Sample, times []float64) []Series {
-	b := newBuilder()
-	for i, s := range samples {
-		if len(s.Mem) == 0 {
-			continue
-		}
-		if v, ok := s.Mem["SUnreclaim"]; ok {
-			ser := b.get(SubjectSUnreclaim, func() Series {
-				return Series{Kind: KindMeminfo, Subject: SubjectSUnreclaim, Unit: "bytes"}
-			})
-			b.add(ser, s.Index, times[i], float64(v))
-		}
-		if _, ok := s.Mem["MemTotal"]; ok {
-			ser := b.get(SubjectUnaccounted, func() Series {
-				return Series{Kind: KindMeminfo, Subject: SubjectUnaccounted, Unit: "bytes"}
-			})
-			b.add(ser, s.Index, times[i], float64(s.UnaccountedBytes))
-		}
-		if v, ok := s.Mem["MemAvailable"]; ok {
-			ser := b.get(SubjectMemAvailable, func() Series {
-				return Series{Kind: KindMeminfo, Subject: SubjectMemAvailable, Unit: "bytes", Decreasing: true}
-			})
-			b.add(ser, s.Index, times[i], float64(v))
-		}
-	}
-	return b.series()
 }

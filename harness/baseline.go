@@ -28,7 +28,7 @@ func (s *soak) baseline(ctx context.Context) (checks.Sample, error) {
 	if smp.BootID == "" {
 		return checks.Sample{}, fmt.Errorf("sample 0 has no boot id (%s unreadable: %s); reboots could not be told apart, so the soak stops", bootIDPath, smp.Errors[bootIDPath])
 	}
-	s.rec.Samples = append(s.rec.Samples, smp)
+	s.rec.addSample(smp)
 	s.reportProgress(0, s.cfg.PlannedSamples())
 	return smp, nil
 }

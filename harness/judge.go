@@ -32,7 +32,7 @@ func (j Judgement) Summary() string {
 	return "leak: " + strings.Join(parts, ", ")
 }
 
-// judge judges the run's samples under its policy; final false applies the
+// judge judges the run's series under its policy; final false applies the
 // early-stop thresholds (only a leak beyond doubt, or the MemAvailable
 // floor, ends a run early). It returns whether the run should stop now.
 func (r *Run) judge(final bool) (bool, string) {
@@ -41,7 +41,7 @@ func (r *Run) judge(final bool) (bool, string) {
 		d := DefaultPolicy()
 		pol = &d
 	}
-	r.Judgement = Judgement{checks.Judge(r.Samples, *pol, checks.JudgeOptions{Final: final})}
+	r.Judgement = Judgement{r.seriesBuilder().Judge(*pol, checks.JudgeOptions{Final: final})}
 	if !final && r.Judgement.Failed() {
 		return true, r.Judgement.Summary()
 	}

@@ -21,11 +21,19 @@ const StatusRunning = "running"
 
 // Run is one recorded soak: its metadata, samples, gaps and judgement.
 // Soak returns it; LoadRun rebuilds it from a run folder.
+//
+// A run does not keep its parsed samples: each sample's points go into the
+// run's series as it is taken (checks.SeriesBuilder) and only its header
+// stays in Samples, so a run's memory grows by a few bytes per series point
+// rather than by a whole sample. The samples themselves are in samples.jsonl
+// and raw/.
 type Run struct {
 	// Dir is the run folder.
-	Dir     string
-	Meta    RunMeta
-	Samples []checks.Sample
+	Dir  string
+	Meta RunMeta
+	// Samples are the headers of the samples taken (index, time, boot,
+	// uptime, per-file errors), in order.
+	Samples []SampleInfo
 	Gaps    []Gap
 	// Preflight is what the preflight checked.
 	Preflight []report.Check
@@ -34,7 +42,37 @@ type Run struct {
 	// Interrupted is true for a folder whose soak never finished.
 	Interrupted bool
 
-	step string
+	step   string
+	points *checks.SeriesBuilder
+}
+
+// SampleInfo is what a run keeps of each sample once its points are in the
+// run's series.
+type SampleInfo struct {
+	Index  int
+	At     time.Time
+	BootID string
+	Uptime time.Duration
+	// Errors are the sample's per-file read or parse problems.
+	Errors map[string]string
+}
+
+// addSample records a sample: its header in Samples, its points in the
+// run's series. The sample itself is not kept.
+func (r *Run) addSample(smp checks.Sample) {
+	if r.points == nil {
+		r.points = checks.NewSeriesBuilder()
+	}
+	r.points.Add(smp)
+	r.Samples = append(r.Samples, SampleInfo{Index: smp.Index, At: smp.At, BootID: smp.BootID, Uptime: smp.Uptime, Errors: smp.Errors})
+}
+
+// seriesBuilder is the run's series (empty when it has no sample).
+func (r *Run) seriesBuilder() *checks.SeriesBuilder {
+	if r.points == nil {
+		r.points = checks.NewSeriesBuilder()
+	}
+	return r.points
 }
 
 // RunMeta is run.json: what ran, where, with which settings, and how it ended.
@@ -110,36 +148,54 @@ func LoadRun(dir string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
+	hasRaw := map[int]bool{}
 	for _, i := range raws {
-		snap, meta, err := readRawMeta(filepath.Join(dir, RawDir, fmt.Sprintf("%04d.tar.gz", i)))
-		if err != nil {
-			continue // torn by a crash: the samples.jsonl line, if any, stands
+		hasRaw[i] = true
+		if _, ok := byIndex[i]; !ok {
+			byIndex[i] = Record{} // only the raw snapshot, parsed below
 		}
-		at := meta.At
-		if prev, ok := byIndex[i]; ok && prev.Sample != nil && at.IsZero() {
-			at = prev.Sample.At
-		}
-		smp := newSample(i, at, snap, r.Meta.OwnModules)
-		byIndex[i] = Record{Sample: &smp}
 	}
 	idx := make([]int, 0, len(byIndex))
 	for i := range byIndex {
 		idx = append(idx, i)
 	}
 	sort.Ints(idx)
+	// Raw snapshots are parsed one at a time, in order, and each sample's
+	// points go into the series at once: only one parsed raw is alive.
 	for _, i := range idx {
 		rec := byIndex[i]
+		delete(byIndex, i)
 		if rb := r.Meta.Reboot; rb != nil && i >= rb.AtSample {
 			// The run ended at the reboot; what followed belongs to another boot.
 			continue
 		}
-		if rec.Sample != nil {
-			r.Samples = append(r.Samples, *rec.Sample)
-		} else {
+		if hasRaw[i] {
+			if smp, ok := r.parseRaw(i, rec); ok {
+				rec = Record{Sample: &smp}
+			}
+		}
+		switch {
+		case rec.Sample != nil:
+			r.addSample(*rec.Sample)
+		case rec.Gap != nil:
 			r.Gaps = append(r.Gaps, *rec.Gap)
 		}
 	}
 	return r, nil
+}
+
+// parseRaw re-parses raw snapshot i with the current code; false when it
+// is torn (a crash mid-write), in which case its samples.jsonl line stands.
+func (r *Run) parseRaw(i int, rec Record) (checks.Sample, bool) {
+	snap, meta, err := readRawMeta(filepath.Join(r.Dir, RawDir, fmt.Sprintf("%04d.tar.gz", i)))
+	if err != nil {
+		return checks.Sample{}, false
+	}
+	at := meta.At
+	if rec.Sample != nil && at.IsZero() {
+		at = rec.Sample.At
+	}
+	return newSample(i, at, snap, r.Meta.OwnModules), true
 }
 
 var rawName = regexp.MustCompile(`^([0-9]{4,9})\.tar\.gz$`)

@@ -52,7 +52,7 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 		if s.checkReboot(ctx, i, smp) {
 			break
 		}
-		r.Samples = append(r.Samples, smp)
+		r.addSample(smp)
 		s.logf("sample %d of %d taken", i, planned)
 		if i < planned && (lastEarly.IsZero() || smp.At.Sub(lastEarly) >= earlyJudgeEvery(cfg.Interval)) {
 			lastEarly = smp.At

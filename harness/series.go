@@ -10,66 +10,66 @@ import (
 	"github.com/leakgate/leakgate/harness/report"
 )
 
-// series lays the samples out as the judge sees them (checks.BuildSeries),
-// one series per subject, for the report's charts and CSV exports.
+// series lays the run's series out as the judge sees them, one per
+// subject, for the report's charts and CSV exports.
 func (r *Run) series() []report.Series {
-	if len(r.Samples) == 0 {
-		return nil
-	}
-	t0 := r.Samples[0].At
-	for _, smp := range r.Samples {
-		if smp.At.Before(t0) {
-			t0 = smp.At
-		}
-	}
-	built := checks.BuildSeries(r.Samples)
+	b := r.seriesBuilder()
+	built := b.Series()
+	t0 := b.Start()
 	out := make([]report.Series, 0, len(built))
-	for _, b := range built {
-		s := report.Series{Kind: b.Kind, Subject: b.Subject, Unit: b.Unit, Points: make([]report.Point, len(b.Times))}
-		for i := range b.Times {
-			s.Points[i] = report.Point{At: t0.Add(time.Duration(b.Times[i] * float64(time.Second))), Value: b.Values[i]}
+	for _, s := range built {
+		rs := report.Series{Kind: s.Kind, Subject: s.Subject, Unit: s.Unit, Points: make([]report.Point, len(s.Times))}
+		for i := range s.Times {
+			rs.Points[i] = report.Point{At: t0.Add(time.Duration(s.Times[i] * float64(time.Second))), Value: s.Values[i]}
 		}
-		out = append(out, s)
+		out = append(out, rs)
 	}
 	return out
 }
 
-// topGrowers names the n subjects that grew most in bytes since the
-// baseline, for the progress reporter. It is cheap: two samples compared.
+// topGrowers names the n slab caches and processes that grew most in bytes
+// since their first point, for the progress reporter. It is cheap: the
+// series share the builder's storage and only their ends are read.
 func (r *Run) topGrowers(n int) []string {
 	if len(r.Samples) < 2 {
 		return nil
 	}
-	first, last := &r.Samples[0], &r.Samples[len(r.Samples)-1]
 	type grower struct {
 		name  string
 		bytes int64
 	}
 	var gs []grower
-	base := map[string]int64{}
-	for _, c := range first.Slabs {
-		base[c.Name] = c.ActiveBytes()
-	}
-	for _, c := range last.Slabs {
-		if d := c.ActiveBytes() - base[c.Name]; d > 0 {
-			gs = append(gs, grower{"slab " + c.Name, d})
+	for _, s := range r.seriesBuilder().Series() {
+		if len(s.Values) < 2 {
+			continue
+		}
+		d := int64(s.Values[len(s.Values)-1] - s.Values[0])
+		if d <= 0 {
+			continue
+		}
+		switch s.Kind {
+		case checks.KindSlab:
+			gs = append(gs, grower{"slab " + s.Subject, d})
+		case checks.KindProcess:
+			gs = append(gs, grower{"process " + processName(s.Subject), d})
 		}
 	}
-	pbase := map[string]int64{}
-	for _, p := range first.Procs {
-		pbase[p.Key()] = int64(p.RSSBytes)
-	}
-	for _, p := range last.Procs {
-		if b, ok := pbase[p.Key()]; ok && int64(p.RSSBytes) > b {
-			gs = append(gs, grower{"process " + p.Name, int64(p.RSSBytes) - b})
-		}
-	}
-	sort.Slice(gs, func(i, j int) bool { return gs[i].bytes > gs[j].bytes })
+	sort.SliceStable(gs, func(i, j int) bool { return gs[i].bytes > gs[j].bytes })
 	var out []string
 	for i := 0; i < len(gs) && i < n; i++ {
 		out = append(out, gs[i].name+" +"+humanBytes(gs[i].bytes))
 	}
 	return out
+}
+
+// processName is the name in a process series' subject (name/pid/start).
+func processName(key string) string {
+	for range 2 {
+		if i := strings.LastIndexByte(key, '/'); i >= 0 {
+			key = key[:i]
+		}
+	}
+	return key
 }
 
 func humanBytes(b int64) string {

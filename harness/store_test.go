@@ -149,7 +149,7 @@ func BenchmarkJudgeDay(b *testing.B) {
 	snap := benchSnapshot(b)
 	r := &Run{}
 	for i := range 145 {
-		r.Samples = append(r.Samples, newSample(i, time.Unix(1e9+int64(i)*600, 0), snap, nil))
+		r.addSample(newSample(i, time.Unix(1e9+int64(i)*600, 0), snap, nil))
 	}
 	b.ReportAllocs()
 	for b.Loop() {
