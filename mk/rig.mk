@@ -4,12 +4,15 @@
 #   make rig-ssh    a shell on it
 #   make rig-traffic  send RX traffic into it (RIG_TRAFFIC_FLAGS="-rate 100 -duration 1m")
 #   make rig-down   stop it
+#   make rig-soak   build, boot, soak with suites/wifi_soak, report, stop
+#                   (RIG_SOAK_FLAGS="--leak kernel|daemon|none [--kmemleak-off] [--expect fail|pass]")
 RIG_DIR         := testdata/rig
 RIG_STATE       ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/leakgate/rig-up
 RIG_BOOT_FLAGS  ?=
 RIG_TRAFFIC_FLAGS ?= -rate 100 -duration 1m
+RIG_SOAK_FLAGS  ?= --leak kernel
 
-.PHONY: rig rig-up rig-down rig-ssh rig-traffic
+.PHONY: rig rig-up rig-down rig-ssh rig-traffic rig-soak
 
 rig:
 	@$(RIG_DIR)/build.sh
@@ -30,3 +33,6 @@ rig-traffic:
 rig-down:
 	@$(RIG_DIR)/stop.sh $(RIG_STATE)
 	@echo "rig stopped"
+
+rig-soak:
+	@$(RIG_DIR)/soak.sh $(RIG_SOAK_FLAGS)
