@@ -42,6 +42,10 @@ type Policy struct {
 	// StrictAlpha: a leak's trend must also reach this p (unadjusted) under
 	// that pessimistic correction; 0 turns the check off.
 	StrictAlpha float64 `yaml:"strict_alpha" json:"strict_alpha"`
+	// MaterialAtLowerBound judges the growth and slope floors at the slope's
+	// lower bound under that pessimistic correction (whole window or later
+	// half, whichever is higher) rather than at the point estimate.
+	MaterialAtLowerBound bool `yaml:"material_at_lower_bound" json:"material_at_lower_bound"`
 	// FloorWindow, when > 0, judges the rolling minimum over this window
 	// (saw-tooth series: pools that fill and drain, heaps between frees).
 	FloorWindow time.Duration `yaml:"floor_window" json:"floor_window"`
@@ -125,11 +129,14 @@ func DefaultPolicy() Policy {
 		// that drift up by chance mostly stay below.
 		MinMonotonic: 0.35,
 		// Hamed–Rao underestimates strong correlation on 67 points; the
-		// trend must also hold at 0.5 % under a bias-corrected AR(1) model.
-		// Tighter (0.003) meets 5 % false-alarm runs but misses 3 % of leaks;
-		// looser (0.01) catches 99 % but alarms in 10 % of runs
-		// (docs/detection.md).
-		StrictAlpha: 0.005,
+		// trend must also hold at 1 % under a bias-corrected AR(1) model,
+		// and its growth must clear the floors at the lower bound of the
+		// slope under that model: an AR(1) wander that ends a floor higher
+		// rarely does, a leak of twice the floor does. Together they trade
+		// recall against false-alarm runs better than StrictAlpha alone
+		// (docs/detection.md has the figures and the trade-off).
+		StrictAlpha:          0.01,
+		MaterialAtLowerBound: true,
 		// A leak's later half is not shown (at 95 %) to grow slower than 30 %
 		// of its earlier half; a warm-up ramp's later half is. The later half
 		// alone (33 points) has little power, so its own test is loose (p ≤ 0.3).
@@ -271,10 +278,12 @@ func (p Policy) TrendOptions(kind Kind, final bool) trend.Options {
 		MinMonotonic:    p.MinMonotonic,
 		Correction:      correction(p.StrictCorrection),
 		StrictAlpha:     p.StrictAlpha,
-		PersistFraction: p.PersistFraction,
-		PersistAlpha:    p.PersistAlpha,
-		FloorWindow:     p.FloorWindow,
-		ConfidenceLevel: p.ConfidenceLevel,
+
+		MaterialAtLowerBound: p.MaterialAtLowerBound,
+		PersistFraction:      p.PersistFraction,
+		PersistAlpha:         p.PersistAlpha,
+		FloorWindow:          p.FloorWindow,
+		ConfidenceLevel:      p.ConfidenceLevel,
 	}
 	if !final {
 		// Early: the pessimistic correction for the test itself, so that

@@ -63,6 +63,13 @@ type Options struct {
 	// StrictAlpha, when > 0, also requires the trend's p under
 	// CorrectionStrict to be at most this (not adjusted across series).
 	StrictAlpha float64
+	// MaterialAtLowerBound judges the materiality floors at the slope's
+	// lower bound under CorrectionStrict (the larger of the whole window's
+	// and the later half's) instead of at the point estimate: a wandering
+	// series that happens to end a floor higher is not called a leak unless
+	// its growth clears the floor even when its correlation is modelled
+	// pessimistically.
+	MaterialAtLowerBound bool
 }
 
 // Correction is a way to account for serial correlation in the trend test.
@@ -89,10 +96,12 @@ func DefaultOptions() Options {
 		MinPoints:       12,
 		Warmup:          time.Hour,
 		MinMonotonic:    0.35,
-		StrictAlpha:     0.005,
+		StrictAlpha:     0.01,
 		PersistFraction: 0.3,
 		PersistAlpha:    0.3,
 		ConfidenceLevel: 0.95,
+
+		MaterialAtLowerBound: true,
 	}
 }
 
@@ -148,6 +157,10 @@ type Result struct {
 	Significant bool `json:"significant"`
 	Persistent  bool `json:"persistent"`
 	Material    bool `json:"material"`
+	// StrictSlopeLowPerHour is the slope's lower bound (at ConfidenceLevel)
+	// under CorrectionStrict, the larger of the whole window's and the
+	// later half's; MaterialAtLowerBound judges the floors on it.
+	StrictSlopeLowPerHour float64 `json:"strict_slope_low_per_hour"`
 	// Last is the last judged value (after floor filtering).
 	Last float64 `json:"last"`
 }
@@ -184,6 +197,10 @@ func Decide(r *Result, p float64, opts Options) {
 		r.PersistSlopePerHour > 0 &&
 		(opts.PersistAlpha <= 0 || r.PersistP <= opts.PersistAlpha)
 	r.Material = r.SlopePerHour >= opts.MinSlopePerHour && r.FittedGrowth >= opts.MinGrowth
+	if opts.MaterialAtLowerBound {
+		low := r.StrictSlopeLowPerHour
+		r.Material = r.Material && low >= opts.MinSlopePerHour && low*r.SpanHours >= opts.MinGrowth
+	}
 	switch {
 	case !r.Significant:
 		r.Verdict = OK
@@ -195,8 +212,8 @@ func Decide(r *Result, p float64, opts Options) {
 			r.PersistSlopePerHour, r.PersistSlopeHighPerHour, r.EarlierSlopePerHour, r.PersistP)
 	case !r.Material:
 		r.Verdict = OK
-		r.Reason = fmt.Sprintf("growth %.4g (%.4g/h) below floor %.4g (%.4g/h)",
-			r.FittedGrowth, r.SlopePerHour, opts.MinGrowth, opts.MinSlopePerHour)
+		r.Reason = fmt.Sprintf("growth %.4g (%.4g/h, at least %.4g/h) below floor %.4g (%.4g/h)",
+			r.FittedGrowth, r.SlopePerHour, r.StrictSlopeLowPerHour, opts.MinGrowth, opts.MinSlopePerHour)
 	default:
 		r.Verdict = Leak
 		r.Reason = fmt.Sprintf("grows %.4g/h [%.4g, %.4g], p=%.3g, still growing on the later half",
@@ -276,6 +293,7 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 	r.SlopeLow = full.low * 3600
 	r.SlopeHigh = full.high * 3600
 	r.SlopeSampled = full.sen.sampled
+	r.StrictSlopeLowPerHour = full.strictLow * 3600
 	r.FittedGrowth = r.SlopePerHour * r.SpanHours
 	if len(t)-h >= 3 {
 		// Long series reuse the whole window's inflation for the half.
@@ -288,6 +306,9 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 		half := trendTest(t[h:], v[h:], kLater, scratch, opts, true, sampledSlopePairs/4, reuse, reuseStrict)
 		r.PersistP = half.p
 		r.PersistSlopeHighPerHour = half.high * 3600
+		if !opts.WholeWindowOnly {
+			r.StrictSlopeLowPerHour = math.Max(r.StrictSlopeLowPerHour, half.strictLow*3600)
+		}
 		if h >= 2 {
 			r.EarlierSlopePerHour = senSlope(t[:h], v[:h], sampledSlopePairs/4).slope * 3600
 		}
@@ -312,6 +333,7 @@ type testResult struct {
 	low, high float64
 	// strictInflation and pStrict are the CorrectionStrict figures.
 	strictInflation, pStrict float64
+	strictLow                float64
 }
 
 // trendTest completes Mann–Kendall k with the Hamed–Rao correction and runs Theil–Sen on
@@ -349,6 +371,7 @@ func trendTest(t, v []float64, k kendall, scratch []float64, opts Options, withC
 			level = 0.95
 		}
 		res.low, res.high = sen.interval(varS, level)
+		res.strictLow, _ = sen.interval(k.Var*strictInflation, level)
 	}
 	return res
 }
