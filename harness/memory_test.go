@@ -52,6 +52,9 @@ func newStaticTarget(tb testing.TB) staticTarget {
 // the finished run holds and the process's peak RSS.
 //
 //	LEAKGATE_BENCH_HOURS=24 go test -run '^$' -bench SoakMemory -benchtime 1x ./harness/
+//
+// With LEAKGATE_BENCH_ANALYZE=1 it then loads and re-judges the run folder
+// as leakgate analyze does and reports the heap that holds.
 func BenchmarkSoakMemory(b *testing.B) {
 	hours := 6
 	if v := os.Getenv("LEAKGATE_BENCH_HOURS"); v != "" {
@@ -74,6 +77,22 @@ func BenchmarkSoakMemory(b *testing.B) {
 		b.ReportMetric(float64(len(run.Samples)), "samples")
 		b.ReportMetric(float64(peakRSSKiB())/1024, "peak-RSS-MiB")
 		runtime.KeepAlive(run)
+		if os.Getenv("LEAKGATE_BENCH_ANALYZE") != "" {
+			// leakgate analyze of the same folder: re-parse every raw, re-judge.
+			dir := run.Dir
+			run = nil
+			runtime.GC()
+			loaded, err := LoadRun(dir)
+			if err != nil {
+				b.Fatal(err)
+			}
+			loaded.Rejudge(nil)
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "analyze-heap-MiB")
+			b.ReportMetric(float64(len(loaded.Samples)), "analyze-samples")
+			runtime.KeepAlive(loaded)
+		}
 	}
 }
 

@@ -129,20 +129,42 @@ func LoadRun(dir string) (*Run, error) {
 	}
 	r.Preflight = r.Meta.Preflight
 	r.Interrupted = r.Meta.Status == StatusRunning
-	recs, err := readRecords(filepath.Join(dir, SamplesFile))
+	// samples.jsonl is streamed: per index only where its sample line is
+	// (or the gap), so a day of 10 s samples is never in memory at once.
+	type entry struct {
+		sampleAt     time.Time
+		sampleOffset int64 // -1: no sample line
+		gap          *Gap
+	}
+	byIndex := map[int]*entry{}
+	get := func(i int) *entry {
+		e, ok := byIndex[i]
+		if !ok {
+			e = &entry{sampleOffset: -1}
+			byIndex[i] = e
+		}
+		return e
+	}
+	samplesPath := filepath.Join(dir, SamplesFile)
+	err = scanRecords(samplesPath, func(off int64, rec Record) {
+		switch {
+		case rec.Sample != nil:
+			e := get(rec.Sample.Index)
+			e.sampleAt, e.sampleOffset, e.gap = rec.Sample.At, off, nil
+		case rec.Gap != nil:
+			if e := get(rec.Gap.Index); e.sampleOffset < 0 {
+				g := *rec.Gap
+				e.gap = &g
+			}
+		}
+	})
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
-	byIndex := map[int]Record{}
-	for _, rec := range recs {
-		switch {
-		case rec.Sample != nil:
-			byIndex[rec.Sample.Index] = rec
-		case rec.Gap != nil:
-			if _, ok := byIndex[rec.Gap.Index]; !ok {
-				byIndex[rec.Gap.Index] = rec
-			}
-		}
+	var lines *os.File
+	if f, err := os.Open(samplesPath); err == nil {
+		lines = f
+		defer f.Close()
 	}
 	raws, err := rawIndexes(filepath.Join(dir, RawDir))
 	if err != nil {
@@ -151,49 +173,53 @@ func LoadRun(dir string) (*Run, error) {
 	hasRaw := map[int]bool{}
 	for _, i := range raws {
 		hasRaw[i] = true
-		if _, ok := byIndex[i]; !ok {
-			byIndex[i] = Record{} // only the raw snapshot, parsed below
-		}
+		get(i)
 	}
 	idx := make([]int, 0, len(byIndex))
 	for i := range byIndex {
 		idx = append(idx, i)
 	}
 	sort.Ints(idx)
-	// Raw snapshots are parsed one at a time, in order, and each sample's
-	// points go into the series at once: only one parsed raw is alive.
+	// One sample at a time, in order: its raw snapshot re-parsed (else its
+	// samples.jsonl line) and its points put into the series at once.
 	for _, i := range idx {
-		rec := byIndex[i]
+		e := byIndex[i]
 		delete(byIndex, i)
 		if rb := r.Meta.Reboot; rb != nil && i >= rb.AtSample {
 			// The run ended at the reboot; what followed belongs to another boot.
 			continue
 		}
 		if hasRaw[i] {
-			if smp, ok := r.parseRaw(i, rec); ok {
-				rec = Record{Sample: &smp}
+			if smp, ok := r.parseRaw(i, e.sampleAt); ok {
+				r.addSample(smp)
+				continue
 			}
+			// torn by a crash: the samples.jsonl line, if any, stands
 		}
 		switch {
-		case rec.Sample != nil:
+		case e.sampleOffset >= 0 && lines != nil:
+			rec, err := readRecordAt(lines, e.sampleOffset)
+			if err != nil {
+				return nil, err
+			}
 			r.addSample(*rec.Sample)
-		case rec.Gap != nil:
-			r.Gaps = append(r.Gaps, *rec.Gap)
+		case e.gap != nil:
+			r.Gaps = append(r.Gaps, *e.gap)
 		}
 	}
 	return r, nil
 }
 
-// parseRaw re-parses raw snapshot i with the current code; false when it
-// is torn (a crash mid-write), in which case its samples.jsonl line stands.
-func (r *Run) parseRaw(i int, rec Record) (checks.Sample, bool) {
+// parseRaw re-parses raw snapshot i with the current code (at is the time
+// to use when the raw does not record one); false when it is torn (a crash
+// mid-write).
+func (r *Run) parseRaw(i int, at time.Time) (checks.Sample, bool) {
 	snap, meta, err := readRawMeta(filepath.Join(r.Dir, RawDir, fmt.Sprintf("%04d.tar.gz", i)))
 	if err != nil {
 		return checks.Sample{}, false
 	}
-	at := meta.At
-	if rec.Sample != nil && at.IsZero() {
-		at = rec.Sample.At
+	if !meta.At.IsZero() {
+		at = meta.At
 	}
 	return newSample(i, at, snap, r.Meta.OwnModules), true
 }

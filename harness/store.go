@@ -310,14 +310,25 @@ func diskHint(err error) error {
 // readRecords reads samples.jsonl, tolerating a torn last line (a run killed
 // mid-write). A bad line elsewhere is an error: the file was tampered with.
 func readRecords(path string) ([]Record, error) {
-	f, err := os.Open(path)
+	var recs []Record
+	err := scanRecords(path, func(_ int64, r Record) { recs = append(recs, r) })
 	if err != nil {
 		return nil, err
 	}
+	return recs, nil
+}
+
+// scanRecords streams samples.jsonl to fn, one record at a time with the
+// byte offset of its line, tolerating a torn last line.
+func scanRecords(path string, fn func(offset int64, r Record)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
 	defer f.Close()
-	var recs []Record
 	br := bufio.NewReaderSize(f, 1<<20)
 	lineNo := 0
+	var offset int64
 	for {
 		line, err := br.ReadBytes('\n')
 		if len(line) > 0 {
@@ -331,16 +342,33 @@ func readRecords(path string) ([]Record, error) {
 				if uerr == nil {
 					uerr = errors.New("neither sample nor gap")
 				}
-				return nil, fmt.Errorf("%s line %d: %w", path, lineNo, uerr)
+				return fmt.Errorf("%s line %d: %w", path, lineNo, uerr)
 			}
-			recs = append(recs, r)
+			fn(offset, r)
+			offset += int64(len(line))
 		}
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", path, err)
+			return fmt.Errorf("read %s: %w", path, err)
 		}
 	}
-	return recs, nil
+	return nil
+}
+
+// readRecordAt reads the samples.jsonl record whose line starts at offset.
+func readRecordAt(f *os.File, offset int64) (Record, error) {
+	if _, err := f.Seek(offset, io.SeekStart); err != nil {
+		return Record{}, err
+	}
+	line, err := bufio.NewReader(f).ReadBytes('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return Record{}, err
+	}
+	var r Record
+	if err := json.Unmarshal(line, &r); err != nil || r.Sample == nil {
+		return Record{}, fmt.Errorf("%s at byte %d: not a sample record (%v)", f.Name(), offset, err)
+	}
+	return r, nil
 }
