@@ -56,6 +56,10 @@ type Gap struct {
 type store struct {
 	dir     string
 	samples *os.File
+	// zw and raw are reused for every raw snapshot (a gzip writer is ~600 KiB
+	// of state; one per sample was most of the soak's allocation).
+	zw  *gzip.Writer
+	raw bytes.Buffer
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -124,11 +128,16 @@ func (s *store) close() error {
 // parses it, so a parser bug or a crash never loses evidence.
 func (s *store) writeRaw(index int, at time.Time, snap *remote.Snapshot) (string, error) {
 	name := filepath.Join(s.dir, RawDir, fmt.Sprintf("%04d.tar.gz", index))
-	var buf bytes.Buffer
-	if err := encodeSnapshot(&buf, index, at, snap); err != nil {
+	s.raw.Reset()
+	if s.zw == nil {
+		s.zw = gzip.NewWriter(&s.raw)
+	} else {
+		s.zw.Reset(&s.raw)
+	}
+	if err := encodeSnapshotWith(s.zw, index, at, snap); err != nil {
 		return "", fmt.Errorf("encode snapshot %d: %w", index, err)
 	}
-	if err := writeFileSync(name, buf.Bytes()); err != nil {
+	if err := writeFileSync(name, s.raw.Bytes()); err != nil {
 		return "", err
 	}
 	return name, nil
@@ -146,7 +155,11 @@ type snapshotMeta struct {
 }
 
 func encodeSnapshot(w io.Writer, index int, at time.Time, snap *remote.Snapshot) error {
-	zw := gzip.NewWriter(w)
+	return encodeSnapshotWith(gzip.NewWriter(w), index, at, snap)
+}
+
+// encodeSnapshotWith writes the tarball through zw and closes it.
+func encodeSnapshotWith(zw *gzip.Writer, index int, at time.Time, snap *remote.Snapshot) error {
 	tw := tar.NewWriter(zw)
 	meta, err := json.Marshal(snapshotMeta{Index: index, At: at, Taken: snap.Taken, Errors: snap.Errors, Truncated: snap.Truncated, Duration: snap.Duration})
 	if err != nil {
