@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"fmt"
@@ -55,6 +56,8 @@ type scenario struct {
 	slabExtra   func(n int) map[string]int64
 	// procAnonKB is the anonymous RSS of hostapd at sample n.
 	procAnonKB func(n int) int64
+	// procName, when set, replaces hostapd's name (pid 812).
+	procName string
 	// rebootAt, when > 0, gives the target a new boot id from sample n on.
 	rebootAt int
 	// down reports whether the link is down at sample n.
@@ -193,7 +196,7 @@ func (s *scriptedTarget) writeTree(n int) {
 	for pid, p := range map[int]struct {
 		name   string
 		anonKB int64
-	}{1: {"procd", 600}, 812: {"hostapd", s.procAnon(n)}} {
+	}{1: {"procd", 600}, 812: {cmp.Or(s.sc.procName, "hostapd"), s.procAnon(n)}} {
 		dir := fmt.Sprintf("/proc/%d/", pid)
 		files[dir+"status"] = statusText(p.name, pid, p.anonKB)
 		files[dir+"stat"] = fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %d 5124096 999 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n", pid, p.name, pid, pid, 100+pid)
