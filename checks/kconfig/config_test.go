@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/leakgate/leakgate/internal/benchfloor"
 )
 
 func readFixture(t testing.TB, name string) []byte {
@@ -160,7 +162,7 @@ func BenchmarkVsFloor(b *testing.B) {
 		in   []byte
 	}{{"config-6.18-gzip", gz}, {"config-6.18-text", text}} {
 		b.Run(c.name, func(b *testing.B) {
-			benchVsFloor(b, len(c.in), func() { Parse(c.in) }, func() { scanFloor(c.in) })
+			benchfloor.VsFloor(b, len(c.in), func() { Parse(c.in) }, func() { scanFloor(c.in) })
 		})
 	}
 }

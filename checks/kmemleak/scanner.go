@@ -9,6 +9,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/leakgate/leakgate/checks/internal/lines"
 )
 
 // Scanner reads a kmemleak report one object at a time in bounded memory:
@@ -73,7 +75,7 @@ func (s *Scanner) Next() (Object, error) {
 				return Object{}, err
 			}
 			line = stripLogPrefix(line)
-			t := trimSpace(line)
+			t := lines.TrimSpace(line)
 			if len(t) == 0 {
 				continue
 			}
@@ -110,7 +112,7 @@ func (s *Scanner) Next() (Object, error) {
 			obj.Truncated = true
 		}
 		line = stripLogPrefix(line)
-		t := trimSpace(line)
+		t := lines.TrimSpace(line)
 		if st == stateFrames && len(t) > 0 && (line[0] == ' ' || line[0] == '\t') {
 			// The common line, first: a frame.
 			pf := s.parseFrame(t, prev)
@@ -331,17 +333,6 @@ func dropEOL(b []byte) []byte {
 		b = b[:n-1]
 	}
 	return b
-}
-
-func trimSpace(b []byte) []byte {
-	i, j := 0, len(b)
-	for i < j && (b[i] == ' ' || b[i] == '\t') {
-		i++
-	}
-	for j > i && (b[j-1] == ' ' || b[j-1] == '\t' || b[j-1] == '\r' || b[j-1] == '\n') {
-		j--
-	}
-	return b[i:j]
 }
 
 // parseHeader reads `unreferenced object[ (percpu)| (phys)] 0x<addr> (size <n>):`.

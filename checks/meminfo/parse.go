@@ -1,10 +1,11 @@
 package meminfo
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/leakgate/leakgate/checks/internal/lines"
 )
 
 // Parse reads /proc/meminfo into bytes per field. Fields printed with " kB"
@@ -22,9 +23,9 @@ func Parse(b []byte) (Info, error) {
 	lineNo := 0
 	for len(b) > 0 {
 		var line []byte
-		line, b = nextLine(b)
+		line, b = lines.Next(b)
 		lineNo++
-		if len(trimSpace(line)) == 0 {
+		if len(lines.TrimSpace(line)) == 0 {
 			continue
 		}
 		key, v, err := parseLine(line)
@@ -62,11 +63,11 @@ func parseLine(line []byte) (string, uint64, error) {
 	if colon <= 0 {
 		return "", 0, errors.New("no 'Key:' prefix")
 	}
-	rest := trimSpace(line[colon+1:])
+	rest := lines.TrimSpace(line[colon+1:])
 	scale := uint64(1)
 	if n := len(rest); n >= 2 && rest[n-2] == 'k' && rest[n-1] == 'B' {
 		scale = 1024
-		rest = trimSpace(rest[:n-2])
+		rest = lines.TrimSpace(rest[:n-2])
 	}
 	v, err := parseUint(rest)
 	if err != nil {
@@ -115,23 +116,6 @@ func (e *LineErrors) Error() string {
 		fmt.Fprintf(&b, "; line %d %q: %v", l.Line, l.Text, l.Err)
 	}
 	return b.String()
-}
-
-func nextLine(b []byte) (line, rest []byte) {
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		return b[:i], b[i+1:]
-	}
-	return b, nil
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 var errNotNumber = errors.New("not a non-negative decimal number")

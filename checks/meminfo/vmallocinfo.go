@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+
+	"github.com/leakgate/leakgate/checks/internal/lines"
 )
 
 // VmallocCaller is the vmalloc memory one caller holds, summed over its areas.
@@ -31,7 +33,7 @@ func ParseVmallocinfo(b []byte) ([]VmallocCaller, error) {
 	lineNo := 0
 	for len(b) > 0 {
 		var line []byte
-		line, b = nextLine(b)
+		line, b = lines.Next(b)
 		lineNo++
 		a, err := parseVmallocLine(line)
 		if err != nil {
@@ -81,15 +83,15 @@ type vmallocArea struct {
 // parseVmallocLine reads "<start>-<end> <size> <caller>[ [module]] [pages=n] [phys=..] [ioremap|vmalloc|vmap|user|vpages] [N0=..]".
 func parseVmallocLine(line []byte) (vmallocArea, error) {
 	var a vmallocArea
-	rng, rest := nextToken(line)
+	rng, rest := lines.NextToken(line)
 	if len(rng) == 0 {
 		return a, nil
 	}
 	if bytes.IndexByte(rng, '-') < 0 {
 		return a, errors.New("want range, size and caller")
 	}
-	sizeText, rest := nextToken(rest)
-	caller, rest := nextToken(rest)
+	sizeText, rest := lines.NextToken(rest)
+	caller, rest := lines.NextToken(rest)
 	if len(caller) == 0 {
 		return a, errors.New("want range, size and caller")
 	}
@@ -104,29 +106,16 @@ func parseVmallocLine(line []byte) (vmallocArea, error) {
 		caller = caller[:i]
 	}
 	a.caller, a.vmalloc = caller, true
-	if t, _ := nextToken(rest); len(t) > 2 && t[0] == '[' && t[len(t)-1] == ']' {
+	if t, _ := lines.NextToken(rest); len(t) > 2 && t[0] == '[' && t[len(t)-1] == ']' {
 		a.module = t[1 : len(t)-1]
 	}
 	if i := bytes.Index(rest, []byte(" pages=")); i >= 0 {
-		v, _ := nextToken(rest[i+len(" pages="):])
+		v, _ := lines.NextToken(rest[i+len(" pages="):])
 		if a.pages, err = parseUint(v); err != nil {
 			return a, fmt.Errorf("pages: %w", err)
 		}
 	}
 	return a, nil
-}
-
-// nextToken returns the first blank-separated token of b and what follows it.
-func nextToken(b []byte) (tok, rest []byte) {
-	i := 0
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r') {
-		i++
-	}
-	j := i
-	for j < len(b) && b[j] != ' ' && b[j] != '\t' && b[j] != '\r' {
-		j++
-	}
-	return b[i:j], b[j:]
 }
 
 // hasWord reports whether w occurs in b as a whole blank-separated token.

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/leakgate/leakgate/internal/benchfloor"
 )
 
 func TestParseVmallocinfo_SumsVmallocPagesPerCallerAndSkipsIoremap(t *testing.T) {
@@ -96,9 +98,9 @@ func BenchmarkVsFloor(b *testing.B) {
 	mem := readFixture(b, "meminfo-6.18.44.txt")
 	vm := readFixture(b, "vmallocinfo-6.18.44.txt")
 	b.Run("meminfo-6.18", func(b *testing.B) {
-		benchVsFloor(b, len(mem), func() { Parse(mem) }, func() { scanFloor(mem) })
+		benchfloor.VsFloor(b, len(mem), func() { Parse(mem) }, func() { scanFloor(mem) })
 	})
 	b.Run("vmallocinfo-6.18", func(b *testing.B) {
-		benchVsFloor(b, len(vm), func() { ParseVmallocinfo(vm) }, func() { scanFloor(vm) })
+		benchfloor.VsFloor(b, len(vm), func() { ParseVmallocinfo(vm) }, func() { scanFloor(vm) })
 	})
 }

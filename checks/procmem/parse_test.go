@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leakgate/leakgate/internal/benchfloor"
+
 	"github.com/prometheus/procfs"
 )
 
@@ -231,6 +233,6 @@ func BenchmarkVsFloor(b *testing.B) {
 		}
 	}
 	b.Run("bash-6.18", func(b *testing.B) {
-		benchVsFloor(b, len(status)+len(stat)+len(smaps), func() { ParseProcess(9278, status, stat, smaps) }, floor)
+		benchfloor.VsFloor(b, len(status)+len(stat)+len(smaps), func() { ParseProcess(9278, status, stat, smaps) }, floor)
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/leakgate/leakgate/checks/internal/lines"
 )
 
 // AllocSite is one allocation site of a cache with SLUB owner tracking
@@ -70,9 +72,9 @@ func ParseAllocCalls(b []byte) (AllocReport, error) {
 	lineNo := 0
 	for len(b) > 0 {
 		var line []byte
-		line, b = nextLine(b)
+		line, b = lines.Next(b)
 		lineNo++
-		first, _ := nextToken(line)
+		first, _ := lines.NextToken(line)
 		if len(first) == 0 {
 			continue
 		}
@@ -109,9 +111,9 @@ func ParseAllocTraces(b []byte) (AllocReport, error) {
 	lineNo := 0
 	for len(b) > 0 {
 		var line []byte
-		line, b = nextLine(b)
+		line, b = lines.Next(b)
 		lineNo++
-		first, _ := nextToken(line)
+		first, _ := lines.NextToken(line)
 		if len(first) == 0 {
 			cur = nil
 			continue
@@ -168,8 +170,8 @@ func isCount(t []byte) bool {
 // parseSiteHeader reads "count caller[ [module]] [waste=a/b] age=.. pid=..
 // [cpus=..] [nodes=..]" into s.
 func parseSiteHeader(line []byte, in interner, s *AllocSite) error {
-	count, rest := nextToken(line)
-	caller, rest := nextToken(rest)
+	count, rest := lines.NextToken(line)
+	caller, rest := lines.NextToken(rest)
 	if len(caller) == 0 {
 		return errors.New("want a count and a caller")
 	}
@@ -178,13 +180,13 @@ func parseSiteHeader(line []byte, in interner, s *AllocSite) error {
 		return fmt.Errorf("count: %w", err)
 	}
 	s.Caller, s.CallerOffset = splitSymbol(in.get(caller))
-	t, after := nextToken(rest)
+	t, after := lines.NextToken(rest)
 	if len(t) > 2 && t[0] == '[' && t[len(t)-1] == ']' {
 		s.CallerModule = in.get(t[1 : len(t)-1])
 		rest = after
 	}
 	for {
-		t, rest = nextToken(rest)
+		t, rest = lines.NextToken(rest)
 		if len(t) == 0 {
 			return nil
 		}
@@ -216,19 +218,6 @@ func parseSiteHeader(line []byte, in interner, s *AllocSite) error {
 			return fmt.Errorf("%s: %w", k, err)
 		}
 	}
-}
-
-// nextToken returns the first blank-separated token of b and what follows it.
-func nextToken(b []byte) (tok, rest []byte) {
-	i := 0
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r') {
-		i++
-	}
-	j := i
-	for j < len(b) && b[j] != ' ' && b[j] != '\t' && b[j] != '\r' {
-		j++
-	}
-	return b[i:j], b[j:]
 }
 
 // splitSymbol splits "func+0x30/0x3b0" into "func" and "+0x30/0x3b0".

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+
+	"github.com/leakgate/leakgate/internal/benchfloor"
 )
 
 func TestParseAllocCalls_Fixtures(t *testing.T) {
@@ -240,7 +242,7 @@ func BenchmarkVsFloor(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			benchVsFloor(b, len(c.in), func() { c.parse(c.in) }, func() { scanFloor(c.in) })
+			benchfloor.VsFloor(b, len(c.in), func() { c.parse(c.in) }, func() { scanFloor(c.in) })
 		})
 	}
 }

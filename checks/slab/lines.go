@@ -1,7 +1,6 @@
 package slab
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -51,14 +50,6 @@ func (e *RowErrors) Error() string {
 		fmt.Fprintf(&b, "; line %d %q: %v", r.Line, r.Text, r.Err)
 	}
 	return b.String()
-}
-
-// nextLine splits b at the first newline; the line excludes it.
-func nextLine(b []byte) (line, rest []byte) {
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		return b[:i], b[i+1:]
-	}
-	return b, nil
 }
 
 // splitFields appends the whitespace-separated tokens of line to dst.

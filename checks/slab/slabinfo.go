@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+
+	"github.com/leakgate/leakgate/checks/internal/lines"
 )
 
 // ParseSlabinfo reads /proc/slabinfo (version 2.1, and the 2.0/SLAB layouts
@@ -26,7 +28,7 @@ func ParseSlabinfo(b []byte) ([]Cache, error) {
 	lineNo := 0
 	for len(b) > 0 {
 		var line []byte
-		line, b = nextLine(b)
+		line, b = lines.Next(b)
 		lineNo++
 		if lineNo == 1 && bytes.HasPrefix(line, []byte("slabinfo - version:")) {
 			v := bytes.TrimSpace(line[len("slabinfo - version:"):])

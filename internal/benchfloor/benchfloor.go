@@ -1,14 +1,16 @@
-package kconfig
+// Package benchfloor measures a parser against the floor every parser of a
+// line-oriented kernel file shares: a bare bufio line scan of the same input.
+package benchfloor
 
 import (
 	"testing"
 	"time"
 )
 
-// benchVsFloor runs parse and the bare line-scan floor alternately on the
-// same input, so both see the same machine load, and reports the parser's
-// MB/s and its cost as a multiple of the floor ("x-floor"; target ≤ 3).
-func benchVsFloor(b *testing.B, inputBytes int, parse, floor func()) {
+// VsFloor runs parse and the floor alternately on the same input, so both see
+// the same machine load, and reports the parser's MB/s and its cost as a
+// multiple of the floor ("x-floor"; the target is ≤ 3).
+func VsFloor(b *testing.B, inputBytes int, parse, floor func()) {
 	b.Helper()
 	var parseTime, floorTime time.Duration
 	for b.Loop() {
