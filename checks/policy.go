@@ -46,6 +46,11 @@ type Policy struct {
 	// lower bound under that pessimistic correction (whole window or later
 	// half, whichever is higher) rather than at the point estimate.
 	MaterialAtLowerBound bool `yaml:"material_at_lower_bound" json:"material_at_lower_bound"`
+	// SteadyDrawdown: a rise that never falls back by more than this
+	// fraction of its growth is steady, and needs only SteadyStrictAlpha
+	// under the pessimistic correction; 0 turns the distinction off.
+	SteadyDrawdown    float64 `yaml:"steady_drawdown" json:"steady_drawdown"`
+	SteadyStrictAlpha float64 `yaml:"steady_strict_alpha" json:"steady_strict_alpha"`
 	// FloorWindow, when > 0, judges the rolling minimum over this window
 	// (saw-tooth series: pools that fill and drain, heaps between frees).
 	FloorWindow time.Duration `yaml:"floor_window" json:"floor_window"`
@@ -129,14 +134,20 @@ func DefaultPolicy() Policy {
 		// that drift up by chance mostly stay below.
 		MinMonotonic: 0.35,
 		// Hamed–Rao underestimates strong correlation on 67 points; the
-		// trend must also hold at 1 % under a bias-corrected AR(1) model,
+		// trend must also hold at 0.1 % under a bias-corrected AR(1) model,
 		// and its growth must clear the floors at the lower bound of the
 		// slope under that model: an AR(1) wander that ends a floor higher
 		// rarely does, a leak of twice the floor does. Together they trade
 		// recall against false-alarm runs better than StrictAlpha alone
 		// (docs/detection.md has the figures and the trade-off).
-		StrictAlpha:          0.01,
+		StrictAlpha:          0.001,
 		MaterialAtLowerBound: true,
+		// A steady rise (never falling back by more than its growth) needs
+		// only p ≤ 0.2 under the AR(1) model: a leak that grows in bursts or
+		// under a saw-tooth looks like a random walk to the model, while an
+		// AR(1) wander gives back what it gained and stays on the strict path.
+		SteadyDrawdown:    1,
+		SteadyStrictAlpha: 0.2,
 		// A leak's later half is not shown (at 95 %) to grow slower than 30 %
 		// of its earlier half; a warm-up ramp's later half is. The later half
 		// alone (33 points) has little power, so its own test is loose (p ≤ 0.3).
@@ -211,6 +222,10 @@ func (p Policy) Validate() error {
 		return bad("floor_window", p.FloorWindow, "not negative")
 	case !(p.StrictAlpha >= 0 && p.StrictAlpha <= 1):
 		return bad("strict_alpha", p.StrictAlpha, "between 0 and 1")
+	case !(p.SteadyDrawdown >= 0 && p.SteadyDrawdown <= 1):
+		return bad("steady_drawdown", p.SteadyDrawdown, "between 0 and 1")
+	case !(p.SteadyStrictAlpha >= 0 && p.SteadyStrictAlpha <= 1):
+		return bad("steady_strict_alpha", p.SteadyStrictAlpha, "between 0 and 1")
 	case !(p.MinMonotonic >= 0 && p.MinMonotonic <= 1):
 		return bad("min_monotonic", p.MinMonotonic, "between 0 and 1")
 	case !(p.PersistFraction >= 0 && p.PersistFraction <= 1):
@@ -280,6 +295,8 @@ func (p Policy) TrendOptions(kind Kind, final bool) trend.Options {
 		StrictAlpha:     p.StrictAlpha,
 
 		MaterialAtLowerBound: p.MaterialAtLowerBound,
+		SteadyDrawdown:       p.SteadyDrawdown,
+		SteadyStrictAlpha:    p.SteadyStrictAlpha,
 		PersistFraction:      p.PersistFraction,
 		PersistAlpha:         p.PersistAlpha,
 		FloorWindow:          p.FloorWindow,

@@ -70,6 +70,15 @@ type Options struct {
 	// its growth clears the floor even when its correlation is modelled
 	// pessimistically.
 	MaterialAtLowerBound bool
+	// SteadyDrawdown, when > 0, marks a rise as steady when it never falls
+	// from its running maximum by more than this fraction of its fitted
+	// growth; a steady rise needs only SteadyStrictAlpha (if larger) under
+	// CorrectionStrict. Serial correlation is what the strict check guards
+	// against, and a wandering series gives back what it gained; a leak that
+	// grows in bursts, or under a saw-tooth smaller than its growth, does
+	// not, yet its residuals look like a random walk to an AR(1) model.
+	SteadyDrawdown    float64
+	SteadyStrictAlpha float64
 }
 
 // Correction is a way to account for serial correlation in the trend test.
@@ -96,12 +105,14 @@ func DefaultOptions() Options {
 		MinPoints:       12,
 		Warmup:          time.Hour,
 		MinMonotonic:    0.35,
-		StrictAlpha:     0.01,
+		StrictAlpha:     0.001,
 		PersistFraction: 0.3,
 		PersistAlpha:    0.3,
 		ConfidenceLevel: 0.95,
 
 		MaterialAtLowerBound: true,
+		SteadyDrawdown:       1,
+		SteadyStrictAlpha:    0.2,
 	}
 }
 
@@ -161,6 +172,10 @@ type Result struct {
 	// under CorrectionStrict, the larger of the whole window's and the
 	// later half's; MaterialAtLowerBound judges the floors on it.
 	StrictSlopeLowPerHour float64 `json:"strict_slope_low_per_hour"`
+	// Drawdown is the largest fall of the judged values from their running
+	// maximum; Steady reports Drawdown ≤ SteadyDrawdown × FittedGrowth.
+	Drawdown float64 `json:"drawdown"`
+	Steady   bool    `json:"steady"`
 	// Last is the last judged value (after floor filtering).
 	Last float64 `json:"last"`
 }
@@ -191,21 +206,28 @@ func Decide(r *Result, p float64, opts Options) {
 		r.Significant, r.Persistent, r.Material = false, false, false
 		return
 	}
+	r.Steady = opts.SteadyDrawdown > 0 && r.FittedGrowth > 0 && r.Drawdown <= opts.SteadyDrawdown*r.FittedGrowth
+	strictAlpha := opts.StrictAlpha
+	if r.Steady && strictAlpha > 0 {
+		strictAlpha = max(strictAlpha, opts.SteadyStrictAlpha)
+	}
 	r.Significant = p <= opts.Alpha && r.SlopePerHour > 0 && r.Monotonic >= opts.MinMonotonic &&
-		(opts.StrictAlpha <= 0 || r.PStrict <= opts.StrictAlpha)
+		(strictAlpha <= 0 || r.PStrict <= strictAlpha)
 	r.Persistent = r.PersistSlopeHighPerHour >= opts.PersistFraction*r.EarlierSlopePerHour &&
 		r.PersistSlopePerHour > 0 &&
 		(opts.PersistAlpha <= 0 || r.PersistP <= opts.PersistAlpha)
 	r.Material = r.SlopePerHour >= opts.MinSlopePerHour && r.FittedGrowth >= opts.MinGrowth
 	if opts.MaterialAtLowerBound {
+		// Only the floors that are set: a zero floor asks for no materiality.
 		low := r.StrictSlopeLowPerHour
-		r.Material = r.Material && low >= opts.MinSlopePerHour && low*r.SpanHours >= opts.MinGrowth
+		r.Material = r.Material && (opts.MinSlopePerHour <= 0 || low >= opts.MinSlopePerHour) &&
+			(opts.MinGrowth <= 0 || low*r.SpanHours >= opts.MinGrowth)
 	}
 	switch {
 	case !r.Significant:
 		r.Verdict = OK
 		r.Reason = fmt.Sprintf("no significant steady upward trend (p=%.3g vs %.3g, tau=%.2f vs %.2f, strict p=%.3g vs %.3g)",
-			p, opts.Alpha, r.Monotonic, opts.MinMonotonic, r.PStrict, opts.StrictAlpha)
+			p, opts.Alpha, r.Monotonic, opts.MinMonotonic, r.PStrict, strictAlpha)
 	case !r.Persistent:
 		r.Verdict = OK
 		r.Reason = fmt.Sprintf("trend does not persist: later-half slope %.4g/h (at most %.4g/h) vs earlier %.4g/h (p=%.3g)",
@@ -251,13 +273,15 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 		}
 	}
 	v := values[start:]
+	if opts.FloorWindow > 0 && len(v) > 0 {
+		// The floor of the first judged points looks back into the
+		// warm-up, so the judged floor starts as a floor too.
+		v = floorFilter(times, values, opts.FloorWindow.Seconds())[start:]
+	}
 	// Times from the first judged point keep detrending precise.
 	t := ws.floats(&ws.times, len(v))
 	for i := range t {
 		t[i] = times[start+i] - times[start]
-	}
-	if opts.FloorWindow > 0 && len(v) > 0 {
-		v = floorFilter(t, v, opts.FloorWindow.Seconds())
 	}
 	r := Result{N: len(v), P: 1, PWhole: 1, PStrict: 1, PersistP: 1, VarianceInflation: 1}
 	if len(v) == 0 {
@@ -266,10 +290,13 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 	r.Last = v[len(v)-1]
 	r.Growth = v[len(v)-1] - v[0]
 	r.SpanHours = (t[len(t)-1] - t[0]) / 3600
+	peak := v[0]
 	for i := 1; i < len(v); i++ {
 		if v[i] > v[i-1] {
 			r.Rising++
 		}
+		peak = math.Max(peak, v[i])
+		r.Drawdown = math.Max(r.Drawdown, peak-v[i])
 	}
 	if len(v) < 3 {
 		return r
@@ -304,6 +331,15 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 		// The later half's interval only gates persistence: a quarter of
 		// the random pairs is enough for long series.
 		half := trendTest(t[h:], v[h:], kLater, scratch, opts, true, sampledSlopePairs/4, reuse, reuseStrict)
+		if half.strictInflation < full.strictInflation {
+			// The later half alone (33 of 67 points) rarely shows its
+			// correlation as significant, so an AR(1) swing over the last
+			// hours passes as a fresh trend; the strict check keeps at
+			// least the whole window's correlation. The slope interval
+			// keeps the half's own (a leak that starts mid-run bends the
+			// whole window's residuals into a false correlation).
+			half.pStrict = upperP(kLater.S, kLater.Var*full.strictInflation)
+		}
 		r.PersistP = half.p
 		r.PersistSlopeHighPerHour = half.high * 3600
 		if !opts.WholeWindowOnly {
