@@ -193,9 +193,11 @@ func dialScripted(t *testing.T, srv *remotetest.Server, addr, passwordEnv string
 	opts.IdentityFiles = nil
 	opts.PasswordEnv = passwordEnv
 	opts.KnownHostsFiles = []string{known}
-	opts.ConnectTimeout = 300 * time.Millisecond
-	opts.KeepaliveInterval = 200 * time.Millisecond
-	opts.KeepaliveCountMax = 2
+	// Long enough for a handshake on a loaded machine (-race, parallel
+	// soaks), short enough that a black-holed connect fails in a second or two.
+	opts.ConnectTimeout = 1500 * time.Millisecond
+	opts.KeepaliveInterval = 500 * time.Millisecond
+	opts.KeepaliveCountMax = 3
 	opts.ReconnectAttempts = 1
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -214,11 +216,13 @@ func setSecretEnv(t *testing.T, name, value string) {
 	t.Cleanup(func() { os.Unsetenv(name) })
 }
 
-// soakThrough runs a clean 12 h soak at 10 min on tgt.
+// soakThrough runs a clean 12 h soak at 10 min on tgt. The reconnect backoff
+// may grow to 4 min (on the soak's clock), so a black-holed slot costs about
+// nine hanging connects instead of fourteen.
 func soakThrough(t *testing.T, tgt remote.Target, clock *fakeClock) *Run {
 	t.Helper()
 	cfg := Config{Target: tgt, Duration: 12 * time.Hour, Interval: 10 * time.Minute,
-		OutDir: filepath.Join(t.TempDir(), "out"), Clock: clock, ReadTimeout: 5 * time.Second}
+		OutDir: filepath.Join(t.TempDir(), "out"), Clock: clock, ReadTimeout: 10 * time.Second, MaxBackoff: 4 * time.Minute}
 	if testing.Verbose() {
 		cfg.Log = os.Stderr
 	}
