@@ -1,6 +1,7 @@
 package trend
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -149,4 +150,46 @@ func TestAnalyze_MaterialityAtTheLowerBound(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no series had its lower bound below the floor: the test checks nothing")
 	}
+}
+
+func TestYueWangRatio_BiasCorrectedCountsCorrelationBelowTheSignificanceLine(t *testing.T) {
+	n := 100
+	for seed := range uint64(1000) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		x := make([]float64, n)
+		prev := 0.0
+		for i := range x {
+			prev = 0.15*prev + rng.NormFloat64()
+			x[i] = prev
+		}
+		mean := 0.0
+		for _, v := range x {
+			mean += v
+		}
+		mean /= float64(n)
+		var c0, c1 float64
+		for i := range x {
+			c0 += (x[i] - mean) * (x[i] - mean)
+			if i > 0 {
+				c1 += (x[i-1] - mean) * (x[i] - mean)
+			}
+		}
+		rho := c1 / c0
+		if rho <= 0.05 || rho >= 0.19 { // below the 1.96/√100 line, above 0
+			continue
+		}
+		if got := yueWangRatio(x, false); got != 1 {
+			t.Fatalf("seed %d: uncorrected n/n* = %v for an insignificant ρ = %.3f, want 1", seed, got, rho)
+		}
+		rc := (100*rho + 1) / 96
+		want := 1.0
+		for k := 1.0; k < 100; k++ {
+			want += 2 * (1 - k/100) * math.Pow(rc, k)
+		}
+		if got := yueWangRatio(x, true); !near(got, want, 1e-9) {
+			t.Fatalf("seed %d: bias-corrected n/n* = %v, want %v (ρ = %.3f, corrected %.3f)", seed, got, want, rho, rc)
+		}
+		return
+	}
+	t.Fatal("no seed gave an insignificant positive ρ: the test checks nothing")
 }
