@@ -66,8 +66,9 @@ func BuildSeries(samples []Sample) []Series {
 }
 
 // SeriesBuilder builds series incrementally, one sample at a time, keeping
-// only the points (16 bytes each, times shared between series) and the few
-// last-seen details findings need — never the samples. A soak adds each
+// only the points (8 bytes a value, 16 for a kmemleak signature, plus one
+// time axis shared by the series) and the few last-seen details findings
+// need — never the samples. A soak adds each
 // sample as it is taken and judges the builder, so its memory grows with the
 // number of points, not with the size of the samples.
 //
