@@ -2,11 +2,13 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -312,7 +314,16 @@ func TestSoak_SSHServerRestartedMidRunLosesNoSample(t *testing.T) {
 		// sshd restarted: every session dies, a new server listens on the
 		// same port with the same host key and root.
 		first.Close()
-		second, err = remotetest.Start(remotetest.Options{Password: "pw-restart", HostKey: hostKey, Root: first.Root(), Addr: first.Addr()}, t.TempDir())
+		// Another test's outgoing connection may hold the freed port as
+		// its ephemeral port for a moment; a real sshd restart would
+		// wait for it too.
+		for attempt := 0; ; attempt++ {
+			second, err = remotetest.Start(remotetest.Options{Password: "pw-restart", HostKey: hostKey, Root: first.Root(), Addr: first.Addr()}, t.TempDir())
+			if err == nil || !errors.Is(err, syscall.EADDRINUSE) || attempt == 100 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		if err != nil {
 			t.Errorf("restart the server on %s: %v", first.Addr(), err)
 			return
