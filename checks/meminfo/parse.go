@@ -3,7 +3,6 @@ package meminfo
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/leakgate/leakgate/checks/internal/lines"
 )
@@ -30,11 +29,11 @@ func Parse(b []byte) (Info, error) {
 		}
 		key, v, err := parseLine(line)
 		if err != nil {
-			bad.add(lineNo, line, err)
+			bad.Add(lineNo, line, err)
 			continue
 		}
 		if _, dup := info[key]; !dup && len(info) >= maxFields {
-			bad.add(lineNo, line, fmt.Errorf("more than %d fields: not a /proc/meminfo", maxFields))
+			bad.Add(lineNo, line, fmt.Errorf("more than %d fields: not a /proc/meminfo", maxFields))
 			continue
 		}
 		info[key] = v
@@ -79,44 +78,9 @@ func parseLine(line []byte) (string, uint64, error) {
 	return string(line[:colon]), v * scale, nil
 }
 
-// LineErrors collects the lines of one file that did not parse.
-type LineErrors struct {
-	Lines []LineError
-}
-
-// LineError is one line that did not parse.
-type LineError struct {
-	Line int
-	Text string
-	Err  error
-}
-
-// maxLineErrors bounds what a garbage file can make us hold.
-const maxLineErrors = 20
-
-func (e *LineErrors) add(line int, text []byte, err error) {
-	if len(e.Lines) >= maxLineErrors {
-		return
-	}
-	if len(text) > 120 {
-		text = text[:120]
-	}
-	e.Lines = append(e.Lines, LineError{Line: line, Text: string(text), Err: err})
-}
-
-// Error summarises the bad lines: the count and the first few.
-func (e *LineErrors) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%d line(s) did not parse (the others did)", len(e.Lines))
-	for i, l := range e.Lines {
-		if i == 3 {
-			b.WriteString("; ...")
-			break
-		}
-		fmt.Fprintf(&b, "; line %d %q: %v", l.Line, l.Text, l.Err)
-	}
-	return b.String()
-}
+// LineErrors collects the lines of one file that did not parse; the lines
+// that did are still returned next to it.
+type LineErrors = lines.Errors
 
 var errNotNumber = errors.New("not a non-negative decimal number")
 

@@ -37,7 +37,7 @@ func ParseVmallocinfo(b []byte) ([]VmallocCaller, error) {
 		lineNo++
 		a, err := parseVmallocLine(line)
 		if err != nil {
-			bad.add(lineNo, line, err)
+			bad.Add(lineNo, line, err)
 			continue
 		}
 		if !a.vmalloc {

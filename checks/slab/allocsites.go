@@ -85,10 +85,10 @@ func ParseAllocCalls(b []byte) (AllocReport, error) {
 		r.Sites = append(r.Sites, AllocSite{})
 		if err := parseSiteHeader(line, in, &r.Sites[len(r.Sites)-1]); err != nil {
 			r.Sites = r.Sites[:len(r.Sites)-1]
-			rowErrs.add(lineNo, line, err)
+			rowErrs.Add(lineNo, line, err)
 		}
 	}
-	if len(rowErrs.Rows) > 0 {
+	if len(rowErrs.Lines) > 0 {
 		return r, &rowErrs
 	}
 	return r, nil
@@ -127,17 +127,17 @@ func ParseAllocTraces(b []byte) (AllocReport, error) {
 			cur = &r.Sites[len(r.Sites)-1]
 			if err := parseSiteHeader(line, in, cur); err != nil {
 				r.Sites = r.Sites[:len(r.Sites)-1]
-				rowErrs.add(lineNo, line, err)
+				rowErrs.Add(lineNo, line, err)
 				cur = nil
 			}
 			continue
 		}
 		if cur == nil || line[0] != ' ' && line[0] != '\t' {
-			rowErrs.add(lineNo, line, errors.New("stack line outside an entry"))
+			rowErrs.Add(lineNo, line, errors.New("stack line outside an entry"))
 			continue
 		}
 		if len(cur.Stack) >= maxStackLines {
-			rowErrs.add(lineNo, line, fmt.Errorf("more than %d stack lines in one entry", maxStackLines))
+			rowErrs.Add(lineNo, line, fmt.Errorf("more than %d stack lines in one entry", maxStackLines))
 			continue
 		}
 		if cur.Stack == nil {
@@ -145,7 +145,7 @@ func ParseAllocTraces(b []byte) (AllocReport, error) {
 		}
 		cur.Stack = append(cur.Stack, in.get(bytes.TrimSpace(line)))
 	}
-	if len(rowErrs.Rows) > 0 {
+	if len(rowErrs.Lines) > 0 {
 		return r, &rowErrs
 	}
 	return r, nil

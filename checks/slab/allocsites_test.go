@@ -89,7 +89,7 @@ func TestParseAllocCalls_KeepsGoodLinesAroundABadOne(t *testing.T) {
 	in := []byte("     5 a+0x1/0x2 age=1 pid=1\n    xx b+0x1/0x2 age=1 pid=1\n     7 c+0x1/0x2 age=oops pid=1\n     9 d+0x1/0x2 age=3 pid=2\n")
 	r, err := ParseAllocCalls(in)
 	var rowErrs *RowErrors
-	if !errors.As(err, &rowErrs) || len(rowErrs.Rows) != 2 {
+	if !errors.As(err, &rowErrs) || len(rowErrs.Lines) != 2 {
 		t.Fatalf("err = %v, want 2 bad rows", err)
 	}
 	if len(r.Sites) != 2 || r.Sites[0].Caller != "a" || r.Sites[1].Caller != "d" {

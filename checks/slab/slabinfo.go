@@ -48,12 +48,12 @@ func ParseSlabinfo(b []byte) ([]Cache, error) {
 		fields = splitFields(line, fields[:0])
 		c, err := parseSlabinfoRow(fields)
 		if err != nil {
-			rowErrs.add(lineNo, line, err)
+			rowErrs.Add(lineNo, line, err)
 			continue
 		}
 		caches = append(caches, c)
 	}
-	if len(rowErrs.Rows) > 0 {
+	if len(rowErrs.Lines) > 0 {
 		return caches, &rowErrs
 	}
 	return caches, nil

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/leakgate/leakgate/checks/internal/lines"
 	"github.com/prometheus/procfs"
 )
 
@@ -64,7 +65,7 @@ func TestParseSlabinfo_Fixtures(t *testing.T) {
 			if tt.wantBad == 0 && err != nil {
 				t.Fatalf("ParseSlabinfo: %v", err)
 			}
-			if tt.wantBad > 0 && (!errors.As(err, &rowErrs) || len(rowErrs.Rows) != tt.wantBad) {
+			if tt.wantBad > 0 && (!errors.As(err, &rowErrs) || len(rowErrs.Lines) != tt.wantBad) {
 				t.Fatalf("ParseSlabinfo error = %v, want %d bad rows", err, tt.wantBad)
 			}
 			want := tt.wantRows
@@ -137,8 +138,8 @@ func TestParseSlabinfo_BoundsTheErrorsOfAGarbageFile(t *testing.T) {
 	garbage := bytes.Repeat([]byte("not a slab row\n"), 10000)
 	caches, err := ParseSlabinfo(garbage)
 	var rowErrs *RowErrors
-	if len(caches) != 0 || !errors.As(err, &rowErrs) || len(rowErrs.Rows) != maxRowErrors {
-		t.Fatalf("caches=%d err=%v, want none and %d row errors", len(caches), err, maxRowErrors)
+	if len(caches) != 0 || !errors.As(err, &rowErrs) || len(rowErrs.Lines) != lines.MaxErrors {
+		t.Fatalf("caches=%d err=%v, want none and %d row errors", len(caches), err, lines.MaxErrors)
 	}
 }
 

@@ -47,18 +47,12 @@ func rowProblems(err error) ([]string, error) {
 	if err == nil {
 		return nil, nil
 	}
-	var rows *slab.RowErrors
-	if errors.As(err, &rows) {
-		out := make([]string, 0, len(rows.Rows))
-		for _, r := range rows.Rows {
-			out = append(out, fmt.Sprintf("line %d %q: %v", r.Line, r.Text, r.Err))
-		}
-		return out, nil
-	}
-	var lines *meminfo.LineErrors
-	if errors.As(err, &lines) {
-		out := make([]string, 0, len(lines.Lines))
-		for _, l := range lines.Lines {
+	// slab.RowErrors and meminfo.LineErrors are one type: every proc parser
+	// reports its bad lines the same way.
+	var bad *slab.RowErrors
+	if errors.As(err, &bad) {
+		out := make([]string, 0, len(bad.Lines))
+		for _, l := range bad.Lines {
 			out = append(out, fmt.Sprintf("line %d %q: %v", l.Line, l.Text, l.Err))
 		}
 		return out, nil

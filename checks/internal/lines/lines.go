@@ -4,7 +4,12 @@
 // tools keep their CRs).
 package lines
 
-import "bytes"
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+)
 
 // Next splits b at the first newline; the line excludes it.
 func Next(b []byte) (line, rest []byte) {
@@ -40,3 +45,55 @@ func TrimSpace(b []byte) []byte {
 }
 
 func isBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+
+// Errors collects the lines of one file that did not parse; the parsers
+// return it next to everything the other lines gave, so one bad line never
+// loses the rest.
+type Errors struct {
+	Lines []Error
+}
+
+// Error is one line that did not parse.
+type Error struct {
+	Line int
+	Text string
+	Err  error
+}
+
+// MaxErrors bounds the lines a garbage file can make a parser hold.
+const MaxErrors = 20
+
+// maxText bounds the text kept of each bad line.
+const maxText = 120
+
+// Add records a bad line; past MaxErrors it marks the last one as followed by
+// more instead of keeping them.
+func (e *Errors) Add(line int, text []byte, err error) {
+	if len(e.Lines) >= MaxErrors {
+		last := &e.Lines[len(e.Lines)-1]
+		if !errors.Is(last.Err, errMore) {
+			last.Err = fmt.Errorf("%w %w", last.Err, errMore)
+		}
+		return
+	}
+	if len(text) > maxText {
+		text = text[:maxText]
+	}
+	e.Lines = append(e.Lines, Error{Line: line, Text: string(text), Err: err})
+}
+
+var errMore = errors.New("(and more lines)")
+
+// Error summarises the bad lines: the count and the first few.
+func (e *Errors) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d line(s) did not parse (the others did)", len(e.Lines))
+	for i, l := range e.Lines {
+		if i == 3 {
+			b.WriteString("; ...")
+			break
+		}
+		fmt.Fprintf(&b, "; line %d %q: %v", l.Line, l.Text, l.Err)
+	}
+	return b.String()
+}

@@ -1,6 +1,10 @@
 package lines
 
-import "testing"
+import (
+	"errors"
+	"strings"
+	"testing"
+)
 
 func TestNext_SplitsAtTheFirstNewline(t *testing.T) {
 	line, rest := Next([]byte("a b\nc\n"))
@@ -30,5 +34,30 @@ func TestTrimSpace_TrimsBlanksAndTrailingNewlines(t *testing.T) {
 	}
 	if got := string(TrimSpace([]byte("\n x"))); got != "\n x" {
 		t.Fatalf("a leading newline is content, got %q", got)
+	}
+}
+
+func TestErrors_KeepsAtMostMaxErrorsAndSaysMoreFollowed(t *testing.T) {
+	var e Errors
+	for i := 1; i <= MaxErrors+5; i++ {
+		e.Add(i, []byte("garbage"), errors.New("bad"))
+	}
+	if len(e.Lines) != MaxErrors {
+		t.Fatalf("kept %d lines, want %d", len(e.Lines), MaxErrors)
+	}
+	last := e.Lines[MaxErrors-1].Err.Error()
+	if last != "bad (and more lines)" {
+		t.Fatalf("last error = %q, want it marked as followed by more", last)
+	}
+	if !strings.HasPrefix(e.Error(), "20 line(s) did not parse") {
+		t.Fatalf("Error() = %q", e.Error())
+	}
+}
+
+func TestErrors_CutsLongLineText(t *testing.T) {
+	var e Errors
+	e.Add(7, []byte(strings.Repeat("x", 1000)), errors.New("bad"))
+	if got := len(e.Lines[0].Text); got != maxText {
+		t.Fatalf("kept %d bytes of the line, want %d", got, maxText)
 	}
 }
