@@ -78,9 +78,9 @@ func TestBootArgsPassOptionsAndRejectBadParameterNames(t *testing.T) {
 		{"cmdline, sorted params and the daemon leak are passed", BootOptions{
 			Cmdline:         []string{"kmemleak=off"},
 			ModuleParams:    map[string]string{"leak_every": "8", "leak": "1"},
-			DaemonLeakBytes: 4096, Accel: "tcg", Memory: "256M", BootTimeout: 2 * time.Minute,
+			DaemonLeakBytes: 4096, Accel: "tcg", Memory: "256M", BootTimeout: 2 * time.Minute, AllowReboot: true,
 		}, []string{"--rig", "/cache/rig/abc", "--append", "kmemleak=off", "--param", "leak=1", "--param", "leak_every=8",
-			"--daemon-leak", "4096", "--accel", "tcg", "--mem", "256M", "--timeout", "120"}, false},
+			"--daemon-leak", "4096", "--accel", "tcg", "--mem", "256M", "--timeout", "120", "--allow-reboot"}, false},
 		{"a parameter name with = is refused", BootOptions{ModuleParams: map[string]string{"a=b": "1"}}, nil, true},
 		{"an empty parameter name is refused", BootOptions{ModuleParams: map[string]string{"": "1"}}, nil, true},
 	}

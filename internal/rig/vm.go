@@ -36,6 +36,10 @@ type BootOptions struct {
 	Memory string
 	// BootTimeout bounds the wait for SSH; default 5 minutes.
 	BootTimeout time.Duration
+	// AllowReboot lets a guest reboot (reboot -f, a panic) restart it in the
+	// same QEMU on the same ports, as a real device comes back; by default
+	// QEMU runs with -no-reboot and exits instead.
+	AllowReboot bool
 	// StateDir receives pid, ports, known_hosts, ssh_config and console.log;
 	// default a new temporary folder, removed by Stop.
 	StateDir string
@@ -136,6 +140,9 @@ func bootArgs(paths Paths, opts BootOptions) ([]string, error) {
 	}
 	if opts.BootTimeout > 0 {
 		args = append(args, "--timeout", strconv.Itoa(int(opts.BootTimeout.Seconds())))
+	}
+	if opts.AllowReboot {
+		args = append(args, "--allow-reboot")
 	}
 	return args, nil
 }

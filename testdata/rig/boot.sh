@@ -12,6 +12,8 @@
 #   --accel auto|tcg|kvm   default auto: KVM only when a quick probe boots a guest
 #   --mem SIZE         guest memory (default 512M)
 #   --timeout SECS     how long to wait for SSH (default 300)
+#   --allow-reboot     let a guest reboot (reboot -f, sysrq b, a panic) restart it in the same
+#                      QEMU on the same ports; by default QEMU runs with -no-reboot and exits
 #
 # The state folder holds: pid, ssh_port, udp_port, known_hosts, ssh_config,
 # identity (path of the client key), console.log, accel, cmdline, rig.
@@ -19,7 +21,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache_root=${LEAKGATE_RIG_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/leakgate/rig}
-rig="" state="" accel=auto mem=512M timeout=300
+rig="" state="" accel=auto mem=512M timeout=300 no_reboot=-no-reboot
 extra=() params=() daemon_leak=""
 
 die() { echo "rig: $*" >&2; exit 1; }
@@ -35,7 +37,8 @@ while [ $# -gt 0 ]; do
     --accel) accel=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --allow-reboot) no_reboot=""; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) die "unknown option $1; see boot.sh --help" ;;
   esac
 done
@@ -127,7 +130,7 @@ for attempt in 1 2 3 4 5 6 7 8; do
   [ "$ssh_port" != "$udp_port" ] || continue
   rm -f "$state/pid"
   if qemu-system-x86_64 -accel "$accel" -m "$mem" -smp 1 \
-      -display none -monitor none -serial "file:$state/console.log" -no-reboot \
+      -display none -monitor none -serial "file:$state/console.log" ${no_reboot:+"$no_reboot"} \
       -kernel "$rig/bzImage" -initrd "$rig/initramfs.cpio.gz" -append "$cmdline" \
       -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$ssh_port-:22,hostfwd=udp:127.0.0.1:$udp_port-:5555" \
       -device virtio-net-pci,netdev=n0 -device virtio-rng-pci \
