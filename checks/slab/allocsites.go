@@ -67,23 +67,33 @@ func ParseAllocCalls(b []byte) (AllocReport, error) {
 	var r AllocReport
 	r.Truncated = len(b) >= allocCallsPageCutBytes || (len(b) > 0 && b[len(b)-1] != '\n')
 	r.Sites = make([]AllocSite, 0, min(bytes.Count(b, []byte("\n"))+1, maxPresize))
+	// The fields of well-formed lines are slices of one copy of the file
+	// (real files are one page): no allocation or intern lookup per line.
+	text := string(b)
 	in := interner{}
 	var rowErrs RowErrors
 	lineNo := 0
-	for len(b) > 0 {
+	for pos := 0; len(b) > 0; {
 		var line []byte
 		line, b = lines.Next(b)
+		lineText := text[pos : pos+len(line)]
+		pos += len(line) + 1
 		lineNo++
 		first, _ := lines.NextToken(line)
 		if len(first) == 0 {
 			continue
 		}
-		if isNoData(line) {
+		if (first[0] < '0' || first[0] > '9') && isNoData(line) {
 			r.NoData = true
 			continue
 		}
 		r.Sites = append(r.Sites, AllocSite{})
-		if err := parseSiteHeader(line, in, &r.Sites[len(r.Sites)-1]); err != nil {
+		site := &r.Sites[len(r.Sites)-1]
+		if parseSiteHeaderFast(line, lineText, site) {
+			continue
+		}
+		*site = AllocSite{}
+		if err := parseSiteHeader(line, in, site); err != nil {
 			r.Sites = r.Sites[:len(r.Sites)-1]
 			rowErrs.Add(lineNo, line, err)
 		}
@@ -106,6 +116,8 @@ func ParseAllocTraces(b []byte) (AllocReport, error) {
 	// Frames repeat across entries (every stack passes the allocator), so
 	// each distinct frame text is allocated once.
 	in := interner{}
+	frames := newFrameInterner()
+	var stacks stackArena
 	var rowErrs RowErrors
 	var cur *AllocSite
 	lineNo := 0
@@ -113,18 +125,28 @@ func ParseAllocTraces(b []byte) (AllocReport, error) {
 		var line []byte
 		line, b = lines.Next(b)
 		lineNo++
-		first, _ := lines.NextToken(line)
-		if len(first) == 0 {
+		// Most lines are stack lines: look at the first token's first byte
+		// before scanning it whole.
+		start := 0
+		for start < len(line) && blank[line[start]] {
+			start++
+		}
+		if start == len(line) {
+			stacks.close(cur)
 			cur = nil
+			frames.startStack()
 			continue
 		}
-		if isNoData(line) {
-			r.NoData = true
-			continue
-		}
-		if isCount(first) {
+		if c := line[start]; c >= '0' && c <= '9' && isCount(firstToken(line[start:])) {
+			stacks.close(cur)
+			frames.startStack()
 			r.Sites = append(r.Sites, AllocSite{})
 			cur = &r.Sites[len(r.Sites)-1]
+			// One string per header: its fields are slices of it.
+			if parseSiteHeaderFast(line, string(line), cur) {
+				continue
+			}
+			*cur = AllocSite{}
 			if err := parseSiteHeader(line, in, cur); err != nil {
 				r.Sites = r.Sites[:len(r.Sites)-1]
 				rowErrs.Add(lineNo, line, err)
@@ -132,23 +154,41 @@ func ParseAllocTraces(b []byte) (AllocReport, error) {
 			}
 			continue
 		}
+		if c := line[start]; (c == 'N' || c < ' ' || c >= 0x80) && isNoData(line) {
+			r.NoData = true
+			continue
+		}
 		if cur == nil || line[0] != ' ' && line[0] != '\t' {
 			rowErrs.Add(lineNo, line, errors.New("stack line outside an entry"))
 			continue
 		}
-		if len(cur.Stack) >= maxStackLines {
+		if stacks.n >= maxStackLines {
 			rowErrs.Add(lineNo, line, fmt.Errorf("more than %d stack lines in one entry", maxStackLines))
 			continue
 		}
-		if cur.Stack == nil {
-			cur.Stack = make([]string, 0, trackAddrsCount)
-		}
-		cur.Stack = append(cur.Stack, in.get(bytes.TrimSpace(line)))
+		stacks.add(frames.get(trimFrame(line, start)))
 	}
+	stacks.close(cur)
 	if len(rowErrs.Lines) > 0 {
 		return r, &rowErrs
 	}
 	return r, nil
+}
+
+// firstToken is lines.NextToken's token of a line that starts with it.
+func firstToken(b []byte) []byte {
+	_, e := tokenAt(b, 0)
+	return b[:e]
+}
+
+// trimFrame is bytes.TrimSpace(line) for a line whose first start bytes are
+// blanks, without rescanning them when both ends are plain ASCII.
+func trimFrame(line []byte, start int) []byte {
+	c, last := line[start], line[len(line)-1]
+	if c > ' ' && c < 0x7f && last > ' ' && last < 0x7f {
+		return line[start:]
+	}
+	return bytes.TrimSpace(line)
 }
 
 func isNoData(line []byte) bool {

@@ -246,3 +246,24 @@ func BenchmarkVsFloor(b *testing.B) {
 		})
 	}
 }
+
+// FuzzParseSiteHeaderFast checks the fast header path against the tolerant
+// one: it must take only lines parseSiteHeader accepts, and read them alike.
+func FuzzParseSiteHeaderFast(f *testing.F) {
+	for _, name := range []string{"alloc_calls-4.19.txt", "alloc_traces-5.15.txt", "alloc_traces-6.1-waste.txt"} {
+		f.Add(readFixture(f, name))
+	}
+	f.Add([]byte("  5 +a+0x1/0x2 [m] waste=1/2 age=1/2/3 pid=4-5 cpus= nodes=0-1 age=7 x=y\n 1 a age=1/2 pid=1-2-3\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, line := range bytes.Split(b, []byte("\n")) {
+			var fast AllocSite
+			if !parseSiteHeaderFast(line, string(line), &fast) {
+				continue
+			}
+			var slow AllocSite
+			if err := parseSiteHeader(line, interner{}, &slow); err != nil || !reflect.DeepEqual(fast, slow) {
+				t.Fatalf("line %q: fast %+v, tolerant %+v (%v)", line, fast, slow, err)
+			}
+		}
+	})
+}
