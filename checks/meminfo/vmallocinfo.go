@@ -29,26 +29,33 @@ type VmallocCaller struct {
 func ParseVmallocinfo(b []byte) ([]VmallocCaller, error) {
 	byCaller := map[string]*VmallocCaller{}
 	var bad LineErrors
-	var key []byte
+	var key, lastKey []byte
+	var last *VmallocCaller
+	var a vmallocArea
 	lineNo := 0
 	for len(b) > 0 {
 		var line []byte
 		line, b = lines.Next(b)
 		lineNo++
-		a, err := parseVmallocLine(line)
-		if err != nil {
+		if err := parseVmallocLine(line, &a); err != nil {
 			bad.Add(lineNo, line, err)
 			continue
 		}
 		if !a.vmalloc {
 			continue
 		}
-		// Key by function and module; the lookup with string(key) does not allocate.
+		// Key by function and module; the lookup with string(key) does not
+		// allocate, and a caller's areas often come in runs.
 		key = append(append(append(key[:0], a.caller...), 0), a.module...)
-		c, ok := byCaller[string(key)]
-		if !ok {
-			c = &VmallocCaller{Caller: string(a.caller), Module: string(a.module)}
-			byCaller[string(key)] = c
+		c := last
+		if c == nil || !bytes.Equal(key, lastKey) {
+			var ok bool
+			c, ok = byCaller[string(key)]
+			if !ok {
+				c = &VmallocCaller{Caller: string(a.caller), Module: string(a.module)}
+				byCaller[string(key)] = c
+			}
+			last, lastKey = c, append(lastKey[:0], key...)
 		}
 		c.Areas++
 		c.Pages += int64(a.pages)
@@ -80,27 +87,30 @@ type vmallocArea struct {
 	vmalloc        bool
 }
 
-// parseVmallocLine reads "<start>-<end> <size> <caller>[ [module]] [pages=n] [phys=..] [ioremap|vmalloc|vmap|user|vpages] [N0=..]".
-func parseVmallocLine(line []byte) (vmallocArea, error) {
-	var a vmallocArea
+// parseVmallocLine reads "<start>-<end> <size> <caller>[ [module]] [pages=n] [phys=..] [ioremap|vmalloc|vmap|user|vpages] [N0=..]"
+// into a, which it resets first (a is reused across lines, not returned, to
+// save a copy per line).
+func parseVmallocLine(line []byte, a *vmallocArea) error {
+	*a = vmallocArea{}
 	rng, rest := lines.NextToken(line)
 	if len(rng) == 0 {
-		return a, nil
+		return nil
 	}
-	if bytes.IndexByte(rng, '-') < 0 {
-		return a, errors.New("want range, size and caller")
+	// "0x<16 hex digits>-": the dash is nearly always at byte 18.
+	if !(len(rng) > 18 && rng[18] == '-') && bytes.IndexByte(rng, '-') < 0 {
+		return errors.New("want range, size and caller")
 	}
 	sizeText, rest := lines.NextToken(rest)
 	caller, rest := lines.NextToken(rest)
 	if len(caller) == 0 {
-		return a, errors.New("want range, size and caller")
+		return errors.New("want range, size and caller")
 	}
-	if !hasWord(rest, "vmalloc") {
-		return a, nil
+	if !hasWord(rest, vmallocWord) {
+		return nil
 	}
 	var err error
 	if a.size, err = parseUint(sizeText); err != nil {
-		return a, fmt.Errorf("size: %w", err)
+		return fmt.Errorf("size: %w", err)
 	}
 	if i := bytes.IndexByte(caller, '+'); i > 0 {
 		caller = caller[:i]
@@ -109,19 +119,23 @@ func parseVmallocLine(line []byte) (vmallocArea, error) {
 	if t, _ := lines.NextToken(rest); len(t) > 2 && t[0] == '[' && t[len(t)-1] == ']' {
 		a.module = t[1 : len(t)-1]
 	}
-	if i := bytes.Index(rest, []byte(" pages=")); i >= 0 {
-		v, _ := lines.NextToken(rest[i+len(" pages="):])
+	if i := bytes.Index(rest, pagesField); i >= 0 {
+		v, _ := lines.NextToken(rest[i+len(pagesField):])
 		if a.pages, err = parseUint(v); err != nil {
-			return a, fmt.Errorf("pages: %w", err)
+			return fmt.Errorf("pages: %w", err)
 		}
 	}
-	return a, nil
+	return nil
 }
 
+var pagesField = []byte(" pages=")
+
+var vmallocWord = []byte("vmalloc")
+
 // hasWord reports whether w occurs in b as a whole blank-separated token.
-func hasWord(b []byte, w string) bool {
+func hasWord(b, w []byte) bool {
 	for {
-		i := bytes.Index(b, []byte(w))
+		i := bytes.Index(b, w)
 		if i < 0 {
 			return false
 		}

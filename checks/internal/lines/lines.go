@@ -6,8 +6,10 @@ package lines
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strings"
 )
 
@@ -25,11 +27,35 @@ func NextToken(b []byte) (tok, rest []byte) {
 	for i < len(b) && isBlank(b[i]) {
 		i++
 	}
-	j := i
+	j := tokenEnd(b, i)
+	return b[i:j], b[j:]
+}
+
+// tokenEnd returns the index of the first blank at or after j, or len(b).
+// It tests eight bytes at a time for one at or below ' ' (every blank is),
+// then checks the first such byte, so long tokens (addresses, symbols) cost
+// an eighth of a byte-by-byte scan.
+func tokenEnd(b []byte, j int) int {
+	const highs, belowBang = 0x8080808080808080, 0x21 * 0x0101010101010101
+	for j+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[j:])
+		// The lowest byte flagged is exactly the first byte < 0x21; bytes
+		// above it may be flagged by the borrow, but are never looked at.
+		m := (x - belowBang) &^ x & highs
+		if m == 0 {
+			j += 8
+			continue
+		}
+		k := j + bits.TrailingZeros64(m)/8
+		if isBlank(b[k]) {
+			return k
+		}
+		j = k + 1 // a control byte inside the token
+	}
 	for j < len(b) && !isBlank(b[j]) {
 		j++
 	}
-	return b[i:j], b[j:]
+	return j
 }
 
 // TrimSpace drops blanks at both ends, and newlines at the end.

@@ -61,3 +61,23 @@ func TestErrors_CutsLongLineText(t *testing.T) {
 		t.Fatalf("kept %d bytes of the line, want %d", got, maxText)
 	}
 }
+
+// FuzzNextToken holds NextToken to the byte-by-byte definition of a token.
+func FuzzNextToken(f *testing.F) {
+	f.Add([]byte("0x00000000384a6fcb-0x00000000633a2a02   20480 irq_init_percpu_irqstack+0xca/0x100 vmap"))
+	f.Add([]byte("  \t abcdefgh\x01ijklmnop\x00qrstuvw\rxyz\xff\x80\x9f  "))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		i := 0
+		for i < len(b) && isBlank(b[i]) {
+			i++
+		}
+		j := i
+		for j < len(b) && !isBlank(b[j]) {
+			j++
+		}
+		tok, rest := NextToken(b)
+		if string(tok) != string(b[i:j]) || string(rest) != string(b[j:]) {
+			t.Fatalf("NextToken(%q) = %q, %q; want %q, %q", b, tok, rest, b[i:j], b[j:])
+		}
+	})
+}
