@@ -312,7 +312,7 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 	}
 	kFull, kLater := mannKendallSplit(v, h, ws.keys[:2*len(v)])
 	scratch := ws.floats(&ws.scratch, len(v))
-	full := trendTest(t, v, kFull, scratch, opts, true, sampledSlopePairs, 0, 0)
+	full := trendTest(t, v, kFull, ws, scratch, opts, true, sampledSlopePairs, 0, 0)
 	r.S, r.VarS, r.VarianceInflation, r.PWhole = full.k.S, full.varS, full.inflation, full.p
 	r.P = r.PWhole
 	r.Monotonic = full.k.S / full.k.Pairs
@@ -330,7 +330,7 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 		}
 		// The later half's interval only gates persistence: a quarter of
 		// the random pairs is enough for long series.
-		half := trendTest(t[h:], v[h:], kLater, scratch, opts, true, sampledSlopePairs/4, reuse, reuseStrict)
+		half := trendTest(t[h:], v[h:], kLater, ws, scratch, opts, true, sampledSlopePairs/4, reuse, reuseStrict)
 		if half.strictInflation < full.strictInflation {
 			// The later half alone (33 of 67 points) rarely shows its
 			// correlation as significant, so an AR(1) swing over the last
@@ -346,7 +346,7 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 			r.StrictSlopeLowPerHour = math.Max(r.StrictSlopeLowPerHour, half.strictLow*3600)
 		}
 		if h >= 2 {
-			r.EarlierSlopePerHour = senSlope(t[:h], v[:h], sampledSlopePairs/4).slope * 3600
+			r.EarlierSlopePerHour = senSlopeInto(t[:h], v[:h], sampledSlopePairs/4, &ws.slopes).slope * 3600
 		}
 		r.PersistSlopePerHour = half.sen.slope * 3600
 		// Two looks, whole window and later half, Bonferroni-combined: a
@@ -374,11 +374,12 @@ type testResult struct {
 
 // trendTest completes Mann–Kendall k with the Hamed–Rao correction and runs Theil–Sen on
 // one window; withCI also computes the slope interval. A positive inflation
-// is used as is instead of being estimated.
-func trendTest(t, v []float64, k kendall, scratch []float64, opts Options, withCI bool, pairs int, inflation, strictInflation float64) testResult {
+// is used as is instead of being estimated. The slopes live in ws.slopes
+// until the next call: the result keeps only their quantiles.
+func trendTest(t, v []float64, k kendall, ws *workspace, scratch []float64, opts Options, withCI bool, pairs int, inflation, strictInflation float64) testResult {
 	// The slope detrends the series for the autocorrelation estimate; its
 	// interval needs the corrected variance, so compute the point first.
-	sen := senSlope(t, v, pairs)
+	sen := senSlopeInto(t, v, pairs, &ws.slopes)
 	if inflation <= 0 {
 		detrended := scratch[:len(v)]
 		for i := range v {
@@ -388,8 +389,7 @@ func trendTest(t, v []float64, k kendall, scratch []float64, opts Options, withC
 			// A straight line leaves only rounding: no correlation to model.
 			inflation, strictInflation = 1, 1
 		} else {
-			inflation = varianceInflation(detrended, opts.Correction)
-			strictInflation = varianceInflation(detrended, CorrectionStrict)
+			inflation, strictInflation = ws.inflations(detrended, opts.Correction)
 		}
 	}
 	varS := k.Var * inflation
@@ -407,8 +407,9 @@ func trendTest(t, v []float64, k kendall, scratch []float64, opts Options, withC
 			level = 0.95
 		}
 		res.low, res.high = sen.interval(varS, level)
-		res.strictLow, _ = sen.interval(k.Var*strictInflation, level)
+		res.strictLow = sen.lowerBound(k.Var*strictInflation, level)
 	}
+	res.sen.slopes = nil // ws.slopes is reused by the next window
 	return res
 }
 
@@ -424,11 +425,20 @@ func negligible(residual, values []float64) bool {
 	return hi-lo <= 1e-9*math.Max(scale, 1)
 }
 
-// workspace holds buffers one goroutine reuses from series to series, so a
-// run of long series does not churn the garbage collector.
+// workspace holds the buffers one goroutine reuses from series to series
+// (AnalyzeRun has one per worker), so a judgement's memory is bounded by its
+// workers, not its series: the pairwise slopes, the bulk of it, go into one
+// buffer of at most 179 700 (exact, 600 points) or 65 536 (sampled) slopes,
+// 1.4 MB. Nothing is kept between judgements: a soak judged every few
+// minutes holds no buffers in between.
 type workspace struct {
 	times, scratch []float64
 	keys           []uint64
+	// slopes holds one window's pairwise slopes at a time.
+	slopes []float64
+	// ranks, order and acov serve the Hamed–Rao correction.
+	ranks, acov []float64
+	order       []int32
 }
 
 // floats returns (*buf)[:n], growing it when needed.

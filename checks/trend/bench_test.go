@@ -79,3 +79,21 @@ func BenchmarkAnalyze86400(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkJudge160x8641 judges a run of 160 series of one day at 10 s, the
+// size of a day-long soak's judgement in the harness (repeated by its early
+// checks): what it allocates per judgement is what the soak's peak RSS pays.
+func BenchmarkJudge160x8641(b *testing.B) {
+	run := benchRun(160, 8641)
+	for i := range run {
+		for k := range run[i].Times {
+			run[i].Times[k] = 10 * float64(k)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := AnalyzeRun(context.Background(), run); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -30,16 +30,26 @@ const fullACFMaxN = 512
 // The factor is never below 1: negative autocorrelation would make the test
 // more liberal, which a release gate does not want.
 func hamedRaoRatio(detrended []float64) float64 {
+	return new(workspace).hamedRaoRatio(detrended)
+}
+
+// hamedRaoRatio is hamedRaoRatio with the ranks and autocovariances in ws.
+func (ws *workspace) hamedRaoRatio(detrended []float64) float64 {
 	n := len(detrended)
 	if n < 3 {
 		return 1
 	}
-	ranks := averageRanks(detrended)
+	ranks := ws.floats(&ws.ranks, n)
+	if cap(ws.order) < n {
+		ws.order = make([]int32, n)
+	}
+	averageRanksInto(detrended, ws.order[:n], ranks)
 	mean := float64(n+1) / 2
 	for i := range ranks {
 		ranks[i] -= mean
 	}
-	acov := autocovariance(ranks)
+	acov := ws.floats(&ws.acov, n)
+	autocovarianceInto(ranks, acov)
 	if acov[0] <= 0 {
 		return 1 // constant series: no correlation to correct for
 	}
@@ -61,10 +71,10 @@ func hamedRaoRatio(detrended []float64) float64 {
 	return ratio
 }
 
-// autocovariance returns Σ_i x_i·x_{i+k} for k = 0..n−1 (x already centred).
-func autocovariance(x []float64) []float64 {
+// autocovarianceInto sets out[k] = Σ_i x_i·x_{i+k} for k = 0..n−1 (x already
+// centred, out as long as x).
+func autocovarianceInto(x, out []float64) {
 	n := len(x)
-	out := make([]float64, n)
 	for k := 0; k < n; k++ {
 		var s float64
 		for i := 0; i+k < n; i++ {
@@ -72,7 +82,6 @@ func autocovariance(x []float64) []float64 {
 		}
 		out[k] = s
 	}
-	return out
 }
 
 // varianceInflation returns n/n* for the detrended series: Hamed–Rao on every
@@ -94,6 +103,30 @@ func varianceInflation(detrended []float64, c Correction) float64 {
 		return hamedRaoRatio(detrended)
 	}
 	return yueWangRatio(detrended, false)
+}
+
+// inflations returns varianceInflation(detrended, c) and
+// varianceInflation(detrended, CorrectionStrict), computing Hamed–Rao once.
+func (ws *workspace) inflations(detrended []float64, c Correction) (inflation, strict float64) {
+	if len(detrended) > fullACFMaxN {
+		strict = yueWangRatio(detrended, true)
+		switch c {
+		case CorrectionNone:
+			return 1, strict
+		case CorrectionStrict:
+			return strict, strict
+		}
+		return yueWangRatio(detrended, false), strict
+	}
+	hr := ws.hamedRaoRatio(detrended)
+	strict = math.Max(hr, yueWangRatio(detrended, true))
+	switch c {
+	case CorrectionNone:
+		return 1, strict
+	case CorrectionStrict:
+		return strict, strict
+	}
+	return hr, strict
 }
 
 // yueWangRatio is n/n* from the lag-1 Pearson autocorrelation; never below

@@ -203,10 +203,10 @@ func exactUpperP(n int, s float64) float64 {
 	return hit / total
 }
 
-// averageRanks returns the 1-based ranks of x, ties sharing their mean rank.
-func averageRanks(x []float64) []float64 {
+// averageRanksInto sets ranks to the 1-based ranks of x, ties sharing their
+// mean rank; idx is scratch. All three have the same length.
+func averageRanksInto(x []float64, idx []int32, ranks []float64) {
 	n := len(x)
-	idx := make([]int32, n)
 	for i := range idx {
 		idx[i] = int32(i)
 	}
@@ -219,7 +219,6 @@ func averageRanks(x []float64) []float64 {
 		}
 		return 0
 	})
-	ranks := make([]float64, n)
 	for i := 0; i < n; {
 		j := i + 1
 		for j < n && x[idx[j]] == x[idx[i]] {
@@ -231,5 +230,4 @@ func averageRanks(x []float64) []float64 {
 		}
 		i = j
 	}
-	return ranks
 }

@@ -26,21 +26,41 @@ type senSlopes struct {
 }
 
 // senSlope returns the median of pairwise slopes (Theil 1950, Sen 1968),
-// keeping the slopes for interval. Series longer than exactSlopeMaxN use
-// sampled random pairs. Times must be strictly increasing.
+// keeping the slopes for interval in a buffer of its own. Series longer than
+// exactSlopeMaxN use sampled random pairs. Times must be strictly
+// increasing. describe uses senSlopeInto to reuse one buffer instead.
 func senSlope(t, y []float64, sampled int) senSlopes {
+	var buf []float64
+	return senSlopeInto(t, y, sampled, &buf)
+}
+
+// senSlopeInto is senSlope writing the slopes into *buf, grown when needed:
+// at most n(n−1)/2 ≤ 179 700 slopes (1.4 MB) for an exact series, sampled
+// slopes for a longer one, whatever the number of judgements. The result
+// aliases *buf until the next call.
+func senSlopeInto(t, y []float64, sampled int, buf *[]float64) senSlopes {
 	n := len(t)
 	if n < 2 {
 		return senSlopes{}
 	}
 	s := senSlopes{pairs: int64(n) * int64(n-1) / 2, sampled: n > exactSlopeMaxN}
+	m := int(s.pairs)
 	if s.sampled {
-		s.slopes = sampleSlopes(t, y, sampled)
+		m = sampled
+	}
+	if cap(*buf) < m {
+		*buf = make([]float64, m)
+	}
+	s.slopes = (*buf)[:m]
+	if s.sampled {
+		sampleSlopes(t, y, s.slopes)
 	} else {
-		s.slopes = make([]float64, 0, s.pairs)
+		k := 0
 		for i := 0; i < n; i++ {
+			yi, ti := y[i], t[i]
 			for j := i + 1; j < n; j++ {
-				s.slopes = append(s.slopes, (y[j]-y[i])/(t[j]-t[i]))
+				s.slopes[k] = (y[j] - yi) / (t[j] - ti)
+				k++
 			}
 		}
 	}
@@ -84,6 +104,16 @@ func (s senSlopes) interval(varS, level float64) (low, high float64) {
 	return rankedBelow(s.slopes, s.mid, s.at(lowRank)), rankedAbove(s.slopes, s.mid, s.at(highRank))
 }
 
+// lowerBound is interval's low bound alone (one selection instead of two).
+func (s senSlopes) lowerBound(varS, level float64) float64 {
+	if len(s.slopes) == 0 {
+		return 0
+	}
+	c := distuv.UnitNormal.Quantile(1-(1-level)/2) * math.Sqrt(max(varS, 0))
+	lowRank := int64(math.Round((float64(s.pairs) - c) / 2))
+	return rankedBelow(s.slopes, s.mid, s.at(lowRank))
+}
+
 // rankedBelow returns the k-th smallest of slopes when k ≤ mid, where slopes
 // is already partitioned around mid.
 func rankedBelow(slopes []float64, mid, k int) float64 {
@@ -101,12 +131,13 @@ func rankedAbove(slopes []float64, mid, k int) float64 {
 	return selectK(slopes[mid+1:], k-mid-1)
 }
 
-// sampleSlopes draws m pairs i ≠ j uniformly with a fixed seed, so a verdict
-// is reproducible, and returns their slopes.
-func sampleSlopes(t, y []float64, m int) []float64 {
+// sampleSlopes fills out with the slopes of len(out) pairs i ≠ j drawn
+// uniformly with a fixed seed, so a verdict is reproducible.
+func sampleSlopes(t, y []float64, out []float64) {
 	n := len(t)
-	rng := rand.New(rand.NewPCG(0x6c65616b, uint64(n)))
-	out := make([]float64, m)
+	// The source alone (no rand.Rand around it): the same draws, no allocation.
+	var rng rand.PCG
+	rng.Seed(0x6c65616b, uint64(n))
 	for k := range out {
 		// One 64-bit draw gives both indexes (Lemire's multiply-shift).
 		r := rng.Uint64()
@@ -120,7 +151,6 @@ func sampleSlopes(t, y []float64, m int) []float64 {
 		}
 		out[k] = (y[j] - y[i]) / (t[j] - t[i])
 	}
-	return out
 }
 
 // selectK partially orders a so that a[k] is its k-th smallest (0-based),
