@@ -44,6 +44,13 @@ type SampleOptions struct {
 	// 5.13; the file is ENOSYS without slub_debug=U). Names with '/', glob
 	// characters or spaces are skipped.
 	AllocCallsCaches []string
+	// ReaderPID is the pid of the shell that read the snapshot on the target
+	// (remote.Snapshot.ReaderPID; 0 when unknown). That shell and its
+	// ancestors below the first child of init (the SSH server's per-connection
+	// processes, or on a local target the harness itself) are the observer:
+	// they are left out of Procs and listed in Sample.Observer, because they
+	// grow with the harness's own traffic, not with the firmware.
+	ReaderPID int
 }
 
 // SnapshotPaths is every path and glob the harness reads for one sample, in
@@ -81,9 +88,18 @@ func ValidCacheName(name string) bool {
 // NewSample parses one snapshot's files (keyed by target path, globs
 // expanded) into a Sample. A file that is missing or does not parse is
 // recorded in Sample.Errors under its path; the rest of the sample still
-// counts. Callers merge the snapshot's own read errors (remote.Snapshot.Errors)
-// over these: "permission denied" says more than "not in the snapshot".
+// counts. ParseSnapshot also merges the snapshot's read errors.
 func NewSample(index int, at time.Time, files map[string][]byte, opts SampleOptions) Sample {
+	return ParseSnapshot(index, at, files, nil, opts)
+}
+
+// ParseSnapshot is NewSample plus the snapshot's own read errors
+// (remote.Snapshot.Errors), merged over the parse errors: "permission
+// denied" says more than "not in the snapshot". Read errors that carry no
+// news are dropped: files of kernel threads (smaps_rollup is ESRCH without an
+// mm), of the observer's processes, of processes that exited between the
+// listing and the read, and alloc_traces globs that matched no cache.
+func ParseSnapshot(index int, at time.Time, files map[string][]byte, readErrs map[string]string, opts SampleOptions) Sample {
 	s := Sample{Index: index, At: at, Errors: map[string]string{}}
 	note := func(p string, err error) {
 		if err != nil {
@@ -135,10 +151,20 @@ func NewSample(index int, at time.Time, files map[string][]byte, opts SampleOpti
 			s.LeakObjects = rep.ObjectCount
 		}
 	}
+	var pt procTable
 	if !opts.SkipProcesses {
-		s.Procs = parseProcs(files, s.Errors)
+		pt = parseProcs(files, s.Errors)
+		s.Procs, s.Observer = pt.splitObserver(opts.ReaderPID)
 	}
 	parseAllocSites(files, &s)
+	for p, e := range readErrs {
+		if p == GlobAllocTraces || pt.quiet(p, s.Observer) {
+			continue
+		}
+		if prev, ok := s.Errors[p]; !ok || prev == "not in the snapshot" {
+			s.Errors[p] = e
+		}
+	}
 	if len(s.Errors) == 0 {
 		s.Errors = nil
 	}
@@ -164,23 +190,25 @@ func ParseUptime(b []byte) (time.Duration, error) {
 	return time.Duration(secs * float64(time.Second)), nil
 }
 
+// procTable is every process of one snapshot: the user processes (judged)
+// and, by pid, the parent and name of every process seen, kernel threads
+// included, so the observer chain and quiet errors can be worked out.
+type procTable struct {
+	user    []procmem.Process
+	parent  map[int]int
+	name    map[int]string
+	kthread map[int]bool
+}
+
 // parseProcs groups /proc/<pid>/{status,stat,smaps_rollup} by pid and keeps
 // the user processes, ordered by pid. Problems of kernel threads are not
 // recorded: they are not judged.
-func parseProcs(files map[string][]byte, errs map[string]string) []procmem.Process {
+func parseProcs(files map[string][]byte, errs map[string]string) procTable {
 	type procFiles struct{ status, stat, smaps []byte }
 	byPID := map[int]*procFiles{}
 	for p, b := range files {
-		rest, ok := strings.CutPrefix(p, "/proc/")
+		pid, name, ok := procFile(p)
 		if !ok {
-			continue
-		}
-		pidText, name, ok := strings.Cut(rest, "/")
-		if !ok {
-			continue
-		}
-		pid, err := strconv.Atoi(pidText)
-		if err != nil || pid <= 0 {
 			continue
 		}
 		pf := byPID[pid]
@@ -202,19 +230,93 @@ func parseProcs(files map[string][]byte, errs map[string]string) []procmem.Proce
 		pids = append(pids, pid)
 	}
 	sort.Ints(pids)
-	var procs []procmem.Process
+	t := procTable{parent: make(map[int]int, len(pids)), name: make(map[int]string, len(pids)), kthread: map[int]bool{}}
 	for _, pid := range pids {
 		pf := byPID[pid]
 		p, user, err := procmem.ParseProcess(pid, pf.status, pf.stat, pf.smaps)
+		t.parent[pid], t.name[pid] = p.PPID, p.Name
 		if !user {
+			t.kthread[pid] = true
 			continue
 		}
 		if err != nil {
 			errs["/proc/"+strconv.Itoa(pid)] = err.Error()
 		}
-		procs = append(procs, p)
+		t.user = append(t.user, p)
 	}
-	return procs
+	return t
+}
+
+// procFile splits "/proc/<pid>/<name>" into pid and name.
+func procFile(p string) (int, string, bool) {
+	rest, ok := strings.CutPrefix(p, "/proc/")
+	if !ok {
+		return 0, "", false
+	}
+	pidText, name, ok := strings.Cut(rest, "/")
+	if !ok {
+		return 0, "", false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 {
+		return 0, "", false
+	}
+	return pid, name, true
+}
+
+// maxObserverDepth bounds the walk up the parent chain (a corrupt snapshot
+// could hold a cycle).
+const maxObserverDepth = 64
+
+// splitObserver separates the observer's processes from the user
+// processes: the reader shell and each ancestor whose parent is not init
+// (pid 1) or the kernel (pid 0). The first child of init is the service
+// the harness came through (dropbear, sshd) and stays judged: only its
+// per-connection children belong to the harness.
+func (t procTable) splitObserver(reader int) ([]procmem.Process, []ObserverProcess) {
+	if reader <= 0 {
+		return t.user, nil
+	}
+	mine := map[int]bool{}
+	var obs []ObserverProcess
+	for pid, depth := reader, 0; pid > 1 && depth < maxObserverDepth && !mine[pid]; depth++ {
+		parent, seen := t.parent[pid]
+		if !seen || (pid != reader && parent <= 1) {
+			break
+		}
+		mine[pid] = true
+		obs = append(obs, ObserverProcess{PID: pid, Name: t.name[pid]})
+		pid = parent
+	}
+	if len(obs) == 0 {
+		return t.user, nil
+	}
+	kept := make([]procmem.Process, 0, len(t.user))
+	for _, p := range t.user {
+		if !mine[p.PID] {
+			kept = append(kept, p)
+		}
+	}
+	return kept, obs
+}
+
+// quiet is true for a read error under /proc/<pid>/ that carries no news:
+// the pid is a kernel thread, one of the observer's, or left no readable
+// file at all (it exited between the listing and the read).
+func (t procTable) quiet(p string, obs []ObserverProcess) bool {
+	pid, _, ok := procFile(p)
+	if !ok || t.parent == nil {
+		return false
+	}
+	if _, seen := t.parent[pid]; !seen || t.kthread[pid] {
+		return true
+	}
+	for _, o := range obs {
+		if o.PID == pid {
+			return true
+		}
+	}
+	return false
 }
 
 // parseAllocSites reads every alloc_traces (debugfs, ≥ 5.14) and

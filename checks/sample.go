@@ -32,4 +32,13 @@ type Sample struct {
 	LeakObjects int `json:"kmemleak_objects"`
 	// AllocSites are the allocation sites per slab cache (slab_debug=U caches).
 	AllocSites map[string][]slab.AllocSite `json:"alloc_sites,omitempty"`
+	// Observer lists the processes left out of Procs because they are the
+	// harness's own: the shell that read this sample and its SSH session.
+	Observer []ObserverProcess `json:"observer,omitempty"`
+}
+
+// ObserverProcess is one of the harness's own processes on the target.
+type ObserverProcess struct {
+	PID  int    `json:"pid"`
+	Name string `json:"name"`
 }

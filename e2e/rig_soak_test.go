@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -71,6 +72,34 @@ func TestRigSoak_CleanRigPasses(t *testing.T) {
 			t.Errorf("kmemleak_object growth was called a leak")
 		}
 	}
+	// The dropbear session serving the harness is the observer, not judged;
+	// the dropbear listener (init's child) is judged like any process.
+	var session string
+	for _, o := range res.report.Observer {
+		if o.Name == "dropbear" {
+			session = "dropbear/" + strconv.Itoa(o.PID) + "/"
+		}
+	}
+	if session == "" {
+		t.Fatalf("report.json names no dropbear session as the observer: %+v", res.report.Observer)
+	}
+	listener := false
+	procCSV, err := os.ReadFile(filepath.Join(res.runDir, "series", "process.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(procCSV), "\n") {
+		if !strings.HasPrefix(line, "dropbear/") {
+			continue
+		}
+		if strings.HasPrefix(line, session) {
+			t.Fatalf("the harness's own session %s was sampled as a process: %s", session, line)
+		}
+		listener = true
+	}
+	if !listener {
+		t.Errorf("the dropbear listener was not sampled (series/process.csv has no dropbear row)")
+	}
 }
 
 // TestRigSoak_KmemleakOffFailsPreflight boots with kmemleak=off: the suite
@@ -104,6 +133,10 @@ type finding struct {
 type reportJSON struct {
 	Verdict  string    `json:"verdict"`
 	Findings []finding `json:"findings"`
+	Observer []struct {
+		PID  int    `json:"pid"`
+		Name string `json:"name"`
+	} `json:"observer"`
 }
 
 type soakResult struct {

@@ -67,22 +67,12 @@ func sampleOptions(own []string) checks.SampleOptions {
 
 func snapshotPaths(own []string) []string { return checks.SnapshotPaths(sampleOptions(own)) }
 
+// newSample parses a snapshot; the shell that read it and its SSH session
+// are the observer and are not judged.
 func newSample(i int, at time.Time, snap *remote.Snapshot, own []string) checks.Sample {
-	smp := checks.NewSample(i, at, snap.Files, sampleOptions(own))
-	for p, e := range snap.Errors {
-		if smp.Errors == nil {
-			smp.Errors = map[string]string{}
-		}
-		if _, ok := smp.Errors[p]; !ok || smp.Errors[p] == "not in the snapshot" {
-			smp.Errors[p] = e
-		}
-	}
-	// Unmatched alloc_traces globs only mean no cache has owner tracking.
-	delete(smp.Errors, checks.GlobAllocTraces)
-	if len(smp.Errors) == 0 {
-		smp.Errors = nil
-	}
-	return smp
+	opts := sampleOptions(own)
+	opts.ReaderPID = snap.ReaderPID
+	return checks.ParseSnapshot(i, at, snap.Files, snap.Errors, opts)
 }
 
 func baselineScanSteps() []kmemleak.Step { return writesAndWaits(kmemleak.BaselineSteps()) }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -44,7 +45,13 @@ type Run struct {
 
 	step   string
 	points *checks.SeriesBuilder
+	// observer is every distinct long-lived observer process seen (the
+	// SSH session; a reconnect adds one), without the per-sample shell.
+	observer []checks.ObserverProcess
 }
+
+// maxObserverProcesses bounds Run.observer across many reconnects.
+const maxObserverProcesses = 64
 
 // SampleInfo is what a run keeps of each sample once its points are in the
 // run's series.
@@ -64,7 +71,19 @@ func (r *Run) addSample(smp checks.Sample) {
 		r.points = checks.NewSeriesBuilder()
 	}
 	r.points.Add(smp)
+	r.noteObserver(smp.Observer)
 	r.Samples = append(r.Samples, SampleInfo{Index: smp.Index, At: smp.At, BootID: smp.BootID, Uptime: smp.Uptime, Errors: smp.Errors})
+}
+
+// noteObserver keeps the sample's observer processes after the reader
+// shell (a new one every sample) that the run has not seen yet.
+func (r *Run) noteObserver(obs []checks.ObserverProcess) {
+	for i, o := range obs {
+		if i == 0 || len(r.observer) >= maxObserverProcesses || slices.Contains(r.observer, o) {
+			continue
+		}
+		r.observer = append(r.observer, o)
+	}
 }
 
 // seriesBuilder is the run's series (empty when it has no sample).
@@ -314,6 +333,7 @@ func (r *Run) Report() report.Run {
 		Samples:        len(r.Samples),
 		PlannedSamples: r.Meta.PlannedSamples + 1,
 		Interval:       r.Meta.Interval,
+		Observer:       r.observer,
 		Meta:           map[string]string{},
 	}
 	if rr.Verdict == StatusRunning {

@@ -152,6 +152,7 @@ type snapshotMeta struct {
 	Errors    map[string]string `json:"errors,omitempty"`
 	Truncated []string          `json:"truncated,omitempty"`
 	Duration  time.Duration     `json:"duration_ns"`
+	ReaderPID int               `json:"reader_pid,omitempty"`
 }
 
 func encodeSnapshot(w io.Writer, index int, at time.Time, snap *remote.Snapshot) error {
@@ -161,7 +162,7 @@ func encodeSnapshot(w io.Writer, index int, at time.Time, snap *remote.Snapshot)
 // encodeSnapshotWith writes the tarball through zw and closes it.
 func encodeSnapshotWith(zw *gzip.Writer, index int, at time.Time, snap *remote.Snapshot) error {
 	tw := tar.NewWriter(zw)
-	meta, err := json.Marshal(snapshotMeta{Index: index, At: at, Taken: snap.Taken, Errors: snap.Errors, Truncated: snap.Truncated, Duration: snap.Duration})
+	meta, err := json.Marshal(snapshotMeta{Index: index, At: at, Taken: snap.Taken, Errors: snap.Errors, Truncated: snap.Truncated, Duration: snap.Duration, ReaderPID: snap.ReaderPID})
 	if err != nil {
 		return err
 	}
@@ -245,7 +246,7 @@ func readRawMeta(path string) (*remote.Snapshot, snapshotMeta, error) {
 			if err := json.Unmarshal(data, &m); err != nil {
 				return nil, m, fmt.Errorf("read raw snapshot %s metadata: %w", path, err)
 			}
-			snap.Taken, snap.Errors, snap.Truncated, snap.Duration = m.Taken, m.Errors, m.Truncated, m.Duration
+			snap.Taken, snap.Errors, snap.Truncated, snap.Duration, snap.ReaderPID = m.Taken, m.Errors, m.Truncated, m.Duration, m.ReaderPID
 			continue
 		}
 		snap.Files["/"+hdr.Name] = data

@@ -10,11 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/remote"
 	"golang.org/x/crypto/ssh"
 )
@@ -286,6 +288,14 @@ Host *
 				checkProcRead(t, tgt)
 			})
 
+			t.Run("the read names its shell; that shell and its session are the observer", func(t *testing.T) {
+				tgt, err := dialReal(t, spec, realOptions(key, kh))
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkObserver(t, tgt, d.cmd.Process.Pid)
+			})
+
 			t.Run("a cancelled command returns the context error and stops on the target", func(t *testing.T) {
 				tgt, err := dialReal(t, spec, realOptions(key, kh))
 				if err != nil {
@@ -471,6 +481,54 @@ func checkProcRead(t *testing.T, tgt remote.Target) {
 	}
 	if stable < 2 {
 		t.Errorf("only %d stable processes to compare", stable)
+	}
+}
+
+// checkObserver reads a whole sample's process files twice over one
+// connection and checks that the snapshot names the read script's shell,
+// that the shell's parent is a per-connection process of the server under
+// test, and that both are the sample's observer, the same session both
+// times, and absent from the judged processes.
+func checkObserver(t *testing.T, tgt remote.Target, serverPID int) {
+	t.Helper()
+	paths := append(checks.SnapshotPaths(checks.SampleOptions{}), "/proc/self/stat")
+	var sessions []checks.ObserverProcess
+	for i := range 2 {
+		snap, err := tgt.ReadFiles(context.Background(), paths, remote.ReadOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// head read /proc/self/stat: its parent is the read script's shell.
+		self := strings.Fields(string(snap.Files["/proc/self/stat"][bytes.LastIndexByte(snap.Files["/proc/self/stat"], ')')+1:]))
+		if len(self) < 2 || self[1] != fmt.Sprint(snap.ReaderPID) || snap.ReaderPID <= 0 {
+			t.Fatalf("read %d: ReaderPID %d, but head's parent is %v", i, snap.ReaderPID, self)
+		}
+		smp := checks.ParseSnapshot(i, time.Now(), snap.Files, snap.Errors, checks.SampleOptions{ReaderPID: snap.ReaderPID})
+		if len(smp.Observer) < 2 || smp.Observer[0].PID != snap.ReaderPID {
+			t.Fatalf("read %d: observer %+v, want the reader %d and its session", i, smp.Observer, snap.ReaderPID)
+		}
+		t.Logf("read %d: observer %+v", i, smp.Observer)
+		session := smp.Observer[1]
+		if !slices.Contains(descendants(serverPID), session.PID) {
+			t.Errorf("read %d: session %+v is not a process of the server (pid %d)", i, session, serverPID)
+		}
+		if !strings.HasPrefix(session.Name, "sshd") && session.Name != "dropbear" {
+			t.Errorf("read %d: session %+v, want an sshd or dropbear process", i, session)
+		}
+		for _, p := range smp.Procs {
+			for _, o := range smp.Observer {
+				if p.PID == o.PID {
+					t.Errorf("read %d: observer %+v is judged", i, o)
+				}
+			}
+		}
+		if len(smp.Procs) < 2 {
+			t.Errorf("read %d: only %d judged processes", i, len(smp.Procs))
+		}
+		sessions = append(sessions, session)
+	}
+	if sessions[0] != sessions[1] {
+		t.Errorf("the session changed between two reads over one connection: %+v then %+v", sessions[0], sessions[1])
 	}
 }
 

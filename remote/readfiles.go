@@ -23,6 +23,7 @@ import (
 // Output is a sequence of frames, each introduced by a marker line
 // "\n" BOUNDARY TAG "\n"; the payload runs to the next marker:
 //
+//	I pid                                             (the script's own pid, first)
 //	P path   D contents   S "status [error]"   (one file)
 //	N pattern                                         (a glob that matched nothing)
 //	Z                                                 (end: the stream is complete)
@@ -33,6 +34,7 @@ import (
 // its error message.
 const readScript = `B="$1$2"; n=$3; shift 3
 IFS=''
+printf '\n%sI\n%s' "$B" "$$"
 emit() {
 	printf '\n%sP\n%s\n%sD\n' "$B" "$1" "$B"
 	head -c "$n" -- "$1" 2>/dev/null; s=$?
@@ -174,6 +176,16 @@ func (r *readRequest) parse(out io.Reader) (*Snapshot, error) {
 				snap.Errors[path] = msg
 			}
 			path = ""
+		case 'I':
+			p, err := sp.payload(maxPathFrameBytes)
+			if err != nil {
+				return snap, err
+			}
+			pid, err := strconv.Atoi(string(p))
+			if err != nil || pid <= 0 {
+				return snap, fmt.Errorf("read stream: reader pid %q is not a pid", p)
+			}
+			snap.ReaderPID = pid
 		case 'N':
 			p, err := sp.payload(maxPathFrameBytes)
 			if err != nil {

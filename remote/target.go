@@ -72,4 +72,8 @@ type Snapshot struct {
 	// Truncated lists paths cut at the size cap.
 	Truncated []string      `json:"truncated,omitempty"`
 	Duration  time.Duration `json:"duration_ns"`
+	// ReaderPID is the target pid of the shell that read the files (0 when
+	// unknown). Its ancestors up to the service the harness came through are
+	// the observer's own processes: see checks.SampleOptions.ReaderPID.
+	ReaderPID int `json:"reader_pid,omitempty"`
 }

@@ -62,6 +62,7 @@ type page struct {
 	Reboot                   *Reboot
 	Meta                     [][2]string
 	SeriesCount              int
+	Observer                 string
 	ChartsOmitted            int
 	OthersOmitted            int
 }
@@ -144,6 +145,7 @@ func newPage(r Run) page {
 		p.Others = append(p.Others, findingPage(f, tl, idx, nil))
 	}
 	p.ChartsOmitted = -min(budget, 0)
+	p.Observer = observerText(r.Observer)
 	p.Overview = overview(r)
 	for _, g := range r.Gaps {
 		gv := gapView{Index: g.Index, At: stamp(g.At), Reason: g.Reason}
@@ -437,4 +439,13 @@ func tailReboot(rb *Reboot) *Reboot {
 	}
 	c.Evidence = "… (earlier lines in the run folder)\n" + tail
 	return &c
+}
+
+// observerText lists the observer's processes as "dropbear (pid 812), …".
+func observerText(obs []checks.ObserverProcess) string {
+	parts := make([]string, 0, len(obs))
+	for _, o := range obs {
+		parts = append(parts, fmt.Sprintf("%s (pid %d)", o.Name, o.PID))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -58,6 +58,10 @@ type Run struct {
 	SeriesInsufficient int `json:"series_insufficient,omitempty"`
 	// Interval is the planned time between samples.
 	Interval time.Duration `json:"interval_ns,omitempty"`
+	// Observer lists the harness's own long-lived processes on the target
+	// (the SSH session serving it), left out of judgement: they grow with
+	// the harness's traffic, not with the firmware.
+	Observer []checks.ObserverProcess `json:"observer,omitempty"`
 	// Policy is the judging policy as it was applied, for the record.
 	Policy any `json:"policy,omitempty"`
 	// Meta holds free-form facts worth keeping (versions, config digest).
