@@ -1,10 +1,13 @@
 package remote
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -74,5 +77,24 @@ func TestDownloadName_KeepsOnlyAPlainBaseName(t *testing.T) {
 		if got, err := downloadName(bad); err == nil {
 			t.Errorf("downloadName(%q) = %q, want an error", bad, got)
 		}
+	}
+}
+
+func TestLocalReadFiles_NamesTheShellThatRead(t *testing.T) {
+	tgt := NewLocal("")
+
+	snap, err := tgt.ReadFiles(context.Background(), []string{"/proc/self/stat"}, ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// head read /proc/self/stat; its parent (field 4) is the read script's shell.
+	stat := snap.Files["/proc/self/stat"]
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if snap.ReaderPID <= 0 || len(fields) < 2 || fields[1] != strconv.Itoa(snap.ReaderPID) {
+		t.Errorf("ReaderPID = %d, but head's stat says its parent is %v", snap.ReaderPID, fields)
+	}
+	if snap.ReaderPID == os.Getpid() {
+		t.Errorf("ReaderPID is the harness itself, not the shell")
 	}
 }

@@ -183,6 +183,8 @@ func FuzzParseReadStream(f *testing.F) {
 	b := req.boundary
 	f.Add([]byte("\n" + b + "P\n/a\n" + b + "D\nxx\n" + b + "S\n0 \n" + b + "Z\n"))
 	f.Add([]byte("\n" + b + "N\n/p*\n" + b + "Z\n"))
+	f.Add([]byte("\n" + b + "I\n4242\n" + b + "P\n/a\n" + b + "D\nxx\n" + b + "S\n0 \n" + b + "Z\n"))
+	f.Add([]byte("\n" + b + "I\n-1\n" + b + "Z\n"))
 	f.Add([]byte("junk\n" + b + "P\n/a\n" + b + "D\n" + strings.Repeat("y", 100) + "\n" + b + "S\n1 err\n" + b + "Z\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		snap, err := req.parse(bytes.NewReader(data))

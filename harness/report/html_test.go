@@ -27,6 +27,7 @@ func hostileRun() Run {
 	r.Meta[hostile] = hostile
 	r.Reboot = &Reboot{AtSample: 3, OldBootID: hostile, NewBootID: "b", Evidence: hostile}
 	r.Error = hostile
+	r.Observer = []checks.ObserverProcess{{PID: 812, Name: hostile}}
 	return r
 }
 
@@ -85,6 +86,20 @@ func TestWriteHTML_ShowsVerdictFindingsChartsAndSections(t *testing.T) {
 	}
 	if strings.Index(page, "id=\"verdict\"") > strings.Index(page, "id=\"finding-0\"") {
 		t.Error("the verdict is not first")
+	}
+}
+
+func TestWriteHTML_NamesTheObserverAsNotJudged(t *testing.T) {
+	r := slabLeakRun()
+	r.Observer = []checks.ObserverProcess{{PID: 812, Name: "dropbear"}}
+	var b strings.Builder
+
+	if err := WriteHTML(&b, r); err != nil {
+		t.Fatal(err)
+	}
+
+	if !strings.Contains(b.String(), "<th>not judged</th><td>dropbear (pid 812): the harness") {
+		t.Errorf("the page does not list the observer as not judged")
 	}
 }
 
