@@ -45,8 +45,8 @@ func ParseSlabinfo(b []byte) ([]Cache, error) {
 			continue
 		}
 		caches = append(caches, Cache{})
-		if name, ok := slabinfoRowFast(line, &caches[len(caches)-1]); ok {
-			names.add(name)
+		if n, ok := slabinfoRowFast(line, &caches[len(caches)-1]); ok {
+			names.add(line[:n])
 			continue
 		}
 		caches = caches[:len(caches)-1]
@@ -131,6 +131,7 @@ type namePool struct {
 func (p *namePool) add(name []byte) {
 	if p.buf == nil {
 		p.buf = make([]byte, 0, 4096)
+		p.ends = make([]int, 0, 256)
 	}
 	p.buf = append(p.buf, name...)
 	p.ends = append(p.ends, len(p.buf))
@@ -150,63 +151,110 @@ func (p *namePool) assign(caches []Cache) {
 // fields: the name, 5 numbers, then the 2 numbers after "slabdata". It
 // reports false for anything unusual, which parseSlabinfoRow then explains.
 func parseSlabinfoRowFast(line []byte, c *Cache) bool {
-	name, ok := slabinfoRowFast(line, c)
+	n, ok := slabinfoRowFast(line, c)
 	if ok {
-		c.Name = string(name)
+		c.Name = string(line[:n])
 	}
 	return ok
 }
 
-// slabinfoRowFast is parseSlabinfoRowFast leaving the name to the caller.
-func slabinfoRowFast(line []byte, c *Cache) (name []byte, ok bool) {
-	// The kernel pads with spaces only; anything else takes the tolerant path.
-	if bytes.IndexByte(line, '\t') >= 0 || bytes.IndexByte(line, '\r') >= 0 {
-		return nil, false
+// slabinfoRowFast is parseSlabinfoRowFast leaving the name, line[:n], to
+// the caller.
+// It takes only the kernel's own layout, "name n n n n n : tunables n n n :
+// slabdata n n n[ ...]", with spaces between the fields (the kernel pads
+// with spaces only), and reads every byte up to the last slabdata number
+// once; anything else is the tolerant parser's.
+func slabinfoRowFast(line []byte, c *Cache) (n int, ok bool) {
+	i := 0
+	for i < len(line) && line[i] != ' ' {
+		if line[i] == '\t' || line[i] == '\r' {
+			return 0, false
+		}
+		i++
 	}
-	i := bytes.IndexByte(line, ' ')
-	if i <= 0 || i == 1 && line[0] == ':' {
-		return nil, false
+	if i == 0 || i == len(line) || i == 1 && line[0] == ':' {
+		return 0, false
 	}
-	name = line[:i]
-	nums := [5]*int64{&c.ActiveObjects, &c.NumObjects, &c.ObjectSizeBytes, &c.ObjectsPerSlab, &c.PagesPerSlab}
-	for _, p := range nums {
-		if *p, i, ok = nextNumber(line, i); !ok {
-			return nil, false
+	n = i
+	if c.ActiveObjects, i, ok = spacedNumber(line, i); !ok {
+		return 0, false
+	}
+	if c.NumObjects, i, ok = spacedNumber(line, i); !ok {
+		return 0, false
+	}
+	if c.ObjectSizeBytes, i, ok = spacedNumber(line, i); !ok {
+		return 0, false
+	}
+	if c.ObjectsPerSlab, i, ok = spacedNumber(line, i); !ok {
+		return 0, false
+	}
+	if c.PagesPerSlab, i, ok = spacedNumber(line, i); !ok {
+		return 0, false
+	}
+	if i, ok = spacedWord(line, i, ": tunables"); !ok {
+		return 0, false
+	}
+	for range 3 {
+		if _, i, ok = spacedNumber(line, i); !ok {
+			return 0, false
 		}
 	}
-	if j := skipSpace(line, i); j+1 >= len(line) || line[j] != ':' || line[j+1] != ' ' {
-		return nil, false
+	if i, ok = spacedWord(line, i, ": slabdata"); !ok {
+		return 0, false
 	}
-	sd := bytes.Index(line[i:], []byte(" slabdata "))
-	if sd < 0 {
-		return nil, false
+	if c.ActiveSlabs, i, ok = spacedNumber(line, i); !ok {
+		return 0, false
 	}
-	i += sd + len(" slabdata ")
-	if c.ActiveSlabs, i, ok = nextNumber(line, i); !ok {
-		return nil, false
-	}
-	if c.NumSlabs, i, ok = nextNumber(line, i); !ok {
-		return nil, false
+	if c.NumSlabs, i, ok = spacedNumber(line, i); !ok {
+		return 0, false
 	}
 	if _, i, ok = nextNumber(line, i); !ok {
-		return nil, false
+		return 0, false
 	}
 	if j := skipSpace(line, i); j < len(line) && line[j] != ':' {
-		return nil, false
+		return 0, false
 	}
-	return name, true
+	return n, true
 }
 
+// spacedNumber reads one or more spaces, then a decimal of up to 18 digits
+// followed by a space; i is then at that space.
+func spacedNumber(b []byte, i int) (int64, int, bool) {
+	j := skipSpace(b, i)
+	if j == i {
+		return 0, i, false
+	}
+	start := j
+	var n int64
+	for j < len(b) && b[j] >= '0' && b[j] <= '9' && j-start < 18 {
+		n = n*10 + int64(b[j]-'0')
+		j++
+	}
+	if j == start || j == len(b) || b[j] != ' ' {
+		return 0, j, false
+	}
+	return n, j, true
+}
+
+// spacedWord reads one or more spaces, then w followed by a space.
+func spacedWord(b []byte, i int, w string) (int, bool) {
+	j := skipSpace(b, i)
+	if j == i || len(b)-j <= len(w) || string(b[j:j+len(w)]) != w || b[j+len(w)] != ' ' {
+		return i, false
+	}
+	return j + len(w), true
+}
+
+// skipSpace skips spaces only: a tab sends a row to the tolerant parser.
 func skipSpace(b []byte, i int) int {
 	// Eight bytes at a time first: slabinfo pads its columns with runs of spaces.
 	for i+8 <= len(b) {
 		if x := binary.LittleEndian.Uint64(b[i:]) ^ spaces8; x != 0 {
-			i += bits.TrailingZeros64(x) / 8
-			break
+			return i + bits.TrailingZeros64(x)/8
 		}
 		i += 8
 	}
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+	for i < len(b) && b[i] == ' ' {
 		i++
 	}
 	return i
