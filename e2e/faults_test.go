@@ -45,7 +45,8 @@ func TestRigFaults_LinkDropsAndARebootOnOneRig(t *testing.T) {
 			samples = 15
 		}
 		var mu sync.Mutex
-		dropped := map[int]int{} // sample → connections closed just before it
+		dropped := map[int]int{}         // sample → connections closed just before it
+		droppedAt := map[int]time.Time{} // sample → when
 		out := soakWithFault(t, vm, proxy, faultSoak{Interval: faultInterval, Duration: time.Duration(samples) * faultInterval,
 			MaxBackoff: 2 * time.Second,
 			Before: func(n int) {
@@ -54,6 +55,7 @@ func TestRigFaults_LinkDropsAndARebootOnOneRig(t *testing.T) {
 				if n > 0 && n%3 == 0 {
 					if _, done := dropped[n]; !done {
 						dropped[n] = proxy.dropAll()
+						droppedAt[n] = time.Now()
 					}
 				}
 			}})
@@ -77,7 +79,8 @@ func TestRigFaults_LinkDropsAndARebootOnOneRig(t *testing.T) {
 		}
 		logDropbearFindings(t, out.report)
 		for _, n := range hit {
-			t.Logf("recovery: sample %d (link dropped just before it) taken %s after due", n, lateness(run, n).Round(100*time.Millisecond))
+			t.Logf("recovery: link dropped before sample %d; the harness's next call answered %s later; sample taken %s after due",
+				n, out.target.firstAnswerAfter(droppedAt[n]).Round(100*time.Millisecond), lateness(run, n).Round(100*time.Millisecond))
 		}
 		t.Logf("undisturbed samples: median %s after due; %d connections for %d drops", usualLateness(run, hit...).Round(100*time.Millisecond), proxy.connections(), len(hit))
 	})
@@ -141,8 +144,8 @@ func TestRigFaults_LinkDropsAndARebootOnOneRig(t *testing.T) {
 		if !ok {
 			t.Fatalf("samples.jsonl has no line for sample %d, the one that saw the new boot", at)
 		}
-		t.Logf("recovery: the guest answered SSH %s after reboot -f; the harness's sample %d read the new boot %s later and ended the run",
-			backAt.Sub(rebootedAt).Round(100*time.Millisecond), at, seen.Sub(backAt).Round(100*time.Millisecond))
+		t.Logf("recovery: the guest answered SSH %s after reboot -f; the harness's next call answered %s after that (6 s of it the test's wait), its sample %d read the new boot %s after the guest was back and ended the run",
+			backAt.Sub(rebootedAt).Round(100*time.Millisecond), out.target.firstAnswerAfter(backAt).Round(100*time.Millisecond), at, seen.Sub(backAt).Round(100*time.Millisecond))
 	})
 }
 
@@ -162,12 +165,12 @@ func TestRigFaults_DropbearRestartAndABlackHoleOnOneRig(t *testing.T) {
 		if longFaults() {
 			restarts, samples = []int{2, 5, 8}, 9
 		}
-		done := map[int]bool{}
+		killedAt := map[int]time.Time{}
 		out := soakWithFault(t, vm, proxy, faultSoak{Interval: faultInterval, Duration: time.Duration(samples) * faultInterval,
 			MaxBackoff: 2 * time.Second,
 			Before: func(n int) {
-				if slices.Contains(restarts, n) && !done[n] {
-					done[n] = true
+				if _, done := killedAt[n]; slices.Contains(restarts, n) && !done {
+					killedAt[n] = time.Now()
 					restartDropbear(ctx, t, vm)
 				}
 			}})
@@ -184,7 +187,8 @@ func TestRigFaults_DropbearRestartAndABlackHoleOnOneRig(t *testing.T) {
 		}
 		logDropbearFindings(t, out.report)
 		for _, n := range restarts {
-			t.Logf("recovery: sample %d (dropbear killed just before it) taken %s after due", n, lateness(run, n).Round(100*time.Millisecond))
+			t.Logf("recovery: dropbear killed before sample %d; the harness's next call answered %s later; sample taken %s after due",
+				n, out.target.firstAnswerAfter(killedAt[n]).Round(100*time.Millisecond), lateness(run, n).Round(100*time.Millisecond))
 		}
 		t.Logf("undisturbed samples: median %s after due; dropbear listener pid %s → %s", usualLateness(run, restarts...).Round(100*time.Millisecond), oldPID, newPID)
 	})
@@ -195,9 +199,18 @@ func TestRigFaults_DropbearRestartAndABlackHoleOnOneRig(t *testing.T) {
 		if longFaults() {
 			holes, samples = []int{2, 3, 7, 8}, 10
 		}
+		var holed bool
+		var lifted []time.Time
 		out := soakWithFault(t, vm, proxy, faultSoak{Interval: faultInterval, Duration: time.Duration(samples) * faultInterval,
 			MaxBackoff: 2 * time.Second,
-			Before:     func(n int) { proxy.setHoled(slices.Contains(holes, n)) }})
+			Before: func(n int) {
+				on := slices.Contains(holes, n)
+				if holed && !on {
+					lifted = append(lifted, time.Now())
+				}
+				holed = on
+				proxy.setHoled(on)
+			}})
 		run := out.run
 
 		assertSamples(t, out, indexesExcept(run.Meta.PlannedSamples, holes...), holes)
@@ -217,8 +230,11 @@ func TestRigFaults_DropbearRestartAndABlackHoleOnOneRig(t *testing.T) {
 				after = append(after, h+1)
 			}
 		}
-		for _, n := range after {
-			t.Logf("recovery: sample %d (first after the hole) taken %s after due", n, lateness(run, n).Round(100*time.Millisecond))
+		for i, n := range after {
+			if i < len(lifted) {
+				t.Logf("recovery: hole lifted before sample %d; the harness's next call answered %s later; sample taken %s after due",
+					n, out.target.firstAnswerAfter(lifted[i]).Round(100*time.Millisecond), lateness(run, n).Round(100*time.Millisecond))
+			}
 		}
 		t.Logf("undisturbed samples: median %s after due", usualLateness(run, after...).Round(100*time.Millisecond))
 	})
@@ -242,7 +258,7 @@ func dropbearListener(ctx context.Context, t *testing.T, vm *rig.VM, not string)
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		out, err := vm.Run(ctx, "sh", "-c", `for p in $(pidof dropbear); do set -- $(cat /proc/$p/stat); [ "$4" = 1 ] && echo $p; done`)
+		out, err := sideRun(ctx, vm, "sh", "-c", `for p in $(pidof dropbear); do set -- $(cat /proc/$p/stat); [ "$4" = 1 ] && echo $p; done`)
 		pid := strings.TrimSpace(string(out))
 		switch {
 		case err == nil && pid != "" && !strings.Contains(pid, "\n") && pid != not:
@@ -257,7 +273,7 @@ func dropbearListener(ctx context.Context, t *testing.T, vm *rig.VM, not string)
 // bootID is the guest's boot id, read over a side connection.
 func bootID(ctx context.Context, t *testing.T, vm *rig.VM) string {
 	t.Helper()
-	out, err := vm.Run(ctx, "cat", "/proc/sys/kernel/random/boot_id")
+	out, err := sideRun(ctx, vm, "cat", "/proc/sys/kernel/random/boot_id")
 	if err != nil {
 		t.Fatalf("read the boot id: %v", err)
 	}
@@ -270,7 +286,7 @@ func waitForNewBoot(ctx context.Context, t *testing.T, vm *rig.VM, old string) (
 	t.Helper()
 	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
-		out, err := vm.Run(ctx, "cat", "/proc/sys/kernel/random/boot_id")
+		out, err := sideRun(ctx, vm, "cat", "/proc/sys/kernel/random/boot_id")
 		if id := strings.TrimSpace(string(out)); err == nil && id != "" && id != old {
 			return id, time.Now()
 		}
@@ -278,6 +294,15 @@ func waitForNewBoot(ctx context.Context, t *testing.T, vm *rig.VM, old string) (
 	}
 	t.Fatalf("the guest did not come back with a new boot id within 3 minutes; console:\n%s", consoleTail(vm))
 	return "", time.Time{}
+}
+
+// sideRun is vm.Run bounded to 30 s: a connection QEMU's user network
+// accepted while the guest was down waits for the SSH banner forever
+// (ssh's ConnectTimeout does not cover it).
+func sideRun(ctx context.Context, vm *rig.VM, argv ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return vm.Run(ctx, argv...)
 }
 
 func consoleTail(vm *rig.VM) string {
@@ -297,7 +322,7 @@ func consoleTail(vm *rig.VM) string {
 // dies with it, has returned first.
 func restartDropbear(ctx context.Context, t *testing.T, vm *rig.VM) {
 	t.Helper()
-	if _, err := vm.Run(ctx, "sh", "-c", `(sleep 0.5; kill $(pidof dropbear)) </dev/null >/dev/null 2>&1 &`); err != nil {
+	if _, err := sideRun(ctx, vm, "sh", "-c", `(sleep 0.5; kill $(pidof dropbear)) </dev/null >/dev/null 2>&1 &`); err != nil {
 		t.Errorf("restart dropbear: %v", err)
 	}
 	time.Sleep(time.Second)
@@ -307,7 +332,7 @@ func restartDropbear(ctx context.Context, t *testing.T, vm *rig.VM) {
 // so the side session returns first.
 func rebootGuest(ctx context.Context, t *testing.T, vm *rig.VM) {
 	t.Helper()
-	if _, err := vm.Run(ctx, "sh", "-c", `(sleep 0.5; reboot -f) </dev/null >/dev/null 2>&1 &`); err != nil {
+	if _, err := sideRun(ctx, vm, "sh", "-c", `(sleep 0.5; reboot -f) </dev/null >/dev/null 2>&1 &`); err != nil {
 		t.Errorf("reboot the guest: %v", err)
 	}
 }

@@ -47,6 +47,8 @@ type faultOutcome struct {
 	loaded *harness.Run
 	report report.Run
 	wall   time.Duration
+	// target saw every call; its firstAnswerAfter measures recovery.
+	target *watchedTarget
 }
 
 // linkOptions are how the fault soaks reach the rig: the rig's key and host
@@ -122,7 +124,7 @@ func soakWithFault(t *testing.T, vm *rig.VM, proxy *linkProxy, fs faultSoak) fau
 	if err != nil {
 		t.Fatalf("Soak: %v", err)
 	}
-	out := faultOutcome{run: run, wall: time.Since(start)}
+	out := faultOutcome{run: run, wall: time.Since(start), target: tgt}
 	if out.loaded, err = harness.LoadRun(run.Dir); err != nil {
 		t.Fatalf("LoadRun %s: %v", run.Dir, err)
 	}
@@ -149,6 +151,30 @@ type watchedTarget struct {
 	// hookMu makes the hook run once at a time: periodic target workloads
 	// call the target from their own goroutines.
 	hookMu sync.Mutex
+	// answered holds when each call that succeeded returned.
+	answered []time.Time
+}
+
+// firstAnswerAfter is how long after t0 the first call that succeeded
+// returned: the recovery time of a fault injected at t0; -1 if none did.
+func (w *watchedTarget) firstAnswerAfter(t0 time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, at := range w.answered {
+		if at.After(t0) {
+			return at.Sub(t0)
+		}
+	}
+	return -1
+}
+
+func (w *watchedTarget) answer(err error) {
+	if err != nil {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.answered = append(w.answered, time.Now())
 }
 
 func (w *watchedTarget) progress(p harness.Progress) {
@@ -171,12 +197,16 @@ func (w *watchedTarget) hook() {
 
 func (w *watchedTarget) Run(ctx context.Context, argv []string, opts remote.RunOptions) (remote.Result, error) {
 	w.hook()
-	return w.Target.Run(ctx, argv, opts)
+	res, err := w.Target.Run(ctx, argv, opts)
+	w.answer(err)
+	return res, err
 }
 
 func (w *watchedTarget) ReadFiles(ctx context.Context, paths []string, opts remote.ReadOptions) (*remote.Snapshot, error) {
 	w.hook()
-	return w.Target.ReadFiles(ctx, paths, opts)
+	snap, err := w.Target.ReadFiles(ctx, paths, opts)
+	w.answer(err)
+	return snap, err
 }
 
 // lineLog sends the soak's lifecycle log to the test log in -v runs.
