@@ -36,66 +36,85 @@ func wrongKnownHosts(t *testing.T, srv *remotetest.Server) string {
 	return kh
 }
 
-// TestEveryEntryPointRefusesAChangedHostKey runs the leakgate CLI's
+// TestEveryEntryPointRefusesAnUntrustedHostKey runs the leakgate CLI's
 // subcommands that dial (run, read, preflight, sample) and the wifi_soak
-// suite against a server whose host key differs from known_hosts: each must
-// refuse, say why, and run nothing on the server.
-func TestEveryEntryPointRefusesAChangedHostKey(t *testing.T) {
+// suite against a server whose host key differs from known_hosts, and
+// against one known_hosts does not list: each must refuse, say why (the
+// host key; for an unknown host, the ssh-keyscan line that trusts it), and
+// run nothing on the server.
+func TestEveryEntryPointRefusesAnUntrustedHostKey(t *testing.T) {
 	t.Parallel()
-	srv := remotetest.New(t, remotetest.Options{})
-	kh := wrongKnownHosts(t, srv)
-	target := []string{"--target", srv.Spec(), "--identity", srv.ClientKeyFile(), "--known-hosts", kh, "--ssh-config", "none", "--connect-timeout", "5s"}
-
 	cli := filepath.Join(t.TempDir(), "leakgate")
 	build := exec.Command("go", "build", "-o", cli, "./cmd/leakgate")
 	build.Dir = moduleRoot(t)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the CLI: %v\n%s", err, out)
 	}
-	sampleOut := filepath.Join(t.TempDir(), "snap")
-	entries := map[string][]string{
-		"leakgate run":       append(append([]string{"run"}, target...), "--", "true"),
-		"leakgate read":      append(append([]string{"read"}, target...), "/proc/meminfo"),
-		"leakgate preflight": append([]string{"preflight"}, target...),
-		"leakgate sample":    append(append([]string{"sample"}, target...), "--out", sampleOut),
-	}
-	for name, args := range entries {
-		t.Run(name, func(t *testing.T) {
-			var out bytes.Buffer
-			cmd := exec.Command(cli, args...)
-			cmd.Stdout, cmd.Stderr = &out, &out
-			err := cmd.Run()
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) || ee.ExitCode() == 0 {
-				t.Fatalf("%s exited %v with a changed host key; it must refuse:\n%s", name, err, out.String())
+	suite := buildSuite(t)
+
+	for _, c := range []struct {
+		name       string
+		knownHosts func(t *testing.T, srv *remotetest.Server) string
+		says       string
+	}{
+		{"changed host key", wrongKnownHosts, "host key"},
+		{"unknown host", emptyKnownHosts, "ssh-keyscan"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			srv := remotetest.New(t, remotetest.Options{})
+			kh := c.knownHosts(t, srv)
+			target := []string{"--target", srv.Spec(), "--identity", srv.ClientKeyFile(), "--known-hosts", kh, "--ssh-config", "none", "--connect-timeout", "5s"}
+			sampleOut := filepath.Join(t.TempDir(), "snap")
+			entries := map[string][]string{
+				"leakgate run":       append(append([]string{"run"}, target...), "--", "true"),
+				"leakgate read":      append(append([]string{"read"}, target...), "/proc/meminfo"),
+				"leakgate preflight": append([]string{"preflight"}, target...),
+				"leakgate sample":    append(append([]string{"sample"}, target...), "--out", sampleOut),
+				"wifi_soak suite":    nil,
 			}
-			if !strings.Contains(strings.ToLower(out.String()), "host key") {
-				t.Errorf("%s does not say the host key is the problem:\n%s", name, out.String())
+			for name, args := range entries {
+				bin := cli
+				if args == nil {
+					bin, args = suite, append(target, "--duration", "20m", "--interval", "10m", "--out", t.TempDir())
+				}
+				var out bytes.Buffer
+				cmd := exec.Command(bin, args...)
+				cmd.Stdout, cmd.Stderr = &out, &out
+				err := cmd.Run()
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() == 0 {
+					t.Errorf("%s exited %v with a %s; it must refuse:\n%s", name, err, c.name, out.String())
+					continue
+				}
+				if !strings.Contains(strings.ToLower(out.String()), c.says) {
+					t.Errorf("%s does not say %q:\n%s", name, c.says, out.String())
+				}
+			}
+			if _, err := os.Stat(filepath.Join(sampleOut, "raw.tar.gz")); err == nil {
+				t.Errorf("leakgate sample wrote a snapshot from a server it should not trust")
+			}
+			if cmds := srv.Commands(); len(cmds) != 0 {
+				t.Errorf("the untrusted server ran %d commands: %q", len(cmds), cmds)
 			}
 		})
 	}
-	if _, err := os.Stat(filepath.Join(sampleOut, "raw.tar.gz")); err == nil {
-		t.Errorf("leakgate sample wrote a snapshot from a server it should not trust")
-	}
+}
 
-	t.Run("wifi_soak suite", func(t *testing.T) {
-		bin := buildSuite(t)
-		cmd := exec.Command(bin, append(target, "--duration", "20m", "--interval", "10m", "--out", t.TempDir())...)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() == 0 {
-			t.Fatalf("the suite exited %v with a changed host key; it must fail:\n%s", err, out.String())
-		}
-		if !strings.Contains(strings.ToLower(out.String()), "host key") {
-			t.Errorf("the suite does not say the host key is the problem:\n%s", out.String())
-		}
-	})
-
-	if cmds := srv.Commands(); len(cmds) != 0 {
-		t.Errorf("the untrusted server ran %d commands: %q", len(cmds), cmds)
+// emptyKnownHosts writes a known_hosts that lists another host only: srv
+// is unknown.
+func emptyKnownHosts(t *testing.T, _ *remotetest.Server) string {
+	t.Helper()
+	other, _, err := remotetest.NewKey()
+	if err != nil {
+		t.Fatal(err)
 	}
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	line := knownhosts.Line([]string{"[192.0.2.1]:22"}, other.PublicKey()) + "\n"
+	if err := os.WriteFile(kh, []byte(line), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return kh
 }
 
 // TestSoak_PassphraseNeverReachesTheRunFolder soaks through an encrypted
