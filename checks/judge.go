@@ -251,10 +251,12 @@ func kmemleakFinding(s Series, pol Policy) (*Finding, trend.Verdict) {
 	return &f, trend.OK
 }
 
-// corroborate folds each kmemleak finding into the first growing slab
-// finding it matches (object size, or an allocation site naming the
-// culprit): one finding, both pieces of evidence, the worse verdict. Early
-// judging keeps kmemleak findings only as such evidence.
+// corroborate folds each kmemleak finding into every growing slab finding
+// it matches (object size, or an allocation site naming the culprit): one
+// finding, both pieces of evidence, the worse verdict. One backtrace can
+// fill two caches (a driver that allocates a buffer from its own cache and
+// its descriptor with kmalloc in one function), so each gets the culprit.
+// Early judging keeps kmemleak findings only as such evidence.
 func corroborate(slabs, leaks []Finding, kmalloc []int64, final bool) []Finding {
 	var out []Finding
 	used := make([]bool, len(leaks))
@@ -264,7 +266,7 @@ func corroborate(slabs, leaks []Finding, kmalloc []int64, final bool) []Finding 
 			continue
 		}
 		for k, l := range leaks {
-			if used[k] || !matches(*f, l, kmalloc) {
+			if !matches(*f, l, kmalloc) {
 				continue
 			}
 			used[k] = true
