@@ -53,6 +53,8 @@ func TestLoadPolicy_RejectsBadInput(t *testing.T) {
 		{"an allow rule of an unknown kind", "allow:\n  - kind: disk\n    subject: x\n    reason: y\n"},
 		{"an allow rule with a bad glob", "allow:\n  - kind: slab\n    subject: \"[\"\n    reason: y\n"},
 		{"a negative floor", "min_growth_bytes:\n  process: -1\n"},
+		{"a periodic drawdown above the growth", "periodic_drawdown: 1.5\n"},
+		{"a negative periodic inflation", "periodic_max_inflation: -1\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,5 +118,16 @@ func BenchmarkLoadPolicy(b *testing.B) {
 		if _, err := LoadPolicy(doc, DefaultPolicy()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestPolicyTrendOptions_CarriesTheSteadyRules(t *testing.T) {
+	p, err := LoadPolicy([]byte("steady_drawdown: 0.5\nperiodic_drawdown: 0.9\nperiodic_max_inflation: 1.4\n"), DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := p.TrendOptions(KindSlab, true)
+	if o.SteadyDrawdown != 0.5 || o.PeriodicDrawdown != 0.9 || o.PeriodicMaxInflation != 1.4 {
+		t.Fatalf("steady rules not carried: %+v", o)
 	}
 }

@@ -11,8 +11,9 @@ import (
 // TestEvaluate_DefaultPolicyMeetsTheDetectionTargets runs a small version of
 // `make eval` (same seed, 300 series per class, 40 runs) and guards the
 // headline figures: recall ≥ 98 % on leaks above the floor, ≤ 1 % false
-// alarms per benign series, ≤ 5 % of runs of 300 benign series with any
-// false alarm (2 of 40), no early stop of a benign series. The baselines
+// alarms per benign series, ≤ 2.5 % of runs of 300 benign series with any
+// false alarm (1 of 40; the full evaluation gives 1.5–2.5 % over five seeds,
+// against a 5 % target), no early stop of a benign series. The baselines
 // must do worse than leakgate.
 func TestEvaluate_DefaultPolicyMeetsTheDetectionTargets(t *testing.T) {
 	rep, err := Evaluate(context.Background(), DefaultConfig(checks.DefaultPolicy(), 20261125, 300, 40))
@@ -26,8 +27,8 @@ func TestEvaluate_DefaultPolicyMeetsTheDetectionTargets(t *testing.T) {
 	if tot.FalseAlarmPerSeries[Judge] > 0.01 {
 		t.Errorf("false alarms per series %.4f, want ≤ 0.01", tot.FalseAlarmPerSeries[Judge])
 	}
-	if tot.FalseAlarmPerRun[Judge] > 0.05 {
-		t.Errorf("runs with a false alarm %.3f, want ≤ 0.05", tot.FalseAlarmPerRun[Judge])
+	if tot.FalseAlarmPerRun[Judge] > 0.025 {
+		t.Errorf("runs with a false alarm %.3f, want ≤ 0.025", tot.FalseAlarmPerRun[Judge])
 	}
 	if tot.Recall[SeedRule] >= tot.Recall[Judge] || tot.FalseAlarmPerSeries[NaiveRule] <= tot.FalseAlarmPerSeries[Judge] {
 		t.Errorf("baselines not worse: seed recall %.3f, naive false alarms %.3f", tot.Recall[SeedRule], tot.FalseAlarmPerSeries[NaiveRule])

@@ -69,9 +69,11 @@ func (r Report) Markdown() string {
 		c.IntervalSeconds/60, c.Points, c.Points-warmupPoints(timesOf(c), o), o.Warmup, o.MinGrowth/1024, c.PerClass, c.Runs, c.RunSize)
 	p("Rules compared on the same series (judged window: after warm-up):\n\n")
 	p("- **leakgate**: `checks/trend` with the default policy — Mann–Kendall (Hamed–Rao corrected) at FDR q = %.3g "+
-		"(Benjamini–Hochberg across a run), also p ≤ %.3g under a bias-corrected AR(1) model, Theil–Sen slope, growth ≥ floor%s, later half still growing (slope ≥ %.0f %% of the whole, p ≤ %.2g), "+
+		"(Benjamini–Hochberg across a run), also p ≤ %.3g under a bias-corrected AR(1) model (p ≤ %.2g for a steady rise: one that never falls back by more than %.0f %% of its growth, "+
+		"or by more than %.0f %% with a Hamed–Rao inflation ≤ %.2g), Theil–Sen slope, growth ≥ floor%s, later half still growing (slope ≥ %.0f %% of the whole, p ≤ %.2g), "+
 		"floor filter %v. A leak is judged at q/%d, the strictest threshold BH applies to a lone leak among %d series.\n",
-		o.Alpha, o.StrictAlpha, atLowerBound(o), o.PersistFraction*100, o.PersistAlpha, o.FloorWindow, c.RunSize, c.RunSize)
+		o.Alpha, o.StrictAlpha, o.SteadyStrictAlpha, 100*o.SteadyDrawdown, 100*o.PeriodicDrawdown, o.PeriodicMaxInflation,
+		atLowerBound(o), o.PersistFraction*100, o.PersistAlpha, o.FloorWindow, c.RunSize, c.RunSize)
 	p("- **seed rule**: \"active_objs keeps increasing\" — never falls and ends above its start.\n")
 	p("- **last − first**: the last value minus the first ≥ the floor.\n\n")
 
@@ -124,17 +126,30 @@ func (r Report) Markdown() string {
 	p("| **all leaks** | %s | %s | %s |\n", delays(all[Judge]), delays(all[SeedRule]), delays(all[NaiveRule]))
 	p("\nThe seed rule's delays are over the few leaks it catches at all; last − first reacts fast but fires on any benign step, ramp or spike.\n")
 	p("\n## Reading the figures\n\n"+
-		"- **Runs with a false alarm: %s here, target 5 %%.** They come from AR(1) noise with φ up to 0.9 (and a few bounded walks): on 67 points "+
-		"Hamed–Rao sees only part of that correlation, and a realisation that wanders up for 11 h passes the main test. Three checks under a "+
-		"bias-corrected AR(1) model remove most of them: the trend must hold at `strict_alpha` (0.1 %%), or at `steady_strict_alpha` (20 %%) for a "+
-		"steady rise that never gives back more than its growth (a leak growing in bursts or under a saw-tooth looks like a random walk to the "+
-		"model, an AR(1) wander gives back what it gained); the later half is tested with at least the whole window's correlation; and the "+
-		"growth must clear the floor at the slope's lower bound (`material_at_lower_bound`). What is left are wanders that look like a straight "+
-		"rise to every test tried (Prais–Winsten with a bias-corrected φ or its upper bound, a polynomial variance ratio, stricter corrections: "+
-		"each trades recall for false alarms on the same curve). Over seeds the figure moves by about ±1.5 points (200 runs): "+
-		"seeds 20261125, 1, 2, 3 and 4 gave 5.0, 7.0, 4.5, 4.0 and 4.5 %% of runs (mean 5.0 %%) with recall 99.1, 98.8, 99.1, 99.0 and 99.0 %%, "+
-		"so the target is met on average and on four seeds of five, not with margin. Halving the FDR (0.005) lowers it by about half a "+
-		"point for 0.2 points of recall; the default keeps 0.01, which every kind and short runs share.\n"+
+		"- **Runs with a false alarm: %s here, target 5 %%, and at most 3.5 %% on each of five seeds so that one unlucky seed does not miss it.** "+
+		"They come from AR(1) noise with φ up to 0.9 (and a few bounded walks): on 67 points Hamed–Rao sees only part of that correlation, "+
+		"and a realisation that wanders up for 11 h passes the main test. Checks under a bias-corrected AR(1) model remove most of them: the "+
+		"trend must hold at `strict_alpha` (0.01 %%), or at `steady_strict_alpha` (20 %%) for a steady rise; the later half is tested with at least "+
+		"the whole window's correlation; and the growth must clear the floor at the slope's lower bound (`material_at_lower_bound`). A rise is "+
+		"steady when it never gives back more than 60 %% of its growth (`steady_drawdown`: a leak that grows in bursts, whose residuals look like a "+
+		"random walk to the AR(1) model), or more than all of it while the Hamed–Rao inflation over every lag stays ≤ 1.6 (`periodic_drawdown`, "+
+		"`periodic_max_inflation`: a leak under a saw-tooth, whose residual correlations change sign over a period and cancel); an AR(1) wander "+
+		"that gives back most of its rise has only positive correlations and stays on the strict path.\n"+
+		"- **What changed and why.** Before, `strict_alpha` was 0.1 %% and any rise giving back at most its whole growth was steady. Most of the "+
+		"remaining false alarms were AR(1) wanders that took that steady path (giving back 57–98 %% of their rise, mostly with a Hamed–Rao "+
+		"inflation of 1.6–5.3) or passed the strict check at p between 10⁻⁴ and 10⁻³, where few leaks fall (recall on linear leaks is "+
+		"unchanged, on leaks under AR(1) noise 0.1 point lower). Over seeds "+
+		"20261125, 1, 2, 3 and 4 (200 runs each) runs with a false alarm went from 5.0, 7.0, 4.5, 4.0, 4.5 %% to 1.5, 2.5, 2.5, 2.0, 2.5 %% "+
+		"(mean 5.0 → 2.2 %%); recall from 99.07, 98.80, 99.07, 99.03, 98.97 %% to 98.99, 98.76, 99.01, 98.99, 98.87 %% (the loss is on "+
+		"saw-tooth leaks, 0.2–0.7 points; bursty recall, 96.8–98.2 %% over the seeds, is unchanged); per-series false alarms stayed at or below "+
+		"0.025 %%; the median detection delay grew by one sample (32 → 33) and the hard saw-tooth 2× class fell from 11.1 to 6.7 %%. Each change alone: `strict_alpha` 0.01 %% gave 4.5, 4.5, 3.0, 4.0, 2.5 %% of runs; the new steady rule 2.0, 5.5, 4.0, 2.5, "+
+		"4.5 %%; a 60 %% drawdown without the periodic path drops saw-tooth recall to 69 %%. With 200 runs a seed's figure moves by about ±1 point.\n"+
+		"- **Tried and not kept** (same five seeds): Bonferroni instead of Benjamini–Hochberg across the run (5.0, 7.0, 4.0, 3.5, 4.5 %%: with no "+
+		"leak in a run both stop at the smallest p); FDR 0.005 (3.0–7.0 %%) or 0.0025 (3.0–5.5 %%, recall −0.4); the floor at 1.25× on the slope's "+
+		"lower bound (3.5–6.0 %%, recall −0.9) or 2× (1.5–3.5 %%, recall −11); tau ≥ 0.45 (2.5–6.0 %%); `persist_alpha` 0.1 (3.0–5.5 %%, linear "+
+		"leaks under 25 %% noise −4); fitted growth ≥ 3× the residual spread (2.5–5.0 %%, recall −1.2); `steady_strict_alpha` 0.02 (3.5–6.0 %%, "+
+		"bursty −5); and earlier Prais–Winsten with a bias-corrected φ or its upper bound, a polynomial variance ratio and stricter corrections "+
+		"(each trades recall for false alarms on the same curve). What is left are wanders that look like a straight rise to every test here.\n"+
 		"- Hard classes are shown for honesty and left out of the headline: a leak that grows at a dozen events in 12 h, or under a saw-tooth "+
 		"larger than its growth, and a walk that crosses its band once in 12 h, cannot be told apart in one window by any rule here "+
 		"(last − first catches the leaks only by also flagging a third of all benign series).\n"+

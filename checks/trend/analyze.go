@@ -79,6 +79,16 @@ type Options struct {
 	// not, yet its residuals look like a random walk to an AR(1) model.
 	SteadyDrawdown    float64
 	SteadyStrictAlpha float64
+	// PeriodicDrawdown and PeriodicMaxInflation, when both > 0, also mark a
+	// rise as steady when it falls back by at most PeriodicDrawdown of its
+	// fitted growth and the test's variance inflation (VarianceInflation:
+	// Hamed–Rao over every lag up to 512 points) is at most
+	// PeriodicMaxInflation. A leak under a saw-tooth gives back up to its
+	// amplitude at every drop, but its residual correlations change sign
+	// over a period and cancel, so every lag together inflates little; an
+	// AR(1) wander's correlations are all positive.
+	PeriodicDrawdown     float64
+	PeriodicMaxInflation float64
 }
 
 // Correction is a way to account for serial correlation in the trend test.
@@ -105,14 +115,16 @@ func DefaultOptions() Options {
 		MinPoints:       12,
 		Warmup:          time.Hour,
 		MinMonotonic:    0.35,
-		StrictAlpha:     0.001,
+		StrictAlpha:     0.0001,
 		PersistFraction: 0.3,
 		PersistAlpha:    0.3,
 		ConfidenceLevel: 0.95,
 
 		MaterialAtLowerBound: true,
-		SteadyDrawdown:       1,
+		SteadyDrawdown:       0.6,
 		SteadyStrictAlpha:    0.2,
+		PeriodicDrawdown:     1,
+		PeriodicMaxInflation: 1.6,
 	}
 }
 
@@ -173,7 +185,9 @@ type Result struct {
 	// later half's; MaterialAtLowerBound judges the floors on it.
 	StrictSlopeLowPerHour float64 `json:"strict_slope_low_per_hour"`
 	// Drawdown is the largest fall of the judged values from their running
-	// maximum; Steady reports Drawdown ≤ SteadyDrawdown × FittedGrowth.
+	// maximum; Steady reports Drawdown ≤ SteadyDrawdown × FittedGrowth, or
+	// ≤ PeriodicDrawdown × FittedGrowth with VarianceInflation ≤
+	// PeriodicMaxInflation.
 	Drawdown float64 `json:"drawdown"`
 	Steady   bool    `json:"steady"`
 	// Last is the last judged value (after floor filtering).
@@ -206,7 +220,7 @@ func Decide(r *Result, p float64, opts Options) {
 		r.Significant, r.Persistent, r.Material = false, false, false
 		return
 	}
-	r.Steady = opts.SteadyDrawdown > 0 && r.FittedGrowth > 0 && r.Drawdown <= opts.SteadyDrawdown*r.FittedGrowth
+	r.Steady = steady(r, opts)
 	strictAlpha := opts.StrictAlpha
 	if r.Steady && strictAlpha > 0 {
 		strictAlpha = max(strictAlpha, opts.SteadyStrictAlpha)
@@ -241,6 +255,19 @@ func Decide(r *Result, p float64, opts Options) {
 		r.Reason = fmt.Sprintf("grows %.4g/h [%.4g, %.4g], p=%.3g, still growing on the later half",
 			r.SlopePerHour, r.SlopeLow, r.SlopeHigh, p)
 	}
+}
+
+// steady reports whether r's rise is steady (Options.SteadyDrawdown, or
+// Options.PeriodicDrawdown with little variance inflation).
+func steady(r *Result, opts Options) bool {
+	if r.FittedGrowth <= 0 {
+		return false
+	}
+	if opts.SteadyDrawdown > 0 && r.Drawdown <= opts.SteadyDrawdown*r.FittedGrowth {
+		return true
+	}
+	return opts.PeriodicDrawdown > 0 && opts.PeriodicMaxInflation > 0 &&
+		r.Drawdown <= opts.PeriodicDrawdown*r.FittedGrowth && r.VarianceInflation <= opts.PeriodicMaxInflation
 }
 
 func validate(times, values []float64) error {

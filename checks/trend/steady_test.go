@@ -65,7 +65,7 @@ func TestAnalyze_SteadyRiseNeedsOnlyTheLooseStrictLevel(t *testing.T) {
 			t.Fatalf("seed %d: steady staircase with strict p %.3g is not significant (%s)", seed, r.PStrict, r.Reason)
 		}
 		off := opts
-		off.SteadyDrawdown = 0
+		off.SteadyDrawdown, off.PeriodicDrawdown = 0, 0
 		if r2, _ := Analyze(times, v, off); r2.Significant {
 			t.Fatalf("seed %d: without the steady path a strict p of %.3g passed StrictAlpha %g", seed, r2.PStrict, off.StrictAlpha)
 		}
