@@ -67,17 +67,12 @@ func ParseAllocCalls(b []byte) (AllocReport, error) {
 	var r AllocReport
 	r.Truncated = len(b) >= allocCallsPageCutBytes || (len(b) > 0 && b[len(b)-1] != '\n')
 	r.Sites = make([]AllocSite, 0, min(bytes.Count(b, []byte("\n"))+1, maxPresize))
-	// The fields of well-formed lines are slices of one copy of the file
-	// (real files are one page): no allocation or intern lookup per line.
-	text := string(b)
 	in := interner{}
 	var rowErrs RowErrors
 	lineNo := 0
-	for pos := 0; len(b) > 0; {
+	for len(b) > 0 {
 		var line []byte
 		line, b = lines.Next(b)
-		lineText := text[pos : pos+len(line)]
-		pos += len(line) + 1
 		lineNo++
 		first, _ := lines.NextToken(line)
 		if len(first) == 0 {
@@ -89,7 +84,7 @@ func ParseAllocCalls(b []byte) (AllocReport, error) {
 		}
 		r.Sites = append(r.Sites, AllocSite{})
 		site := &r.Sites[len(r.Sites)-1]
-		if parseSiteHeaderFast(line, lineText, site) {
+		if parseSiteHeaderFast(line, in, site) {
 			continue
 		}
 		*site = AllocSite{}
@@ -142,8 +137,7 @@ func ParseAllocTraces(b []byte) (AllocReport, error) {
 			frames.startStack()
 			r.Sites = append(r.Sites, AllocSite{})
 			cur = &r.Sites[len(r.Sites)-1]
-			// One string per header: its fields are slices of it.
-			if parseSiteHeaderFast(line, string(line), cur) {
+			if parseSiteHeaderFast(line, in, cur) {
 				continue
 			}
 			*cur = AllocSite{}

@@ -1,12 +1,17 @@
 package slab
 
+import (
+	"bytes"
+
+	"github.com/leakgate/leakgate/checks/internal/lines"
+)
+
 // parseSiteHeaderFast reads a well-formed site header exactly as
-// parseSiteHeader does, in one pass over the bytes, slicing every string
-// field from text (the same line as a string) instead of allocating or
-// interning it. It reports false for anything parseSiteHeader would reject,
+// parseSiteHeader does (its strings from the same interner), in one pass
+// over the bytes. It reports false for anything parseSiteHeader would reject,
 // which the caller then hands to parseSiteHeader for its error; s is then
 // partly written and must be reset.
-func parseSiteHeaderFast(line []byte, text string, s *AllocSite) bool {
+func parseSiteHeaderFast(line []byte, in interner, s *AllocSite) bool {
 	var ok bool
 	i := skipBlanks(line, 0)
 	if s.Count, i, ok = number(line, i); !ok || !tokenEnds(line, i) {
@@ -17,19 +22,18 @@ func parseSiteHeaderFast(line []byte, text string, s *AllocSite) bool {
 		return false
 	}
 	// splitSymbol splits at the first '+', unless it is the first byte.
+	i = lines.TokenEnd(line, start)
 	plus := -1
-	for i = start; i < len(line) && !blank[line[i]]; i++ {
-		if line[i] == '+' && plus < 0 && i > start {
-			plus = i
+	if line[start] != '+' {
+		if p := bytes.IndexByte(line[start:i], '+'); p > 0 {
+			plus = start + p
 		}
 	}
-	if line[start] == '+' {
-		plus = -1
-	}
+	caller := in.get(line[start:i])
 	if plus < 0 {
-		s.Caller = text[start:i]
+		s.Caller = caller
 	} else {
-		s.Caller, s.CallerOffset = text[start:plus], text[plus:i]
+		s.Caller, s.CallerOffset = caller[:plus-start], caller[plus-start:]
 	}
 	i = skipBlanks(line, i)
 	if i < len(line) && line[i] == '[' {
@@ -38,7 +42,7 @@ func parseSiteHeaderFast(line []byte, text string, s *AllocSite) bool {
 			e++
 		}
 		if e-i > 2 && line[e-1] == ']' {
-			s.CallerModule = text[i+1 : e-1]
+			s.CallerModule = in.get(line[i+1 : e-1])
 			i = e
 		}
 	}
@@ -81,9 +85,9 @@ func parseSiteHeaderFast(line []byte, text string, s *AllocSite) bool {
 			}
 			switch string(key) {
 			case "cpus":
-				s.CPUs = text[v:i]
+				s.CPUs = in.get(line[v:i])
 			case "nodes":
-				s.Nodes = text[v:i]
+				s.Nodes = in.get(line[v:i])
 			}
 		}
 		if !tokenEnds(line, i) {

@@ -27,15 +27,15 @@ func NextToken(b []byte) (tok, rest []byte) {
 	for i < len(b) && isBlank(b[i]) {
 		i++
 	}
-	j := tokenEnd(b, i)
+	j := TokenEnd(b, i)
 	return b[i:j], b[j:]
 }
 
-// tokenEnd returns the index of the first blank at or after j, or len(b).
+// TokenEnd returns the index of the first blank at or after j, or len(b).
 // It tests eight bytes at a time for one at or below ' ' (every blank is),
 // then checks the first such byte, so long tokens (addresses, symbols) cost
 // an eighth of a byte-by-byte scan.
-func tokenEnd(b []byte, j int) int {
+func TokenEnd(b []byte, j int) int {
 	const highs, belowBang = 0x8080808080808080, 0x21 * 0x0101010101010101
 	for j+8 <= len(b) {
 		x := binary.LittleEndian.Uint64(b[j:])
