@@ -149,7 +149,7 @@ var remoteRunSmall = remote.RunOptions{MaxOutputBytes: 1 << 20}
 
 // evaluateFacts turns probed facts into the preflight answer via kconfig.
 func evaluateFacts(f probedFacts) PreflightResult {
-	p := PreflightResult{Kernel: f.Kernel, ConfigSource: f.ConfigSource, ConfigDigest: digest(f.Config), Notes: f.Notes}
+	p := PreflightResult{Kernel: f.Kernel, ConfigSource: f.ConfigSource, ConfigDigest: digest(f.Config), Notes: f.Notes, MountedDebugfs: f.MountedDebugfs}
 	facts := kconfig.Facts{
 		ConfigSource:       f.ConfigSource,
 		KernelRelease:      f.Kernel,
@@ -172,6 +172,11 @@ func evaluateFacts(f probedFacts) PreflightResult {
 	}
 	if f.ConfigError != "" {
 		p.Notes = append(p.Notes, f.ConfigError)
+	}
+	// scan=off stopped a scan thread unless the kernel was built without
+	// one (DEBUG_KMEMLEAK_AUTO_SCAN=n; kernels before the option always had it).
+	if f.KmemleakFile && f.ScanOffError == "" {
+		p.StoppedAutoScan = facts.Config["CONFIG_DEBUG_KMEMLEAK_AUTO_SCAN"] != "n"
 	}
 	if f.DebugfsNote != "" {
 		p.Notes = append(p.Notes, "mount debugfs: "+f.DebugfsNote)

@@ -111,6 +111,12 @@ func (s *Suite) CheckPreflight(ctx ginkgo.SpecContext) {
 	for _, n := range pf.Notes {
 		fmt.Fprintf(ginkgo.GinkgoWriter, "leakgate: preflight: %s\n", n)
 	}
+	if !pf.Ready {
+		// No soak follows to restore what the preflight changed.
+		for _, n := range RestoreTarget(ctx, s.Target, pf) {
+			fmt.Fprintf(ginkgo.GinkgoWriter, "leakgate: preflight: %s\n", n)
+		}
+	}
 	gomega.Expect(pf).To(BeReady())
 }
 

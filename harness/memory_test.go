@@ -119,6 +119,7 @@ type deadlineTarget struct {
 	staticTarget
 	budgets []time.Duration
 	scripts []string
+	words   []string
 }
 
 func (d *deadlineTarget) Run(ctx context.Context, argv []string, opts remote.RunOptions) (remote.Result, error) {
@@ -130,6 +131,7 @@ func (d *deadlineTarget) Run(ctx context.Context, argv []string, opts remote.Run
 			d.budgets = append(d.budgets, time.Until(dl))
 		}
 		d.scripts = append(d.scripts, argv[2])
+		d.words = append(d.words, argv[4])
 	}
 	return remote.Result{}, nil
 }
@@ -145,10 +147,10 @@ func TestSoak_KmemleakScansGetTheLongBudgetAndIgnoreHangups(t *testing.T) {
 	if run.Meta.Status == "error" {
 		t.Fatalf("soak: %s", run.Meta.Error)
 	}
-	if len(tgt.budgets) != 3+2*6 {
-		t.Errorf("%d kmemleak writes, want 15 (baseline scan=off, scan, scan; two scans per sample)", len(tgt.budgets))
+	if len(tgt.budgets) != 3+2*6+1 || tgt.words[len(tgt.words)-1] != "scan=on" {
+		t.Fatalf("kmemleak writes %q, want 16: baseline scan=off, scan, scan; two scans per sample; scan=on to restore the auto-scan", tgt.words)
 	}
-	for i, b := range tgt.budgets {
+	for i, b := range tgt.budgets[:len(tgt.budgets)-1] {
 		if b < 9*time.Minute {
 			t.Errorf("write %d had %s; a scan must never get a short timeout (a signal aborts it silently)", i, b)
 		}

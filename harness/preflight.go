@@ -27,6 +27,12 @@ type PreflightResult struct {
 	ConfigDigest string `json:"config_digest,omitempty"`
 	// Notes are things the preflight did to the target (mounting debugfs).
 	Notes []string `json:"notes,omitempty"`
+	// MountedDebugfs is true when the preflight mounted debugfs, and
+	// StoppedAutoScan when it stopped kmemleak's automatic scan thread
+	// (scan=off, so the harness owns every scan) on a kernel that runs one.
+	// RestoreTarget undoes both.
+	MountedDebugfs  bool `json:"mounted_debugfs,omitempty"`
+	StoppedAutoScan bool `json:"stopped_auto_scan,omitempty"`
 }
 
 // Summary is one line naming the failed checks and their remediation.
@@ -53,6 +59,34 @@ func Preflight(ctx context.Context, tgt remote.Target) (PreflightResult, error) 
 	return evaluateFacts(facts), nil
 }
 
+// RestoreTarget undoes what the preflight changed on the target: it turns
+// kmemleak's automatic scan back on and unmounts debugfs if the preflight
+// mounted it. It returns one note per action, saying what was done or why
+// it could not be; a target left as it was gives none.
+func RestoreTarget(ctx context.Context, tgt remote.Target, pf PreflightResult) []string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
+	defer cancel()
+	var notes []string
+	do := func(what string, argv ...string) {
+		res, err := tgt.Run(ctx, argv, remoteRunSmall)
+		switch {
+		case err != nil:
+			notes = append(notes, fmt.Sprintf("could not %s on %s: %v", what, tgt.Name(), err))
+		case res.ExitStatus != 0:
+			notes = append(notes, fmt.Sprintf("could not %s on %s: %s", what, tgt.Name(), strings.TrimSpace(string(res.Stderr)+string(res.Stdout))))
+		default:
+			notes = append(notes, what)
+		}
+	}
+	if pf.StoppedAutoScan {
+		do("turned kmemleak's automatic scan back on (scan=on)", "sh", "-c", scanScript, "sh", "scan=on", kmemleakPath)
+	}
+	if pf.MountedDebugfs {
+		do("unmounted debugfs from "+debugfsPath+" (the preflight had mounted it)", "sh", "-c", `umount "`+rootPrefix+`$1" 2>&1`, "sh", debugfsPath)
+	}
+	return notes
+}
+
 func (s *soak) preflight(ctx context.Context) (PreflightResult, error) {
 	if s.cfg.Preflight != nil {
 		return *s.cfg.Preflight, nil
@@ -76,20 +110,22 @@ const (
 
 // probedFacts is the raw material of the preflight, read from the target.
 type probedFacts struct {
-	Kernel        string
-	Config        []byte
-	ConfigSource  string
-	ConfigError   string
-	Cmdline       string
-	DebugfsMount  bool
-	DebugfsNote   string
-	KmemleakFile  bool
-	ScanOffError  string // "" when the write succeeded
-	SlabinfoError string // "" when readable
-	StoreUser     int    // caches with store_user = 1
-	SlabCaches    int    // caches in /proc/slabinfo
-	MergedCaches  int    // -1 when unknown
-	Notes         []string
+	Kernel       string
+	Config       []byte
+	ConfigSource string
+	ConfigError  string
+	Cmdline      string
+	DebugfsMount bool
+	DebugfsNote  string
+	// MountedDebugfs is true when the probe mounted debugfs itself.
+	MountedDebugfs bool
+	KmemleakFile   bool
+	ScanOffError   string // "" when the write succeeded
+	SlabinfoError  string // "" when readable
+	StoreUser      int    // caches with store_user = 1
+	SlabCaches     int    // caches in /proc/slabinfo
+	MergedCaches   int    // -1 when unknown
+	Notes          []string
 }
 
 // probeTimeout bounds each preflight command.
@@ -157,7 +193,7 @@ func probeFacts(ctx context.Context, tgt remote.Target) (probedFacts, error) {
 			return f, fmt.Errorf("mount debugfs on %s: %w", tgt.Name(), err)
 		}
 		if res.ExitStatus == 0 {
-			f.DebugfsMount = true
+			f.DebugfsMount, f.MountedDebugfs = true, true
 			f.Notes = append(f.Notes, "mounted debugfs on "+debugfsPath+" (it was not mounted)")
 		} else {
 			f.DebugfsNote = strings.TrimSpace(string(res.Stdout) + string(res.Stderr))

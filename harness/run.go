@@ -123,7 +123,8 @@ type RunMeta struct {
 	Error     string         `json:"error,omitempty"`
 	Reboot    *report.Reboot `json:"reboot,omitempty"`
 	Preflight []report.Check `json:"preflight,omitempty"`
-	// PreflightNotes say what the preflight did to the target (mounting debugfs).
+	// PreflightNotes say what the preflight did to the target (mounting
+	// debugfs) and what the soak restored at its end.
 	PreflightNotes []string `json:"preflight_notes,omitempty"`
 }
 

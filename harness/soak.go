@@ -266,6 +266,7 @@ func (s *soak) lifecycle(ctx context.Context) {
 		s.fail(report.VerdictError, fmt.Sprintf("preflight could not check %s: %v", cfg.TargetName, err))
 		return
 	}
+	defer s.restoreTarget(ctx, pf)
 	if !pf.Ready {
 		s.fail(report.VerdictError, "target not ready for leak detection: "+pf.Summary())
 		return
@@ -293,6 +294,19 @@ func (s *soak) lifecycle(ctx context.Context) {
 
 	s.status("sampling")
 	s.sampleLoop(ctx, base.At, wl)
+}
+
+// restoreTarget leaves the target as the preflight found it (kmemleak's
+// automatic scan, debugfs), unless it rebooted: a new boot is back to its
+// own defaults, and debugfs may now be mounted by its init.
+func (s *soak) restoreTarget(ctx context.Context, pf PreflightResult) {
+	if s.rec.Meta.Reboot != nil {
+		return
+	}
+	for _, n := range RestoreTarget(ctx, s.tgt, pf) {
+		s.logf("after the soak: %s", n)
+		s.rec.Meta.PreflightNotes = append(s.rec.Meta.PreflightNotes, "after the soak: "+n)
+	}
 }
 
 func (s *soak) status(step string) {

@@ -50,6 +50,8 @@ func runPreflight(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "leakgate preflight: could not check: %s\n", describeRemoteError(err))
 		return exitUsage
 	}
+	// A check leaves the target as it found it.
+	pf.Notes = append(pf.Notes, harness.RestoreTarget(ctx, tgt, pf)...)
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
