@@ -39,7 +39,8 @@ func Parse(b []byte) (Info, error) {
 		info[key] = v
 	}
 	if len(bad.Lines) > 0 {
-		return info, &bad
+		errs := bad // a copy escapes, so bad itself can stay on the stack
+		return info, &errs
 	}
 	return info, nil
 }

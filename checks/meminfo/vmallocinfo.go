@@ -75,7 +75,8 @@ func ParseVmallocinfo(b []byte) ([]VmallocCaller, error) {
 		return out[i].Module < out[j].Module
 	})
 	if len(bad.Lines) > 0 {
-		return out, &bad
+		errs := bad // a copy escapes, so bad itself can stay on the stack
+		return out, &errs
 	}
 	return out, nil
 }

@@ -94,7 +94,8 @@ func ParseAllocCalls(b []byte) (AllocReport, error) {
 		}
 	}
 	if len(rowErrs.Lines) > 0 {
-		return r, &rowErrs
+		errs := rowErrs // a copy escapes, so rowErrs itself can stay on the stack
+		return r, &errs
 	}
 	return r, nil
 }
@@ -164,7 +165,8 @@ func ParseAllocTraces(b []byte) (AllocReport, error) {
 	}
 	stacks.close(cur)
 	if len(rowErrs.Lines) > 0 {
-		return r, &rowErrs
+		errs := rowErrs // a copy escapes, so rowErrs itself can stay on the stack
+		return r, &errs
 	}
 	return r, nil
 }

@@ -61,7 +61,8 @@ func ParseSlabinfo(b []byte) ([]Cache, error) {
 	}
 	names.assign(caches)
 	if len(rowErrs.Lines) > 0 {
-		return caches, &rowErrs
+		errs := rowErrs // a copy escapes, so rowErrs itself can stay on the stack
+		return caches, &errs
 	}
 	return caches, nil
 }
