@@ -70,4 +70,7 @@ type Finding struct {
 	ObjectSizeBytes int64    `json:"object_size_bytes,omitempty"`
 	SizesBytes      []int64  `json:"sizes_bytes,omitempty"`
 	AllocCallers    []string `json:"alloc_callers,omitempty"`
+	// MergedWith are the other slab caches merged into this one (sysfs
+	// aliases): /proc/slabinfo counts them together under Subject.
+	MergedWith []string `json:"merged_with,omitempty"`
 }

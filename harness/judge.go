@@ -42,8 +42,24 @@ func (r *Run) judge(final bool) (bool, string) {
 		pol = &d
 	}
 	r.Judgement = Judgement{r.seriesBuilder().Judge(*pol, checks.JudgeOptions{Final: final})}
+	nameMerged(r.Judgement.Judgement.Findings, r.Meta.SlabAliases)
 	if !final && r.Judgement.Failed() {
 		return true, r.Judgement.Summary()
 	}
 	return false, ""
+}
+
+// nameMerged gives each slab finding, and each slab finding folded into
+// another, the caches merged with it.
+func nameMerged(findings []checks.Finding, aliases map[string][]string) {
+	if len(aliases) == 0 {
+		return
+	}
+	for i := range findings {
+		f := &findings[i]
+		if f.Kind == checks.KindSlab {
+			f.MergedWith = aliases[f.Subject]
+		}
+		nameMerged(f.Evidence, aliases)
+	}
 }

@@ -123,6 +123,9 @@ type RunMeta struct {
 	Error     string         `json:"error,omitempty"`
 	Reboot    *report.Reboot `json:"reboot,omitempty"`
 	Preflight []report.Check `json:"preflight,omitempty"`
+	// SlabAliases maps a slab cache to the caches merged with it, read from
+	// /sys/kernel/slab at the baseline (empty when merging is off).
+	SlabAliases map[string][]string `json:"slab_aliases,omitempty"`
 	// PreflightNotes say what the preflight did to the target (mounting
 	// debugfs) and what the soak restored at its end.
 	PreflightNotes []string `json:"preflight_notes,omitempty"`

@@ -262,7 +262,7 @@ func subject(f checks.Finding) string {
 	}
 	switch f.Kind {
 	case checks.KindSlab:
-		return "slab cache " + name
+		return "slab cache " + name + mergedWith(f.MergedWith)
 	case checks.KindKmemleak:
 		return "kmemleak signature " + clean(digest(f.Subject))
 	case checks.KindProcess:
@@ -271,6 +271,26 @@ func subject(f checks.Finding) string {
 		return "meminfo " + name
 	}
 	return clean(string(f.Kind)) + " " + name
+}
+
+// maxMergedNames bounds the merged cache names a subject lists.
+const maxMergedNames = 6
+
+// mergedWith is " (merged with a, b, c and 4 more)": the caches slabinfo
+// counts under the same row, where a driver's cache may hide.
+func mergedWith(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	shown := make([]string, 0, min(len(names), maxMergedNames))
+	for _, n := range names[:min(len(names), maxMergedNames)] {
+		shown = append(shown, clean(n))
+	}
+	more := ""
+	if len(names) > maxMergedNames {
+		more = fmt.Sprintf(" and %d more", len(names)-maxMergedNames)
+	}
+	return " (merged with " + strings.Join(shown, ", ") + more + ")"
 }
 
 // digest is a kmemleak signature's hex digest when it has the form

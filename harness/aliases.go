@@ -1,0 +1,34 @@
+package harness
+
+import (
+	"context"
+	"strings"
+
+	"github.com/leakgate/leakgate/checks"
+)
+
+// slabLinksScript lists /sys/kernel/slab as "name<TAB>link target" lines
+// (target empty for a real directory), for checks.ParseSlabLinks. Merged
+// caches only change when a module creates or destroys one, so the list
+// is read once, after the baseline. readlink runs once per symlink.
+const slabLinksScript = `cd "` + rootPrefix + `/sys/kernel/slab" 2>/dev/null || exit 0
+for f in *; do
+	if [ -h "$f" ]; then printf '%s\t%s\n' "$f" "$(readlink "$f")"; elif [ -d "$f" ]; then printf '%s\t\n' "$f"; fi
+done`
+
+// slabAliases reads which slab caches are merged on the target. It never
+// fails the soak: without the list, findings only lack the merged names.
+func (s *soak) slabAliases(ctx context.Context) map[string][]string {
+	rctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	res, err := s.tgt.Run(rctx, []string{"sh", "-c", slabLinksScript}, remoteRunSmall)
+	if err != nil || res.ExitStatus != 0 {
+		s.logf("list merged slab caches: %v %s", err, strings.TrimSpace(string(res.Stderr)))
+		return nil
+	}
+	entries, err := checks.ParseSlabLinks(res.Stdout)
+	if err != nil {
+		s.logf("list merged slab caches: %v", err)
+	}
+	return checks.SlabAliases(entries)
+}
