@@ -23,14 +23,24 @@ import (
 // wrongKnownHosts writes a known_hosts that pins another key for srv's
 // address: the target's host key changed (or a machine in the middle).
 func wrongKnownHosts(t *testing.T, srv *remotetest.Server) string {
+	return knownHostsWithOtherKey(t, knownhosts.Normalize(srv.Addr()))
+}
+
+// emptyKnownHosts writes a known_hosts that lists another host only: srv
+// is unknown.
+func emptyKnownHosts(t *testing.T, _ *remotetest.Server) string {
+	return knownHostsWithOtherKey(t, "[192.0.2.1]:22")
+}
+
+// knownHostsWithOtherKey writes a known_hosts pinning a fresh key for host.
+func knownHostsWithOtherKey(t *testing.T, host string) string {
 	t.Helper()
 	other, _, err := remotetest.NewKey()
 	if err != nil {
 		t.Fatal(err)
 	}
 	kh := filepath.Join(t.TempDir(), "known_hosts")
-	line := knownhosts.Line([]string{knownhosts.Normalize(srv.Addr())}, other.PublicKey()) + "\n"
-	if err := os.WriteFile(kh, []byte(line), 0o600); err != nil {
+	if err := os.WriteFile(kh, []byte(knownhosts.Line([]string{host}, other.PublicKey())+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return kh
@@ -99,22 +109,6 @@ func TestEveryEntryPointRefusesAnUntrustedHostKey(t *testing.T) {
 			}
 		})
 	}
-}
-
-// emptyKnownHosts writes a known_hosts that lists another host only: srv
-// is unknown.
-func emptyKnownHosts(t *testing.T, _ *remotetest.Server) string {
-	t.Helper()
-	other, _, err := remotetest.NewKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kh := filepath.Join(t.TempDir(), "known_hosts")
-	line := knownhosts.Line([]string{"[192.0.2.1]:22"}, other.PublicKey()) + "\n"
-	if err := os.WriteFile(kh, []byte(line), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return kh
 }
 
 // TestSoak_PassphraseNeverReachesTheRunFolder soaks through an encrypted
