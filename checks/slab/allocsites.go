@@ -67,7 +67,7 @@ func ParseAllocCalls(b []byte) (AllocReport, error) {
 	var r AllocReport
 	r.Truncated = len(b) >= allocCallsPageCutBytes || (len(b) > 0 && b[len(b)-1] != '\n')
 	r.Sites = make([]AllocSite, 0, min(bytes.Count(b, []byte("\n"))+1, maxPresize))
-	in := interner{}
+	in := newInterner()
 	var rowErrs RowErrors
 	lineNo := 0
 	for len(b) > 0 {
@@ -111,7 +111,7 @@ func ParseAllocTraces(b []byte) (AllocReport, error) {
 	r.Sites = make([]AllocSite, 0, min(bytes.Count(b, []byte("\n\n"))+1, maxPresize))
 	// Frames repeat across entries (every stack passes the allocator), so
 	// each distinct frame text is allocated once.
-	in := interner{}
+	in := newInterner()
 	frames := newFrameInterner()
 	var stacks stackArena
 	var rowErrs RowErrors
@@ -205,7 +205,7 @@ func isCount(t []byte) bool {
 
 // parseSiteHeader reads "count caller[ [module]] [waste=a/b] age=.. pid=..
 // [cpus=..] [nodes=..]" into s.
-func parseSiteHeader(line []byte, in interner, s *AllocSite) error {
+func parseSiteHeader(line []byte, in *interner, s *AllocSite) error {
 	count, rest := lines.NextToken(line)
 	caller, rest := lines.NextToken(rest)
 	if len(caller) == 0 {
@@ -296,17 +296,31 @@ func parseRange(v []byte) (lo, hi int64, err error) {
 }
 
 // interner allocates each distinct text of one file once: frames, callers
-// and CPU lists repeat across entries.
-type interner map[string]string
+// and CPU lists repeat across entries. A small table of recent texts, looked
+// up by length and end bytes, answers most repeats without hashing.
+type interner struct {
+	m      map[string]string
+	recent [64]string
+}
 
-func (in interner) get(b []byte) string {
-	if s, ok := in[string(b)]; ok {
-		return s
+func newInterner() *interner { return &interner{m: map[string]string{}} }
+
+func (in *interner) get(b []byte) string {
+	if len(b) == 0 {
+		return ""
 	}
-	s := string(b)
-	if len(in) < maxInterned {
-		in[s] = s
+	slot := &in.recent[(len(b)*7+int(b[0])*3+int(b[len(b)-1]))&63]
+	if *slot == string(b) {
+		return *slot
 	}
+	s, ok := in.m[string(b)]
+	if !ok {
+		s = string(b)
+		if len(in.m) < maxInterned {
+			in.m[s] = s
+		}
+	}
+	*slot = s
 	return s
 }
 

@@ -11,7 +11,7 @@ import (
 // over the bytes. It reports false for anything parseSiteHeader would reject,
 // which the caller then hands to parseSiteHeader for its error; s is then
 // partly written and must be reset.
-func parseSiteHeaderFast(line []byte, in interner, s *AllocSite) bool {
+func parseSiteHeaderFast(line []byte, in *interner, s *AllocSite) bool {
 	var ok bool
 	i := skipBlanks(line, 0)
 	if s.Count, i, ok = number(line, i); !ok || !tokenEnds(line, i) {

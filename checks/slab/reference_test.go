@@ -17,7 +17,7 @@ func referenceParseAllocCalls(b []byte) (AllocReport, error) {
 	var r AllocReport
 	r.Truncated = len(b) >= allocCallsPageCutBytes || (len(b) > 0 && b[len(b)-1] != '\n')
 	r.Sites = []AllocSite{}
-	in := interner{}
+	in := newInterner()
 	var rowErrs RowErrors
 	lineNo := 0
 	for len(b) > 0 {
@@ -48,7 +48,7 @@ func referenceParseAllocTraces(b []byte) (AllocReport, error) {
 	var r AllocReport
 	r.Truncated = len(b) > 0 && b[len(b)-1] != '\n'
 	r.Sites = []AllocSite{}
-	in := interner{}
+	in := newInterner()
 	var rowErrs RowErrors
 	var cur *AllocSite
 	lineNo := 0
