@@ -4,25 +4,22 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/harness/report"
 )
 
 // series lays the run's series out as the judge sees them, one per
-// subject, for the report's charts and CSV exports.
+// subject, for the report's charts and CSV exports. They share the
+// builder's time axis and values (no copy): the report only reads them,
+// and a later sample appends past their ends.
 func (r *Run) series() []report.Series {
 	b := r.seriesBuilder()
 	built := b.Series()
 	t0 := b.Start()
 	out := make([]report.Series, 0, len(built))
 	for _, s := range built {
-		rs := report.Series{Kind: s.Kind, Subject: s.Subject, Unit: s.Unit, Points: make([]report.Point, len(s.Times))}
-		for i := range s.Times {
-			rs.Points[i] = report.Point{At: t0.Add(time.Duration(s.Times[i] * float64(time.Second))), Value: s.Values[i]}
-		}
-		out = append(out, rs)
+		out = append(out, report.Series{Kind: s.Kind, Subject: s.Subject, Unit: s.Unit, Start: t0, Seconds: s.Times, Values: s.Values})
 	}
 	return out
 }

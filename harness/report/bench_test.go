@@ -46,3 +46,24 @@ func BenchmarkMessage(b *testing.B) {
 		_ = Message(r)
 	}
 }
+
+// BenchmarkWriteDay writes every report of a day at 10 s: 160 slab series
+// × 8 641 points in columns over one shared time axis, as a soak hands
+// them over, with 16 leak findings (every chart drawn).
+func BenchmarkWriteDay(b *testing.B) {
+	r := inColumns(manySeriesRun(160, 8641))
+	dir := b.TempDir()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := Write(dir, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for metric, name := range map[string]string{"html-bytes": HTMLFile, "csv-bytes": "series/slab.csv"} {
+		info, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(info.Size()), metric)
+	}
+}

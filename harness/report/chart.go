@@ -39,6 +39,11 @@ var palette = [...]color.RGBA{
 // reaching the SVG is cleaned here and escaped by vgsvg; a drawing failure
 // (gonum/plot panics on some degenerate input) becomes an error.
 func chartSVG(title string, tl timeline, series []Series, trend *trendLine) (svg template.HTML, err error) {
+	return drawChart(title, tl, series, trend, chartColumns)
+}
+
+// drawChart is chartSVG with series thinned to columns (see chartPoints).
+func drawChart(title string, tl timeline, series []Series, trend *trendLine, columns int) (svg template.HTML, err error) {
 	start := tl.start
 	defer func() {
 		if p := recover(); p != nil {
@@ -69,15 +74,9 @@ func chartSVG(title string, tl timeline, series []Series, trend *trendLine) (svg
 	p.Legend.Top = true
 	p.Legend.Left = true
 	drawn := 0
-	for i, s := range series {
-		xys := make(plotter.XYs, 0, len(s.Points))
-		for _, pt := range s.Points {
-			x, y := pt.At.Sub(start).Hours(), pt.Value*scale
-			if math.IsNaN(y) || math.IsInf(y, 0) || math.IsNaN(x) {
-				continue
-			}
-			xys = append(xys, plotter.XY{X: x, Y: y})
-		}
+	for i := range series {
+		s := &series[i]
+		xys, finite := chartPoints(s, start, scale, columns)
 		if len(xys) == 0 {
 			continue
 		}
@@ -88,7 +87,7 @@ func chartSVG(title string, tl timeline, series []Series, trend *trendLine) (svg
 		l.Color = palette[i%len(palette)]
 		l.Width = vg.Points(1.5)
 		p.Add(l)
-		if len(xys) <= 100 {
+		if finite <= 100 {
 			pts, err := plotter.NewScatter(xys)
 			if err == nil {
 				pts.GlyphStyle = draw.GlyphStyle{Color: l.Color, Radius: vg.Points(1.6), Shape: draw.CircleGlyph{}}
@@ -119,19 +118,124 @@ func chartSVG(title string, tl timeline, series []Series, trend *trendLine) (svg
 	return template.HTML(inlineSVG(buf.String())), nil //nolint:gosec // vgsvg escapes every text it draws.
 }
 
+// chartColumns is how many columns a chart's time axis is cut into when a
+// series has more points than it can show: the chart is 7.5 in, 720 CSS
+// pixels wide, and its plot area less, so a column is at most a pixel.
+const chartColumns = 720
+
+// chartPoints are the series' finite points as the chart draws them, x in
+// hours since start and y times scale, and how many finite points the
+// series has. Past 4 points per column the points are thinned column by
+// column to the first, lowest, highest and last of each (M4), in time
+// order: the line drawn through them covers the same pixels, every peak
+// and trough stays, and the x and y ranges are those of all the points.
+func chartPoints(s *Series, start time.Time, scale float64, columns int) (plotter.XYs, int) {
+	n := s.Len()
+	finite := 0
+	x0, x1 := math.NaN(), math.NaN()
+	ordered := true
+	for i := range n {
+		x, _, ok := chartXY(s, i, start, scale)
+		if !ok {
+			continue
+		}
+		if finite == 0 {
+			x0 = x
+		} else if x < x1 {
+			ordered = false
+		}
+		x1 = x
+		finite++
+	}
+	if finite <= 4*columns || !ordered || !(x1 > x0) || math.IsInf(x1-x0, 0) {
+		xys := make(plotter.XYs, 0, finite)
+		for i := range n {
+			if x, y, ok := chartXY(s, i, start, scale); ok {
+				xys = append(xys, plotter.XY{X: x, Y: y})
+			}
+		}
+		return xys, finite
+	}
+	xys := make(plotter.XYs, 0, 4*columns)
+	var col m4
+	for i := range n {
+		x, y, ok := chartXY(s, i, start, scale)
+		if !ok {
+			continue
+		}
+		c := min(int((x-x0)/(x1-x0)*float64(columns)), columns-1)
+		if col.n > 0 && c != col.column {
+			xys = col.flush(xys)
+		}
+		col.add(c, i, plotter.XY{X: x, Y: y})
+	}
+	return col.flush(xys), finite
+}
+
+// chartXY is point i on the chart's axes, and whether it can be drawn.
+func chartXY(s *Series, i int, start time.Time, scale float64) (x, y float64, ok bool) {
+	p := s.Point(i)
+	x, y = p.At.Sub(start).Hours(), p.Value*scale
+	return x, y, !math.IsNaN(y) && !math.IsInf(y, 0) && !math.IsNaN(x)
+}
+
+// m4 is one column's first, lowest, highest and last point, with their
+// indexes in the series.
+type m4 struct {
+	column, n int
+	idx       [4]int
+	pt        [4]plotter.XY
+}
+
+func (c *m4) add(column, i int, p plotter.XY) {
+	if c.n == 0 {
+		*c = m4{column: column, n: 1, idx: [4]int{i, i, i, i}, pt: [4]plotter.XY{p, p, p, p}}
+		return
+	}
+	c.n++
+	if p.Y < c.pt[1].Y {
+		c.idx[1], c.pt[1] = i, p
+	}
+	if p.Y > c.pt[2].Y {
+		c.idx[2], c.pt[2] = i, p
+	}
+	c.idx[3], c.pt[3] = i, p
+}
+
+// flush appends the column's points in series order, each once.
+func (c *m4) flush(xys plotter.XYs) plotter.XYs {
+	if c.n == 0 {
+		return xys
+	}
+	order := [4]int{0, 1, 2, 3}
+	if c.idx[2] < c.idx[1] {
+		order[1], order[2] = 2, 1
+	}
+	last := -1
+	for _, k := range order {
+		if c.idx[k] != last {
+			xys = append(xys, c.pt[k])
+			last = c.idx[k]
+		}
+	}
+	c.n = 0
+	return xys
+}
+
 // nearlyFlat reports whether a series moves by less than 2 % of its level,
 // and its first value in human units.
 func nearlyFlat(s Series) (string, bool) {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	first := math.NaN()
-	for _, p := range s.Points {
-		if math.IsNaN(p.Value) || math.IsInf(p.Value, 0) {
+	for i := range s.Len() {
+		v := s.Value(i)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
 			continue
 		}
 		if math.IsNaN(first) {
-			first = p.Value
+			first = v
 		}
-		lo, hi = math.Min(lo, p.Value), math.Max(hi, p.Value)
+		lo, hi = math.Min(lo, v), math.Max(hi, v)
 	}
 	level := math.Max(math.Abs(lo), math.Abs(hi))
 	if math.IsNaN(first) || hi-lo >= 0.02*level || hi == lo {
@@ -185,9 +289,10 @@ func yUnit(series []Series) (string, float64) {
 		return clean(unit), 1
 	}
 	maxAbs := 0.0
-	for _, s := range series {
-		for _, pt := range s.Points {
-			if v := math.Abs(pt.Value * k); v > maxAbs && !math.IsInf(v, 0) {
+	for i := range series {
+		s := &series[i]
+		for j := range s.Len() {
+			if v := math.Abs(s.Value(j) * k); v > maxAbs && !math.IsInf(v, 0) {
 				maxAbs = v
 			}
 		}
@@ -280,9 +385,10 @@ type trendLine struct {
 // (Theil–Sen's), over the series' time range; nil when it cannot be drawn.
 func (t *trendLine) line(s Series, start time.Time, scale float64) *plotter.Line {
 	slope := t.perHour * scale
-	var icepts []float64
+	icepts := make([]float64, 0, s.Len())
 	x0, x1 := math.Inf(1), math.Inf(-1)
-	for _, pt := range s.Points {
+	for i := range s.Len() {
+		pt := s.Point(i)
 		x, y := pt.At.Sub(start).Hours(), pt.Value*scale
 		if math.IsNaN(y) || math.IsInf(y, 0) {
 			continue

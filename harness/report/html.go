@@ -333,10 +333,10 @@ func topGrowers(ss []Series, kind checks.Kind, n int) []Series {
 	}
 	var all []grown
 	for _, s := range ss {
-		if s.Kind != kind || len(s.Points) == 0 {
+		if s.Kind != kind || s.Len() == 0 {
 			continue
 		}
-		g := s.Points[len(s.Points)-1].Value - s.Points[0].Value
+		g := s.Value(s.Len()-1) - s.Value(0)
 		if k := bytesPerUnit(s.Unit); k > 0 {
 			g *= k
 		}
@@ -379,9 +379,17 @@ func verdictClass(v string) string {
 	return "bad"
 }
 
-// sinceStart is the series minus its first value.
+// sinceStart is the series minus its first value; a series in columns
+// keeps sharing its times.
 func sinceStart(s Series) Series {
 	d := s
+	if len(s.Points) == 0 {
+		d.Values = make([]float64, s.Len())
+		for i := range d.Values {
+			d.Values[i] = s.Values[i] - s.Values[0]
+		}
+		return d
+	}
 	d.Points = make([]Point, len(s.Points))
 	for i, p := range s.Points {
 		d.Points[i] = Point{At: p.At, Value: p.Value - s.Points[0].Value}
@@ -414,9 +422,13 @@ func runTimeline(r Run) timeline {
 // soak's clock starts).
 func origin(r Run) time.Time {
 	t := r.Started
-	for _, s := range r.Series {
-		if len(s.Points) > 0 && (t.IsZero() || s.Points[0].At.Before(t)) {
-			t = s.Points[0].At
+	for i := range r.Series {
+		s := &r.Series[i]
+		if s.Len() == 0 {
+			continue
+		}
+		if at := s.Point(0).At; t.IsZero() || at.Before(t) {
+			t = at
 		}
 	}
 	return t

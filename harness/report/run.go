@@ -70,12 +70,48 @@ type Run struct {
 
 // Series is one sampled signal: a slab cache's objects, a kmemleak
 // signature's count, a process's RSS, a meminfo field.
+//
+// Its points are either Points, or — when Points is empty — the columns
+// Start, Seconds and Values: point i is Values[i] at Start plus Seconds[i]
+// seconds. The columns let a soak hand its series over without copying
+// them (several series may share one Seconds slice); the report only reads
+// them. Len and Point read either form.
 type Series struct {
 	Kind    checks.Kind `json:"kind"`
 	Subject string      `json:"subject"`
 	// Unit of the values ("bytes", "objects", "kB").
 	Unit   string  `json:"unit,omitempty"`
 	Points []Point `json:"points"`
+	// Start is time zero of Seconds.
+	Start time.Time `json:"start,omitzero"`
+	// Seconds are the points' times in seconds since Start, increasing.
+	Seconds []float64 `json:"seconds,omitempty"`
+	// Values are the points' values, one per Seconds.
+	Values []float64 `json:"values,omitempty"`
+}
+
+// Len is the number of points.
+func (s *Series) Len() int {
+	if len(s.Points) > 0 {
+		return len(s.Points)
+	}
+	return min(len(s.Seconds), len(s.Values))
+}
+
+// Point is the i-th point, 0 <= i < Len().
+func (s *Series) Point(i int) Point {
+	if len(s.Points) > 0 {
+		return s.Points[i]
+	}
+	return Point{At: s.Start.Add(time.Duration(s.Seconds[i] * float64(time.Second))), Value: s.Values[i]}
+}
+
+// Value is the i-th point's value, 0 <= i < Len().
+func (s *Series) Value(i int) float64 {
+	if len(s.Points) > 0 {
+		return s.Points[i].Value
+	}
+	return s.Values[i]
 }
 
 // Point is one sampled value.

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -48,7 +49,7 @@ const (
 )
 
 // writeAtomic writes path through a temporary file in the same folder:
-// fill, sync, close, rename.
+// fill (streamed through a buffer), sync, close, rename.
 func writeAtomic(path string, fill func(io.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
@@ -63,11 +64,13 @@ func writeAtomic(path string, fill func(io.Writer) error) (err error) {
 	if err := tmp.Chmod(0o600); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	var buf bytes.Buffer
-	if err := fill(&buf); err != nil {
+	// Straight to the file: a day's CSV is tens of megabytes, and a reader
+	// never sees the temporary name.
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	if err := fill(bw); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	if _, err := buf.WriteTo(tmp); err != nil {
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Sync(); err != nil {
