@@ -141,10 +141,14 @@ func isSampleError(err error) bool {
 }
 
 // sampleWithRetry takes sample i, retrying a lost link with backoff until
-// deadline (the next sample's slot). The last error is returned when the
-// slot passes, and becomes a gap.
+// deadline (the next sample's slot), or for one interval after the first
+// failure when that is later: a soak running behind its grid (a scan slower
+// than the interval, a loaded host) must not turn a brief outage into gaps
+// after one attempt each. The last error is returned when the window
+// passes, and becomes a gap.
 func (s *soak) sampleWithRetry(ctx context.Context, i int, deadline time.Time) (checks.Sample, error) {
 	backoff := time.Second
+	first := true
 	for {
 		smp, err := s.sampleOnce(ctx, i)
 		if err == nil {
@@ -154,6 +158,10 @@ func (s *soak) sampleWithRetry(ctx context.Context, i int, deadline time.Time) (
 			return checks.Sample{}, err
 		}
 		now := s.clock.Now()
+		if late := now.Add(s.cfg.Interval); first && late.After(deadline) {
+			deadline = late
+		}
+		first = false
 		if !now.Add(backoff).Before(deadline) {
 			return checks.Sample{}, fmt.Errorf("target unreachable until the next sample was due: %w", err)
 		}

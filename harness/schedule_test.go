@@ -1,0 +1,74 @@
+package harness
+
+import (
+	"context"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/remote"
+)
+
+// briefOutageTarget fails the first calls after sample 2 with a lost link,
+// as a dropbear restart does for a few seconds.
+type briefOutageTarget struct {
+	*scriptedTarget
+	mu       sync.Mutex
+	failLeft int
+	armed    bool
+}
+
+func (b *briefOutageTarget) fault() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.sampleN() >= 3 && !b.armed {
+		b.armed, b.failLeft = true, 2
+	}
+	if b.failLeft > 0 {
+		b.failLeft--
+		return &remote.LinkError{Op: "run", Target: "rig", Err: io.ErrUnexpectedEOF}
+	}
+	return nil
+}
+
+func (b *briefOutageTarget) Run(ctx context.Context, argv []string, opts remote.RunOptions) (remote.Result, error) {
+	if err := b.fault(); err != nil {
+		return remote.Result{}, err
+	}
+	return b.scriptedTarget.Run(ctx, argv, opts)
+}
+
+func (b *briefOutageTarget) ReadFiles(ctx context.Context, paths []string, opts remote.ReadOptions) (*remote.Snapshot, error) {
+	if err := b.fault(); err != nil {
+		return nil, err
+	}
+	return b.scriptedTarget.ReadFiles(ctx, paths, opts)
+}
+
+func TestSoak_ABriefOutageWhileBehindScheduleLosesNoSample(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	// Sample 2's scan takes 15 min: the soak is 5 min behind when sample 3
+	// (due at 30 min) starts, and the link is lost for two calls right then.
+	sc := scenario{interval: 10 * time.Minute, slowScanAt: 2}
+	tgt := &briefOutageTarget{scriptedTarget: newScriptedTarget(t, clock, sc)}
+	cfg := Config{Target: tgt, Duration: 2 * time.Hour, Interval: sc.interval, OutDir: t.TempDir(), Clock: clock}
+
+	run, err := Soak(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if !tgt.armed || tgt.failLeft != 0 {
+		t.Fatalf("the outage did not happen (armed %v, %d failures left)", tgt.armed, tgt.failLeft)
+	}
+	if run.Meta.Status != report.VerdictPass || len(run.Gaps) != 0 || len(run.Samples) != 13 {
+		t.Fatalf("status %q (%s), gaps %v, %d samples; want a pass with all 13 samples", run.Meta.Status, run.Meta.Error, gapIndexes(run), len(run.Samples))
+	}
+	s3 := run.Samples[3]
+	if due := run.Meta.BaselineAt.Add(30 * time.Minute); !s3.At.After(due) {
+		t.Errorf("sample 3 at %s, want after its due time %s (the soak was behind)", s3.At, due)
+	}
+}
