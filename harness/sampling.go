@@ -189,6 +189,11 @@ func (s *soak) sampleOnce(ctx context.Context, i int) (checks.Sample, error) {
 	snap, err := s.tgt.ReadFiles(rctx, snapshotPaths(s.cfg.OwnModules), remote.ReadOptions{})
 	cancel()
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			// The read outlived its own timeout, not the run: a stalled link
+			// or a busy target, worth retrying within the sample's window.
+			err = &remote.LinkError{Op: "stall", Target: s.cfg.TargetName, Err: fmt.Errorf("no snapshot within the read timeout of %s: %w", s.cfg.ReadTimeout, err)}
+		}
 		return checks.Sample{}, fmt.Errorf("read snapshot on %s: %w", s.cfg.TargetName, err)
 	}
 	at := s.clock.Now()

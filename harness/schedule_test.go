@@ -72,3 +72,43 @@ func TestSoak_ABriefOutageWhileBehindScheduleLosesNoSample(t *testing.T) {
 		t.Errorf("sample 3 at %s, want after its due time %s (the soak was behind)", s3.At, due)
 	}
 }
+
+// stallOnceTarget's first read of sample 5 hangs until its context ends,
+// as a read does when the link stalls without breaking.
+type stallOnceTarget struct {
+	*scriptedTarget
+	mu      sync.Mutex
+	stalled bool
+}
+
+func (s *stallOnceTarget) ReadFiles(ctx context.Context, paths []string, opts remote.ReadOptions) (*remote.Snapshot, error) {
+	s.mu.Lock()
+	stall := s.sampleN() == 5 && !s.stalled
+	s.stalled = s.stalled || stall
+	s.mu.Unlock()
+	if stall {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return s.scriptedTarget.ReadFiles(ctx, paths, opts)
+}
+
+func TestSoak_AReadThatOutlivesItsTimeoutIsRetriedNotTheEndOfTheRun(t *testing.T) {
+	t.Parallel()
+	clock := newFakeClock()
+	sc := scenario{interval: 10 * time.Minute}
+	tgt := &stallOnceTarget{scriptedTarget: newScriptedTarget(t, clock, sc)}
+	cfg := Config{Target: tgt, Duration: 2 * time.Hour, Interval: sc.interval, OutDir: t.TempDir(), Clock: clock, ReadTimeout: 300 * time.Millisecond}
+
+	run, err := Soak(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if !tgt.stalled {
+		t.Fatal("the read never stalled")
+	}
+	if run.Meta.Status != report.VerdictPass || len(run.Gaps) != 0 || len(run.Samples) != 13 {
+		t.Fatalf("status %q (%s), gaps %v, %d samples; want a pass with all 13 samples", run.Meta.Status, run.Meta.Error, gapIndexes(run), len(run.Samples))
+	}
+}

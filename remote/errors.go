@@ -10,7 +10,8 @@ import (
 // the dial, the handshake, or a session whose channel closed without an exit
 // status. Retrying (which reconnects) can help.
 type LinkError struct {
-	// Op is what was being done: "dial", "handshake", "run", "read", "upload", "download", "keepalive".
+	// Op is what was being done: "dial", "handshake", "run", "read", "upload", "download", "keepalive",
+	// or "stall" for an operation that outlived its caller's timeout.
 	Op string
 	// Target is the target's name.
 	Target string
@@ -25,6 +26,8 @@ func (e *LinkError) Error() string {
 		return fmt.Sprintf("connect to %s: %v (check the address and port, and that the target is up with its SSH server running)", e.Target, e.Err)
 	case "handshake":
 		return fmt.Sprintf("SSH handshake with %s: %v (the port answered but SSH did not complete; check that an SSH server listens there and is not overloaded)", e.Target, e.Err)
+	case "stall":
+		return fmt.Sprintf("%s stopped answering: %v (the link stalled or the target is overloaded; retrying reconnects)", e.Target, e.Err)
 	}
 	return fmt.Sprintf("%s on %s: link lost: %v (the target may have rebooted or the network dropped; retrying reconnects)", e.Op, e.Target, e.Err)
 }
