@@ -95,8 +95,19 @@ func (s *soak) finish() {
 		s.logf("fail: %s", r.Judgement.Summary())
 		return
 	}
+	if planned := r.Meta.PlannedSamples + 1; float64(len(r.Gaps)) > maxLostFraction*float64(planned) {
+		r.Meta.Status = report.VerdictError
+		r.Meta.Error = fmt.Sprintf("lost %d of %d planned samples to outages (see the gaps); a soak that saw less than half of its samples cannot pass the gate: fix the link to the target and run it again", len(r.Gaps), planned)
+		return
+	}
 	r.Meta.Status = report.VerdictPass
 }
+
+// maxLostFraction is the share of planned samples a soak may lose to gaps
+// and still pass: beyond it the run is an error, not a pass, because a
+// gate that could not watch must not let a release through. A leak found
+// in what was sampled fails the run whatever was lost.
+const maxLostFraction = 0.5
 
 // waitUntil waits for due, running periodic actions that fall before it and
 // watching workloads. It returns false when the run must end.

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,5 +111,19 @@ func TestSoak_AReadThatOutlivesItsTimeoutIsRetriedNotTheEndOfTheRun(t *testing.T
 	}
 	if run.Meta.Status != report.VerdictPass || len(run.Gaps) != 0 || len(run.Samples) != 13 {
 		t.Fatalf("status %q (%s), gaps %v, %d samples; want a pass with all 13 samples", run.Meta.Status, run.Meta.Error, gapIndexes(run), len(run.Samples))
+	}
+}
+
+func TestSoak_ARunThatLostMostOfItsSamplesIsAnErrorNotAPass(t *testing.T) {
+	t.Parallel()
+	// 4 h at 10 min: the link is down from sample 5 to 17 of 24, 13 gaps.
+	sc := scenario{down: func(n int) bool { return n >= 5 && n < 18 }}
+	run, _ := soakFor(t, sc, func(c *Config) { c.Duration = 4 * time.Hour })
+
+	if got := len(run.Gaps); got != 13 {
+		t.Fatalf("%d gaps, want 13", got)
+	}
+	if run.Meta.Status != report.VerdictError || !strings.Contains(run.Meta.Error, "lost 13 of 25 planned samples") {
+		t.Errorf("status %q (%s), want error saying 13 of 25 samples were lost", run.Meta.Status, run.Meta.Error)
 	}
 }
