@@ -12,6 +12,9 @@
 #   LEAKGATE_RIG_CACHE  cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/leakgate/rig)
 #   RIG_JOBS            make -j (default 2)
 #   RIG_KERNEL_ONLY=1   stop after the kernel stage
+#
+# Older builds are pruned: the 3 newest rig builds and the 2 newest kernel
+# trees are kept (this one among them).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -143,4 +146,23 @@ if [ ! -e "$out/.done" ]; then
   trap - EXIT
   log "rig built"
 fi
+
+# ---- prune ------------------------------------------------------------------
+# Keep this build and the newest few others (a rig booted from an older build
+# may still be running); a kernel tree is 1.8 GB, a rig build 8 MB.
+prune() { # prune KEEP DIR... (newest first)
+  local keep=$1; shift
+  local n=0 d
+  for d in "$@"; do
+    n=$((n + 1))
+    [ "$n" -le "$keep" ] && continue
+    log "pruning old build $d"
+    rm -rf "$d"
+  done
+}
+touch "$out" "$kdir"
+# shellcheck disable=SC2046 # cache entries are hex names: no spaces or globs
+prune 3 $(ls -1dt "$cache_root"/[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f] 2>/dev/null)
+# shellcheck disable=SC2046
+prune 2 $(ls -1dt "$cache_root"/kernel-[0-9a-f]* 2>/dev/null)
 echo "$out"
