@@ -209,3 +209,44 @@ func TestChartSVG_DrawsADaysSeriesWithTheAxesOfAllItsPoints(t *testing.T) {
 		t.Errorf("a chart of %d bytes, %d unthinned: the series is not thinned to what the chart shows", len(thinned), len(whole))
 	}
 }
+
+func FuzzChartPoints(f *testing.F) {
+	f.Add([]byte{0, 10, 20, 5, 255, 1, 2, 3, 4, 5, 6, 7, 8, 9}, uint8(2), int64(10))
+	f.Add([]byte{9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9}, uint8(1), int64(-3))
+	f.Fuzz(func(t *testing.T, values []byte, columns uint8, stepSec int64) {
+		cols := int(columns%8) + 1
+		s := Series{Kind: checks.KindSlab, Subject: "a", Start: start}
+		for i, v := range values {
+			s.Seconds = append(s.Seconds, float64(int64(i)*stepSec))
+			y := float64(v)
+			if v == 255 {
+				y = math.NaN()
+			}
+			s.Values = append(s.Values, y)
+		}
+
+		got, finite := chartPoints(&s, start, 1, cols)
+
+		all, _ := chartPoints(&s, start, 1, len(values)+1)
+		if len(all) != finite || len(got) > finite {
+			t.Fatalf("%d points drawn, %d unthinned, %d finite", len(got), len(all), finite)
+		}
+		if finite > 4*cols && stepSec > 0 && len(got) > 4*cols {
+			t.Errorf("%d points for %d columns", len(got), cols)
+		}
+		if finite > 0 && (got[0] != all[0] || got[len(got)-1] != all[len(all)-1]) {
+			t.Errorf("first or last point lost: %v of %v", got, all)
+		}
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, p := range all {
+			lo, hi = math.Min(lo, p.Y), math.Max(hi, p.Y)
+		}
+		glo, ghi := math.Inf(1), math.Inf(-1)
+		for _, p := range got {
+			glo, ghi = math.Min(glo, p.Y), math.Max(ghi, p.Y)
+		}
+		if glo != lo || ghi != hi {
+			t.Errorf("range %v…%v drawn, the points span %v…%v", glo, ghi, lo, hi)
+		}
+	})
+}
