@@ -20,17 +20,36 @@ var leakScenario = scenario{
 	slabExtra:   func(n int) map[string]int64 { return map[string]int64{"wlansim_rxbuf": int64(160 * n)} },
 }
 
+// killedAfter is how many samples the SIGKILLed soak has on disk when it
+// is killed: 20, or 120 (20 h) in the long variant.
+func killedAfter() int {
+	if faultsLong() {
+		return 120
+	}
+	return 20
+}
+
 // TestHelperSoakUntilKilled is not a test: TestSoak_SIGKILLMidRun runs the
 // test binary with LEAKGATE_HELPER_OUT set, and this soak then stalls at
-// sample 20 until the parent kills it.
+// sample killedAfter() until the parent kills it.
 func TestHelperSoakUntilKilled(t *testing.T) {
 	out := os.Getenv("LEAKGATE_HELPER_OUT")
 	if out == "" {
 		return
 	}
 	sc := leakScenario
-	sc.stallAt = 20
-	soakFor(t, sc, func(c *Config) { c.OutDir = out; c.Duration = 24 * time.Hour })
+	sc.stallAt = killedAfter()
+	soakFor(t, sc, func(c *Config) {
+		c.OutDir = out
+		c.Duration = 24 * time.Hour
+		if faultsLong() {
+			// The leak is certain long before sample 120: judge only at the
+			// end, so the run is still going when it is killed.
+			pol := DefaultPolicy()
+			pol.EarlyMinSamples = 1 << 20
+			c.Policy = &pol
+		}
+	})
 }
 
 func TestSoak_SIGKILLMidRunThenLoadRunJudgesThePartialFolder(t *testing.T) {
@@ -43,39 +62,46 @@ func TestSoak_SIGKILLMidRunThenLoadRunJudgesThePartialFolder(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Wait (in real time, no assertion on it) until 20 samples are on disk.
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	// Wait (in real time, no assertion on it) until the samples are on disk.
+	want := killedAfter()
 	var dir string
 	for {
 		dirs, _ := filepath.Glob(filepath.Join(out, "*"))
 		if len(dirs) == 1 {
 			dir = dirs[0]
-			if b, err := os.ReadFile(filepath.Join(dir, SamplesFile)); err == nil && bytes.Count(b, []byte("\n")) >= 20 {
+			if b, err := os.ReadFile(filepath.Join(dir, SamplesFile)); err == nil && bytes.Count(b, []byte("\n")) >= want {
 				break
 			}
 		}
-		if cmd.ProcessState != nil {
+		select {
+		case <-exited:
 			t.Fatalf("the helper soak ended before it was killed:\n%s", logs.String())
+		case <-time.After(20 * time.Millisecond):
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	_ = cmd.Wait()
+	<-exited
 
 	run, err := LoadRun(dir)
 	if err != nil {
 		t.Fatalf("LoadRun on the killed run: %v", err)
 	}
-	if !run.Interrupted || len(run.Samples) != 20 {
-		t.Fatalf("interrupted=%v samples=%d, want an interrupted run with samples 0-19", run.Interrupted, len(run.Samples))
+	if !run.Interrupted || len(run.Samples) != want {
+		t.Fatalf("interrupted=%v samples=%d, want an interrupted run with samples 0-%d", run.Interrupted, len(run.Samples), want-1)
 	}
 	run.Rejudge(nil)
 	if err := run.WriteReports(); err != nil {
 		t.Fatalf("write reports of the killed run: %v", err)
 	}
 	if run.Meta.Status != report.VerdictFail || !strings.Contains(run.Meta.Error, "interrupted") {
-		t.Errorf("status %q error %q: want fail, saying it was interrupted (the leak is certain in 20 samples)", run.Meta.Status, run.Meta.Error)
+		t.Errorf("status %q error %q: want fail, saying it was interrupted (the leak is certain in %d samples)", run.Meta.Status, run.Meta.Error, want)
 	}
 	if !strings.Contains(run.Message(), "wlansim_rxbuf") {
 		t.Errorf("message does not name the leak:\n%s", run.Message())
@@ -93,12 +119,12 @@ func TestSoak_ArtifactDiskFullEndsTheRunSayingSo(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
 
-	run, _ := soakFor(t, scenario{}, func(c *Config) { c.OutDir = mnt })
+	run, _ := soakFor(t, scenario{}, func(c *Config) { c.OutDir = mnt; c.Duration = faultSoakDuration() })
 
 	if run.Meta.Status != report.VerdictError || !strings.Contains(run.Meta.Error, "disk full") {
 		t.Fatalf("status %q error %q: want error saying the artifact disk is full", run.Meta.Status, run.Meta.Error)
 	}
-	if len(run.Samples) < 2 || len(run.Samples) >= 73 {
+	if len(run.Samples) < 2 || len(run.Samples) > run.Meta.PlannedSamples {
 		t.Errorf("%d samples before the disk filled; want some, not all", len(run.Samples))
 	}
 }
@@ -106,22 +132,27 @@ func TestSoak_ArtifactDiskFullEndsTheRunSayingSo(t *testing.T) {
 func TestSoak_InterruptedByTheCallerKeepsWhatItHas(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
+	// The read of sample 8 hangs (sample 100 of a 24 h soak in the long variant).
+	stallAt := 8
+	if faultsLong() {
+		stallAt = 100
+	}
 	sc := scenario{}
-	sc.stallAt = 8
+	sc.stallAt = stallAt
 	clock := newFakeClock()
 	sc.interval = 10 * time.Minute
 	tgt := newScriptedTarget(t, clock, sc)
 	done := make(chan *Run, 1)
 	go func() {
-		run, err := Soak(ctx, Config{Target: tgt, Duration: 12 * time.Hour, Interval: sc.interval, OutDir: t.TempDir(), Clock: clock})
+		run, err := Soak(ctx, Config{Target: tgt, Duration: faultSoakDuration(), Interval: sc.interval, OutDir: t.TempDir(), Clock: clock})
 		if err != nil {
 			t.Errorf("Soak: %v", err)
 		}
 		done <- run
 	}()
-	// The read of sample 8 hangs; cancel as a Ginkgo SpecTimeout or Ctrl-C would.
+	// Cancel while the read hangs, as a Ginkgo SpecTimeout or Ctrl-C would.
 	for {
-		if recs, _ := filepath.Glob(filepath.Join(tgt.root, "proc", "meminfo")); len(recs) > 0 && tgt.sampleN() >= 8 {
+		if recs, _ := filepath.Glob(filepath.Join(tgt.root, "proc", "meminfo")); len(recs) > 0 && tgt.sampleN() >= stallAt {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -135,31 +166,52 @@ func TestSoak_InterruptedByTheCallerKeepsWhatItHas(t *testing.T) {
 	if run.Meta.Status != report.VerdictError || !strings.Contains(run.Meta.Error, "interrupted") {
 		t.Errorf("status %q error %q, want error saying interrupted", run.Meta.Status, run.Meta.Error)
 	}
-	if len(run.Samples) != 8 {
-		t.Errorf("%d samples kept, want 8 (0-7)", len(run.Samples))
+	if len(run.Samples) != stallAt {
+		t.Errorf("%d samples kept, want %d (0-%d)", len(run.Samples), stallAt, stallAt-1)
 	}
 	if _, err := os.Stat(filepath.Join(run.Dir, "report.json")); err != nil {
 		t.Errorf("an interrupted run still writes its reports: %v", err)
 	}
 }
 
+// slowScanAt reports whether the first kmemleak scan of sample n takes 15
+// minutes: at 20, and every 40 samples of the long variant.
+func slowScanAt(n int) bool {
+	if faultsLong() {
+		return n%40 == 20
+	}
+	return n == 20
+}
+
 func TestSoak_ScanSlowerThanAnIntervalDelaysButLosesNoSample(t *testing.T) {
 	t.Parallel()
-	run, _ := soakFor(t, scenario{slowScanAt: 20}, nil)
+	clock := newFakeClock()
+	st := newScriptedTarget(t, clock, scenario{interval: 10 * time.Minute})
+	// The first call of a selected sample's slot is its first scan write.
+	slow := &dropOnce{fault: slowScanAt, drop: func(int) { clock.After(15 * time.Minute) }}
+	tgt := &faultTarget{scriptedTarget: st, fault: func(n int) { slow.at(n) }}
+
+	run := soakDropping(t, tgt, clock)
 
 	if run.Meta.Status != report.VerdictPass {
 		t.Fatalf("status %q (%s), want pass", run.Meta.Status, run.Meta.Error)
 	}
-	if len(run.Gaps) != 0 || len(run.Samples) != 73 {
+	if len(run.Gaps) != 0 || len(run.Samples) != run.Meta.PlannedSamples+1 {
 		t.Errorf("%d samples, gaps %v: a slow scan must delay samples, not lose them", len(run.Samples), run.Gaps)
 	}
-	var late bool
+	var late []int
 	for i := 1; i < len(run.Samples); i++ {
 		if d := run.Samples[i].At.Sub(run.Samples[i-1].At); d > 20*time.Minute {
-			late = true
+			late = append(late, run.Samples[i].Index)
 		}
 	}
-	if !late {
-		t.Errorf("no sample came late; the slow scan was not exercised")
+	var want []int
+	for n := 1; n <= run.Meta.PlannedSamples; n++ {
+		if slowScanAt(n) {
+			want = append(want, n)
+		}
+	}
+	if !equalInts(late, want) || !equalInts(slow.samples(), want) {
+		t.Errorf("samples %v came late (slow scans injected at %v), want %v: the slow scans were not exercised", late, slow.samples(), want)
 	}
 }

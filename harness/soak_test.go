@@ -219,30 +219,44 @@ func TestSoak_RebootAtSampleFiveFailsNamingTheSample(t *testing.T) {
 	}
 }
 
+// linkDownAt reports whether the link is down (connections dropped and
+// refused) at sample n: 10 and 11, and two intervals every 40 samples of
+// the long variant.
+func linkDownAt(n int) bool {
+	if faultsLong() {
+		return n%40 == 10 || n%40 == 11
+	}
+	return n == 10 || n == 11
+}
+
 func TestSoak_LinkDropShowsAsGapsThenRecovers(t *testing.T) {
 	t.Parallel()
 	// The link is down while samples 10 and 11 are due, then comes back.
-	sc := scenario{down: func(n int) bool { return n == 10 || n == 11 }}
-	run, tgt := soakFor(t, sc, nil)
+	sc := scenario{down: linkDownAt}
+	run, tgt := soakFor(t, sc, func(c *Config) { c.Duration = faultSoakDuration() })
 
 	if run.Meta.Status != report.VerdictPass {
 		t.Fatalf("status = %q (%s), want pass", run.Meta.Status, run.Meta.Error)
 	}
-	var gapIdx []int
+	var want []int
+	for n := 1; n <= run.Meta.PlannedSamples; n++ {
+		if linkDownAt(n) {
+			want = append(want, n)
+		}
+	}
 	for _, g := range run.Gaps {
-		gapIdx = append(gapIdx, g.Index)
 		if !strings.Contains(g.Reason, "unreachable") {
 			t.Errorf("gap %d reason %q does not say the target was unreachable", g.Index, g.Reason)
 		}
 	}
-	if len(gapIdx) != 2 || gapIdx[0] != 10 || gapIdx[1] != 11 {
-		t.Errorf("gaps at %v, want [10 11]", gapIdx)
+	if got := gapIndexes(run); !equalInts(got, want) {
+		t.Errorf("gaps at %v, want %v", got, want)
 	}
-	if got, want := len(run.Samples), 73-2; got != want {
+	if got, want := len(run.Samples), run.Meta.PlannedSamples+1-len(want); got != want {
 		t.Errorf("samples = %d, want %d: none lost outside the outage", got, want)
 	}
-	if tgt.srv.Accepted() < 2 {
-		t.Errorf("server accepted %d connections; the target must have reconnected", tgt.srv.Accepted())
+	if tgt.srv.Accepted() < 1+len(want)/2 {
+		t.Errorf("server accepted %d connections; the target must have reconnected after each outage", tgt.srv.Accepted())
 	}
 	recs, err := readRecords(filepath.Join(run.Dir, SamplesFile))
 	if err != nil {
@@ -254,8 +268,8 @@ func TestSoak_LinkDropShowsAsGapsThenRecovers(t *testing.T) {
 			gaps++
 		}
 	}
-	if gaps != 2 {
-		t.Errorf("samples.jsonl holds %d gap records, want 2", gaps)
+	if gaps != len(want) {
+		t.Errorf("samples.jsonl holds %d gap records, want %d", gaps, len(want))
 	}
 	assertRunFolder(t, run)
 }

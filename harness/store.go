@@ -208,15 +208,21 @@ func ReadRaw(path string) (*remote.Snapshot, error) {
 }
 
 func readRawMeta(path string) (*remote.Snapshot, snapshotMeta, error) {
-	var m snapshotMeta
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, m, fmt.Errorf("open raw snapshot: %w", err)
+		return nil, snapshotMeta{}, fmt.Errorf("open raw snapshot: %w", err)
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
+	return decodeRaw(f, path)
+}
+
+// decodeRaw reads a raw snapshot tarball from r; name (its path) is for
+// errors. It is ReadRaw without the file, so it can be fuzzed in memory.
+func decodeRaw(r io.Reader, name string) (*remote.Snapshot, snapshotMeta, error) {
+	var m snapshotMeta
+	zr, err := gzip.NewReader(r)
 	if err != nil {
-		return nil, m, fmt.Errorf("read raw snapshot %s: %w", path, err)
+		return nil, m, fmt.Errorf("read raw snapshot %s: %w", name, err)
 	}
 	tr := tar.NewReader(zr)
 	snap := &remote.Snapshot{Files: map[string][]byte{}}
@@ -228,23 +234,23 @@ func readRawMeta(path string) (*remote.Snapshot, snapshotMeta, error) {
 			break
 		}
 		if err != nil {
-			return nil, m, fmt.Errorf("read raw snapshot %s: %w", path, err)
+			return nil, m, fmt.Errorf("read raw snapshot %s: %w", name, err)
 		}
 		if hdr.Typeflag != tar.TypeReg {
 			continue
 		}
 		total += hdr.Size
 		if hdr.Size < 0 || total > maxRawBytes {
-			return nil, m, fmt.Errorf("read raw snapshot %s: expands beyond %d bytes", path, maxRawBytes)
+			return nil, m, fmt.Errorf("read raw snapshot %s: expands beyond %d bytes", name, maxRawBytes)
 		}
 		data, err := io.ReadAll(io.LimitReader(tr, hdr.Size))
 		if err != nil {
-			return nil, m, fmt.Errorf("read raw snapshot %s entry %q: %w", path, hdr.Name, err)
+			return nil, m, fmt.Errorf("read raw snapshot %s entry %q: %w", name, hdr.Name, err)
 		}
 		if hdr.Name == snapshotMetaEntry && !sawMeta {
 			sawMeta = true
 			if err := json.Unmarshal(data, &m); err != nil {
-				return nil, m, fmt.Errorf("read raw snapshot %s metadata: %w", path, err)
+				return nil, m, fmt.Errorf("read raw snapshot %s metadata: %w", name, err)
 			}
 			snap.Taken, snap.Errors, snap.Truncated, snap.Duration, snap.ReaderPID = m.Taken, m.Errors, m.Truncated, m.Duration, m.ReaderPID
 			continue
@@ -252,7 +258,7 @@ func readRawMeta(path string) (*remote.Snapshot, snapshotMeta, error) {
 		snap.Files["/"+hdr.Name] = data
 	}
 	if !sawMeta {
-		return nil, m, fmt.Errorf("read raw snapshot %s: no %s entry; not a leakgate snapshot", path, snapshotMetaEntry)
+		return nil, m, fmt.Errorf("read raw snapshot %s: no %s entry; not a leakgate snapshot", name, snapshotMetaEntry)
 	}
 	return snap, m, nil
 }
@@ -340,7 +346,13 @@ func scanRecords(path string, fn func(offset int64, r Record)) error {
 		return err
 	}
 	defer f.Close()
-	br := bufio.NewReaderSize(f, 1<<20)
+	return decodeRecords(f, path, fn)
+}
+
+// decodeRecords is scanRecords over a reader; name (the file's path) is for
+// errors. It is the parsing without the file, so it can be fuzzed in memory.
+func decodeRecords(rd io.Reader, name string, fn func(offset int64, r Record)) error {
+	br := bufio.NewReaderSize(rd, 1<<20)
 	lineNo := 0
 	var offset int64
 	for {
@@ -356,7 +368,7 @@ func scanRecords(path string, fn func(offset int64, r Record)) error {
 				if uerr == nil {
 					uerr = errors.New("neither sample nor gap")
 				}
-				return fmt.Errorf("%s line %d: %w", path, lineNo, uerr)
+				return fmt.Errorf("%s line %d: %w", name, lineNo, uerr)
 			}
 			fn(offset, r)
 			offset += int64(len(line))
@@ -365,7 +377,7 @@ func scanRecords(path string, fn func(offset int64, r Record)) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read %s: %w", path, err)
+			return fmt.Errorf("read %s: %w", name, err)
 		}
 	}
 	return nil

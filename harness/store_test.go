@@ -78,12 +78,9 @@ func FuzzReadRaw(f *testing.F) {
 	_ = encodeSnapshot(&buf, 1, time.Unix(1e9, 0), &remote.Snapshot{Files: map[string][]byte{"/proc/meminfo": []byte("MemTotal: 1 kB\n")}})
 	f.Add(buf.Bytes())
 	f.Add([]byte{0x1f, 0x8b})
+	// In memory: ReadRaw is os.Open plus decodeRaw (TestReadRaw_* cover the file).
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := filepath.Join(t.TempDir(), "0001.tar.gz")
-		if err := os.WriteFile(p, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		snap, err := ReadRaw(p)
+		snap, _, err := decodeRaw(bytes.NewReader(data), "0001.tar.gz")
 		if err == nil && snap.Files == nil {
 			t.Fatal("nil files without an error")
 		}
@@ -93,12 +90,10 @@ func FuzzReadRaw(f *testing.F) {
 func FuzzReadRecords(f *testing.F) {
 	f.Add([]byte(`{"sample":{"index":0,"at":"2026-01-01T00:00:00Z"}}` + "\n" + `{"gap":{"index":1,"reason":"x"}}`))
 	f.Add([]byte("{}\n"))
+	// In memory: readRecords is os.Open plus decodeRecords (TestReadRecords_* cover the file).
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := filepath.Join(t.TempDir(), "samples.jsonl")
-		if err := os.WriteFile(p, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		recs, err := readRecords(p)
+		var recs []Record
+		err := decodeRecords(bytes.NewReader(data), "samples.jsonl", func(_ int64, r Record) { recs = append(recs, r) })
 		if err != nil {
 			return
 		}
