@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/internal/rig"
+	"github.com/leakgate/leakgate/remote/remotetest"
 )
 
 // TestRigFaults_ABriefOutageWhileTheSoakIsBehindScheduleCostsNoSample holds
@@ -19,7 +20,7 @@ func TestRigFaults_ABriefOutageWhileTheSoakIsBehindScheduleCostsNoSample(t *test
 	vm := rig.Start(t, rig.BootOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
-	proxy := newLinkProxy(t, "127.0.0.1:"+itoa(vm.SSHPort()))
+	proxy := remotetest.NewLinkProxy(t, "127.0.0.1:"+itoa(vm.SSHPort()))
 	const interval = 20 * time.Second
 	held, restarted := false, false
 	out := soakWithFault(t, vm, proxy, faultSoak{Interval: interval, Duration: 6 * interval, MaxBackoff: 2 * time.Second,

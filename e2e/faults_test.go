@@ -16,6 +16,7 @@ import (
 	"github.com/leakgate/leakgate/harness"
 	"github.com/leakgate/leakgate/harness/report"
 	"github.com/leakgate/leakgate/internal/rig"
+	"github.com/leakgate/leakgate/remote/remotetest"
 )
 
 // Faults against the QEMU reference target: the real 6.12 kernel, the real
@@ -39,7 +40,7 @@ func TestRigFaults_LinkDropsAndARebootOnOneRig(t *testing.T) {
 	defer cancel()
 
 	t.Run("the SSH link dropped every third sample loses no sample", func(t *testing.T) {
-		proxy := newLinkProxy(t, "127.0.0.1:"+itoa(vm.SSHPort()))
+		proxy := remotetest.NewLinkProxy(t, "127.0.0.1:"+itoa(vm.SSHPort()))
 		samples := 6
 		if longFaults() {
 			samples = 15
@@ -54,7 +55,7 @@ func TestRigFaults_LinkDropsAndARebootOnOneRig(t *testing.T) {
 				defer mu.Unlock()
 				if n > 0 && n%3 == 0 {
 					if _, done := dropped[n]; !done {
-						dropped[n] = proxy.dropAll()
+						dropped[n] = proxy.DropAll()
 						droppedAt[n] = time.Now()
 					}
 				}
@@ -69,7 +70,7 @@ func TestRigFaults_LinkDropsAndARebootOnOneRig(t *testing.T) {
 			}
 		}
 		// Every drop costs the harness one new connection.
-		if got, want := proxy.connections(), 1+len(hit); got < want {
+		if got, want := proxy.Connections(), 1+len(hit); got < want {
 			t.Errorf("the proxy accepted %d connections, want at least %d (the first, one after each drop)", got, want)
 		}
 		assertSamples(t, out, indexesExcept(run.Meta.PlannedSamples), []int{})
@@ -82,11 +83,11 @@ func TestRigFaults_LinkDropsAndARebootOnOneRig(t *testing.T) {
 			t.Logf("recovery: link dropped before sample %d; the harness's next call answered %s later; sample taken %s after due",
 				n, out.target.firstAnswerAfter(droppedAt[n]).Round(100*time.Millisecond), lateness(run, n).Round(100*time.Millisecond))
 		}
-		t.Logf("undisturbed samples: median %s after due; %d connections for %d drops", usualLateness(run, hit...).Round(100*time.Millisecond), proxy.connections(), len(hit))
+		t.Logf("undisturbed samples: median %s after due; %d connections for %d drops", usualLateness(run, hit...).Round(100*time.Millisecond), proxy.Connections(), len(hit))
 	})
 
 	t.Run("the target rebooted mid-run fails saying so and keeps the samples before", func(t *testing.T) {
-		proxy := newLinkProxy(t, "127.0.0.1:"+itoa(vm.SSHPort()))
+		proxy := remotetest.NewLinkProxy(t, "127.0.0.1:"+itoa(vm.SSHPort()))
 		const at = 2
 		oldBoot := bootID(ctx, t, vm)
 		var rebootedAt, backAt time.Time
@@ -105,7 +106,7 @@ func TestRigFaults_LinkDropsAndARebootOnOneRig(t *testing.T) {
 				// The old boot's TCP flow is dead; close it at the proxy and
 				// give the keepalive (5 s) time to notice, as it would
 				// within 20 s on its own.
-				proxy.dropAll()
+				proxy.DropAll()
 				time.Sleep(6 * time.Second)
 			}})
 		run := out.run
@@ -159,7 +160,7 @@ func TestRigFaults_DropbearRestartAndABlackHoleOnOneRig(t *testing.T) {
 	defer cancel()
 
 	t.Run("dropbear restarted mid-run loses no sample", func(t *testing.T) {
-		proxy := newLinkProxy(t, "127.0.0.1:"+itoa(vm.SSHPort()))
+		proxy := remotetest.NewLinkProxy(t, "127.0.0.1:"+itoa(vm.SSHPort()))
 		oldPID := dropbearListener(ctx, t, vm, "")
 		restarts, samples := []int{2}, 3
 		if longFaults() {
@@ -177,7 +178,7 @@ func TestRigFaults_DropbearRestartAndABlackHoleOnOneRig(t *testing.T) {
 		run := out.run
 
 		newPID := dropbearListener(ctx, t, vm, oldPID)
-		if got, want := proxy.connections(), 1+len(restarts); got < want {
+		if got, want := proxy.Connections(), 1+len(restarts); got < want {
 			t.Errorf("the harness opened %d connections, want at least %d: its session did not die with dropbear", got, want)
 		}
 		assertSamples(t, out, indexesExcept(run.Meta.PlannedSamples), []int{})
@@ -194,7 +195,7 @@ func TestRigFaults_DropbearRestartAndABlackHoleOnOneRig(t *testing.T) {
 	})
 
 	t.Run("the network black-holed for two intervals loses exactly those two samples", func(t *testing.T) {
-		proxy := newLinkProxy(t, "127.0.0.1:"+itoa(vm.SSHPort()))
+		proxy := remotetest.NewLinkProxy(t, "127.0.0.1:"+itoa(vm.SSHPort()))
 		holes, samples := []int{2, 3}, 4
 		if longFaults() {
 			holes, samples = []int{2, 3, 7, 8}, 10
@@ -209,7 +210,7 @@ func TestRigFaults_DropbearRestartAndABlackHoleOnOneRig(t *testing.T) {
 					lifted = append(lifted, time.Now())
 				}
 				holed = on
-				proxy.setHoled(on)
+				proxy.SetHoled(on)
 			}})
 		run := out.run
 

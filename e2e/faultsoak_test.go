@@ -19,6 +19,7 @@ import (
 	"github.com/leakgate/leakgate/harness/report"
 	"github.com/leakgate/leakgate/internal/rig"
 	"github.com/leakgate/leakgate/remote"
+	"github.com/leakgate/leakgate/remote/remotetest"
 )
 
 // faultSoak is one soak of the rig driven from Go (harness.Soak with the
@@ -80,7 +81,7 @@ func linkOptions(t *testing.T, vm *rig.VM, port int) remote.Options {
 }
 
 // soakWithFault runs fs against vm through proxy and returns what it left.
-func soakWithFault(t *testing.T, vm *rig.VM, proxy *linkProxy, fs faultSoak) faultOutcome {
+func soakWithFault(t *testing.T, vm *rig.VM, proxy *remotetest.LinkProxy, fs faultSoak) faultOutcome {
 	t.Helper()
 	prof, err := harness.LoadProfile(filepath.Join(moduleRoot(t), "testdata", "profiles", "qemu-rig.yaml"))
 	if err != nil {
@@ -99,8 +100,8 @@ func soakWithFault(t *testing.T, vm *rig.VM, proxy *linkProxy, fs faultSoak) fau
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	spec := fmt.Sprintf("ssh://root@127.0.0.1:%d", proxy.port())
-	conn, err := remote.Dial(ctx, spec, linkOptions(t, vm, proxy.port()))
+	spec := fmt.Sprintf("ssh://root@127.0.0.1:%d", proxy.Port())
+	conn, err := remote.Dial(ctx, spec, linkOptions(t, vm, proxy.Port()))
 	if err != nil {
 		t.Fatalf("dial the rig through the proxy: %v", err)
 	}

@@ -3,10 +3,8 @@ package harness
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,163 +30,6 @@ func (f *faultTarget) Run(ctx context.Context, argv []string, opts remote.RunOpt
 func (f *faultTarget) ReadFiles(ctx context.Context, paths []string, opts remote.ReadOptions) (*remote.Snapshot, error) {
 	f.fault(f.sampleN())
 	return f.scriptedTarget.ReadFiles(ctx, paths, opts)
-}
-
-// blackholeProxy forwards TCP to a backend until it is black-holed: then
-// connections are still accepted but nothing is forwarded either way and
-// nothing is closed — a cable pulled behind a switch, where connects hang
-// instead of being refused and open links go silent. Open links resume when
-// the hole lifts; connects made during it are closed then.
-type blackholeProxy struct {
-	ln      net.Listener
-	backend string
-
-	mu     sync.Mutex
-	holed  bool
-	resume chan struct{} // closed when the hole lifts or the proxy closes
-	closed bool
-	conns  map[net.Conn]struct{}
-	wg     sync.WaitGroup
-}
-
-func newBlackholeProxy(t testing.TB, backend string) *blackholeProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &blackholeProxy{ln: ln, backend: backend, conns: map[net.Conn]struct{}{}, resume: make(chan struct{})}
-	close(p.resume)
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(p.close)
-	return p
-}
-
-func (p *blackholeProxy) addr() string { return p.ln.Addr().String() }
-
-// setHoled starts or ends the black hole.
-func (p *blackholeProxy) setHoled(on bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if on == p.holed || p.closed {
-		return
-	}
-	p.holed = on
-	if on {
-		p.resume = make(chan struct{})
-	} else {
-		close(p.resume)
-	}
-}
-
-// holedNow reports whether the proxy is black-holed.
-func (p *blackholeProxy) holedNow() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.holed
-}
-
-// gate waits while the proxy is black-holed; false once it is closed.
-func (p *blackholeProxy) gate() bool {
-	for {
-		p.mu.Lock()
-		closed, holed, ch := p.closed, p.holed, p.resume
-		p.mu.Unlock()
-		if closed {
-			return false
-		}
-		if !holed {
-			return true
-		}
-		<-ch
-	}
-}
-
-func (p *blackholeProxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		c.Close()
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
-func (p *blackholeProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		if !p.track(c) {
-			return
-		}
-		p.wg.Add(1)
-		go func() {
-			defer p.wg.Done()
-			defer c.Close()
-			// A connect during the hole hangs until the client gives up; its
-			// SYN never reached the server, so when the hole lifts it is
-			// closed, not forwarded (forwarding a burst of connects the
-			// client abandoned long ago would flood the server with stale
-			// handshakes no real network delivers).
-			if p.holedNow() {
-				p.gate()
-				return
-			}
-			b, err := net.Dial("tcp", p.backend)
-			if err != nil || !p.track(b) {
-				return
-			}
-			defer b.Close()
-			done := make(chan struct{}, 2)
-			p.wg.Add(2)
-			go p.pump(b, c, done)
-			go p.pump(c, b, done)
-			<-done
-			c.Close()
-			b.Close()
-		}()
-	}
-}
-
-// pump copies src to dst, holding each chunk while the proxy is black-holed.
-func (p *blackholeProxy) pump(dst, src net.Conn, done chan<- struct{}) {
-	defer p.wg.Done()
-	defer func() { done <- struct{}{} }()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if !p.gate() {
-				return
-			}
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *blackholeProxy) close() {
-	p.mu.Lock()
-	if !p.closed {
-		p.closed = true
-		if p.holed {
-			close(p.resume)
-		}
-		for c := range p.conns {
-			c.Close()
-		}
-	}
-	p.mu.Unlock()
-	p.ln.Close()
-	p.wg.Wait()
 }
 
 // dialScripted connects a scripted target to srv through addr (the server
@@ -279,11 +120,11 @@ func TestSoak_NetworkBlackHoledForTwoIntervalsLosesOnlyThoseSamples(t *testing.T
 	const pwEnv = "LEAKGATE_TEST_BLACKHOLE_PASSWORD"
 	setSecretEnv(t, pwEnv, "pw-blackhole")
 	srv := remotetest.New(t, remotetest.Options{Password: "pw-blackhole"})
-	proxy := newBlackholeProxy(t, srv.Addr())
+	proxy := remotetest.NewLinkProxy(t, srv.Addr())
 	clock := newFakeClock()
 	sc := scenario{interval: 10 * time.Minute}
-	st := dialScripted(t, srv, proxy.addr(), pwEnv, clock, sc)
-	tgt := &faultTarget{scriptedTarget: st, fault: func(n int) { proxy.setHoled(holedAt(n)) }}
+	st := dialScripted(t, srv, proxy.Addr(), pwEnv, clock, sc)
+	tgt := &faultTarget{scriptedTarget: st, fault: func(n int) { proxy.SetHoled(holedAt(n)) }}
 
 	run := soakThrough(t, tgt, clock)
 

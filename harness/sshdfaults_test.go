@@ -161,7 +161,7 @@ func TestSoak_RealSSHServerBlackHoledForTwoIntervalsLosesOnlyThoseSamples(t *tes
 			t.Parallel()
 			clock := newFakeClock()
 			st, proxy := daemonTargetBehindProxy(t, kind, clock)
-			tgt := &faultTarget{scriptedTarget: st, fault: func(n int) { proxy.setHoled(holedAt(n)) }}
+			tgt := &faultTarget{scriptedTarget: st, fault: func(n int) { proxy.SetHoled(holedAt(n)) }}
 
 			run := soakThrough(t, tgt, clock)
 
@@ -174,14 +174,14 @@ func TestSoak_RealSSHServerBlackHoledForTwoIntervalsLosesOnlyThoseSamples(t *tes
 // daemonTargetBehindProxy starts a daemon and a black-hole proxy in front of
 // it, and connects through the proxy with keepalives short enough that a
 // silent link is noticed within seconds.
-func daemonTargetBehindProxy(t *testing.T, kind string, clock *fakeClock) (*scriptedTarget, *blackholeProxy) {
+func daemonTargetBehindProxy(t *testing.T, kind string, clock *fakeClock) (*scriptedTarget, *remotetest.LinkProxy) {
 	t.Helper()
 	root := t.TempDir()
 	st := &scriptedTarget{t: t, root: root, clock: clock, start: clock.Now(), sc: scenario{interval: 10 * time.Minute}}
 	st.writeTree(0) // before the daemon starts: it hands the tree to its user
 	d := remotetest.StartDaemon(t, kind, root)
-	proxy := newBlackholeProxy(t, d.Addr())
-	addr := proxy.addr()
+	proxy := remotetest.NewLinkProxy(t, d.Addr())
+	addr := proxy.Addr()
 	opts := d.ClientOptions()
 	known := filepath.Join(t.TempDir(), "known_hosts")
 	if err := os.WriteFile(known, []byte(d.KnownHostsLine(addr)+"\n"), 0o600); err != nil {
