@@ -1,7 +1,6 @@
 package remote_test
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/leakgate/leakgate/remote/remotetest"
 )
 
 // daemon is a real SSH server (OpenSSH sshd or dropbear) started by a test
@@ -189,7 +190,7 @@ func (d *daemon) kill() {
 	if d.cmd == nil {
 		return
 	}
-	for _, pid := range descendants(d.cmd.Process.Pid) {
+	for _, pid := range remotetest.Descendants(d.cmd.Process.Pid) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	_ = d.cmd.Process.Kill()
@@ -211,41 +212,6 @@ func (d *daemon) knownHosts(t testing.TB) string {
 
 func (d *daemon) knownHostsLine() string {
 	return fmt.Sprintf("[%s]:%d %s", d.ip, d.port, d.hostLine)
-}
-
-// descendants lists every process below pid, read from /proc.
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		f, err := os.Open(filepath.Join("/proc", e.Name(), "status"))
-		if err != nil {
-			continue
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "PPid:"); ok {
-				pp, _ := strconv.Atoi(strings.TrimSpace(v))
-				children[pp] = append(children[pp], p)
-				break
-			}
-		}
-		f.Close()
-	}
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		for _, c := range children[p] {
-			out = append(out, c)
-			walk(c)
-		}
-	}
-	walk(pid)
-	return out
 }
 
 // testUser is the dedicated account for password auth.

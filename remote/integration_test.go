@@ -18,6 +18,7 @@ import (
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/remote"
+	"github.com/leakgate/leakgate/remote/remotetest"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -509,7 +510,7 @@ func checkObserver(t *testing.T, tgt remote.Target, serverPID int) {
 		}
 		t.Logf("read %d: observer %+v", i, smp.Observer)
 		session := smp.Observer[1]
-		if !slices.Contains(descendants(serverPID), session.PID) {
+		if !slices.Contains(remotetest.Descendants(serverPID), session.PID) {
 			t.Errorf("read %d: session %+v is not a process of the server (pid %d)", i, session, serverPID)
 		}
 		if !strings.HasPrefix(session.Name, "sshd") && session.Name != "dropbear" {

@@ -152,7 +152,7 @@ func (d *Daemon) KillSessions() int {
 		return 0
 	}
 	n := 0
-	for _, pid := range descendants(d.cmd.Process.Pid) {
+	for _, pid := range Descendants(d.cmd.Process.Pid) {
 		if comm(pid) == d.kind && syscall.Kill(pid, syscall.SIGKILL) == nil {
 			n++
 		}
@@ -174,7 +174,7 @@ func (d *Daemon) Stop() {
 	if d.cmd == nil {
 		return
 	}
-	for _, pid := range descendants(d.cmd.Process.Pid) {
+	for _, pid := range Descendants(d.cmd.Process.Pid) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	_ = d.cmd.Process.Kill()
@@ -374,8 +374,9 @@ func comm(pid int) string {
 	return strings.TrimSpace(string(b))
 }
 
-// descendants lists every process below pid, read from /proc.
-func descendants(pid int) []int {
+// Descendants lists every process below pid on this machine, read from
+// /proc (tests kill a server's sessions with it, or check who served them).
+func Descendants(pid int) []int {
 	children := map[int][]int{}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
