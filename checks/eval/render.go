@@ -106,6 +106,35 @@ func (r Report) Markdown() string {
 			pct(ratio(cr.Flagged[Judge], cr.N)), pct(ratio(cr.Flagged[SeedRule], cr.N)), pct(ratio(cr.Flagged[NaiveRule], cr.N)), early)
 	}
 
+	p("\n## Missed leaks\n\nEvery leak the judge missed, by its growth over the judged window in multiples of the floor " +
+		"(median of the last hour minus median of the first judged hour): the count, the share above 10× the floor, and the largest.\n\n")
+	p("| class | missed | above 10× floor | worst miss | growth of every miss (× floor) |\n|---|---|---|---|---|\n")
+	worst, worstClass := 0.0, "none"
+	for _, cr := range r.Classes {
+		if !cr.Class.Leak {
+			continue
+		}
+		name := cr.Class.Name
+		if cr.Class.Hard {
+			name += " (hard)"
+		}
+		above := 0
+		for _, g := range cr.MissedFloors {
+			if g > 10 {
+				above++
+			}
+		}
+		w := "—"
+		if n := len(cr.MissedFloors); n > 0 {
+			w = fmt.Sprintf("%.1f×", cr.MissedFloors[n-1])
+			if !cr.Class.Hard && cr.MissedFloors[n-1] > worst {
+				worst, worstClass = cr.MissedFloors[n-1], cr.Class.Name
+			}
+		}
+		p("| %s | %d of %d | %d | %s | %s |\n", name, len(cr.MissedFloors), cr.N, above, w, floorsList(cr.MissedFloors))
+	}
+	p("\nWorst miss in a headline class: %.1f× the floor (%s).\n", worst, worstClass)
+
 	p("\n## Detection delay\n\nSamples after warm-up until the first `leak` verdict, judging every prefix as a run would (10 min each); " +
 		"median / 90th percentile / maximum over the detected series of each class.\n\n")
 	p("| class | leakgate | seed rule | last − first |\n|---|---|---|---|\n")
@@ -163,6 +192,27 @@ func (r Report) Markdown() string {
 		pct(t.FalseAlarmPerRun[Judge]), c.RunSize, c.RunSize, c.EarlyOptions.Alpha, c.EarlyOptions.MinMonotonic,
 		100*c.EarlyOptions.PersistFraction, c.EarlyOptions.MinPoints)
 	p("\n## Policy evaluated\n\nFinal: `%+v`\n\nEarly: `%+v`\n", o, c.EarlyOptions)
+	return b.String()
+}
+
+// floorsList prints growths as "1.2 3.4 …", at most 40 of them (the largest
+// kept when there are more).
+func floorsList(gs []float64) string {
+	if len(gs) == 0 {
+		return "—"
+	}
+	var b strings.Builder
+	from := 0
+	if len(gs) > 40 {
+		from = len(gs) - 40
+		fmt.Fprintf(&b, "(%d smaller) ", from)
+	}
+	for i, g := range gs[from:] {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		fmt.Fprintf(&b, "%.1f", g)
+	}
 	return b.String()
 }
 

@@ -89,6 +89,16 @@ type Options struct {
 	// AR(1) wander's correlations are all positive.
 	PeriodicDrawdown     float64
 	PeriodicMaxInflation float64
+	// ShapeChecks lets two models of the shapes the AR(1) check mistakes
+	// for serial correlation stand in for it, each with its own evidence:
+	// a change point (a segmented line whose residuals carry the
+	// correlation, the segment after the break tested alone at the strict
+	// level and clearing the floors at its own lower bound), and steps
+	// (increments beyond 3 robust σ, up far more often than down: the sign
+	// test at StepsAlpha, for a steady rise whose steps' net height clears
+	// the growth floor). The main test, tau and persistence still apply.
+	// Ignored with WholeWindowOnly: early judging keeps its own rules.
+	ShapeChecks bool
 }
 
 // Correction is a way to account for serial correlation in the trend test.
@@ -174,6 +184,10 @@ type Result struct {
 	PersistSlopePerHour float64 `json:"persist_slope_per_hour"`
 	// PersistSlopeHighPerHour is the upper bound of the later half's slope.
 	PersistSlopeHighPerHour float64 `json:"persist_slope_high_per_hour"`
+	// PersistStrictLowPerHour is the later half's slope lower bound under
+	// CorrectionStrict (its own correlation), PersistSpanHours its span.
+	PersistStrictLowPerHour float64 `json:"persist_strict_low_per_hour"`
+	PersistSpanHours        float64 `json:"persist_span_hours"`
 	// EarlierSlopePerHour is the slope on the earlier half.
 	EarlierSlopePerHour float64 `json:"earlier_slope_per_hour"`
 	// Significant, Persistent and Material are the three tests a leak passes.
@@ -192,6 +206,29 @@ type Result struct {
 	Steady   bool    `json:"steady"`
 	// Last is the last judged value (after floor filtering).
 	Last float64 `json:"last"`
+	// ChangeAtHours is where the change-point check put the break (hours
+	// after the first judged point, 0 when it found none); ChangeP the
+	// segment after it's one-sided trend p with ChangeInflation, the strict
+	// variance inflation of the segmented fit's residuals;
+	// ChangeSlopePerHour and ChangeSlopeLowPerHour its slope and lower
+	// bound; ChangeGrowthLow that bound times the segment's span.
+	ChangeAtHours         float64 `json:"change_at_hours,omitempty"`
+	ChangeP               float64 `json:"change_p"`
+	ChangeInflation       float64 `json:"change_inflation"`
+	ChangeSlopePerHour    float64 `json:"change_slope_per_hour"`
+	ChangeSlopeLowPerHour float64 `json:"change_slope_low_per_hour"`
+	ChangeGrowthLow       float64 `json:"change_growth_low"`
+	// IncrementsZ is the judged growth over √(Σd²) of its increments d;
+	// IncrementsP the bound exp(−z²/2) on how often a series whose
+	// increments are as likely down as up grows that far (a random walk,
+	// the AR(1) model's worst case); IncrementsGrowthLow the growth less
+	// √(2·ln 20)·√(Σ(d − d̄)²), its 95 % lower bound under that model.
+	IncrementsZ         float64 `json:"increments_z"`
+	IncrementsP         float64 `json:"increments_p"`
+	IncrementsGrowthLow float64 `json:"increments_growth_low"`
+	// Shape names the model that stood in for the AR(1) check ("change
+	// point" or "steps"), empty when it was not needed or none did.
+	Shape string `json:"shape,omitempty"`
 }
 
 // ErrBadInput is wrapped by every error about the series itself.
@@ -225,17 +262,39 @@ func Decide(r *Result, p float64, opts Options) {
 	if r.Steady && strictAlpha > 0 {
 		strictAlpha = max(strictAlpha, opts.SteadyStrictAlpha)
 	}
+	strictOK := strictAlpha <= 0 || r.PStrict <= strictAlpha
+	shape := ""
+	switch {
+	case !opts.ShapeChecks || opts.WholeWindowOnly:
+	case r.ChangeAtHours > 0 && r.ChangeP <= strictAlpha && r.ChangeSlopeLowPerHour >= opts.MinSlopePerHour &&
+		r.ChangeSlopeLowPerHour > 0 && r.ChangeGrowthLow >= opts.MinGrowth:
+		shape = "change point"
+	case r.IncrementsP <= strictAlpha && r.IncrementsGrowthLow > 0 && r.IncrementsGrowthLow >= opts.MinGrowth &&
+		r.IncrementsGrowthLow >= opts.MinSlopePerHour*r.SpanHours:
+		shape = "increments"
+	}
 	r.Significant = p <= opts.Alpha && r.SlopePerHour > 0 && r.Monotonic >= opts.MinMonotonic &&
-		(strictAlpha <= 0 || r.PStrict <= strictAlpha)
-	r.Persistent = r.PersistSlopeHighPerHour >= opts.PersistFraction*r.EarlierSlopePerHour &&
+		(strictOK || shape != "")
+	// A later half slower than the earlier still persists when it alone
+	// is a leak above the floors at its own strict lower bound: a leak
+	// whose rate follows a falling load has not stopped.
+	laterAlone := opts.ShapeChecks && !opts.WholeWindowOnly && r.PersistStrictLowPerHour > 0 &&
+		r.PersistStrictLowPerHour >= opts.MinSlopePerHour && r.PersistStrictLowPerHour*r.PersistSpanHours >= opts.MinGrowth
+	r.Persistent = (r.PersistSlopeHighPerHour >= opts.PersistFraction*r.EarlierSlopePerHour || laterAlone) &&
 		r.PersistSlopePerHour > 0 &&
 		(opts.PersistAlpha <= 0 || r.PersistP <= opts.PersistAlpha)
 	r.Material = r.SlopePerHour >= opts.MinSlopePerHour && r.FittedGrowth >= opts.MinGrowth
+	atLow := true
 	if opts.MaterialAtLowerBound {
 		// Only the floors that are set: a zero floor asks for no materiality.
 		low := r.StrictSlopeLowPerHour
-		r.Material = r.Material && (opts.MinSlopePerHour <= 0 || low >= opts.MinSlopePerHour) &&
+		atLow = (opts.MinSlopePerHour <= 0 || low >= opts.MinSlopePerHour) &&
 			(opts.MinGrowth <= 0 || low*r.SpanHours >= opts.MinGrowth)
+		r.Material = r.Material && (atLow || shape != "")
+	}
+	r.Shape = ""
+	if r.Significant && r.Material && (!strictOK || !atLow) {
+		r.Shape = shape
 	}
 	switch {
 	case !r.Significant:
@@ -310,7 +369,7 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 	for i := range t {
 		t[i] = times[start+i] - times[start]
 	}
-	r := Result{N: len(v), P: 1, PWhole: 1, PStrict: 1, PersistP: 1, VarianceInflation: 1}
+	r := Result{N: len(v), P: 1, PWhole: 1, PStrict: 1, PersistP: 1, VarianceInflation: 1, ChangeP: 1, ChangeInflation: 1, IncrementsP: 1}
 	if len(v) == 0 {
 		return r
 	}
@@ -369,6 +428,8 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 		}
 		r.PersistP = half.p
 		r.PersistSlopeHighPerHour = half.high * 3600
+		r.PersistStrictLowPerHour = half.strictLow * 3600
+		r.PersistSpanHours = (t[len(t)-1] - t[h]) / 3600
 		if !opts.WholeWindowOnly {
 			r.StrictSlopeLowPerHour = math.Max(r.StrictSlopeLowPerHour, half.strictLow*3600)
 		}
@@ -384,7 +445,30 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 			r.P, r.PStrict = r.PWhole, full.pStrict
 		}
 	}
+	if opts.ShapeChecks && !opts.WholeWindowOnly {
+		shapes(&r, t, v, ws, scratch, opts)
+	}
 	return r
+}
+
+// shapes runs the change-point and steps checks on the judged window.
+func shapes(r *Result, t, v []float64, ws *workspace, scratch []float64, opts Options) {
+	level := opts.ConfidenceLevel
+	if level <= 0 || level >= 1 {
+		level = 0.95
+	}
+	if c := changeCheck(t, v, ws, scratch, level); c.ok {
+		r.ChangeAtHours = (t[c.at] - t[0]) / 3600
+		r.ChangeP, r.ChangeInflation = c.p, c.inflation
+		r.ChangeSlopePerHour, r.ChangeSlopeLowPerHour = c.slope*3600, c.low*3600
+		r.ChangeGrowthLow = c.low * (t[len(t)-1] - t[c.at])
+	}
+	inc := incrementsCheck(v)
+	r.IncrementsZ, r.IncrementsP, r.IncrementsGrowthLow = inc.z, inc.p, inc.growthLow
+	// The increments test is a trend test in its own right, valid (and
+	// conservative) against every AR(1) series: a third look at the
+	// series, Bonferroni-combined with the other two.
+	r.P = math.Min(r.P, math.Min(1, 2*inc.p))
 }
 
 type testResult struct {
