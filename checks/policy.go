@@ -328,6 +328,7 @@ func (p Policy) TrendOptions(kind Kind, final bool) trend.Options {
 		PeriodicDrawdown:     p.PeriodicDrawdown,
 		PeriodicMaxInflation: p.PeriodicMaxInflation,
 		ShapeChecks:          p.ShapeChecks,
+		Bytes:                true, // every kind judged by trend is in bytes
 		PersistFraction:      p.PersistFraction,
 		PersistAlpha:         p.PersistAlpha,
 		FloorWindow:          p.FloorWindow,

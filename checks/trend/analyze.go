@@ -99,6 +99,9 @@ type Options struct {
 	// the growth floor). The main test, tau and persistence still apply.
 	// Ignored with WholeWindowOnly: early judging keeps its own rules.
 	ShapeChecks bool
+	// Bytes says the values are bytes: reasons print them in B, KiB, MiB
+	// or GiB rather than as bare numbers.
+	Bytes bool
 }
 
 // Correction is a way to account for serial correlation in the trend test.
@@ -188,6 +191,10 @@ type Result struct {
 	// CorrectionStrict (its own correlation), PersistSpanHours its span.
 	PersistStrictLowPerHour float64 `json:"persist_strict_low_per_hour"`
 	PersistSpanHours        float64 `json:"persist_span_hours"`
+	// PersistIncrementsP and PersistIncrementsGrowthLow are the increments
+	// check on the later half alone (shape checks only).
+	PersistIncrementsP         float64 `json:"persist_increments_p"`
+	PersistIncrementsGrowthLow float64 `json:"persist_increments_growth_low"`
 	// EarlierSlopePerHour is the slope on the earlier half.
 	EarlierSlopePerHour float64 `json:"earlier_slope_per_hour"`
 	// Significant, Persistent and Material are the three tests a leak passes.
@@ -198,6 +205,9 @@ type Result struct {
 	// under CorrectionStrict, the larger of the whole window's and the
 	// later half's; MaterialAtLowerBound judges the floors on it.
 	StrictSlopeLowPerHour float64 `json:"strict_slope_low_per_hour"`
+	// StrictInflation is the whole window's variance inflation under
+	// CorrectionStrict.
+	StrictInflation float64 `json:"strict_inflation"`
 	// Drawdown is the largest fall of the judged values from their running
 	// maximum; Steady reports Drawdown ≤ SteadyDrawdown × FittedGrowth, or
 	// ≤ PeriodicDrawdown × FittedGrowth with VarianceInflation ≤
@@ -226,6 +236,12 @@ type Result struct {
 	IncrementsZ         float64 `json:"increments_z"`
 	IncrementsP         float64 `json:"increments_p"`
 	IncrementsGrowthLow float64 `json:"increments_growth_low"`
+	// StepsUp and StepsDown count the increments beyond 3 robust σ;
+	// StepsGrowthLow is their net height less 2σ per √step. For a steady
+	// rise it may stand in for the AR(1) lower bound in the floors.
+	StepsUp        int     `json:"steps_up"`
+	StepsDown      int     `json:"steps_down"`
+	StepsGrowthLow float64 `json:"steps_growth_low"`
 	// Shape names the model that stood in for the AR(1) check ("change
 	// point" or "steps"), empty when it was not needed or none did.
 	Shape string `json:"shape,omitempty"`
@@ -266,7 +282,7 @@ func Decide(r *Result, p float64, opts Options) {
 	shape := ""
 	switch {
 	case !opts.ShapeChecks || opts.WholeWindowOnly:
-	case r.ChangeAtHours > 0 && r.ChangeP <= strictAlpha && r.ChangeSlopeLowPerHour >= opts.MinSlopePerHour &&
+	case r.ChangeAtHours > 0 && r.ChangeP <= changeAlpha(opts) && r.ChangeSlopeLowPerHour >= opts.MinSlopePerHour &&
 		r.ChangeSlopeLowPerHour > 0 && r.ChangeGrowthLow >= opts.MinGrowth:
 		shape = "change point"
 	case r.IncrementsP <= strictAlpha && r.IncrementsGrowthLow > 0 && r.IncrementsGrowthLow >= opts.MinGrowth &&
@@ -278,8 +294,11 @@ func Decide(r *Result, p float64, opts Options) {
 	// A later half slower than the earlier still persists when it alone
 	// is a leak above the floors at its own strict lower bound: a leak
 	// whose rate follows a falling load has not stopped.
-	laterAlone := opts.ShapeChecks && !opts.WholeWindowOnly && r.PersistStrictLowPerHour > 0 &&
-		r.PersistStrictLowPerHour >= opts.MinSlopePerHour && r.PersistStrictLowPerHour*r.PersistSpanHours >= opts.MinGrowth
+	laterAlone := opts.ShapeChecks && !opts.WholeWindowOnly &&
+		(r.PersistStrictLowPerHour > 0 && r.PersistStrictLowPerHour >= opts.MinSlopePerHour &&
+			r.PersistStrictLowPerHour*r.PersistSpanHours >= opts.MinGrowth ||
+			r.PersistIncrementsP <= strictAlpha && r.PersistIncrementsGrowthLow > 0 &&
+				r.PersistIncrementsGrowthLow >= opts.MinGrowth && r.PersistIncrementsGrowthLow >= opts.MinSlopePerHour*r.PersistSpanHours)
 	r.Persistent = (r.PersistSlopeHighPerHour >= opts.PersistFraction*r.EarlierSlopePerHour || laterAlone) &&
 		r.PersistSlopePerHour > 0 &&
 		(opts.PersistAlpha <= 0 || r.PersistP <= opts.PersistAlpha)
@@ -290,30 +309,36 @@ func Decide(r *Result, p float64, opts Options) {
 		low := r.StrictSlopeLowPerHour
 		atLow = (opts.MinSlopePerHour <= 0 || low >= opts.MinSlopePerHour) &&
 			(opts.MinGrowth <= 0 || low*r.SpanHours >= opts.MinGrowth)
+		if !atLow && shape == "" && opts.ShapeChecks && !opts.WholeWindowOnly && r.Steady && strictOK &&
+			signTestP(r.StepsUp, r.StepsDown) <= stepsSignAlpha && r.StepsGrowthLow > 0 && r.StepsGrowthLow >= opts.MinGrowth && r.StepsGrowthLow >= opts.MinSlopePerHour*r.SpanHours {
+			shape = "steps"
+		}
 		r.Material = r.Material && (atLow || shape != "")
 	}
 	r.Shape = ""
 	if r.Significant && r.Material && (!strictOK || !atLow) {
 		r.Shape = shape
 	}
-	switch {
-	case !r.Significant:
-		r.Verdict = OK
-		r.Reason = fmt.Sprintf("no significant steady upward trend (p=%.3g vs %.3g, tau=%.2f vs %.2f, strict p=%.3g vs %.3g)",
-			p, opts.Alpha, r.Monotonic, opts.MinMonotonic, r.PStrict, strictAlpha)
-	case !r.Persistent:
-		r.Verdict = OK
-		r.Reason = fmt.Sprintf("trend does not persist: later-half slope %.4g/h (at most %.4g/h) vs earlier %.4g/h (p=%.3g)",
-			r.PersistSlopePerHour, r.PersistSlopeHighPerHour, r.EarlierSlopePerHour, r.PersistP)
-	case !r.Material:
-		r.Verdict = OK
-		r.Reason = fmt.Sprintf("growth %.4g (%.4g/h, at least %.4g/h) below floor %.4g (%.4g/h)",
-			r.FittedGrowth, r.SlopePerHour, r.StrictSlopeLowPerHour, opts.MinGrowth, opts.MinSlopePerHour)
-	default:
+	r.Verdict = OK
+	if r.Significant && r.Persistent && r.Material {
 		r.Verdict = Leak
-		r.Reason = fmt.Sprintf("grows %.4g/h [%.4g, %.4g], p=%.3g, still growing on the later half",
-			r.SlopePerHour, r.SlopeLow, r.SlopeHigh, p)
 	}
+	r.Reason = reason(r, p, strictAlpha, strictOK, atLow, opts)
+}
+
+// stepsSignAlpha is the sign test's level for the steps to count as a
+// staircase: 3 steps up and none down (1/8), 5 up and 1 down (7/64), … A
+// single step is a benign step's shape, and a pool's steps go both ways.
+const stepsSignAlpha = 0.125
+
+// changeAlpha is the level of the change-point check: StrictAlpha whether
+// or not the rise is steady, as the break is chosen to fit the series best
+// and a wander's best break makes its last stretch look like a fresh trend.
+func changeAlpha(opts Options) float64 {
+	if opts.StrictAlpha > 0 {
+		return opts.StrictAlpha
+	}
+	return opts.Alpha
 }
 
 // steady reports whether r's rise is steady (Options.SteadyDrawdown, or
@@ -369,7 +394,7 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 	for i := range t {
 		t[i] = times[start+i] - times[start]
 	}
-	r := Result{N: len(v), P: 1, PWhole: 1, PStrict: 1, PersistP: 1, VarianceInflation: 1, ChangeP: 1, ChangeInflation: 1, IncrementsP: 1}
+	r := Result{N: len(v), P: 1, PWhole: 1, PStrict: 1, PersistP: 1, VarianceInflation: 1, ChangeP: 1, ChangeInflation: 1, IncrementsP: 1, PersistIncrementsP: 1}
 	if len(v) == 0 {
 		return r
 	}
@@ -407,6 +432,7 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 	r.SlopeHigh = full.high * 3600
 	r.SlopeSampled = full.sen.sampled
 	r.StrictSlopeLowPerHour = full.strictLow * 3600
+	r.StrictInflation = full.strictInflation
 	r.FittedGrowth = r.SlopePerHour * r.SpanHours
 	if len(t)-h >= 3 {
 		// Long series reuse the whole window's inflation for the half.
@@ -447,6 +473,10 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 	}
 	if opts.ShapeChecks && !opts.WholeWindowOnly {
 		shapes(&r, t, v, ws, scratch, opts)
+		if len(t)-h >= 3 {
+			later := incrementsCheck(v[h:])
+			r.PersistIncrementsP, r.PersistIncrementsGrowthLow = later.p, later.growthLow
+		}
 	}
 	return r
 }
@@ -463,6 +493,8 @@ func shapes(r *Result, t, v []float64, ws *workspace, scratch []float64, opts Op
 		r.ChangeSlopePerHour, r.ChangeSlopeLowPerHour = c.slope*3600, c.low*3600
 		r.ChangeGrowthLow = c.low * (t[len(t)-1] - t[c.at])
 	}
+	st := stepsCheck(v, scratch)
+	r.StepsUp, r.StepsDown, r.StepsGrowthLow = st.up, st.down, st.growthLow
 	inc := incrementsCheck(v)
 	r.IncrementsZ, r.IncrementsP, r.IncrementsGrowthLow = inc.z, inc.p, inc.growthLow
 	// The increments test is a trend test in its own right, valid (and

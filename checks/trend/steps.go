@@ -51,3 +51,67 @@ func incrementsCheck(v []float64) incrementsResult {
 	r.growthLow = growth - incrementsMargin*math.Sqrt(centred)
 	return r
 }
+
+// stepThreshold is how many robust standard deviations of the increments
+// make an increment a step: Gaussian noise exceeds 3σ in 0.3 % of samples.
+const stepThreshold = 3
+
+// stepsResult counts a window's steps: increments beyond stepThreshold
+// robust σ (1.4826 × the median absolute increment) in each direction.
+type stepsResult struct {
+	up, down int
+	// growthLow is the steps' net height less two σ per √step, the noise
+	// the steps themselves may carry: how much the staircase grew at least.
+	growthLow float64
+}
+
+// stepsCheck measures the staircase in v; scratch holds len(v) floats. A
+// series that grows only at a few large events has a growth whose AR(1)
+// lower bound is far below zero, yet the events themselves, less the noise
+// between them, are a lower bound on the growth that no wander reaches
+// (a wander has no steps, a pool's steps go both ways).
+func stepsCheck(v, scratch []float64) stepsResult {
+	n := len(v)
+	if n < 3 {
+		return stepsResult{}
+	}
+	abs := scratch[:n-1]
+	for i := 1; i < n; i++ {
+		abs[i-1] = math.Abs(v[i] - v[i-1])
+	}
+	// Integer counts that mostly do not move give σ = 0: every move is a step.
+	sigma := 1.4826 * selectK(abs, (len(abs)-1)/2)
+	limit := stepThreshold * sigma
+	var r stepsResult
+	var net float64
+	for i := 1; i < n; i++ {
+		switch d := v[i] - v[i-1]; {
+		case d > limit:
+			r.up++
+			net += d
+		case d < -limit:
+			r.down++
+			net += d
+		}
+	}
+	r.growthLow = net - 2*sigma*math.Sqrt(float64(r.up+r.down))
+	return r
+}
+
+// signTestP is P(X ≥ up) for X ~ Binomial(up+down, ½): how often at least
+// this many of the steps would go up if each step's direction were a coin.
+func signTestP(up, down int) float64 {
+	n := up + down
+	if n == 0 || up == 0 {
+		return 1
+	}
+	// Σ_{k=up}^{n} C(n,k) / 2ⁿ, in logs so long series do not overflow.
+	var p float64
+	for k := up; k <= n; k++ {
+		lc, _ := math.Lgamma(float64(n + 1))
+		l1, _ := math.Lgamma(float64(k + 1))
+		l2, _ := math.Lgamma(float64(n - k + 1))
+		p += math.Exp(lc - l1 - l2 - float64(n)*math.Ln2)
+	}
+	return math.Min(1, p)
+}
