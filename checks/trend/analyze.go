@@ -138,6 +138,7 @@ func DefaultOptions() Options {
 		SteadyStrictAlpha:    0.2,
 		PeriodicDrawdown:     1,
 		PeriodicMaxInflation: 1.6,
+		ShapeChecks:          true,
 	}
 }
 
@@ -282,7 +283,7 @@ func Decide(r *Result, p float64, opts Options) {
 	shape := ""
 	switch {
 	case !opts.ShapeChecks || opts.WholeWindowOnly:
-	case r.ChangeAtHours > 0 && r.ChangeP <= changeAlpha(opts) && r.ChangeSlopeLowPerHour >= opts.MinSlopePerHour &&
+	case r.ChangeAtHours > 0 && r.ChangeInflation <= changeMaxInflation && r.ChangeP <= changeAlpha(opts) && r.ChangeSlopeLowPerHour >= opts.MinSlopePerHour &&
 		r.ChangeSlopeLowPerHour > 0 && r.ChangeGrowthLow >= opts.MinGrowth:
 		shape = "change point"
 	case r.IncrementsP <= strictAlpha && r.IncrementsGrowthLow > 0 && r.IncrementsGrowthLow >= opts.MinGrowth &&
@@ -294,7 +295,8 @@ func Decide(r *Result, p float64, opts Options) {
 	// A later half slower than the earlier still persists when it alone
 	// is a leak above the floors at its own strict lower bound: a leak
 	// whose rate follows a falling load has not stopped.
-	laterAlone := opts.ShapeChecks && !opts.WholeWindowOnly &&
+	// With no growth floor there is nothing for the later half to clear.
+	laterAlone := opts.ShapeChecks && !opts.WholeWindowOnly && opts.MinGrowth > 0 &&
 		(r.PersistStrictLowPerHour > 0 && r.PersistStrictLowPerHour >= opts.MinSlopePerHour &&
 			r.PersistStrictLowPerHour*r.PersistSpanHours >= opts.MinGrowth ||
 			r.PersistIncrementsP <= strictAlpha && r.PersistIncrementsGrowthLow > 0 &&
@@ -330,6 +332,13 @@ func Decide(r *Result, p float64, opts Options) {
 // staircase: 3 steps up and none down (1/8), 5 up and 1 down (7/64), … A
 // single step is a benign step's shape, and a pool's steps go both ways.
 const stepsSignAlpha = 0.125
+
+// changeMaxInflation is the most variance inflation the segmented fit may
+// leave and still stand in for the AR(1) check: the change point is there
+// to explain the correlation a straight line saw. A leak that starts
+// part-way under white noise leaves 1–2; a strongly correlated wander keeps
+// 4 or more after its best break, and stays with the AR(1) check.
+const changeMaxInflation = 2.5
 
 // changeAlpha is the level of the change-point check: StrictAlpha whether
 // or not the rise is steady, as the break is chosen to fit the series best

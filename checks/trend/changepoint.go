@@ -136,6 +136,19 @@ func changeCheck(t, v []float64, ws *workspace, scratch []float64, level float64
 	post := v[h.k:]
 	k := mannKendall(post, ws.keys[:2*len(post)])
 	sen := senSlopeInto(t[h.k:], post, sampledSlopePairs/4, &ws.slopes)
+	// The break is chosen to fit best, which flatters a wander: its last
+	// stretch, bent into a fresh trend, leaves the segmented fit less
+	// correlated residuals than it has. So the segment is also judged on
+	// its own line's residuals, and the larger inflation counts.
+	own := res[:len(post)]
+	for i := range post {
+		own[i] = post[i] - sen.slope*t[h.k+i]
+	}
+	if !negligible(own, post) {
+		_, alone := ws.inflations(own, CorrectionStrict)
+		inflation = math.Max(inflation, alone)
+	}
+	// inflations leaves ws.slopes alone: the bound below reads them.
 	out := changeResult{ok: true, at: h.k, inflation: inflation, slope: sen.slope,
 		p: upperP(k.S, k.Var*inflation), low: sen.lowerBound(k.Var*inflation, level)}
 	return out

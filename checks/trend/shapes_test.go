@@ -2,6 +2,7 @@ package trend
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -105,7 +106,7 @@ func midRunLeak(noise float64) (ts, v []float64) {
 func shapeOptions() Options {
 	o := DefaultOptions()
 	o.MinGrowth, o.MinSlopePerHour = 1<<20, 16<<10
-	o.Bytes = true
+	o.Bytes, o.ShapeChecks = true, false
 	return o
 }
 
@@ -142,7 +143,7 @@ func TestAnalyze_ALeakStartingMidRunIsNotVetoedByTheAR1Check(t *testing.T) {
 	}
 	const overruled = "grows 1.75 MiB/h [631 KiB, 2.83 MiB], p=3.33e-16, still growing on the later half; the AR(1) check vetoed it: " +
 		"p=0.247 > 0.2 under a bias-corrected AR(1) model (variance ×67.0 on the whole window), overruled by the change-point check: " +
-		"from 5.0 h on, 3 MiB/h (at least 2.95 MiB/h, 17.7 MiB over the segment), p=1.02e-12 vs 0.0001 with the variance ×1.5 of the segmented fit"
+		"from 5.0 h on, 3 MiB/h (at least 2.95 MiB/h, 17.7 MiB over the segment), p=7.5e-12 vs 0.0001 with the variance ×1.6 of the segmented fit"
 	if r.Reason != overruled {
 		t.Errorf("reason\n got %s\nwant %s", r.Reason, overruled)
 	}
@@ -237,5 +238,56 @@ func TestSignTestP_HandComputed(t *testing.T) {
 		if got := signTestP(c.up, c.down); math.Abs(got-c.want) > 1e-12 {
 			t.Errorf("%d up, %d down: p = %v, want %v", c.up, c.down, got, c.want)
 		}
+	}
+}
+
+func TestAnalyze_AWandersBestBreakDoesNotStandInForTheAR1Check(t *testing.T) {
+	// 2 MiB in 12 h under AR(1) noise φ = 0.9 (seed 32 of
+	// TestAnalyze_MaterialityAtTheLowerBound): its best break makes the
+	// last 8 h look steeper than the whole, but the segment keeps the
+	// wander's correlation, above what a change point may leave.
+	times := soak(73)
+	rng := rand.New(rand.NewPCG(32, 2))
+	v := make([]float64, len(times))
+	x := 0.0
+	for i := range v {
+		x = 0.9*x + rng.NormFloat64()*(200<<10)
+		v[i] = 64<<20 + 2*(1<<20)*float64(i)/72 + x
+	}
+	o := DefaultOptions()
+	o.MinGrowth = 1.5 * (1 << 20)
+	r, err := Analyze(times, v, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ChangeInflation <= changeMaxInflation || r.Shape == "change point" || r.Verdict == Leak {
+		t.Errorf("wander: change inflation %.2f (limit %v), shape %q, verdict %s (%s); want the AR(1) check to keep it",
+			r.ChangeInflation, changeMaxInflation, r.Shape, r.Verdict, r.Reason)
+	}
+}
+
+func TestAnalyze_ALaterHalfThatSlowsButStillClearsTheFloorPersists(t *testing.T) {
+	// 1 MiB a sample for 6 h, then 128 KiB a sample (6.75 MiB more): the
+	// later half is an eighth of the earlier pace, under the 30 % a ramp
+	// that plateaus is held to, yet on its own a leak far above the floor.
+	times := soak(73)
+	v := make([]float64, len(times))
+	for i := range v {
+		grown := float64(min(i, 36))*(1<<20) + float64(max(0, i-36))*(128<<10)
+		v[i] = 64<<20 + grown + float64(i%3)*(8<<10)
+	}
+	o := shapeOptions()
+	off, err := Analyze(times, v, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.ShapeChecks = true
+	on, err := Analyze(times, v, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Persistent || !on.Persistent || on.Verdict != Leak {
+		t.Errorf("persistent without shape checks %v (%s), with %v, verdict %s (%s); want false, true, leak",
+			off.Persistent, off.Reason, on.Persistent, on.Verdict, on.Reason)
 	}
 }
