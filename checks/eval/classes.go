@@ -76,7 +76,7 @@ func Classes() []Class {
 		{Name: "saw-tooth", Describe: "saw-tooth 1–10× floor, period 1–3 h, no drift", gen: sawNoDrift},
 		{Name: "bounded walk", Describe: "random walk reflected inside ±1–5× floor, steps of half the band", gen: boundedWalkStep(1)},
 		{Name: "slow walk", Hard: true, Describe: "random walk reflected inside ±1–5× floor, steps of a tenth of the band: crosses it about once in 12 h", gen: boundedWalkStep(0.2)},
-		{Name: "pool in chunks", Describe: "object count × 64 B–8 KiB, allocated and freed in chunks of 1–20× floor (at most half the pool; Poisson, 3–6/h), kept inside 5–40× floor", gen: chunkPool},
+		{Name: "pool in chunks", Describe: "object count × 64 B–8 KiB, allocated and freed in chunks of a quarter to half of its 5–40× floor band (Poisson, 6–12/h), kept inside the band", gen: chunkPool},
 		{Name: "spikes", Describe: "flat with one-sample spikes (5 %) of 2–20× floor", gen: spikes},
 		{Name: "decreasing", Describe: "straight decline of 2–20× floor", gen: decreasing},
 	}
@@ -176,15 +176,15 @@ func poisson(rng *rand.Rand, mu float64) float64 {
 }
 
 // chunkPool is a bounded pool of objects allocated and freed in chunks at
-// 3–6 events an hour: a staircase that goes both ways, the benign twin of
+// 6–12 events an hour: a staircase that goes both ways, the benign twin of
 // a bursty leak. (A pool that only allocated, a few chunks in 12 h, is a
-// bursty leak's exact twin; no rule on one window can tell them apart.)
+// bursty leak's exact twin, and one that crosses its band once in 12 h is
+// the slow walk's: no rule on one window can tell either from a leak.)
 func chunkPool(rng *rand.Rand, times []float64, floor float64) []float64 {
 	size := math.Round(logUniform(rng, 64, 8192))
 	limit := logUniform(rng, 5*floor, 40*floor) / size
-	rate := logUniform(rng, 3, 6)
-	chunk := logUniform(rng, floor, 20*floor) / size
-	chunk = math.Min(chunk, limit/2)
+	rate := logUniform(rng, 6, 12)
+	chunk := uniform(rng, 0.25, 0.5) * limit
 	count := math.Round(uniform(rng, 0, limit))
 	next := rng.ExpFloat64() * hour / rate
 	v := make([]float64, len(times))
