@@ -243,6 +243,12 @@ type Result struct {
 	StepsUp        int     `json:"steps_up"`
 	StepsDown      int     `json:"steps_down"`
 	StepsGrowthLow float64 `json:"steps_growth_low"`
+	// StepsTrendP and StepsStrictP are the whole window's trend p with the
+	// variance inflation (Hamed–Rao, and the strict correction) of the
+	// series less its steps, doubled for the extra look; 1 unless the steps
+	// pass the sign test at 1/8. P is at most StepsTrendP.
+	StepsTrendP  float64 `json:"steps_trend_p"`
+	StepsStrictP float64 `json:"steps_strict_p"`
 	// Shape names the model that stood in for the AR(1) check ("change
 	// point" or "steps"), empty when it was not needed or none did.
 	Shape string `json:"shape,omitempty"`
@@ -286,6 +292,9 @@ func Decide(r *Result, p float64, opts Options) {
 	case r.ChangeAtHours > 0 && r.ChangeInflation <= changeMaxInflation && r.ChangeP <= changeAlpha(opts) && r.ChangeSlopeLowPerHour >= opts.MinSlopePerHour &&
 		r.ChangeSlopeLowPerHour > 0 && r.ChangeGrowthLow >= opts.MinGrowth:
 		shape = "change point"
+	case r.StepsStrictP <= strictAlpha && r.StepsGrowthLow > 0 && r.StepsGrowthLow >= opts.MinGrowth &&
+		r.StepsGrowthLow >= opts.MinSlopePerHour*r.SpanHours:
+		shape = "steps"
 	case r.IncrementsP <= strictAlpha && r.IncrementsGrowthLow > 0 && r.IncrementsGrowthLow >= opts.MinGrowth &&
 		r.IncrementsGrowthLow >= opts.MinSlopePerHour*r.SpanHours:
 		shape = "increments"
@@ -403,7 +412,7 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 	for i := range t {
 		t[i] = times[start+i] - times[start]
 	}
-	r := Result{N: len(v), P: 1, PWhole: 1, PStrict: 1, PersistP: 1, VarianceInflation: 1, ChangeP: 1, ChangeInflation: 1, IncrementsP: 1, PersistIncrementsP: 1}
+	r := Result{N: len(v), P: 1, PWhole: 1, PStrict: 1, PersistP: 1, VarianceInflation: 1, ChangeP: 1, ChangeInflation: 1, IncrementsP: 1, PersistIncrementsP: 1, StepsTrendP: 1, StepsStrictP: 1}
 	if len(v) == 0 {
 		return r
 	}
@@ -504,6 +513,21 @@ func shapes(r *Result, t, v []float64, ws *workspace, scratch []float64, opts Op
 	}
 	st := stepsCheck(v, scratch)
 	r.StepsUp, r.StepsDown, r.StepsGrowthLow = st.up, st.down, st.growthLow
+	if signTestP(st.up, st.down) <= stepsSignAlpha {
+		// A staircase: the trend test again, with the correlation of the
+		// noise between the steps instead of the staircase's; a further
+		// look, so doubled.
+		res := stepResiduals(v, ws.floats(&ws.stepRes, len(v)), scratch)
+		infl, strict := 1.0, 1.0
+		if !negligible(res, v) {
+			infl, strict = ws.inflations(res, opts.Correction)
+		}
+		pairs := float64(r.N) * float64(r.N-1) / 2
+		plain := r.VarS / r.VarianceInflation
+		r.StepsTrendP = math.Min(1, 2*upperP(r.Monotonic*pairs, plain*infl))
+		r.StepsStrictP = math.Min(1, 2*upperP(r.Monotonic*pairs, plain*strict))
+		r.P = math.Min(r.P, r.StepsTrendP)
+	}
 	inc := incrementsCheck(v)
 	r.IncrementsZ, r.IncrementsP, r.IncrementsGrowthLow = inc.z, inc.p, inc.growthLow
 	// The increments test is a trend test in its own right, valid (and
@@ -588,6 +612,8 @@ type workspace struct {
 	keys           []uint64
 	// slopes holds one window's pairwise slopes at a time.
 	slopes []float64
+	// stepRes holds a series less its steps.
+	stepRes []float64
 	// ranks, order and acov serve the Hamed–Rao correction.
 	ranks, acov []float64
 	order       []int32

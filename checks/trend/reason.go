@@ -25,6 +25,8 @@ func reason(r *Result, p, strictAlpha float64, strictOK, atLow bool, opts Option
 			s += "; " + vetoes(r, strictAlpha, strictOK, atLow, opts, u) + ", overruled by the " + changeText(r, changeAlpha(opts), u)
 		case "increments":
 			s += "; " + vetoes(r, strictAlpha, strictOK, atLow, opts, u) + ", overruled by the " + incrementsText(r, strictAlpha, u)
+		case "steps":
+			s += "; " + vetoes(r, strictAlpha, strictOK, atLow, opts, u) + ", overruled by the " + stepsText(r, strictAlpha, u)
 		}
 		return s
 	case !r.Significant:
@@ -86,7 +88,7 @@ func shapeDetail(r *Result, strictAlpha float64, opts Options, u units) string {
 	if !opts.ShapeChecks || opts.WholeWindowOnly || opts.MinGrowth <= 0 || r.FittedGrowth < vetoDetailFloors*opts.MinGrowth {
 		return ""
 	}
-	return "; not overruled: " + changeText(r, changeAlpha(opts), u) + "; " + incrementsText(r, strictAlpha, u)
+	return "; not overruled: " + changeText(r, changeAlpha(opts), u) + "; " + stepsText(r, strictAlpha, u) + "; " + incrementsText(r, strictAlpha, u)
 }
 
 // changeText describes the change-point check's figures.
@@ -96,6 +98,16 @@ func changeText(r *Result, strictAlpha float64, u units) string {
 	}
 	return fmt.Sprintf("change-point check: from %.1f h on, %s/h (at least %s/h, %s over the segment), p=%.3g vs %.3g with the variance ×%.1f of the segmented fit",
 		r.ChangeAtHours, u.v(r.ChangeSlopePerHour), u.v(r.ChangeSlopeLowPerHour), u.v(r.ChangeGrowthLow), r.ChangeP, strictAlpha, r.ChangeInflation)
+}
+
+// stepsText describes the steps check's figures.
+func stepsText(r *Result, strictAlpha float64, u units) string {
+	s := fmt.Sprintf("steps check: %d up and %d down beyond 3σ of the increments (sign test p=%.3g vs %.3g), at least %s",
+		r.StepsUp, r.StepsDown, signTestP(r.StepsUp, r.StepsDown), stepsSignAlpha, u.v(r.StepsGrowthLow))
+	if r.StepsTrendP < 1 || r.StepsStrictP < 1 {
+		s += fmt.Sprintf(", trend p=%.3g with the noise between the steps (AR(1) model p=%.3g vs %.3g)", r.StepsTrendP, r.StepsStrictP, strictAlpha)
+	}
+	return s
 }
 
 // incrementsText describes the increments check's figures.

@@ -98,6 +98,29 @@ func stepsCheck(v, scratch []float64) stepsResult {
 	return r
 }
 
+// stepResiduals writes into out the series less the running sum of its
+// steps (increments beyond stepThreshold robust σ): the noise between the
+// steps, whose correlation is what the trend test should allow for when the
+// growth is a staircase.
+func stepResiduals(v, out, scratch []float64) []float64 {
+	n := len(v)
+	abs := scratch[:n-1]
+	for i := 1; i < n; i++ {
+		abs[i-1] = math.Abs(v[i] - v[i-1])
+	}
+	limit := stepThreshold * 1.4826 * selectK(abs, (len(abs)-1)/2)
+	out = out[:n]
+	out[0] = v[0]
+	net := 0.0
+	for i := 1; i < n; i++ {
+		if d := v[i] - v[i-1]; d > limit || d < -limit {
+			net += d
+		}
+		out[i] = v[i] - net
+	}
+	return out
+}
+
 // signTestP is P(X ≥ up) for X ~ Binomial(up+down, ½): how often at least
 // this many of the steps would go up if each step's direction were a coin.
 func signTestP(up, down int) float64 {
