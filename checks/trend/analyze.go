@@ -229,6 +229,9 @@ type Result struct {
 	ChangeSlopePerHour    float64 `json:"change_slope_per_hour"`
 	ChangeSlopeLowPerHour float64 `json:"change_slope_low_per_hour"`
 	ChangeGrowthLow       float64 `json:"change_growth_low"`
+	// ChangeBreaks is how many breaks the fit tried: the check's p is
+	// Bonferroni-corrected for the search (ChangeP × ChangeBreaks).
+	ChangeBreaks int `json:"change_breaks,omitempty"`
 	// IncrementsZ is the judged growth over √(Σd²) of its increments d;
 	// IncrementsP the bound exp(−z²/2) on how often a series whose
 	// increments are as likely down as up grows that far (a random walk,
@@ -289,7 +292,7 @@ func Decide(r *Result, p float64, opts Options) {
 	shape := ""
 	switch {
 	case !opts.ShapeChecks || opts.WholeWindowOnly:
-	case r.ChangeAtHours > 0 && r.ChangeInflation <= changeMaxInflation && r.ChangeP <= changeAlpha(opts) && r.ChangeSlopeLowPerHour >= opts.MinSlopePerHour &&
+	case r.ChangeAtHours > 0 && r.ChangeInflation <= changeMaxInflation && r.ChangeP*float64(r.ChangeBreaks) <= changeAlpha(opts) && r.ChangeSlopeLowPerHour >= opts.MinSlopePerHour &&
 		r.ChangeSlopeLowPerHour > 0 && r.ChangeGrowthLow >= opts.MinGrowth:
 		shape = "change point"
 	case r.StepsStrictP <= strictAlpha && r.StepsGrowthLow > 0 && r.StepsGrowthLow >= opts.MinGrowth &&
@@ -321,7 +324,7 @@ func Decide(r *Result, p float64, opts Options) {
 		atLow = (opts.MinSlopePerHour <= 0 || low >= opts.MinSlopePerHour) &&
 			(opts.MinGrowth <= 0 || low*r.SpanHours >= opts.MinGrowth)
 		if !atLow && shape == "" && opts.ShapeChecks && !opts.WholeWindowOnly && r.Steady && strictOK &&
-			signTestP(r.StepsUp, r.StepsDown) <= stepsSignAlpha && r.StepsGrowthLow > 0 && r.StepsGrowthLow >= opts.MinGrowth && r.StepsGrowthLow >= opts.MinSlopePerHour*r.SpanHours {
+			isStaircase(r.StepsUp, r.StepsDown) && r.StepsGrowthLow > 0 && r.StepsGrowthLow >= opts.MinGrowth && r.StepsGrowthLow >= opts.MinSlopePerHour*r.SpanHours {
 			shape = "steps"
 		}
 		r.Material = r.Material && (atLow || shape != "")
@@ -348,6 +351,13 @@ const stepsSignAlpha = 0.125
 // part-way under white noise leaves 1–2; a strongly correlated wander keeps
 // 4 or more after its best break, and stays with the AR(1) check.
 const changeMaxInflation = 2.5
+
+// isStaircase reports whether steps up and down make a staircase: up far more
+// often than down by the sign test (stepsSignAlpha), and no more than one
+// step down for four up — a leak's decreases are rare, a pool's are not.
+func isStaircase(up, down int) bool {
+	return signTestP(up, down) <= stepsSignAlpha && 4*down <= up
+}
 
 // changeAlpha is the level of the change-point check: StrictAlpha whether
 // or not the rise is steady, as the break is chosen to fit the series best
@@ -507,13 +517,13 @@ func shapes(r *Result, t, v []float64, ws *workspace, scratch []float64, opts Op
 	}
 	if c := changeCheck(t, v, ws, scratch, level); c.ok {
 		r.ChangeAtHours = (t[c.at] - t[0]) / 3600
-		r.ChangeP, r.ChangeInflation = c.p, c.inflation
+		r.ChangeP, r.ChangeInflation, r.ChangeBreaks = c.p, c.inflation, c.breaks
 		r.ChangeSlopePerHour, r.ChangeSlopeLowPerHour = c.slope*3600, c.low*3600
 		r.ChangeGrowthLow = c.low * (t[len(t)-1] - t[c.at])
 	}
 	st := stepsCheck(v, scratch)
 	r.StepsUp, r.StepsDown, r.StepsGrowthLow = st.up, st.down, st.growthLow
-	if signTestP(st.up, st.down) <= stepsSignAlpha {
+	if isStaircase(st.up, st.down) {
 		// A staircase: the trend test again, with the correlation of the
 		// noise between the steps instead of the staircase's; a further
 		// look, so doubled.

@@ -32,12 +32,12 @@ type hinge struct {
 // smallest residual sum of squares over the allowed breaks, or ok=false when
 // the series is too short to place one. O(n): every break is solved from
 // suffix sums.
-func fitHinge(t, v []float64) (best hinge, ok bool) {
+func fitHinge(t, v []float64) (best hinge, breaks int, ok bool) {
 	n := len(t)
 	lo := max(changeMinPoints, int(math.Ceil(changeMinFraction*float64(n))))
 	hi := min(n-changeMinPoints, int(changeMaxFraction*float64(n)))
 	if lo > hi {
-		return hinge{}, false
+		return hinge{}, 0, false
 	}
 	// Centre both axes so the normal equations keep their precision on a
 	// 64 MiB base that moves by a few KiB.
@@ -92,9 +92,9 @@ func fitHinge(t, v []float64) (best hinge, ok bool) {
 		}
 	}
 	if math.IsInf(best.rss, 1) {
-		return hinge{}, false
+		return hinge{}, 0, false
 	}
-	return best, true
+	return best, hi - lo + 1, true
 }
 
 // at returns the fitted value at time x (same origin as the fitted times).
@@ -102,18 +102,19 @@ func (h hinge) at(t []float64, x float64) float64 {
 	return h.a + h.b*x + h.c*math.Max(0, x-t[h.k])
 }
 
-// changeResult is the change-point check on one window.
+// changeResult is the change-point check on one window; breaks is how many
+// breaks the fit tried.
 type changeResult struct {
 	ok bool
 	// at is the break's index; p the one-sided trend p of the segment from
 	// it, with Var(S) inflated by the strict correction of the segmented
 	// fit's residuals (inflation); low the segment's slope lower bound
 	// under the same variance, per second.
-	at        int
-	p         float64
-	inflation float64
-	slope     float64
-	low       float64
+	at, breaks int
+	p          float64
+	inflation  float64
+	slope      float64
+	low        float64
 }
 
 // changeCheck fits the segmented line to the judged window, measures the
@@ -121,7 +122,7 @@ type changeResult struct {
 // the segment after the break on its own with that correlation. scratch
 // holds len(v) floats; ws.keys at least 2·len(v).
 func changeCheck(t, v []float64, ws *workspace, scratch []float64, level float64) changeResult {
-	h, ok := fitHinge(t, v)
+	h, breaks, ok := fitHinge(t, v)
 	if !ok || h.c <= 0 {
 		return changeResult{p: 1, inflation: 1}
 	}
@@ -149,7 +150,7 @@ func changeCheck(t, v []float64, ws *workspace, scratch []float64, level float64
 		inflation = math.Max(inflation, alone)
 	}
 	// inflations leaves ws.slopes alone: the bound below reads them.
-	out := changeResult{ok: true, at: h.k, inflation: inflation, slope: sen.slope,
+	out := changeResult{ok: true, at: h.k, breaks: breaks, inflation: inflation, slope: sen.slope,
 		p: upperP(k.S, k.Var*inflation), low: sen.lowerBound(k.Var*inflation, level)}
 	return out
 }

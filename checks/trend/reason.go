@@ -96,14 +96,17 @@ func changeText(r *Result, strictAlpha float64, u units) string {
 	if r.ChangeAtHours <= 0 {
 		return "change-point check: no break fits better than a straight line"
 	}
-	return fmt.Sprintf("change-point check: from %.1f h on, %s/h (at least %s/h, %s over the segment), p=%.3g vs %.3g with the variance ×%.1f of the segmented fit",
-		r.ChangeAtHours, u.v(r.ChangeSlopePerHour), u.v(r.ChangeSlopeLowPerHour), u.v(r.ChangeGrowthLow), r.ChangeP, strictAlpha, r.ChangeInflation)
+	return fmt.Sprintf("change-point check: from %.1f h on, %s/h (at least %s/h, %s over the segment), p=%.3g×%d breaks tried vs %.3g with the variance ×%.1f (at most %.1f) of the segmented fit",
+		r.ChangeAtHours, u.v(r.ChangeSlopePerHour), u.v(r.ChangeSlopeLowPerHour), u.v(r.ChangeGrowthLow), r.ChangeP, r.ChangeBreaks, strictAlpha, r.ChangeInflation, changeMaxInflation)
 }
 
 // stepsText describes the steps check's figures.
 func stepsText(r *Result, strictAlpha float64, u units) string {
 	s := fmt.Sprintf("steps check: %d up and %d down beyond 3σ of the increments (sign test p=%.3g vs %.3g), at least %s",
 		r.StepsUp, r.StepsDown, signTestP(r.StepsUp, r.StepsDown), stepsSignAlpha, u.v(r.StepsGrowthLow))
+	if 4*r.StepsDown > r.StepsUp {
+		s += ", more than one down for four up"
+	}
 	if r.StepsTrendP < 1 || r.StepsStrictP < 1 {
 		s += fmt.Sprintf(", trend p=%.3g with the noise between the steps (AR(1) model p=%.3g vs %.3g)", r.StepsTrendP, r.StepsStrictP, strictAlpha)
 	}
