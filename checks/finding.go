@@ -19,6 +19,7 @@ const (
 	KindKmemleak Kind = "kmemleak"
 	KindProcess  Kind = "process"
 	KindMeminfo  Kind = "meminfo"
+	KindVmalloc  Kind = "vmalloc"
 )
 
 // Finding is one judged signal with its evidence, as the report shows it.

@@ -68,7 +68,10 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 	var trendOf []Series
 	var leakSeries []Series
 	for _, s := range all {
-		if s.Kind == KindKmemleak {
+		if s.Context {
+			continue
+		}
+		if src, _ := SourceOf(s.Kind); src.Rule == RuleScans {
 			leakSeries = append(leakSeries, s)
 			continue
 		}
@@ -82,7 +85,7 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 		})
 		trendOf = append(trendOf, s)
 	}
-	j.Series = len(all)
+	j.Series = len(trendSeries) + len(leakSeries)
 	// Series are validated by construction (finite, increasing times), so
 	// AnalyzeRun's only error is cancellation, which cannot happen here.
 	results, err := trend.AnalyzeRun(context.Background(), trendSeries)
@@ -95,12 +98,7 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 	var findings []Finding
 	for i, r := range results {
 		f, counted := trendFinding(trendOf[i], r, pol, opts, memAvail)
-		switch counted {
-		case trend.OK:
-			j.OK++
-		case trend.Insufficient:
-			j.Insufficient++
-		}
+		j.count(f, counted)
 		if f != nil {
 			findings = append(findings, *f)
 		}
@@ -108,12 +106,7 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 	var leakFindings []Finding
 	for _, s := range leakSeries {
 		f, counted := kmemleakFinding(s, pol)
-		switch counted {
-		case trend.OK:
-			j.OK++
-		case trend.Insufficient:
-			j.Insufficient++
-		}
+		j.count(f, counted)
 		if f != nil {
 			leakFindings = append(leakFindings, *f)
 		}
@@ -145,6 +138,18 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 	}
 	j.Findings = findings
 	return j
+}
+
+// count tallies a series that got no finding as ok or insufficient; a
+// series with a finding (leak, suspect) is neither.
+func (j *Judgement) count(f *Finding, v verdict.Finding) {
+	switch {
+	case f != nil:
+	case v == verdict.Insufficient:
+		j.Insufficient++
+	default:
+		j.OK++
+	}
 }
 
 func negate(v []float64) []float64 {

@@ -148,7 +148,7 @@ var remoteReadSmall = remote.ReadOptions{MaxFileBytes: 1 << 20}
 var remoteRunSmall = remote.RunOptions{MaxOutputBytes: 1 << 20}
 
 // evaluateFacts turns probed facts into the preflight answer via kconfig.
-func evaluateFacts(f probedFacts) PreflightResult {
+func evaluateFacts(f targetFacts) PreflightResult {
 	p := PreflightResult{Kernel: f.Kernel, ConfigSource: f.ConfigSource, ConfigDigest: digest(f.Config), Notes: f.Notes, MountedDebugfs: f.MountedDebugfs}
 	facts := kconfig.Facts{
 		ConfigSource:       f.ConfigSource,

@@ -261,17 +261,10 @@ func subject(f checks.Finding) string {
 	if name == "" {
 		name = "(unnamed)"
 	}
-	switch f.Kind {
-	case checks.KindSlab:
-		return "slab cache " + name + mergedWith(f.MergedWith)
-	case checks.KindKmemleak:
-		return "kmemleak signature " + clean(digest(f.Subject))
-	case checks.KindProcess:
-		return "process " + name
-	case checks.KindMeminfo:
-		return "meminfo " + name
+	if f.Kind == checks.KindKmemleak {
+		name = clean(digest(f.Subject))
 	}
-	return clean(string(f.Kind)) + " " + name
+	return clean(checks.Noun(f.Kind)) + " " + name + mergedWith(f.MergedWith)
 }
 
 // maxMergedNames bounds the merged cache names a subject lists.
