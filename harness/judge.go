@@ -42,7 +42,7 @@ func (r *Run) judge(final bool) (bool, string) {
 		d := DefaultPolicy()
 		pol = &d
 	}
-	r.Judgement = Judgement{r.seriesBuilder().Judge(*pol, checks.JudgeOptions{Final: final})}
+	r.Judgement = Judgement{r.mergeEarly(r.seriesBuilder().Judge(*pol, checks.JudgeOptions{Final: final}), *pol)}
 	nameMerged(r.Judgement.Judgement.Findings, r.Meta.SlabAliases)
 	if !final && r.Judgement.Failed() {
 		return true, r.Judgement.Summary()

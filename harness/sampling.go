@@ -19,6 +19,7 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 	r := s.rec
 	planned := cfg.PlannedSamples()
 	sched := newSchedule(periodicWorkloads(s.workloads()), baseAt)
+	s.fast = newFastGrid(cfg, baseAt)
 	var lastEarly time.Time
 	for i := 1; i <= planned; i++ {
 		due := baseAt.Add(time.Duration(i) * cfg.Interval)
@@ -120,10 +121,23 @@ func (s *soak) waitUntil(ctx context.Context, due time.Time, wl *workloadSet, sc
 		if ok && at.Before(next) {
 			next = at
 		}
+		fastAt, fastOK := s.fast.due(due)
+		if fastOK && fastAt.Before(next) {
+			next = fastAt
+		}
 		if !now.Before(next) {
 			if ok && !at.After(now) {
 				sched.advance(w)
 				wl.runPeriodic(ctx, w)
+				continue
+			}
+			if fastOK && !fastAt.After(now) {
+				s.fast.advance(now)
+				if stop, why := s.fastSample(ctx); stop {
+					s.fail(verdict.Fail, "")
+					s.logf("ended early after fast sample %d: %s", s.fast.taken, why)
+					return false
+				}
 				continue
 			}
 			return true

@@ -54,6 +54,9 @@ type scenario struct {
 	// exist at sample n; slabExtra the extra active objects per cache.
 	leakObjects func(n int) int
 	slabExtra   func(n int) map[string]int64
+	// slabPerMinute gives slabExtra the minutes since the start instead of
+	// the sample number: growth the fast grid sees between full samples.
+	slabPerMinute bool
 	// procAnonKB is the anonymous RSS of hostapd at sample n.
 	procAnonKB func(n int) int64
 	// procName, when set, replaces hostapd's name (pid 812).
@@ -187,7 +190,7 @@ func (s *scriptedTarget) writeTree(n int) {
 		"/proc/uptime":                    fmt.Sprintf("%.2f %.2f\n", uptime.Seconds(), uptime.Seconds()*1.8),
 		"/proc/cmdline":                   "console=ttyS0 slub_debug=U kmemleak=on\n",
 		"/proc/meminfo":                   captured(s.t, "meminfo"),
-		"/proc/slabinfo":                  s.slabinfo(n),
+		"/proc/slabinfo":                  s.slabinfo(s.slabStep(n, elapsed)),
 		"/sys/kernel/debug/kmemleak":      s.kmemleakReport(n),
 		"/proc/40/status":                 captured(s.t, "wlansimd-status"),
 		"/proc/40/smaps_rollup":           captured(s.t, "wlansimd-smaps_rollup"),
@@ -233,6 +236,15 @@ func (s *scriptedTarget) procAnon(n int) int64 {
 
 // slabinfo is the captured slabinfo with the scenario's extra active objects
 // added to their caches (and slabs grown to hold them).
+// slabStep is the step slabExtra is given: the sample number, or the
+// minutes since the start with slabPerMinute.
+func (s *scriptedTarget) slabStep(n int, elapsed time.Duration) int {
+	if s.sc.slabPerMinute {
+		return int(elapsed / time.Minute)
+	}
+	return n
+}
+
 func (s *scriptedTarget) slabinfo(n int) string {
 	extra := map[string]int64{}
 	if s.sc.slabExtra != nil {
