@@ -376,10 +376,12 @@ func verdictRank(v verdict.Finding) int {
 		return 0
 	case verdict.Suspect:
 		return 1
-	case verdict.Allowed:
+	case verdict.Reclaimable:
 		return 2
+	case verdict.Allowed:
+		return 3
 	}
-	return 3
+	return 4
 }
 
 func sortFindings(f []Finding) {

@@ -100,3 +100,77 @@ func leakFinding(r *Run, kind checks.Kind, subject string) *checks.Finding {
 	}
 	return nil
 }
+
+func TestSoak_ReclaimProbeTurnsACacheThatGivesItsGrowthBackIntoReclaimable(t *testing.T) {
+	t.Parallel()
+	sc := scenario{
+		slabExtra:   func(n int) map[string]int64 { return map[string]int64{"dentry": int64(400 * n)} },
+		reclaimable: []string{"dentry"},
+	}
+	// No early stop: the run reaches its end and its final verdict. Growth
+	// over the judged window (samples 6-72): 66 × 400 × 256 B = 6 758 400 B;
+	// last (1301 + 28 800) × 256 = 7 705 856 B; after 1301 × 256 = 333 056 B;
+	// given back 7 372 800 / 6 758 400 = 109 %.
+	run, _ := soakFor(t, sc, func(c *Config) {
+		pol := DefaultPolicy()
+		pol.EarlyMinSamples = 1000
+		c.Policy = &pol
+	})
+
+	if run.Meta.Status != verdict.Pass {
+		t.Fatalf("status %q (%s), want pass: findings %+v", run.Meta.Status, run.Meta.Error, run.Judgement.Findings())
+	}
+	var f *checks.Finding
+	for _, x := range run.Judgement.Findings() {
+		if x.Kind == checks.KindSlab && x.Subject == "dentry" {
+			f = &x
+		}
+	}
+	if f == nil || f.Verdict != verdict.Reclaimable || !strings.Contains(f.Reason, "gave back 109 % of its growth when asked to reclaim (drop_caches, shrink): 7.35 MiB at the last sample, 0.32 MiB after") {
+		t.Fatalf("dentry finding %+v, want reclaimable saying it gave its growth back", f)
+	}
+	p := run.Meta.Reclaim
+	if p == nil || len(p.Results) != 1 || p.Results[0].Cache != "dentry" || !p.Results[0].Reclaimable {
+		t.Fatalf("run.json reclaim probe %+v, want dentry reclaimable", p)
+	}
+	loaded, err := LoadRun(run.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded.Rejudge(nil)
+	if loaded.Meta.Status != verdict.Pass {
+		t.Errorf("re-judged: %s, want the probe's result applied again (pass)", loaded.Meta.Status)
+	}
+}
+
+func TestSoak_ReclaimProbeLeavesALeakThatKeepsItsMemoryALeak(t *testing.T) {
+	t.Parallel()
+	sc := scenario{
+		slabExtra: func(n int) map[string]int64 { return map[string]int64{"wlansim_rxbuf": int64(64 * n)} },
+	}
+	run, _ := soakFor(t, sc, nil)
+
+	if run.Meta.Status != verdict.Fail || leakFinding(run, checks.KindSlab, "wlansim_rxbuf") == nil {
+		t.Fatalf("status %q, findings %+v: want wlansim_rxbuf still a leak", run.Meta.Status, run.Judgement.Findings())
+	}
+	p := run.Meta.Reclaim
+	if p == nil || len(p.Results) == 0 || p.Results[0].Reclaimable || p.Results[0].GaveBack > 0.01 {
+		t.Fatalf("reclaim probe %+v: want it run, with nothing given back", p)
+	}
+}
+
+func TestSoak_ARunStoppedEarlyForAReclaimableCacheIsAnErrorNotAPass(t *testing.T) {
+	t.Parallel()
+	sc := scenario{
+		slabExtra:   func(n int) map[string]int64 { return map[string]int64{"dentry": int64(400 * n)} },
+		reclaimable: []string{"dentry"},
+	}
+	run, _ := soakFor(t, sc, nil)
+
+	if run.Meta.Status != verdict.Error || !strings.Contains(run.Meta.Error, "reclaim probe then found reclaimable (dentry)") {
+		t.Fatalf("status %q (%s), want error: stopped early for a cache the probe found reclaimable", run.Meta.Status, run.Meta.Error)
+	}
+	if len(run.Samples) >= 73 {
+		t.Errorf("%d samples: the run was meant to stop early", len(run.Samples))
+	}
+}

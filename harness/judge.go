@@ -42,7 +42,11 @@ func (r *Run) judge(final bool) (bool, string) {
 		d := DefaultPolicy()
 		pol = &d
 	}
-	r.Judgement = Judgement{r.mergeEarly(r.seriesBuilder().Judge(*pol, checks.JudgeOptions{Final: final}), *pol)}
+	j := r.mergeEarly(r.seriesBuilder().Judge(*pol, checks.JudgeOptions{Final: final}), *pol)
+	if final && r.Meta.Reclaim != nil {
+		j = checks.ApplyReclaim(j, r.Meta.Reclaim.Results)
+	}
+	r.Judgement = Judgement{j}
 	nameMerged(r.Judgement.Judgement.Findings, r.Meta.SlabAliases)
 	if !final && r.Judgement.Failed() {
 		return true, r.Judgement.Summary()

@@ -139,6 +139,9 @@ type RunMeta struct {
 	// SlabAliases maps a slab cache to the caches merged with it, read from
 	// /sys/kernel/slab at the baseline (empty when merging is off).
 	SlabAliases map[string][]string `json:"slab_aliases,omitempty"`
+	// Reclaim is what the end-of-run reclaim probe did and saw (nil when it
+	// did not run); a re-judgement applies the same results.
+	Reclaim *ReclaimProbe `json:"reclaim_probe,omitempty"`
 	// PreflightNotes say what the preflight did to the target (mounting
 	// debugfs) and what the soak restored at its end.
 	PreflightNotes []string `json:"preflight_notes,omitempty"`

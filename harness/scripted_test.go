@@ -57,6 +57,9 @@ type scenario struct {
 	// slabPerMinute gives slabExtra the minutes since the start instead of
 	// the sample number: growth the fast grid sees between full samples.
 	slabPerMinute bool
+	// reclaimable caches lose their slabExtra growth once the reclaim probe
+	// has written /proc/sys/vm/drop_caches.
+	reclaimable []string
 	// procAnonKB is the anonymous RSS of hostapd at sample n.
 	procAnonKB func(n int) int64
 	// procName, when set, replaces hostapd's name (pid 812).
@@ -205,6 +208,9 @@ func (s *scriptedTarget) writeTree(n int) {
 		files[dir+"stat"] = fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %d 5124096 999 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n", pid, p.name, pid, pid, 100+pid)
 		files[dir+"smaps_rollup"] = smapsText(p.anonKB)
 	}
+	if err := os.MkdirAll(filepath.Join(s.root, "proc", "sys", "vm"), 0o755); err != nil {
+		s.t.Errorf("scripted tree: %v", err)
+	}
 	if err := os.MkdirAll(filepath.Join(s.root, "tmp"), 0o755); err != nil {
 		s.t.Errorf("scripted tree: %v", err)
 	}
@@ -249,6 +255,11 @@ func (s *scriptedTarget) slabinfo(n int) string {
 	extra := map[string]int64{}
 	if s.sc.slabExtra != nil {
 		extra = s.sc.slabExtra(n)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.root, "proc", "sys", "vm", "drop_caches")); err == nil && strings.TrimSpace(string(b)) == "3" {
+		for _, c := range s.sc.reclaimable {
+			delete(extra, c)
+		}
 	}
 	var b strings.Builder
 	for _, line := range strings.SplitAfter(captured(s.t, "slabinfo"), "\n") {

@@ -80,6 +80,10 @@ type Config struct {
 	// SecretEnv names environment variables holding secrets (the SSH
 	// password or passphrase); they are removed from host workloads' env.
 	SecretEnv []string
+	// NoReclaimProbe turns off the end-of-run reclaim probe (drop_caches and
+	// a shrink of each flagged slab cache, then one more read: a cache that
+	// gives its growth back is reclaimable, not a leak).
+	NoReclaimProbe bool
 	// ExtraWorkloads are target-side background commands added to the profile's
 	// (the suite's --workload flag).
 	ExtraWorkloads []Workload
@@ -199,6 +203,8 @@ type soak struct {
 	tgt   remote.Target
 	// fast is the fast grid's state (nil when it is off).
 	fast *fastGrid
+	// stoppedEarly is set when the early test ended the run.
+	stoppedEarly bool
 }
 
 func (s *soak) logf(format string, args ...any) {
