@@ -1,9 +1,12 @@
 package allocinfo
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"testing"
+
+	"github.com/leakgate/leakgate/internal/benchfloor"
 )
 
 // syntheticAllocinfo builds an allocinfo of n sites of realistic shape (a 6.12
@@ -34,15 +37,20 @@ func BenchmarkParse(b *testing.B) {
 	}
 }
 
-// BenchmarkLineScan is the floor Parse is compared with: a bare line count.
-func BenchmarkLineScan(b *testing.B) {
+// BenchmarkVsFloor compares Parse with a bare bufio line scan of the same
+// bytes, alternately in one loop (see internal/benchfloor).
+func BenchmarkVsFloor(b *testing.B) {
 	in := syntheticAllocinfo(4000)
-	b.SetBytes(int64(len(in)))
-	for b.Loop() {
-		if bytes.Count(in, []byte{'\n'}) != 4002 {
-			b.Fatal("line count")
-		}
+	benchfloor.VsFloor(b, len(in), func() { _, _ = Parse(in) }, func() { scanFloor(in) })
+}
+
+func scanFloor(in []byte) int {
+	s := bufio.NewScanner(bytes.NewReader(in))
+	n := 0
+	for s.Scan() {
+		n += len(s.Bytes())
 	}
+	return n
 }
 
 // BenchmarkMerge folds 4,000 sites by key.

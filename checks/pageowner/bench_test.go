@@ -1,9 +1,12 @@
 package pageowner
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"testing"
+
+	"github.com/leakgate/leakgate/internal/benchfloor"
 )
 
 // syntheticShowStacks builds n stacks of 12 frames each (a booted small
@@ -34,4 +37,20 @@ func BenchmarkParse(b *testing.B) {
 			b.Fatalf("%v", err)
 		}
 	}
+}
+
+// BenchmarkVsFloor compares Parse with a bare bufio line scan of the same
+// bytes, alternately in one loop (see internal/benchfloor).
+func BenchmarkVsFloor(b *testing.B) {
+	in := syntheticShowStacks(1000)
+	benchfloor.VsFloor(b, len(in), func() { _, _ = Parse(in, []string{"drv"}) }, func() { scanFloor(in) })
+}
+
+func scanFloor(in []byte) int {
+	s := bufio.NewScanner(bytes.NewReader(in))
+	n := 0
+	for s.Scan() {
+		n += len(s.Bytes())
+	}
+	return n
 }
