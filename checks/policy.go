@@ -351,7 +351,7 @@ func (p Policy) TrendOptions(kind Kind, final bool) trend.Options {
 		PeriodicDrawdown:     p.PeriodicDrawdown,
 		PeriodicMaxInflation: p.PeriodicMaxInflation,
 		ShapeChecks:          p.ShapeChecks,
-		Bytes:                true, // every kind judged by trend is in bytes
+		Bytes:                bytesKind(kind),
 		PersistFraction:      p.PersistFraction,
 		PersistAlpha:         p.PersistAlpha,
 		FloorWindow:          p.FloorWindow,
@@ -368,6 +368,13 @@ func (p Policy) TrendOptions(kind Kind, final bool) trend.Options {
 		o.PersistFraction = max(o.PersistFraction, p.EarlyPersistFraction)
 	}
 	return o
+}
+
+// bytesKind reports whether kind's series are in bytes, so trend's reasons
+// print KiB and MiB.
+func bytesKind(kind Kind) bool {
+	src, ok := SourceOf(kind)
+	return ok && src.Unit == "bytes"
 }
 
 func correction(strict bool) trend.Correction {

@@ -90,15 +90,18 @@ type Options struct {
 	// AR(1) wander's correlations are all positive.
 	PeriodicDrawdown     float64
 	PeriodicMaxInflation float64
-	// ShapeChecks lets two models of the shapes the AR(1) check mistakes
-	// for serial correlation stand in for it, each with its own evidence:
-	// a change point (a segmented line whose residuals carry the
-	// correlation, the segment after the break tested alone at the strict
-	// level and clearing the floors at its own lower bound), and steps
-	// (increments beyond 3 robust σ, up far more often than down: the sign
-	// test at StepsAlpha, for a steady rise whose steps' net height clears
-	// the growth floor). The main test, tau and persistence still apply.
-	// Ignored with WholeWindowOnly: early judging keeps its own rules.
+	// ShapeChecks lets models of the shapes the AR(1) check mistakes for
+	// serial correlation stand in for it and for its lower-bound floors,
+	// each on its own evidence: a change point (a segmented line leaving
+	// little correlation, the segment after the break tested alone at
+	// StrictAlpha over the breaks tried and clearing the floors at its own
+	// lower bound); steps (increments beyond 3 robust σ, at least four up
+	// for one down and up by a sign test at 1/8: the noise between them
+	// sets the variance, their net height bounds the growth); and the
+	// increments (growth over √Σd², a bound valid for a random walk). A
+	// later half slower than the earlier persists if it alone clears the
+	// floors. The main test, tau and persistence still apply. Ignored with
+	// WholeWindowOnly: early judging keeps its own rules.
 	ShapeChecks bool
 	// Bytes says the values are bytes: reasons print them in B, KiB, MiB
 	// or GiB rather than as bare numbers.
