@@ -240,7 +240,8 @@ func shapeChecks(o trend.Options) string {
 		return " Shape checks off."
 	}
 	return " Shape checks (`shape_checks`, see below) may stand in for the AR(1) check and its lower-bound floors: a change point " +
-		"(the segment after the best break, its p × the breaks tried ≤ `strict_alpha`, the segmented fit's variance inflation ≤ 2.5, " +
+		"(the segment after the best break, its p × the breaks tried ≤ `strict_alpha`, the segmented fit's variance inflation ≤ 2.5 " +
+		"and ≤ a quarter of the straight line's, " +
 		"its own lower bound over the floors), steps (≥ 4 up for each down, sign test ≤ 1/8, the noise between them setting the variance, " +
 		"their net height less 2σ per √step over the floor) and the increments (growth ≥ z·√Σd², p ≤ exp(−z²/2) for a walk as likely " +
 		"down as up); a later half slower than the earlier persists if it alone clears the floors."

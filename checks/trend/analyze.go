@@ -93,7 +93,8 @@ type Options struct {
 	// ShapeChecks lets models of the shapes the AR(1) check mistakes for
 	// serial correlation stand in for it and for its lower-bound floors,
 	// each on its own evidence: a change point (a segmented line leaving
-	// little correlation, the segment after the break tested alone at
+	// little correlation — at most 2.5 and a quarter of the straight
+	// line's strict inflation — the segment after the break tested alone at
 	// StrictAlpha over the breaks tried and clearing the floors at its own
 	// lower bound); steps (increments beyond 3 robust σ, at least four up
 	// for one down and up by a sign test at 1/8: the noise between them
@@ -296,7 +297,7 @@ func Decide(r *Result, p float64, opts Options) {
 	shape := ""
 	switch {
 	case !opts.ShapeChecks || opts.WholeWindowOnly:
-	case r.ChangeAtHours > 0 && r.ChangeInflation <= changeMaxInflation && r.ChangeP*float64(r.ChangeBreaks) <= changeAlpha(opts) && r.ChangeSlopeLowPerHour >= opts.MinSlopePerHour &&
+	case r.ChangeAtHours > 0 && r.ChangeInflation <= changeMaxInflation && r.StrictInflation >= changeExplains*r.ChangeInflation && r.ChangeP*float64(r.ChangeBreaks) <= changeAlpha(opts) && r.ChangeSlopeLowPerHour >= opts.MinSlopePerHour &&
 		r.ChangeSlopeLowPerHour > 0 && r.ChangeGrowthLow >= opts.MinGrowth:
 		shape = "change point"
 	case r.StepsStrictP <= strictAlpha && r.StepsGrowthLow > 0 && r.StepsGrowthLow >= opts.MinGrowth &&
@@ -362,6 +363,14 @@ const changeMaxInflation = 2.5
 func isStaircase(up, down int) bool {
 	return signTestP(up, down) <= stepsSignAlpha && 4*down <= up
 }
+
+// changeExplains is how many times less variance inflation the segmented
+// fit must leave than the straight line under the strict correction: the
+// change point stands in for the AR(1) check only when it explains the
+// correlation the check saw. A leak starting part-way leaves the line tens
+// of times the segmented fit's; a wander whose best break falls early in
+// the window, about twice.
+const changeExplains = 4
 
 // changeAlpha is the level of the change-point check: StrictAlpha whether
 // or not the rise is steady, as the break is chosen to fit the series best

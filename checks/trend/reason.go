@@ -96,8 +96,9 @@ func changeText(r *Result, strictAlpha float64, u units) string {
 	if r.ChangeAtHours <= 0 {
 		return "change-point check: no break fits better than a straight line"
 	}
-	return fmt.Sprintf("change-point check: from %.1f h on, %s/h (at least %s/h, %s over the segment), p=%.3g×%d breaks tried vs %.3g with the variance ×%.1f (at most %.1f) of the segmented fit",
-		r.ChangeAtHours, u.v(r.ChangeSlopePerHour), u.v(r.ChangeSlopeLowPerHour), u.v(r.ChangeGrowthLow), r.ChangeP, r.ChangeBreaks, strictAlpha, r.ChangeInflation, changeMaxInflation)
+	return fmt.Sprintf("change-point check: from %.1f h on, %s/h (at least %s/h, %s over the segment), p=%.3g×%d breaks tried vs %.3g with the variance ×%.1f of the segmented fit (at most %.1f and at most 1/%.0f of the line's ×%.1f)",
+		r.ChangeAtHours, u.v(r.ChangeSlopePerHour), u.v(r.ChangeSlopeLowPerHour), u.v(r.ChangeGrowthLow), r.ChangeP, r.ChangeBreaks, strictAlpha,
+		r.ChangeInflation, changeMaxInflation, float64(changeExplains), r.StrictInflation)
 }
 
 // stepsText describes the steps check's figures.

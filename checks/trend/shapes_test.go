@@ -144,7 +144,7 @@ func TestAnalyze_ALeakStartingMidRunIsNotVetoedByTheAR1Check(t *testing.T) {
 	}
 	const overruled = "grows 1.75 MiB/h [631 KiB, 2.83 MiB], p=3.33e-16, still growing on the later half; the AR(1) check vetoed it: " +
 		"p=0.247 > 0.2 under a bias-corrected AR(1) model (variance ×67.0 on the whole window), overruled by the change-point check: " +
-		"from 5.0 h on, 3 MiB/h (at least 2.95 MiB/h, 17.7 MiB over the segment), p=7.5e-12×40 breaks tried vs 0.0001 with the variance ×1.6 (at most 2.5) of the segmented fit"
+		"from 5.0 h on, 3 MiB/h (at least 2.95 MiB/h, 17.7 MiB over the segment), p=7.5e-12×40 breaks tried vs 0.0001 with the variance ×1.6 of the segmented fit (at most 2.5 and at most 1/4 of the line's ×67.0)"
 	if r.Reason != overruled {
 		t.Errorf("reason\n got %s\nwant %s", r.Reason, overruled)
 	}
