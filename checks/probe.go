@@ -3,6 +3,7 @@ package checks
 import (
 	"fmt"
 
+	"github.com/leakgate/leakgate/checks/allocinfo"
 	"github.com/leakgate/leakgate/checks/verdict"
 )
 
@@ -98,3 +99,40 @@ func ApplyReclaim(j Judgement, results []ReclaimResult) Judgement {
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20)) }
+
+// ApplyUnload adds a leak for each call site the kernel reported still
+// holding memory when its module was unloaded (the reload probe): memory a
+// driver keeps once it is gone is leaked, and the site names where it was
+// allocated. A finding of the same site is replaced.
+func ApplyUnload(j Judgement, held []allocinfo.HeldAtUnload) Judgement {
+	if len(held) == 0 {
+		return j
+	}
+	fs := append([]Finding(nil), j.Findings...)
+	for _, h := range held {
+		if h.Bytes <= 0 {
+			continue
+		}
+		key := h.Key()
+		f := Finding{
+			Kind: KindAllocinfo, Subject: key, Verdict: verdict.Leak, Unit: "bytes",
+			Growth: float64(h.Bytes), GrowthBytes: h.Bytes, AllocCallers: []string{h.Func},
+			Reason: fmt.Sprintf("still held %s when module %s was unloaded (reload probe): the driver leaked it", mib(h.Bytes), h.Module),
+		}
+		replaced := false
+		for i := range fs {
+			if fs[i].Kind == KindAllocinfo && fs[i].Subject == key {
+				f.Evidence = fs[i].Evidence
+				fs[i], replaced = f, true
+			}
+		}
+		if !replaced {
+			fs = append(fs, f)
+		}
+	}
+	fs = diagnose(fs)
+	sortFindings(fs)
+	j.Findings = fs
+	j.Verdict = verdict.Fail
+	return j
+}

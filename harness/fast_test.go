@@ -174,3 +174,33 @@ func TestSoak_ARunStoppedEarlyForAReclaimableCacheIsAnErrorNotAPass(t *testing.T
 		t.Errorf("%d samples: the run was meant to stop early", len(run.Samples))
 	}
 }
+
+func TestSoak_ReloadProbeNamesTheSiteAModuleStillHeldAtUnload(t *testing.T) {
+	t.Parallel()
+	warn := "drivers/net/wireless/wlansim/wlansim.c:212 module wlansim func:wlansim_rx_fill has 1048576 allocated at module unload"
+	prof := &Profile{Name: "reload", ReloadModules: []ReloadModule{{
+		Module: "wlansim",
+		Unload: []string{"sh", "-c", "echo '[  812.1] " + warn + "' >> klog; echo unloaded > module-state"},
+		Load:   []string{"sh", "-c", "echo loaded > module-state"},
+		Log:    []string{"sh", "-c", "cat klog 2>/dev/null; exit 0"},
+	}}}
+	run, tgt := soakFor(t, scenario{}, func(c *Config) { c.Profile = prof })
+
+	if run.Meta.Status != verdict.Fail {
+		t.Fatalf("status %q (%s), want fail", run.Meta.Status, run.Meta.Error)
+	}
+	f := leakFinding(run, checks.KindAllocinfo, "drivers/net/wireless/wlansim/wlansim.c:212 [wlansim] func:wlansim_rx_fill")
+	if f == nil || !strings.Contains(f.Reason, "still held 1.00 MiB when module wlansim was unloaded") {
+		t.Fatalf("findings %+v, want the allocinfo site held at unload", run.Judgement.Findings())
+	}
+	if len(run.Meta.Reload) != 1 || !run.Meta.Reload[0].Unloaded || !run.Meta.Reload[0].Reloaded || len(run.Meta.Reload[0].Held) != 1 {
+		t.Fatalf("run.json reload probe %+v", run.Meta.Reload)
+	}
+	state, err := os.ReadFile(filepath.Join(tgt.root, "module-state"))
+	if err != nil || strings.TrimSpace(string(state)) != "loaded" {
+		t.Errorf("module state %q (%v): the probe must leave the module loaded", state, err)
+	}
+	if !strings.Contains(run.Message(), "allocation site drivers/net/wireless/wlansim/wlansim.c:212 [wlansim] func:wlansim_rx_fill") {
+		t.Errorf("the message does not name the site:\n%s", run.Message())
+	}
+}

@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/allocinfo"
 	"github.com/leakgate/leakgate/remote"
 )
 
@@ -81,4 +83,101 @@ func (s *soak) reclaimProbe(ctx context.Context) bool {
 		s.logf("reclaim probe: %s: %.0f %% of its growth came back (%d -> %d bytes)", res.Cache, 100*res.GaveBack, res.LastBytes, res.AfterBytes)
 	}
 	return true
+}
+
+// ModuleReload records the reload probe of one module in run.json.
+type ModuleReload struct {
+	Module string    `json:"module"`
+	At     time.Time `json:"at"`
+	// MemAvailable before the unload and after it; CameBackBytes is the
+	// difference (what the module and its users held).
+	MemAvailableBeforeBytes int64 `json:"mem_available_before_bytes"`
+	MemAvailableAfterBytes  int64 `json:"mem_available_after_bytes"`
+	CameBackBytes           int64 `json:"came_back_bytes"`
+	// Held are the call sites the kernel reported still holding memory at
+	// unload (allocinfo, 6.10+): leaks.
+	Held []allocinfo.HeldAtUnload `json:"held_at_unload,omitempty"`
+	// Unloaded and Reloaded say whether each command succeeded.
+	Unloaded bool   `json:"unloaded"`
+	Reloaded bool   `json:"reloaded"`
+	Note     string `json:"note,omitempty"`
+}
+
+// reloadProbe unloads and loads again each of the profile's reload_modules
+// after the last sample: the memory that comes back is what the module
+// held, and every call site the kernel reports still holding memory at
+// unload is a leak with its site. The target is left with the module
+// loaded. It reports whether it recorded anything.
+func (s *soak) reloadProbe(ctx context.Context) bool {
+	if s.cfg.NoReloadProbe || s.cfg.Profile == nil || len(s.cfg.Profile.ReloadModules) == 0 {
+		return false
+	}
+	s.status("reload probe")
+	r := s.rec
+	defer func() {
+		if err := s.st.writeJSON(RunFile, r.Meta); err != nil {
+			s.logf("reload probe: record: %v", err)
+		}
+	}()
+	for _, m := range s.cfg.Profile.ReloadModules {
+		res := s.reloadOne(ctx, m)
+		r.Meta.Reload = append(r.Meta.Reload, res)
+		s.logf("reload probe: %s: unloaded %v, reloaded %v, %d bytes came back, %d sites held memory at unload %s", m.Module, res.Unloaded, res.Reloaded, res.CameBackBytes, len(res.Held), res.Note)
+	}
+	return true
+}
+
+func (s *soak) reloadOne(ctx context.Context, m ReloadModule) ModuleReload {
+	res := ModuleReload{Module: m.Module, At: s.clock.Now()}
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	var notes []string
+	note := func(format string, args ...any) { notes = append(notes, fmt.Sprintf(format, args...)) }
+	run := func(what string, argv []string) ([]byte, bool) {
+		out, err := s.tgt.Run(pctx, argv, remote.RunOptions{MaxOutputBytes: 16 << 20})
+		switch {
+		case err != nil:
+			note("%s: %v", what, err)
+			return nil, false
+		case out.ExitStatus != 0:
+			note("%s: exit status %d: %s", what, out.ExitStatus, strings.TrimSpace(string(out.Stderr)))
+			return out.Stdout, false
+		}
+		return out.Stdout, true
+	}
+	memAvailable := func() int64 {
+		opts := sampleOptions(s.cfg.OwnModules)
+		opts.Fast = true
+		snap, err := s.tgt.ReadFiles(pctx, []string{checks.PathMeminfo}, remote.ReadOptions{})
+		if err != nil {
+			note("read meminfo: %v", err)
+			return 0
+		}
+		smp := checks.ParseSnapshot(-1, s.clock.Now(), snap.Files, snap.Errors, opts)
+		return int64(smp.Mem["MemAvailable"])
+	}
+	logCmd := m.Log
+	if len(logCmd) == 0 {
+		logCmd = []string{"dmesg"}
+	}
+	logBefore, _ := run("kernel log before the unload", logCmd)
+	res.MemAvailableBeforeBytes = memAvailable()
+	_, res.Unloaded = run("unload "+m.Module, m.Unload)
+	logAfter, _ := run("kernel log after the unload", logCmd)
+	res.MemAvailableAfterBytes = memAvailable()
+	if res.MemAvailableBeforeBytes > 0 && res.MemAvailableAfterBytes > 0 {
+		res.CameBackBytes = res.MemAvailableAfterBytes - res.MemAvailableBeforeBytes
+	}
+	// Only what the kernel said since the unload began.
+	if bytes.HasPrefix(logAfter, logBefore) {
+		logAfter = logAfter[len(logBefore):]
+	}
+	for _, h := range allocinfo.ParseUnload(logAfter) {
+		if h.Module == m.Module {
+			res.Held = append(res.Held, h)
+		}
+	}
+	_, res.Reloaded = run("load "+m.Module, m.Load)
+	res.Note = strings.Join(notes, "; ")
+	return res
 }

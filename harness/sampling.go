@@ -93,7 +93,8 @@ func (s *soak) finish(ctx context.Context) {
 	if r.Meta.Status != verdict.Running && !s.stoppedEarly {
 		return
 	}
-	if s.reclaimProbe(ctx) {
+	reclaimed := s.reclaimProbe(ctx)
+	if reclaimed || s.reloadProbe(ctx) {
 		r.judge(true)
 	}
 	if s.stoppedEarly {
