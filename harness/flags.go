@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -219,20 +218,8 @@ func (f *Flags) SpecTimeout() time.Duration {
 // TargetHost extracts the host name host-side workloads should reach from a
 // target spec ("ssh://user@host:22" → "host", "user@alias" → "alias").
 func TargetHost(spec string) string {
-	if u, err := url.Parse(spec); err == nil && u.Scheme == "ssh" && u.Hostname() != "" {
-		return u.Hostname()
+	if sp, err := remote.ParseSpec(spec); err == nil && sp.Host != "" {
+		return sp.Host
 	}
-	h := spec
-	if i := strings.LastIndexByte(h, '@'); i >= 0 {
-		h = h[i+1:]
-	}
-	if strings.HasPrefix(h, "[") {
-		if i := strings.IndexByte(h, ']'); i > 0 {
-			return h[1:i]
-		}
-	}
-	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.Count(h, ":") == 1 {
-		h = h[:i]
-	}
-	return h
+	return spec
 }

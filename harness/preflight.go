@@ -74,8 +74,10 @@ func RestoreTarget(ctx context.Context, tgt remote.Target, pf PreflightResult) [
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
 	defer cancel()
 	var notes []string
+	// Each script takes the target path it acts on as $2, the argument
+	// RunOptions.PathArgs marks.
 	do := func(what string, argv ...string) {
-		res, err := tgt.Run(ctx, argv, remoteRunSmall)
+		res, err := tgt.Run(ctx, argv, remote.RunOptions{MaxOutputBytes: 1 << 20, PathArgs: []int{len(argv) - 1}})
 		switch {
 		case err != nil:
 			notes = append(notes, fmt.Sprintf("could not %s on %s: %v", what, tgt.Name(), err))
@@ -92,7 +94,7 @@ func RestoreTarget(ctx context.Context, tgt remote.Target, pf PreflightResult) [
 		do("put page_owner's count_threshold back to "+pf.CountThreshold, "sh", "-c", `echo "$2" > "`+rootPrefix+`$1"`, "sh", pageowner.CountThresholdPath, pf.CountThreshold)
 	}
 	if pf.MountedDebugfs {
-		do("unmounted debugfs from "+debugfsPath+" (the preflight had mounted it)", "sh", "-c", `umount "`+rootPrefix+`$1" 2>&1`, "sh", debugfsPath)
+		do("unmounted debugfs from "+debugfsPath+" (the preflight had mounted it)", "sh", "-c", `umount "$1" 2>&1`, "sh", debugfsPath)
 	}
 	return notes
 }
@@ -113,6 +115,7 @@ const (
 	bootIDPath     = "/proc/sys/kernel/random/boot_id"
 	uptimePath     = "/proc/uptime"
 	slabinfoPath   = "/proc/slabinfo"
+	slabFolder     = "/sys/kernel/slab"
 	storeUserGlob  = "/sys/kernel/slab/*/store_user"
 	osreleasePath  = "/proc/sys/kernel/osrelease"
 	mountsPath     = "/proc/mounts"
@@ -148,20 +151,17 @@ type targetFacts struct {
 // probeTimeout bounds each preflight command.
 const probeTimeout = 2 * time.Minute
 
-// rootPrefix makes a script address target paths under $LEAKGATE_ROOT, which
-// only test servers set (remote/remotetest serves a folder as the target's
-// filesystem); on a real target it is empty and paths are absolute.
-const rootPrefix = "${LEAKGATE_ROOT-}"
-
 // prepareTarget reads the preflight's facts and prepares the target for a
 // soak: it mounts debugfs when it is not mounted and turns kmemleak's
 // automatic scan off (RestoreTarget undoes both). It writes to the target.
 func prepareTarget(ctx context.Context, tgt remote.Target) (targetFacts, error) {
 	var f targetFacts
+	// Every script takes the target path it acts on as its last argument,
+	// which RunOptions.PathArgs marks.
 	run := func(argv ...string) (remote.Result, error) {
 		rctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		defer cancel()
-		return tgt.Run(rctx, argv, remote.RunOptions{MaxOutputBytes: 1 << 20})
+		return tgt.Run(rctx, argv, remote.RunOptions{MaxOutputBytes: 1 << 20, PathArgs: []int{len(argv) - 1}})
 	}
 	snap, err := readProbeFiles(ctx, tgt, []string{osreleasePath, procConfigPath, cmdlinePath, slabinfoPath, mountsPath, storeUserGlob})
 	if err != nil {
@@ -208,7 +208,7 @@ func prepareTarget(ctx context.Context, tgt remote.Target) (targetFacts, error) 
 
 	// debugfs: kmemleak and alloc_traces live there; mount it when it is not.
 	if !f.DebugfsMount {
-		res, err := run("sh", "-c", `mount -t debugfs debugfs "`+rootPrefix+`$1" 2>&1`, "sh", debugfsPath)
+		res, err := run("sh", "-c", `mount -t debugfs debugfs "$1" 2>&1`, "sh", debugfsPath)
 		if err != nil {
 			return f, fmt.Errorf("mount debugfs on %s: %w", tgt.Name(), err)
 		}
@@ -221,7 +221,7 @@ func prepareTarget(ctx context.Context, tgt remote.Target) (targetFacts, error) 
 	}
 
 	f.MergedCaches = -1
-	res, err := run("sh", "-c", `find "`+rootPrefix+`/sys/kernel/slab" -maxdepth 1 -type l 2>/dev/null | wc -l`)
+	res, err := run("sh", "-c", `find "$1" -maxdepth 1 -type l 2>/dev/null | wc -l`, "sh", slabFolder)
 	if err == nil && res.ExitStatus == 0 {
 		var n int
 		if _, serr := fmt.Sscan(string(res.Stdout), &n); serr == nil {
@@ -232,7 +232,7 @@ func prepareTarget(ctx context.Context, tgt remote.Target) (targetFacts, error) 
 	// kmemleak: the file exists when built in (>= 4.19); a write shows whether it
 	// is enabled (EPERM since 5.3, EBUSY before). scan=off also stops the
 	// auto-scan thread so the harness owns every scan.
-	res, err = run("sh", "-c", `[ -e "`+rootPrefix+`$1" ] || exit 5; echo scan=off > "`+rootPrefix+`$1"`, "sh", kmemleakPath)
+	res, err = run("sh", "-c", `[ -e "$1" ] || exit 5; echo scan=off > "$1"`, "sh", kmemleakPath)
 	if err != nil {
 		return f, fmt.Errorf("write scan=off to %s on %s: %w", kmemleakPath, tgt.Name(), err)
 	}
