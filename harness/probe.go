@@ -28,12 +28,13 @@ type ReclaimProbe struct {
 // shrinks back to near where it started was holding cache, not leaking.
 const minGaveBack = 0.8
 
-// reclaimScript drops the clean page cache, dentries and inodes
-// (/proc/sys/vm/drop_caches = 3, after sync), then asks each slab cache
-// named in its arguments to shrink (/sys/kernel/slab/<cache>/shrink, SLUB).
-// Both writes are best effort: a cache without shrink keeps its objects.
-const reclaimScript = `sync; echo 3 > "` + rootPrefix + `$1" || exit 3; shift
-for c in "$@"; do echo 1 > "` + rootPrefix + `/sys/kernel/slab/$c/shrink" 2>/dev/null; done; exit 0`
+// reclaimScript drops the clean page cache, dentries and inodes (writes 3
+// to its first argument, /proc/sys/vm/drop_caches, after sync), then asks
+// each slab cache to shrink (writes 1 to each further argument,
+// /sys/kernel/slab/<cache>/shrink, SLUB). The shrinks are best effort: a
+// cache without the file keeps its objects.
+const reclaimScript = `sync; echo 3 > "$1" || exit 3; shift
+for f in "$@"; do echo 1 > "$f" 2>/dev/null; done; exit 0`
 
 // reclaimProbe runs the reclaim probe when the final judgement flagged slab
 // caches: it asks the kernel to give memory back, reads the cheap counters
@@ -56,8 +57,15 @@ func (s *soak) reclaimProbe(ctx context.Context) bool {
 	}()
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	argv := append([]string{"sh", "-c", reclaimScript, "sh", "/proc/sys/vm/drop_caches"}, caches...)
-	res, err := s.tgt.Run(pctx, argv, remote.RunOptions{MaxOutputBytes: 1 << 16})
+	argv := []string{"sh", "-c", reclaimScript, "sh", "/proc/sys/vm/drop_caches"}
+	for _, c := range caches {
+		argv = append(argv, "/sys/kernel/slab/"+c+"/shrink")
+	}
+	paths := make([]int, 0, len(argv)-4)
+	for i := 4; i < len(argv); i++ {
+		paths = append(paths, i)
+	}
+	res, err := s.tgt.Run(pctx, argv, remote.RunOptions{MaxOutputBytes: 1 << 16, PathArgs: paths})
 	switch {
 	case err != nil:
 		probe.Note = fmt.Sprintf("ask the kernel to reclaim: %v", err)
