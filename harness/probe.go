@@ -16,8 +16,9 @@ import (
 // ReclaimProbe records the end-of-run reclaim probe in run.json.
 type ReclaimProbe struct {
 	At time.Time `json:"at"`
-	// Caches are the slab caches the judge flagged and the probe asked to shrink.
-	Caches []string `json:"caches"`
+	// Caches are the slab caches the judge flagged and the probe asked to
+	// shrink (other flagged series are re-measured after drop_caches only).
+	Caches []string `json:"caches,omitempty"`
 	// Note says what went wrong, when something did (the results may still stand).
 	Note    string                 `json:"note,omitempty"`
 	Results []checks.ReclaimResult `json:"results,omitempty"`
@@ -43,10 +44,10 @@ for f in "$@"; do echo 1 > "$f" 2>/dev/null; done; exit 0`
 // recorded results.
 func (s *soak) reclaimProbe(ctx context.Context) bool {
 	r := s.rec
-	caches := checks.ReclaimCandidates(r.Judgement.Judgement)
-	if s.cfg.NoReclaimProbe || len(caches) == 0 {
+	if s.cfg.NoReclaimProbe || checks.ReclaimFindings(r.Judgement.Judgement) == 0 {
 		return false
 	}
+	caches := checks.ReclaimCandidates(r.Judgement.Judgement)
 	s.status("reclaim probe")
 	probe := &ReclaimProbe{At: s.clock.Now(), Caches: caches}
 	r.Meta.Reclaim = probe
@@ -88,7 +89,7 @@ func (s *soak) reclaimProbe(ctx context.Context) bool {
 	after := checks.ParseSnapshot(-1, at, snap.Files, snap.Errors, opts)
 	probe.Results = checks.Reclaim(r.Judgement.Judgement, r.seriesBuilder(), after, minGaveBack)
 	for _, res := range probe.Results {
-		s.logf("reclaim probe: %s: %.0f %% of its growth came back (%d -> %d bytes)", res.Cache, 100*res.GaveBack, res.LastBytes, res.AfterBytes)
+		s.logf("reclaim probe: %s %s: %.0f %% of its growth came back (%d -> %d bytes)", res.Kind, res.Subject, 100*res.GaveBack, res.LastBytes, res.AfterBytes)
 	}
 	return true
 }
