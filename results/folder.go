@@ -95,7 +95,7 @@ func ReadFolder(dir string) (Folder, error) {
 	if err != nil {
 		return f, fmt.Errorf("read %s: %w", filepath.Join(dir, reportFile), err)
 	}
-	f.Rig, f.Kernel, f.Started, f.Ended, f.Verdict, f.Findings = rep.Target, rep.Kernel, rep.Started, rep.Ended, rep.Verdict, rep.Findings
+	f.Rig, f.Kernel, f.Started, f.Ended, f.Verdict, f.Findings = rep.Target, rep.Kernel, rep.Started, rep.Ended, string(rep.Verdict), rep.Findings
 	f.ConfigDigest = rep.Meta["config_digest"]
 	f.Release = rep.Meta["release"]
 	f.Firmware = rep.Meta["firmware"]

@@ -10,6 +10,7 @@ import (
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/trend"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // Run is one recorded soak as the store indexes it.
@@ -187,14 +188,14 @@ func judgeFolder(f Folder) []Series {
 	}
 	out := make([]Series, 0, len(f.Series))
 	for _, fs := range f.Series {
-		sr := Series{RunID: f.ID, Kind: fs.Kind, Subject: fs.Subject, Unit: fs.Unit, Verdict: string(checks.VerdictOK), P: 1, Points: len(fs.Values)}
+		sr := Series{RunID: f.ID, Kind: fs.Kind, Subject: fs.Subject, Unit: fs.Unit, Verdict: string(verdict.OK), P: 1, Points: len(fs.Values)}
 		if n := len(fs.Values); n > 0 {
 			sr.EndLevel = fs.Values[n-1]
 		}
 		if r, err := trend.Analyze(fs.Seconds, fs.Values, opts); err == nil {
 			sr.SlopePerHour, sr.SlopeLowPerHour, sr.SlopeHighPerHour, sr.P, sr.Growth = r.SlopePerHour, r.SlopeLow, r.SlopeHigh, r.P, r.Growth
 			if r.Verdict == trend.Insufficient {
-				sr.Verdict = string(checks.VerdictInsufficient)
+				sr.Verdict = string(verdict.Insufficient)
 			}
 		}
 		if fd, ok := found[key{fs.Kind, fs.Subject}]; ok {

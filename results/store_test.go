@@ -15,6 +15,7 @@ import (
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/compare"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/results/resultstest"
 )
 
@@ -101,7 +102,7 @@ func TestRecord_ImportsARunFolderAndAReimportReplacesIt(t *testing.T) {
 		dir2 := resultstest.WriteRunFolder(t, filepath.Dir(dir), resultstest.RunFolder{
 			Name: "run-a", Target: "rig1", Profile: "wifi", Release: "r41", Kernel: "6.12.117", Verdict: "fail", Started: t0,
 			Series: []resultstest.SeriesValues{{Kind: checks.KindSlab, Subject: "kmalloc-512", Unit: "bytes", Values: resultstest.Line(25, mib, mib)}},
-			Findings: []checks.Finding{{Kind: checks.KindSlab, Subject: "kmalloc-512", Verdict: checks.VerdictLeak, Unit: "bytes",
+			Findings: []checks.Finding{{Kind: checks.KindSlab, Subject: "kmalloc-512", Verdict: verdict.Leak, Unit: "bytes",
 				SlopePerHour: mib, SlopeLowPerHour: mib, SlopeHighPerHour: mib, P: 1e-6, Growth: 4 * mib, Reason: "grows"}},
 		})
 		if err := os.Remove(filepath.Join(dir2, "series", "meminfo.csv")); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/harness/report"
 )
 
@@ -43,7 +44,7 @@ func WriteRunFolder(t testing.TB, root string, f RunFolder) string {
 		f.Interval = 10 * time.Minute
 	}
 	if f.Verdict == "" {
-		f.Verdict = report.VerdictPass
+		f.Verdict = string(verdict.Pass)
 	}
 	if f.Name == "" {
 		f.Name = f.Started.UTC().Format("20060102T150405Z") + "-" + f.Target
@@ -52,7 +53,7 @@ func WriteRunFolder(t testing.TB, root string, f RunFolder) string {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	r := report.Run{Target: f.Target, Kernel: f.Kernel, RunDir: dir, Started: f.Started, Verdict: f.Verdict,
+	r := report.Run{Target: f.Target, Kernel: f.Kernel, RunDir: dir, Started: f.Started, Verdict: verdict.Run(f.Verdict),
 		Findings: f.Findings, Interval: f.Interval, Meta: map[string]string{}}
 	var n int
 	for _, sv := range f.Series {
