@@ -5,22 +5,26 @@
 // Two figures per series, each with an interval that respects serial
 // correlation:
 //
-//   - the difference of Theil–Sen slopes (checks/trend). Each run's slope
-//     interval is Sen's distribution-free interval computed from the
-//     Mann–Kendall variance under trend.CorrectionStrict (the larger of the
-//     Hamed–Rao and the AR(1) effective-sample-size inflations), so a
-//     wandering series gets a wide interval. The two runs are independent,
-//     so the half-widths, read as z·SE, add in quadrature;
-//   - the difference of levels at the same soak hour (the shorter run's
-//     judged span): the mean of each run's last tenth of the window up to
-//     that hour, with a standard error from an AR(1) effective n. It catches
-//     a pool that saturates higher, whose slope no longer differs.
+//   - the difference of slopes: the candidate and the baseline are paired
+//     by soak time (the run with fewer points gives the grid, the other is
+//     interpolated onto it) and the Theil–Sen slope of B(t) − A(t) is the
+//     slope difference, with Sen's interval from the Mann–Kendall variance
+//     under trend.CorrectionStrict (the larger of the Hamed–Rao and the
+//     AR(1) effective-sample-size inflations), so a wandering difference
+//     gets a wide interval. Pairing cancels what both runs share (a pool's
+//     warm-up fill) and leaves the independent noise;
+//   - the difference of levels at the same soak hour (the end of the common
+//     span): the mean of the difference over the last tenth of that span,
+//     with the standard error of an AR(1) mean whose variance and lag-1
+//     correlation come from the whole judged difference (or the window's
+//     own, whichever is larger). It catches a pool that saturates higher,
+//     whose slope no longer differs.
 //
-// An analytic interval was chosen over a block bootstrap: it costs one
-// trend.Analyze per run, not a thousand, reuses the very interval the
-// single-run judge reports, and tells in closed form how much longer a soak
-// must run to decide (a slope's standard error falls as span^-3/2 at a fixed
-// sampling interval).
+// An analytic interval was chosen over a block bootstrap: it costs three
+// trend.Analyze calls, not thousands, reuses the interval the single-run
+// judge reports, and tells in closed form how much longer a soak must run
+// to decide (a slope's standard error falls as span^-3/2 at a fixed
+// sampling interval, a level's as span^-1/2).
 //
 // The package is pure: no I/O, no clock.
 package compare
@@ -29,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/leakgate/leakgate/checks/trend"
@@ -71,7 +76,8 @@ type Policy struct {
 	// for counted series (kmemleak signatures).
 	MinSlopeChangeObjectsPerHour float64 `json:"min_slope_change_objects_per_hour" yaml:"min_slope_change_objects_per_hour"`
 	MinLevelChangeObjects        float64 `json:"min_level_change_objects" yaml:"min_level_change_objects"`
-	// ConfidenceLevel of both intervals (two-sided).
+	// ConfidenceLevel of both intervals (two-sided); Runs holds it for
+	// the whole run (Bonferroni over its series).
 	ConfidenceLevel float64 `json:"confidence_level" yaml:"confidence_level"`
 	// Warmup is left out of each run's start, as the single-run judge does.
 	Warmup time.Duration `json:"warmup_ns" yaml:"warmup"`
@@ -209,26 +215,45 @@ func Compare(a, b Series, pol Policy) (Result, error) {
 		return r, nil
 	}
 	z := distuv.UnitNormal.Quantile(1 - (1-pol.ConfidenceLevel)/2)
-	// Sen's interval, read as ± z·SE of each slope; independent runs add.
-	seA := (ta.SlopeHigh - ta.SlopeLow) / (2 * z)
-	seB := (tb.SlopeHigh - tb.SlopeLow) / (2 * z)
-	half := z * math.Hypot(seA, seB)
-	r.SlopeDiffPerHour = sign * (tb.SlopePerHour - ta.SlopePerHour)
-	r.SlopeDiffLowPerHour, r.SlopeDiffHighPerHour = r.SlopeDiffPerHour-half, r.SlopeDiffPerHour+half
+	// Paired by soak time: B(t) − A(t). What both runs share cancels; its
+	// Theil–Sen slope is the slope difference, with Sen's interval.
+	d := difference(a, b)
+	td, err := judge(d, pol)
+	if err != nil {
+		return Result{}, fmt.Errorf("compare %s %s: difference: %w", b.Kind, b.Subject, err)
+	}
+	if td.Verdict == trend.Insufficient {
+		r.Verdict, r.SlopeVerdict, r.LevelVerdict = Unknown, Unknown, Unknown
+		r.Reason = fmt.Sprintf("the runs overlap on %d points after warm-up, need %d", td.N, max(pol.MinPoints, 3))
+		r.MoreSoak = moreForPoints(a, b, pol)
+		return r, nil
+	}
+	low, high := td.SlopeLow, td.SlopeHigh
+	if sign < 0 {
+		low, high = -high, -low
+	}
+	half := (high - low) / 2
+	r.SlopeDiffPerHour = sign * td.SlopePerHour
+	r.SlopeDiffLowPerHour, r.SlopeDiffHighPerHour = low, high
 	r.SlopeVerdict = decide(r.SlopeDiffLowPerHour, r.SlopeDiffHighPerHour, minSlope)
 
-	la, lb, hour := levels(a, b, pol)
-	r.AtHour = hour
+	at := d.Seconds[len(d.Seconds)-1] - d.Seconds[0]
+	window := at * pol.LevelWindowFraction
+	la, lb, ld := levelAt(a, at, window), levelAt(b, at, window), levelAt(d, at, window)
+	r.AtHour = at / 3600
 	r.LevelA, r.LevelB = la.mean, lb.mean
-	lhalf := z * math.Hypot(la.se, lb.se)
-	r.LevelDiff = sign * (lb.mean - la.mean)
+	// A few points in the window say little about their correlation: the
+	// whole judged difference, less its line, says more. The larger wins.
+	sigma2, rho := residualAR1(d, td.SlopePerHour, pol.Warmup.Seconds())
+	lhalf := z * math.Max(ld.se, meanSE(sigma2, rho, ld.n))
+	r.LevelDiff = sign * ld.mean
 	r.LevelDiffLow, r.LevelDiffHigh = r.LevelDiff-lhalf, r.LevelDiff+lhalf
 	r.LevelVerdict = decide(r.LevelDiffLow, r.LevelDiffHigh, minLevel)
 
 	r.Verdict = combine(r.SlopeVerdict, r.LevelVerdict)
 	r.Fails = r.Verdict == Regressed && pol.Regression == ActionFail
 	if r.Verdict == Unknown {
-		spanHours := min(ta.SpanHours, tb.SpanHours)
+		spanHours := td.SpanHours
 		var more float64
 		if r.SlopeVerdict == Unknown {
 			// SE ∝ span^-3/2 at a fixed interval.
@@ -341,19 +366,115 @@ func hoursDuration(h float64) time.Duration {
 	return time.Duration(h * float64(time.Hour)).Round(time.Minute)
 }
 
-// level is a window mean with its standard error.
-type level struct {
-	mean, se float64
+// difference is B − A on one grid of soak time (seconds from each run's
+// first point): the grid of the run with fewer points in the common span,
+// the other run interpolated linearly onto it.
+func difference(a, b Series) Series {
+	ra, rb := relative(a.Seconds), relative(b.Seconds)
+	span := math.Min(ra[len(ra)-1], rb[len(rb)-1])
+	grid, gv, other, ov, sign := ra, a.Values, rb, b.Values, 1.0
+	if countUpTo(rb, span) < countUpTo(ra, span) {
+		grid, gv, other, ov, sign = rb, b.Values, ra, a.Values, -1
+	}
+	d := Series{Kind: b.Kind, Subject: b.Subject, Unit: b.Unit}
+	j := 0
+	for i, t := range grid {
+		if t > span {
+			break
+		}
+		for j+1 < len(other) && other[j+1] < t {
+			j++
+		}
+		var o float64
+		switch {
+		case j+1 >= len(other) || other[j] >= t:
+			o = ov[j]
+		default:
+			f := (t - other[j]) / (other[j+1] - other[j])
+			o = ov[j] + f*(ov[j+1]-ov[j])
+		}
+		// sign makes the difference B − A whichever run is the grid.
+		d.Seconds = append(d.Seconds, t)
+		d.Values = append(d.Values, sign*(o-gv[i]))
+	}
+	return d
 }
 
-// levels reads both runs' levels at the same soak hour: the shorter
-// span (each from its own first point).
-func levels(a, b Series, pol Policy) (la, lb level, hour float64) {
-	spanA := a.Seconds[len(a.Seconds)-1] - a.Seconds[0]
-	spanB := b.Seconds[len(b.Seconds)-1] - b.Seconds[0]
-	at := math.Min(spanA, spanB)
-	window := at * pol.LevelWindowFraction
-	return levelAt(a, at, window), levelAt(b, at, window), at / 3600
+func relative(t []float64) []float64 {
+	out := make([]float64, len(t))
+	for i, v := range t {
+		out[i] = v - t[0]
+	}
+	return out
+}
+
+func countUpTo(t []float64, limit float64) int {
+	n := 0
+	for _, v := range t {
+		if v <= limit {
+			n++
+		}
+	}
+	return n
+}
+
+// level is a window mean with its standard error, over n points.
+type level struct {
+	mean, se float64
+	n        int
+}
+
+// residualAR1 is the variance and lag-1 autocorrelation (clamped to
+// [0, 0.99]) of s after warmupSeconds, less its line of slope perHour
+// through the median intercept.
+func residualAR1(s Series, perHour, warmupSeconds float64) (sigma2, rho float64) {
+	t0 := s.Seconds[0]
+	var res []float64
+	for i, t := range s.Seconds {
+		if t-t0 >= warmupSeconds {
+			res = append(res, s.Values[i]-perHour*(t-t0)/3600)
+		}
+	}
+	if len(res) < 3 {
+		return 0, 0
+	}
+	sorted := append([]float64(nil), res...)
+	sort.Float64s(sorted)
+	med := sorted[len(sorted)/2]
+	var ss, lag float64
+	for i := range res {
+		res[i] -= med
+	}
+	var mean float64
+	for _, x := range res {
+		mean += x
+	}
+	mean /= float64(len(res))
+	for i, x := range res {
+		ss += (x - mean) * (x - mean)
+		if i > 0 {
+			lag += (x - mean) * (res[i-1] - mean)
+		}
+	}
+	if ss == 0 {
+		return 0, 0
+	}
+	return ss / float64(len(res)-1), math.Min(math.Max(lag/ss, 0), 0.99)
+}
+
+// meanSE is the standard error of the mean of n consecutive points of an
+// AR(1) process with variance sigma2 and lag-1 autocorrelation rho:
+// √(σ²/n · (1 + 2 Σₖ (1 − k/n) ρᵏ)).
+func meanSE(sigma2, rho float64, n int) float64 {
+	if n < 1 {
+		return 0
+	}
+	sum, pk := 1.0, 1.0
+	for k := 1; k < n; k++ {
+		pk *= rho
+		sum += 2 * (1 - float64(k)/float64(n)) * pk
+	}
+	return math.Sqrt(sigma2 / float64(n) * sum)
 }
 
 // levelAt is the mean of the points in (at−window, at] seconds after the
@@ -376,13 +497,15 @@ func levelAt(s Series, at, window float64) level {
 // windowStats is the mean of v and its AR(1) standard error.
 func windowStats(v []float64) level {
 	n := float64(len(v))
+	out := level{n: len(v)}
 	var mean float64
 	for _, x := range v {
 		mean += x
 	}
 	mean /= n
+	out.mean = mean
 	if len(v) < 2 {
-		return level{mean: mean}
+		return out
 	}
 	var ss, lag float64
 	for i, x := range v {
@@ -393,10 +516,11 @@ func windowStats(v []float64) level {
 		}
 	}
 	if ss == 0 {
-		return level{mean: mean}
+		return out
 	}
 	r := math.Min(math.Max(lag/ss, 0), 0.99)
 	neff := math.Max(n*(1-r)/(1+r), 1)
 	variance := ss / (n - 1)
-	return level{mean: mean, se: math.Sqrt(variance / neff)}
+	out.se = math.Sqrt(variance / neff)
+	return out
 }

@@ -286,3 +286,51 @@ func TestCompare_NoisyDifferenceNearTheMinimumIsUnknownWithMoreSoakFromItsInterv
 		t.Errorf("more soak %v, want %v from the slope interval over the 5 h judged span", r.MoreSoak, want)
 	}
 }
+
+func TestDifference_PairsBySoakTimeOnTheSparserGrid(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		a, b       Series
+		wantT      []float64
+		wantValues []float64
+	}{
+		{
+			// Same density: the baseline's grid; B shifted to its own start.
+			name:  "the baseline's grid, the candidate from its own first point",
+			a:     Series{Seconds: []float64{0, 10, 20}, Values: []float64{0, 1, 2}},
+			b:     Series{Seconds: []float64{5, 15, 25, 35}, Values: []float64{10, 10, 10, 10}},
+			wantT: []float64{0, 10, 20}, wantValues: []float64{10, 9, 8},
+		},
+		{
+			// B is sparser: A interpolated at 0, 10, 20 → 0, 2, 4.
+			name:  "the sparser candidate's grid, the baseline interpolated",
+			a:     Series{Seconds: []float64{0, 5, 10, 15, 20}, Values: []float64{0, 1, 2, 3, 4}},
+			b:     Series{Seconds: []float64{0, 10, 20}, Values: []float64{1, 1, 1}},
+			wantT: []float64{0, 10, 20}, wantValues: []float64{1, -1, -3},
+		},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := difference(c.a, c.b)
+			if len(d.Seconds) != len(c.wantT) {
+				t.Fatalf("%v %v, want %v %v", d.Seconds, d.Values, c.wantT, c.wantValues)
+			}
+			for i := range c.wantT {
+				if d.Seconds[i] != c.wantT[i] || !near(d.Values[i], c.wantValues[i]) {
+					t.Errorf("%v %v, want %v %v", d.Seconds, d.Values, c.wantT, c.wantValues)
+					break
+				}
+			}
+		})
+	}
+}
+
+func TestMeanSE_AR1MeanOfConsecutivePoints(t *testing.T) {
+	// n 3, ρ 0.5: 1/3·(1 + 2·(2/3·0.5 + 1/3·0.25)) = 0.61111.
+	if got, want := meanSE(1, 0.5, 3), math.Sqrt(1.0/3*(1+2*(2.0/3*0.5+1.0/3*0.25))); !near(got, want) {
+		t.Errorf("meanSE = %v, want %v", got, want)
+	}
+	// Uncorrelated: σ/√n.
+	if got := meanSE(4, 0, 4); !near(got, 1) {
+		t.Errorf("meanSE(4, 0, 4) = %v, want 1", got)
+	}
+}

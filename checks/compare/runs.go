@@ -14,9 +14,16 @@ import (
 // a series only in a is reported as same with OnlyInBaseline set. Results
 // are sorted worst first (regressed, unknown, improved, same), then by kind
 // and subject.
+//
+// pol.ConfidenceLevel holds for the run as a family (Bonferroni): each of
+// the m series is compared at 1 − (1 − level)/m, so a release with
+// hundreds of unchanged caches is not failed by one of them by chance.
 func Runs(a, b []Series, pol Policy) ([]Result, error) {
 	if err := pol.Validate(); err != nil {
 		return nil, err
+	}
+	if m := len(b); m > 1 {
+		pol.ConfidenceLevel = 1 - (1-pol.ConfidenceLevel)/float64(m)
 	}
 	type key struct{ kind, subject string }
 	base := make(map[key]Series, len(a))
