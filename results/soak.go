@@ -35,6 +35,9 @@ type Comparison struct {
 	Baseline  Run              `json:"baseline"`
 	Candidate Run              `json:"candidate"`
 	Results   []compare.Result `json:"results"`
+	// BaselineSeries and CandidateSeries are what was compared, for charts.
+	BaselineSeries  []compare.Series `json:"-"`
+	CandidateSeries []compare.Series `json:"-"`
 }
 
 // Failed reports whether a series regressed under a failing policy.
@@ -103,11 +106,12 @@ func CompareWithBaseline(ctx context.Context, dsn, runDir, spec string, pol comp
 	if err != nil {
 		return Comparison{}, err
 	}
-	rs, err := compare.Runs(StoredSeries(baseSeries), FolderSeriesList(cand.Series), pol)
+	sa, sb := StoredSeries(baseSeries), FolderSeriesList(cand.Series)
+	rs, err := compare.Runs(sa, sb, pol)
 	if err != nil {
 		return Comparison{}, err
 	}
-	return Comparison{Baseline: base, Candidate: candRun, Results: rs}, nil
+	return Comparison{Baseline: base, Candidate: candRun, Results: rs, BaselineSeries: sa, CandidateSeries: sb}, nil
 }
 
 // CompareRuns compares two runs given as run folders or run ids in the
@@ -125,7 +129,7 @@ func CompareRuns(ctx context.Context, s *Store, a, b Source, pol compare.Policy)
 	if err != nil {
 		return Comparison{}, err
 	}
-	return Comparison{Baseline: runA, Candidate: runB, Results: rs}, nil
+	return Comparison{Baseline: runA, Candidate: runB, Results: rs, BaselineSeries: seriesA, CandidateSeries: seriesB}, nil
 }
 
 // Source is one side of a comparison: a run folder (Dir) or a run id in the

@@ -334,3 +334,14 @@ func TestMeanSE_AR1MeanOfConsecutivePoints(t *testing.T) {
 		t.Errorf("meanSE(4, 0, 4) = %v, want 1", got)
 	}
 }
+
+func TestReason_GivesBothIntervalsWithTheirMinimums(t *testing.T) {
+	r, err := Compare(linear("slab", "x", 4, mib, 0), linear("slab", "x", 4, mib, 0), DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "slope same: +0 bytes/h [+0, +0], minimum 1.638e+04; level at 4.0 h same: +0 bytes [+0, +0], minimum 1.049e+06"
+	if r.Reason != want {
+		t.Errorf("reason\n got %q\nwant %q", r.Reason, want)
+	}
+}

@@ -139,12 +139,10 @@ func (r Result) Message(baseline string) string {
 
 // reason explains the verdict with both intervals.
 func reason(r Result, minSlope, minLevel float64) string {
-	return fmt.Sprintf("slope %s (%s [%s, %s], minimum %s): %s; level at %.1f h %s (%s [%s, %s], minimum %s): %s",
-		r.SlopeVerdict, signedNum(r.SlopeDiffPerHour), signedNum(r.SlopeDiffLowPerHour), signedNum(r.SlopeDiffHighPerHour), num(minSlope), perHourNote(r.Unit),
-		r.AtHour, r.LevelVerdict, signedNum(r.LevelDiff), signedNum(r.LevelDiffLow), signedNum(r.LevelDiffHigh), num(minLevel), r.Unit)
+	return fmt.Sprintf("slope %s: %s %s/h [%s, %s], minimum %s; level at %.1f h %s: %s %s [%s, %s], minimum %s",
+		r.SlopeVerdict, signedNum(r.SlopeDiffPerHour), r.Unit, signedNum(r.SlopeDiffLowPerHour), signedNum(r.SlopeDiffHighPerHour), num(minSlope),
+		r.AtHour, r.LevelVerdict, signedNum(r.LevelDiff), r.Unit, signedNum(r.LevelDiffLow), signedNum(r.LevelDiffHigh), num(minLevel))
 }
-
-func perHourNote(unit string) string { return unit + "/h" }
 
 // rate prints a slope per hour in the unit's best scale: "3.1 MiB/h", "0.02 MiB/h", "4/h".
 func rate(perHour float64, unit string) string { return amount(perHour, unit) + "/h" }

@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	register(command{name: "compare", summary: "compare a candidate run with a baseline run: compare A B [--db DSN] [--policy FILE] [--json]", run: runCompare})
+	register(command{name: "compare", summary: "compare a candidate run with a baseline run: compare A B [--db DSN] [--policy FILE] [--json] [--html FILE]", run: runCompare})
 }
 
 // runCompare compares run B (the candidate) with run A (the baseline),
@@ -27,8 +27,9 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	dsn := fs.String("db", "", "results store: a SQLite file or a postgres:// URL (needed for run ids)")
 	policyPath := fs.String("policy", "", "comparison policy YAML over the defaults (regression: fail|warn, min_slope_change_bytes_per_hour, min_level_change_bytes, ...)")
 	asJSON := fs.Bool("json", false, "print the comparison as JSON")
+	htmlPath := fs.String("html", "", "also write a page with every series' figures and both runs' charts overlaid")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: leakgate compare A B [--db DSN] [--policy FILE] [--json]")
+		fmt.Fprintln(stderr, "usage: leakgate compare A B [--db DSN] [--policy FILE] [--json] [--html FILE]")
 		fmt.Fprintln(stderr, "Compares run B (candidate) with run A (baseline); each is a run folder or a run id in --db.")
 		fmt.Fprintln(stderr, "Exit status: 0 nothing regressed, 1 a series regressed, 2 bad input.")
 		fs.PrintDefaults()
@@ -60,6 +61,12 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "leakgate compare: %v\n", err)
 		return exitUsage
 	}
+	if *htmlPath != "" {
+		if err := writeComparisonPage(*htmlPath, c); err != nil {
+			fmt.Fprintf(stderr, "leakgate compare: %v\n", err)
+			return exitUsage
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -74,6 +81,22 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		return exitFindings
 	}
 	return exitOK
+}
+
+// writeComparisonPage writes the comparison's HTML page to path (0600).
+func writeComparisonPage(path string, c results.Comparison) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := c.WriteHTML(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
 }
 
 // source reads an argument as a run folder when it holds a report, else
