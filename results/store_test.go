@@ -462,8 +462,12 @@ func TestBaseline_AutoReleaseAndRunID(t *testing.T) {
 }
 
 func TestHistory_ListsRunsOldestFirstWithTheSeriesSlope(t *testing.T) {
+	backends(t, testHistory)
+}
+
+func testHistory(t *testing.T, dsn string) {
 	ctx := context.Background()
-	s := open(t, filepath.Join(t.TempDir(), "results.db"))
+	s := open(t, dsn)
 	root := t.TempDir()
 	for i, perHour := range []float64{0, 0.5 * mib} {
 		if _, err := s.Record(ctx, folder(t, root, fmt.Sprintf("run%d", i), fmt.Sprintf("r%d", 41+i), "pass", t0.Add(time.Duration(i)*24*time.Hour), perHour)); err != nil {
@@ -627,4 +631,27 @@ func FuzzParseSeriesCSV(f *testing.F) {
 			t.Fatalf("error without a line: %v", err)
 		}
 	})
+}
+
+func BenchmarkRecordSQLite(b *testing.B) {
+	ctx := context.Background()
+	dir := resultstest.WriteRunFolder(b, b.TempDir(), resultstest.RunFolder{Name: "run", Target: "rig1", Started: t0,
+		Series: func() []resultstest.SeriesValues {
+			var ss []resultstest.SeriesValues
+			for i := range 200 {
+				ss = append(ss, resultstest.SeriesValues{Kind: checks.KindSlab, Subject: fmt.Sprintf("cache-%d", i), Unit: "bytes", Values: resultstest.Line(73, mib, float64(i))})
+			}
+			return ss
+		}()})
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "results.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.Record(ctx, dir); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

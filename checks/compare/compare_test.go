@@ -345,3 +345,14 @@ func TestReason_GivesBothIntervalsWithTheirMinimums(t *testing.T) {
 		t.Errorf("reason\n got %q\nwant %q", r.Reason, want)
 	}
 }
+
+func BenchmarkCompare73Points(b *testing.B) {
+	a := plateau("slab", "x", 12, mib, 1000)
+	c := linear("slab", "x", 12, mib, 20<<10)
+	pol := DefaultPolicy()
+	for b.Loop() {
+		if _, err := Compare(a, c, pol); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -23,7 +23,8 @@ const document = "# Comparing releases: the results store and the A/B gate\n\n" 
 	"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 0.02 MiB/h on the same rig\n" +
 	"```\n\n" +
 	"Exit status: 0 nothing regressed, 1 a series regressed, 2 bad input. `--json` prints every series' figures.\n" +
-	"`--policy FILE` sets the comparison policy (below) in YAML.\n\n" +
+	"`--policy FILE` sets the comparison policy (below) in YAML. `--html FILE` writes a page with every series' figures\n" +
+	"and, for each regressed or undecided series, both runs overlaid on one chart by soak hour.\n\n" +
 	"## The results store (`results`)\n\n" +
 	"- `--db PATH` is a SQLite file (modernc.org/sqlite, pure Go, no cgo), in WAL mode with a 30 s busy timeout and\n" +
 	"  writes that take the lock up front, so several runners on one machine can share it.\n" +
