@@ -206,15 +206,23 @@ func ParseSeriesCSV(r io.Reader, kind string) ([]FolderSeries, error) {
 	}
 	var out []FolderSeries
 	index := map[string]int{}
+	lastLine := 1
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return out, nil
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
-			return out, fmt.Errorf("line %d: %w", line, err)
+			// A record that failed to parse has no field positions; the
+			// error carries its line.
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return out, fmt.Errorf("line %d: %w", pe.Line, pe.Err)
+			}
+			return out, fmt.Errorf("after line %d: %w", lastLine, err)
 		}
+		line, _ := cr.FieldPos(0)
+		lastLine = line
 		name := unSpreadsheet(rec[0])
 		t, err := strconv.ParseFloat(rec[1], 64)
 		if err != nil || math.IsNaN(t) || math.IsInf(t, 0) {

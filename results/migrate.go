@@ -69,8 +69,8 @@ var migrations = [][]string{
 // in its own transaction with the schema_version row, under a lock, so
 // runners opening one store at once migrate it once.
 func (s *Store) migrate(ctx context.Context, target int) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return s.classify("create schema_version", err)
+	if err := s.createVersionTable(ctx); err != nil {
+		return err
 	}
 	for {
 		done, err := s.migrateStep(ctx, target)
@@ -83,6 +83,37 @@ func (s *Store) migrate(ctx context.Context, target int) error {
 	}
 }
 
+// createVersionTable creates schema_version if missing. On PostgreSQL two
+// runners' CREATE TABLE IF NOT EXISTS can still collide in the catalogue,
+// so it runs under the migration lock.
+func (s *Store) createVersionTable(ctx context.Context) error {
+	const create = `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`
+	if s.dialect != dialectPostgres {
+		if _, err := s.db.ExecContext(ctx, create); err != nil {
+			return s.classify("create schema_version", err)
+		}
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return s.classify("create schema_version", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+migrationLock+`)`); err != nil {
+		return s.classify("lock schema", err)
+	}
+	if _, err := tx.ExecContext(ctx, create); err != nil {
+		return s.classify("create schema_version", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return s.classify("create schema_version", err)
+	}
+	return nil
+}
+
+// migrationLock is the PostgreSQL advisory lock key migrations hold.
+const migrationLock = "7317016"
+
 // migrateStep applies the next migration, if any is below target, and
 // reports whether the schema is at target.
 func (s *Store) migrateStep(ctx context.Context, target int) (bool, error) {
@@ -94,7 +125,7 @@ func (s *Store) migrateStep(ctx context.Context, target int) (bool, error) {
 	if s.dialect == dialectPostgres {
 		// One migrator at a time across every runner (SQLite's immediate
 		// transaction already is such a lock).
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7317016)`); err != nil {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(`+migrationLock+`)`); err != nil {
 			return false, s.classify("lock schema", err)
 		}
 	}

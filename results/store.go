@@ -77,6 +77,9 @@ func (e *CorruptError) Error() string {
 	return fmt.Sprintf("results store %s is not a usable SQLite database (%s); it was left untouched: move it aside and rebuild the index with leakgate import RUN_DIR... --db %s", e.Path, e.Detail, e.Path)
 }
 
+// noHeader is the CorruptError detail of a file without SQLite's header.
+const noHeader = "no SQLite header"
+
 // sqliteMagic opens every SQLite 3 database file.
 var sqliteMagic = []byte("SQLite format 3\x00")
 
@@ -94,14 +97,24 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		}
 		s = &Store{db: db, dialect: dialectPostgres, where: redact(dsn)}
 	} else {
-		if err := checkSQLite(ctx, dsn); err != nil {
-			return nil, err
+		checkErr := checkSQLite(ctx, dsn)
+		if checkErr != nil && !inUse(dsn, checkErr) {
+			return nil, checkErr
 		}
 		db, err := openSQLite(dsn)
 		if err != nil {
 			return nil, err
 		}
 		s = &Store{db: db, dialect: dialectSQLite, where: dsn}
+		if checkErr != nil {
+			// Another runner is writing: the immutable read may have seen
+			// a checkpoint half-way. Check again through a locking
+			// connection, which reads the WAL as SQLite means it to.
+			if err := s.quickCheck(ctx); err != nil {
+				s.db.Close()
+				return nil, err
+			}
+		}
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
@@ -185,7 +198,7 @@ func checkMagic(path string) error {
 		return &UnavailableError{Store: path, Op: "read header", Err: err}
 	}
 	if !bytes.Equal(head[:n], sqliteMagic) {
-		return &CorruptError{Path: path, Detail: "no SQLite header"}
+		return &CorruptError{Path: path, Detail: noHeader}
 	}
 	return nil
 }
@@ -206,15 +219,31 @@ func checkSQLite(ctx context.Context, path string) error {
 		return fmt.Errorf("open results store %s: %w", path, err)
 	}
 	defer db.Close()
-	probe := &Store{db: db, where: path}
+	return (&Store{db: db, where: path}).quickCheck(ctx)
+}
+
+// quickCheck runs PRAGMA quick_check on the store's connection.
+func (s *Store) quickCheck(ctx context.Context) error {
 	var res string
-	if err := db.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&res); err != nil {
-		return probe.classify("check integrity", err)
+	if err := s.db.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&res); err != nil {
+		return s.classify("check integrity", err)
 	}
 	if res != "ok" {
-		return &CorruptError{Path: path, Detail: "integrity check: " + res}
+		return &CorruptError{Path: s.where, Detail: "integrity check: " + res}
 	}
 	return nil
+}
+
+// inUse reports whether a failed immutable check may be another writer's
+// doing rather than corruption: the store has a WAL beside it (it exists
+// while any connection has the store open, and after a crash).
+func inUse(path string, checkErr error) bool {
+	var ce *CorruptError
+	if !errors.As(checkErr, &ce) || ce.Detail == noHeader {
+		return false
+	}
+	_, err := os.Stat(path + "-wal")
+	return err == nil
 }
 
 // classify turns a driver error into a CorruptError, an UnavailableError or

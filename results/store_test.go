@@ -627,7 +627,7 @@ func FuzzParseSeriesCSV(f *testing.F) {
 				}
 			}
 		}
-		if err != nil && !strings.HasPrefix(err.Error(), "line ") {
+		if err != nil && !strings.Contains(err.Error(), "line ") {
 			t.Fatalf("error without a line: %v", err)
 		}
 	})
@@ -653,5 +653,35 @@ func BenchmarkRecordSQLite(b *testing.B) {
 		if _, err := s.Record(ctx, dir); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestOpen_ACorruptedStoreInUseIsConfirmedThroughALockingConnection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "results.db")
+	s := open(t, path)
+	if _, err := s.Record(context.Background(), folder(t, t.TempDir(), "run-a", "r1", "pass", t0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 4096; i < len(data); i++ {
+		data[i] = 0xA5
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A WAL beside it, as while another runner has the store open.
+	if err := os.WriteFile(path+"-wal", nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = Open(context.Background(), path)
+
+	var ce *CorruptError
+	if !errors.As(err, &ce) || ce.Path != path {
+		t.Fatalf("got %v (%T), want a *CorruptError naming %s", err, err, path)
 	}
 }
