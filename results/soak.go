@@ -10,6 +10,10 @@ import (
 	"github.com/leakgate/leakgate/checks/compare"
 )
 
+// DefaultFile is the SQLite store's name under a suite's output folder when
+// no --db is given: the runs a runner made stay comparable with no setup.
+const DefaultFile = "results.db"
+
 // SoakTimeout bounds what the end of a soak spends on the store when its
 // context has no deadline of its own: the store must never hold a soak.
 const SoakTimeout = 60 * time.Second

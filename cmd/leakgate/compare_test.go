@@ -160,3 +160,46 @@ func TestImport_BadFoldersAndStores(t *testing.T) {
 		})
 	}
 }
+
+func TestCompare_AWarnPolicyStillExitsOneAndTagsTheLine(t *testing.T) {
+	a, b := twoReleases(t, t.TempDir(), 3.1*mib)
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policy, []byte("regression: warn\nwarmup: 30m\nmin_slope_change_bytes_per_hour: 65536\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	code, out, errOut := runCLI("compare", a, b, "--policy", policy, "--json")
+
+	if code != exitFindings {
+		t.Fatalf("exit %d, want 1; stderr %s", code, errOut)
+	}
+	var c struct {
+		Results []struct {
+			Subject, Verdict string
+			Fails            bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Results[0].Subject != "kmalloc-512" || c.Results[0].Verdict != "regressed" || c.Results[0].Fails {
+		t.Errorf("results %+v, want kmalloc-512 regressed, not failing", c.Results)
+	}
+	_, out, _ = runCLI("compare", a, b, "--policy", policy)
+	if !strings.Contains(out, "  regressed (warn): slab kmalloc-512 grows 3.1 MiB/h") {
+		t.Errorf("output %q lacks the warn tag", out)
+	}
+}
+
+func TestLoadComparePolicy_ReadsDurationsAndMinimums(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(path, []byte("warmup: 30m\nmin_level_change_bytes: 2097152\nconfidence_level: 0.99\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	pol, err := loadComparePolicy(path)
+
+	if err != nil || pol.Warmup != 30*time.Minute || pol.MinLevelChangeBytes != 2<<20 || pol.ConfidenceLevel != 0.99 || pol.Regression != "fail" {
+		t.Errorf("policy %+v, %v", pol, err)
+	}
+}
