@@ -97,6 +97,12 @@ func CompareWithBaseline(ctx context.Context, dsn, runDir, spec string, pol comp
 		return Comparison{}, err
 	}
 	defer s.Close()
+	return s.CompareWithBaseline(ctx, runDir, spec, pol)
+}
+
+// CompareWithBaseline compares the run folder runDir with its baseline in
+// the store (spec as Baseline).
+func (s *Store) CompareWithBaseline(ctx context.Context, runDir, spec string, pol compare.Policy) (Comparison, error) {
 	cand, err := ReadFolder(runDir)
 	if err != nil {
 		return Comparison{}, err

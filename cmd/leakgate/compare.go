@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,7 +16,7 @@ import (
 )
 
 func init() {
-	register(command{name: "compare", summary: "compare a candidate run with a baseline run: compare A B [--db DSN] [--policy FILE] [--json] [--html FILE]", run: runCompare})
+	register(command{name: "compare", summary: "compare a candidate run with a baseline run: compare A B | RUN_DIR --baseline SPEC [--db DSN] [--policy FILE] [--json] [--html FILE]", run: runCompare})
 }
 
 // runCompare compares run B (the candidate) with run A (the baseline),
@@ -27,9 +28,11 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	dsn := fs.String("db", "", "results store: a SQLite file or a postgres:// URL (needed for run ids)")
 	policyPath := fs.String("policy", "", "comparison policy YAML over the defaults (regression: fail|warn, min_slope_change_bytes_per_hour, min_level_change_bytes, ...)")
 	asJSON := fs.Bool("json", false, "print the comparison as JSON")
+	baseline := fs.String("baseline", "", "compare RUN_DIR with its baseline in --db instead of a given A: auto | RUN_ID | release:LABEL")
 	htmlPath := fs.String("html", "", "also write a page with every series' figures and both runs' charts overlaid")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: leakgate compare A B [--db DSN] [--policy FILE] [--json] [--html FILE]")
+		fmt.Fprintln(stderr, "       leakgate compare RUN_DIR --baseline auto|RUN_ID|release:LABEL --db DSN [...]")
 		fmt.Fprintln(stderr, "Compares run B (candidate) with run A (baseline); each is a run folder or a run id in --db.")
 		fmt.Fprintln(stderr, "Exit status: 0 nothing regressed, 1 a series regressed, 2 bad input.")
 		fs.PrintDefaults()
@@ -38,7 +41,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	if err != nil {
 		return exitUsage
 	}
-	if len(pos) != 2 {
+	if (*baseline == "" && len(pos) != 2) || (*baseline != "" && (len(pos) != 1 || *dsn == "")) {
 		fs.Usage()
 		return exitUsage
 	}
@@ -56,7 +59,18 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) in
 		}
 		defer store.Close()
 	}
-	c, err := results.CompareRuns(ctx, store, source(pos[0]), source(pos[1]), pol)
+	var c results.Comparison
+	if *baseline != "" {
+		c, err = store.CompareWithBaseline(ctx, pos[0], *baseline, pol)
+	} else {
+		c, err = results.CompareRuns(ctx, store, source(pos[0]), source(pos[1]), pol)
+	}
+	if err != nil && *baseline == "auto" && errors.Is(err, results.ErrNotFound) {
+		// The first run of a rig and profile: nothing to compare with yet,
+		// which is not a failure of the gate.
+		fmt.Fprintf(stdout, "no baseline yet: %v\n", err)
+		return exitOK
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "leakgate compare: %v\n", err)
 		return exitUsage

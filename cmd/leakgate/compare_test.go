@@ -203,3 +203,29 @@ func TestLoadComparePolicy_ReadsDurationsAndMinimums(t *testing.T) {
 		t.Errorf("policy %+v, %v", pol, err)
 	}
 }
+
+func TestCompare_ARunFolderAgainstItsAutoBaselineInTheStore(t *testing.T) {
+	root := t.TempDir()
+	a, b := twoReleases(t, root, 3.1*mib)
+	db := filepath.Join(t.TempDir(), "results.db")
+	if code, _, errOut := runCLI("import", a, "--db", db); code != exitOK {
+		t.Fatalf("import: %s", errOut)
+	}
+
+	code, out, errOut := runCLI("compare", a, "--baseline", "auto", "--db", db)
+	if code != exitOK || !strings.HasPrefix(out, "no baseline yet: baseline auto: no passing run on rig rig1") {
+		t.Errorf("the first run: exit %d, output %q (stderr %q); want 0 and no baseline yet", code, out, errOut)
+	}
+
+	code, out, errOut = runCLI("compare", b, "--baseline", "auto", "--db", db)
+
+	want := "release r42 against release r41 (run-r41) on rig1: 1 regressed, 0 unknown, 0 improved, 1 same\n" +
+		"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 0.02 MiB/h on the same rig\n"
+	if code != exitFindings || out != want {
+		t.Errorf("exit %d, output %q (stderr %q); want 1 and %q", code, out, errOut, want)
+	}
+	code, _, errOut = runCLI("compare", b, "--baseline", "release:r99", "--db", db)
+	if code != exitUsage || !strings.Contains(errOut, "no run of r99 on rig rig1") {
+		t.Errorf("an unknown release: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -14,6 +14,7 @@ const document = "# Comparing releases: the results store and the A/B gate\n\n" 
 	"leakgate import out/wifi_soak/20261125T200000Z-rig1 --db results.db --release r41   # or the suite's --db/--release\n" +
 	"leakgate import out/wifi_soak/20261126T200000Z-rig1 --db results.db --release r42\n" +
 	"leakgate compare 20261125T200000Z-rig1 20261126T200000Z-rig1 --db results.db       # exit 1: a series regressed\n" +
+	"leakgate compare out/wifi_soak/20261127T200000Z-rig1 --baseline auto --db results.db  # a folder against its baseline\n" +
 	"leakgate history --db results.db --rig rig1 --series slab/kmalloc-512\n" +
 	"```\n\n" +
 	"`compare A B` takes run folders or run ids (a run's id is its folder's name); A is the baseline, B the candidate.\n" +
@@ -22,6 +23,8 @@ const document = "# Comparing releases: the results store and the A/B gate\n\n" 
 	"release r42 against release r41 (20261125T200000Z-rig1) on rig1: 1 regressed, 0 unknown, 0 improved, 1 same\n" +
 	"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 0.02 MiB/h on the same rig\n" +
 	"```\n\n" +
+	"With `--baseline auto|RUN_ID|release:LABEL` and one run folder, the baseline is looked up in `--db` (below); the\n" +
+	"first run of a rig and profile has none under `auto`, which prints `no baseline yet` and exits 0.\n" +
 	"Exit status: 0 nothing regressed, 1 a series regressed, 2 bad input. `--json` prints every series' figures.\n" +
 	"`--policy FILE` sets the comparison policy (below) in YAML. `--html FILE` writes a page with every series' figures\n" +
 	"and, for each regressed or undecided series, both runs overlaid on one chart by soak hour.\n\n" +
