@@ -2,6 +2,7 @@ package results
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -108,6 +109,11 @@ func (s *Store) CompareWithBaseline(ctx context.Context, runDir, spec string, po
 		return Comparison{}, err
 	}
 	candRun := folderRun(cand)
+	if rec, err := s.Run(ctx, cand.ID); err == nil {
+		// Recorded already (RecordRun with --release): its label names it.
+		candRun.Release = firstNonEmpty(candRun.Release, rec.Release)
+		candRun.Firmware = firstNonEmpty(candRun.Firmware, rec.Firmware)
+	}
 	base, err := s.Baseline(ctx, candRun, spec)
 	if err != nil {
 		return Comparison{}, err
@@ -205,4 +211,77 @@ func soakContext(ctx context.Context) (context.Context, context.CancelFunc) {
 		return context.WithCancel(ctx)
 	}
 	return context.WithTimeout(ctx, SoakTimeout)
+}
+
+// SoakOptions are the suite's results flags: --db, --release, --baseline,
+// and the comparison policy.
+type SoakOptions struct {
+	// DSN is the store; empty records nothing.
+	DSN     string
+	Release string
+	// Baseline is auto, RUN_ID or release:LABEL; empty compares nothing.
+	Baseline string
+	Policy   compare.Policy
+}
+
+// SoakOutcome is what the end of a soak learned from the store. Errors are
+// for the report: an unavailable store never changes the soak's verdict.
+type SoakOutcome struct {
+	// Recorded is true when the run's rows were written.
+	Recorded  bool
+	RecordErr error
+	// Comparison is set when a baseline was found and compared.
+	Comparison *Comparison
+	// NoBaseline is true when auto found no earlier passing run.
+	NoBaseline bool
+	CompareErr error
+}
+
+// AfterSoak is the whole end-of-soak step: record the finished run folder
+// (labelled opts.Release), then, when opts.Baseline is set, compare it with
+// its baseline. Each step is bounded by SoakTimeout (when ctx has no
+// deadline) and only reports its error; the caller decides from Failed
+// whether a regression fails the gate.
+func AfterSoak(ctx context.Context, runDir string, opts SoakOptions) SoakOutcome {
+	var out SoakOutcome
+	if opts.DSN == "" {
+		return out
+	}
+	out.RecordErr = RecordRun(ctx, opts.DSN, runDir, opts.Release)
+	out.Recorded = out.RecordErr == nil
+	if opts.Baseline == "" {
+		return out
+	}
+	c, err := CompareWithBaseline(ctx, opts.DSN, runDir, opts.Baseline, opts.Policy)
+	switch {
+	case err == nil:
+		out.Comparison = &c
+	case errors.Is(err, ErrNotFound) && opts.Baseline == "auto":
+		out.NoBaseline = true
+	default:
+		out.CompareErr = err
+	}
+	return out
+}
+
+// Failed reports whether the comparison found a regression the policy fails.
+func (o SoakOutcome) Failed() bool { return o.Comparison != nil && o.Comparison.Failed() }
+
+// Message is what the report and the failure message say about the store
+// and the comparison, one line each; empty when there is nothing to say.
+func (o SoakOutcome) Message() string {
+	var lines []string
+	if o.RecordErr != nil {
+		lines = append(lines, "results store: not recorded: "+o.RecordErr.Error())
+	}
+	if o.NoBaseline {
+		lines = append(lines, "comparison: no baseline yet (no earlier passing run of this rig and profile)")
+	}
+	if o.CompareErr != nil {
+		lines = append(lines, "comparison: not made: "+o.CompareErr.Error())
+	}
+	if o.Comparison != nil {
+		lines = append(lines, o.Comparison.Message())
+	}
+	return strings.Join(lines, "\n")
 }

@@ -685,3 +685,42 @@ func TestOpen_ACorruptedStoreInUseIsConfirmedThroughALockingConnection(t *testin
 		t.Fatalf("got %v (%T), want a *CorruptError naming %s", err, err, path)
 	}
 }
+
+func TestAfterSoak_RecordsComparesAndReportsAStoreThatIsDown(t *testing.T) {
+	ctx := context.Background()
+	dsn := filepath.Join(t.TempDir(), "results.db")
+	root := t.TempDir()
+	opts := SoakOptions{DSN: dsn, Release: "r41", Baseline: "auto", Policy: compare.DefaultPolicy()}
+
+	first := AfterSoak(ctx, folder(t, root, "a", "", "pass", t0, 0.02*mib), opts)
+	if !first.Recorded || !first.NoBaseline || first.Failed() || first.Message() != "comparison: no baseline yet (no earlier passing run of this rig and profile)" {
+		t.Fatalf("first run: %+v, %q", first, first.Message())
+	}
+
+	opts.Release = "r42"
+	second := AfterSoak(ctx, folder(t, root, "b", "", "pass", t0.Add(24*time.Hour), 3.1*mib), opts)
+	if !second.Recorded || !second.Failed() {
+		t.Fatalf("second run: %+v", second)
+	}
+	if want := "release r42 against release r41 (a) on rig1: 1 regressed, 0 unknown, 0 improved, 2 same\n" +
+		"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 0.02 MiB/h on the same rig"; second.Message() != want {
+		t.Errorf("message\n got %q\nwant %q", second.Message(), want)
+	}
+
+	pg := resultstest.StartPostgres(t)
+	pg.Stop()
+	opts.DSN = pg.DSN
+	down := AfterSoak(ctx, folder(t, root, "c", "", "pass", t0.Add(48*time.Hour), 0), opts)
+	var ue *UnavailableError
+	if down.Recorded || !errors.As(down.RecordErr, &ue) || !errors.As(down.CompareErr, &ue) || down.Failed() {
+		t.Errorf("store down: %+v", down)
+	}
+	if msg := down.Message(); !strings.HasPrefix(msg, "results store: not recorded: results store postgres://") {
+		t.Errorf("store down: message %q", msg)
+	}
+
+	nothing := AfterSoak(ctx, folder(t, root, "d", "", "pass", t0, 0), SoakOptions{})
+	if nothing.Recorded || nothing.Message() != "" {
+		t.Errorf("no --db: %+v", nothing)
+	}
+}
