@@ -289,7 +289,11 @@ func isDataError(err error) bool {
 	if !errors.As(err, &st) {
 		return false
 	}
-	switch st.SQLState()[:2] {
+	code := st.SQLState()
+	if len(code) < 2 {
+		return false
+	}
+	switch code[:2] {
 	case "22", "23", "42":
 		return true
 	}
