@@ -92,4 +92,11 @@ const document = "# Comparing releases: the results store and the A/B gate\n\n" 
 	"comparison says so and asks for more soak instead of guessing. The wander class is also where the false\n" +
 	"`regressed` calls are; the family-wise level keeps whole unchanged releases failing at about the nominal 5 %.\n" +
 	"Saw-tooth pools whose phases differ between runs are mostly `unknown` too: the paired difference of two\n" +
-	"saw-tooths out of phase is itself a saw-tooth.\n"
+	"saw-tooths out of phase is itself a saw-tooth.\n\n" +
+	"## Limits\n\n" +
+	"- A run's id is its folder's name (start time and target): two runners recording runs of rigs with the same name\n" +
+	"  started in the same second would replace each other's row.\n" +
+	"- Stored points are thinned to 2048 per series; a comparison by run id uses them, a comparison of two folders every\n" +
+	"  point.\n" +
+	"- A comparison by explicit run ids does not check that rig and profile match; `auto` and `release:` do.\n" +
+	"- The more-soak estimate assumes the difference stays where it is; a wandering series may need longer still.\n"
