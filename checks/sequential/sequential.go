@@ -338,8 +338,8 @@ func (m *Monitor) guard(d Decision, spanH, sigma float64) Decision {
 		}
 	}
 	d.Stop = true
-	d.Reason = fmt.Sprintf("grows %s/h (lower bound %s/h); sequential test crossed its bound after %s of judged points: p %.2g ≤ %.2g",
-		size(d.SlopePerHour), size(d.SlopeLowPerHour), hours(spanH), d.P, d.Bound)
+	d.Reason = fmt.Sprintf("stopped at %s: grows %s/h (lower bound %s/h); sequential test crossed its bound after %s of judged points: p %.2g ≤ %.2g",
+		hours((d.At-m.t0)/3600), size(d.SlopePerHour), size(d.SlopeLowPerHour), hours(spanH), d.P, d.Bound)
 	return d
 }
 

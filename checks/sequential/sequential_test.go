@@ -105,7 +105,7 @@ func TestMonitor_StraightLineAboveTheFloorsStopsAtTheFirstLook(t *testing.T) {
 		t.Fatalf("got %+v, want a stop at 4800 s after 21 points at 1 MiB/h", d)
 	}
 	// The first look is tested at Alpha/2 = 0.005/300/2.
-	want := "grows 1.0 MiB/h (lower bound 1.0 MiB/h); sequential test crossed its bound after 20 min of judged points: p 0 ≤ 8.3e-06"
+	want := "stopped at 1 h 20 min: grows 1.0 MiB/h (lower bound 1.0 MiB/h); sequential test crossed its bound after 20 min of judged points: p 0 ≤ 8.3e-06"
 	if d.Reason != want || d.Bound != DefaultOptions().Alpha/2 {
 		t.Fatalf("reason %q (bound %v), want %q at bound Alpha/2", d.Reason, d.Bound, want)
 	}
