@@ -184,14 +184,7 @@ func evaluateFacts(f probedFacts) PreflightResult {
 	rep := kconfig.Evaluate(facts)
 	p.Ready = rep.Ready
 	for _, c := range rep.Checks {
-		st := report.CheckOK
-		switch c.Status {
-		case kconfig.Warn:
-			st = report.CheckWarn
-		case kconfig.Fail:
-			st = report.CheckFail
-		}
-		p.Checks = append(p.Checks, report.Check{Name: c.Name, Status: st, Seen: c.Seen, Remediation: c.Remediation})
+		p.Checks = append(p.Checks, report.Check{Name: c.Name, Status: c.Status, Seen: c.Seen, Remediation: c.Remediation})
 	}
 	return p
 }

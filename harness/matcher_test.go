@@ -9,6 +9,7 @@ import (
 
 	"github.com/onsi/ginkgo/v2"
 
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/harness/report"
 )
 
@@ -35,7 +36,7 @@ func TestLeak_NegatedFailureIsTheWholeDiagnosis(t *testing.T) {
 }
 
 func TestLeak_PassingRunDoesNotMatchAndNilIsAnError(t *testing.T) {
-	run := &Run{Meta: RunMeta{Target: "rig", Status: report.VerdictPass}}
+	run := &Run{Meta: RunMeta{Target: "rig", Status: verdict.Pass}}
 	if ok, err := Leak().Match(run); ok || err != nil {
 		t.Errorf("passing run: matched %v err %v, want no match", ok, err)
 	}
@@ -50,9 +51,9 @@ func TestLeak_PassingRunDoesNotMatchAndNilIsAnError(t *testing.T) {
 
 func TestBeReady_FailureListsEachRemediation(t *testing.T) {
 	pf := PreflightResult{Kernel: "6.12.57", Checks: []report.Check{
-		{Name: "CONFIG_DEBUG_KMEMLEAK", Status: report.CheckFail, Seen: "is not set", Remediation: "rebuild with CONFIG_DEBUG_KMEMLEAK=y"},
-		{Name: "slab merging", Status: report.CheckWarn, Seen: "merged", Remediation: "boot with slab_nomerge"},
-		{Name: "debugfs mounted", Status: report.CheckOK},
+		{Name: "CONFIG_DEBUG_KMEMLEAK", Status: verdict.CheckFail, Seen: "is not set", Remediation: "rebuild with CONFIG_DEBUG_KMEMLEAK=y"},
+		{Name: "slab merging", Status: verdict.CheckWarn, Seen: "merged", Remediation: "boot with slab_nomerge"},
+		{Name: "debugfs mounted", Status: verdict.CheckOK},
 	}}
 
 	ok, err := BeReady().Match(pf)

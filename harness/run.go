@@ -13,12 +13,9 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/harness/report"
 )
-
-// StatusRunning is run.json's status while a soak is in progress; a folder
-// still saying it after the soak is gone was interrupted (killed, crashed).
-const StatusRunning = "running"
 
 // Run is one recorded soak: its metadata, samples, gaps and judgement.
 // Soak returns it; LoadRun rebuilds it from a run folder.
@@ -118,7 +115,7 @@ type RunMeta struct {
 	Started        time.Time `json:"started"`
 	Ended          time.Time `json:"ended,omitempty"`
 	// Status is running, pass, fail or error.
-	Status string `json:"status"`
+	Status verdict.Run `json:"status"`
 	// Error says why the run failed or could not reach a verdict.
 	Error     string         `json:"error,omitempty"`
 	Reboot    *report.Reboot `json:"reboot,omitempty"`
@@ -132,7 +129,7 @@ type RunMeta struct {
 }
 
 // Failed reports whether the run did not pass.
-func (r *Run) Failed() bool { return r.Meta.Status != report.VerdictPass }
+func (r *Run) Failed() bool { return r.Meta.Status != verdict.Pass }
 
 // Message is the whole diagnosis, as the Gomega matcher prints it.
 func (r *Run) Message() string { return report.Message(r.Report()) }
@@ -151,7 +148,7 @@ func LoadRun(dir string) (*Run, error) {
 		return nil, fmt.Errorf("read %s in %s: %w", RunFile, dir, err)
 	}
 	r.Preflight = r.Meta.Preflight
-	r.Interrupted = r.Meta.Status == StatusRunning
+	r.Interrupted = r.Meta.Status == verdict.Running
 	// samples.jsonl is streamed: per index only where its sample line is
 	// (or the gap), so a day of 10 s samples is never in memory at once.
 	type entry struct {
@@ -290,21 +287,21 @@ func (r *Run) Rejudge(pol *Policy) {
 	r.judge(true)
 	switch {
 	case r.Meta.Reboot != nil:
-		r.Meta.Status = report.VerdictFail
+		r.Meta.Status = verdict.Fail
 	case r.Interrupted:
 		if r.Judgement.Failed() {
-			r.Meta.Status, r.Meta.Error = report.VerdictFail, fmt.Sprintf("interrupted after %d samples; %s", len(r.Samples), r.Judgement.Summary())
+			r.Meta.Status, r.Meta.Error = verdict.Fail, fmt.Sprintf("interrupted after %d samples; %s", len(r.Samples), r.Judgement.Summary())
 		} else {
-			r.Meta.Status, r.Meta.Error = report.VerdictError, fmt.Sprintf("the soak was interrupted after %d of %d samples and no leak is certain yet; re-run it for the full duration", max(len(r.Samples)-1, 0), r.Meta.PlannedSamples)
+			r.Meta.Status, r.Meta.Error = verdict.Error, fmt.Sprintf("the soak was interrupted after %d of %d samples and no leak is certain yet; re-run it for the full duration", max(len(r.Samples)-1, 0), r.Meta.PlannedSamples)
 		}
 	case len(r.Samples) == 0 || r.Meta.BaselineAt.IsZero():
 		// preflight or baseline never completed: keep the recorded outcome.
 	case r.Judgement.Failed():
-		r.Meta.Status = report.VerdictFail
-	case r.Meta.Status == report.VerdictError:
+		r.Meta.Status = verdict.Fail
+	case r.Meta.Status == verdict.Error:
 		// a broken run stays broken.
 	default:
-		r.Meta.Status, r.Meta.Error = report.VerdictPass, ""
+		r.Meta.Status, r.Meta.Error = verdict.Pass, ""
 	}
 }
 
@@ -340,8 +337,8 @@ func (r *Run) Report() report.Run {
 		Observer:       r.observer,
 		Meta:           map[string]string{},
 	}
-	if rr.Verdict == StatusRunning {
-		rr.Verdict = report.VerdictError
+	if rr.Verdict == verdict.Running {
+		rr.Verdict = verdict.Error
 		if rr.Error == "" {
 			rr.Error = "the soak was interrupted before its verdict"
 		}
