@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 func TestLoadPolicy_EarlyRuleTrendKeepsTheOldFieldsWorking(t *testing.T) {
@@ -43,7 +45,7 @@ func TestSequentialOptions_SplitTheRunBudgetOverItsSeries(t *testing.T) {
 // first fails the run, 0 for never, and that judgement.
 func firstEarlyFail(samples []Sample, pol Policy) (int, Judgement) {
 	for k := 2; k <= len(samples); k++ {
-		if j := Judge(samples[:k], pol, JudgeOptions{}); j.Verdict == RunFail {
+		if j := Judge(samples[:k], pol, JudgeOptions{}); j.Verdict == verdict.Fail {
 			return k, j
 		}
 	}
