@@ -35,7 +35,7 @@ func TestSequentialOptions_SplitTheRunBudgetOverItsSeries(t *testing.T) {
 		}
 	}
 	o := p.SequentialOptions(16<<10, 1<<20, 1)
-	if o.Warmup != time.Hour || o.MinPoints != 12 || o.MinSpan != 20*time.Minute || o.Horizon != 11*time.Hour ||
+	if o.Warmup != time.Hour || o.MinPoints != 12 || o.MinSpan != 2*time.Hour || o.Horizon != 11*time.Hour ||
 		o.MinSlopePerHour != 16<<10 || o.MinGrowth != 1<<20 || o.PersistFraction != 0.7 || o.MaxDrawdown != 0.6 {
 		t.Fatalf("options %+v do not carry the policy's early fields", o)
 	}

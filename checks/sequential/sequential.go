@@ -6,8 +6,9 @@
 // noise with AR(1) serial correlation (a counter read every minute is far
 // more correlated than one read every 10 minutes). At each look the test
 // fits the judged window by least squares, estimates the residuals' lag-1
-// correlation with a bias correction and one standard error added (so the
-// correlation is overstated rather than understated), widens the slope's
+// correlation over the whole run so far with a bias correction and two
+// standard errors added (so the correlation is overstated rather than
+// understated), widens the slope's
 // variance by the AR(1) factor (1+φ)/(1−φ), and compares the slope's
 // t statistic, on the effective sample size, with a level that shrinks with
 // the number of looks: look k of epoch j = ⌊log₂ k⌋ is tested at
@@ -91,7 +92,7 @@ func DefaultOptions() Options {
 		PersistFraction: 0.7,
 		MaxDrawdown:     0.6,
 		DrawdownNoise:   5,
-		MaxPhi:          0.98,
+		MaxPhi:          0.95,
 	}
 }
 
@@ -140,6 +141,8 @@ type Decision struct {
 	// P is the look's one-sided p and Bound the level it was tested at.
 	P     float64 `json:"p"`
 	Bound float64 `json:"bound"`
+	// Phi is the AR(1) coefficient the look assumed (the overstated one).
+	Phi float64 `json:"phi"`
 	// Points is the number of judged points at the look.
 	Points int `json:"points"`
 	// Reason says why it stopped, or what held it back.
@@ -268,6 +271,7 @@ func (m *Monitor) look(t float64) Decision {
 	if _, _, sseAll, r1All, ok := m.all.line(); ok && sseAll > 0 && m.all.n > m.judged.n {
 		phi, phiMid = phiUpper(r1All, float64(m.all.n))
 	}
+	d.Phi = phi
 	if phi >= o.MaxPhi {
 		d.Reason = fmt.Sprintf("residuals too correlated to judge early (lag-1 correlation up to %.3f)", phi)
 		return d
@@ -344,12 +348,19 @@ func (m *Monitor) guard(d Decision, spanH, sigma float64) Decision {
 }
 
 // phiUpper overstates the AR(1) coefficient behind a residual lag-1
-// autocorrelation r1 of n points: the estimate is biased towards 0 by about
-// (1+3φ)/n (more after fitting a line), and one standard error
-// √((1−φ²)/n) is added on top. mid is the bias-corrected estimate alone.
+// autocorrelation r1 of n points: after fitting a line the estimate is
+// biased towards 0 by about (2+4φ)/n, and two standard errors √((1−φ²)/n)
+// are added on top (one was not enough: AR(1) noise correlated 0.9 over
+// 10 min, sampled every 10 min, stopped 10× more clean series than Alpha),
+// or 25/n when that is more.
+// mid is the bias-corrected estimate alone.
 func phiUpper(r1, n float64) (upper, mid float64) {
-	mid = math.Min(0.999, math.Max(0, r1+(1+3*math.Abs(r1))/n))
-	return math.Max(0, mid+math.Sqrt(math.Max(0, 1-r1*r1)/n)), mid
+	mid = math.Min(0.999, math.Max(0, r1+(2+4*math.Abs(r1))/n))
+	upper = mid + 2*math.Sqrt(math.Max(0, 1-r1*r1)/n)
+	// Near a unit root the estimate's spread is Dickey–Fuller's, not the
+	// normal one: with a fitted trend n(φ̂−1) falls below −21.5 one time
+	// in 20, so never assume less than r1 + 25/n.
+	return math.Max(0, math.Max(upper, r1+25/n)), mid
 }
 
 // lookLevel is the level of look k (1-based): epoch j = ⌊log₂ k⌋ holds 2^j

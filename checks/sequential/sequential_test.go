@@ -269,9 +269,10 @@ func TestMonitor_CleanCorrelatedNoiseStopsAtMostAlphaOfSeries(t *testing.T) {
 	}
 }
 
-func TestMonitor_LeakUnderLowNoiseStopsWithinThreeHoursOfWarmup(t *testing.T) {
+func TestMonitor_LeakUnderLowNoiseStopsWithinFourHoursOfWarmup(t *testing.T) {
 	// Leaks growing 2–20 MiB over 12 h under AR(1) noise (φ 0.7 at 1 min)
-	// of 2 % of their growth: every one stops, within 3 h after warm-up.
+	// of 2 % of their growth: every one stops, within 4 h after warm-up
+	// (docs/detection.md has the median, about 2 h at the policy's defaults).
 	times := minutes(721)
 	rng := rand.New(rand.NewPCG(8, 1))
 	for k := range 100 {
@@ -285,8 +286,8 @@ func TestMonitor_LeakUnderLowNoiseStopsWithinThreeHoursOfWarmup(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !d.Stop || d.At > 4*3600 {
-			t.Fatalf("leak %d (%.1f MiB over 12 h): %+v, want a stop by 4 h", k, g/mib, d)
+		if !d.Stop || d.At > 5*3600 {
+			t.Fatalf("leak %d (%.1f MiB over 12 h): %+v, want a stop by 5 h", k, g/mib, d)
 		}
 	}
 }
