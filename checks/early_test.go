@@ -54,18 +54,29 @@ func firstEarlyFail(samples []Sample, pol Policy) (int, Judgement) {
 
 func TestJudge_SequentialRuleStopsALeakBeforeTheTrendRuleAndSaysWhen(t *testing.T) {
 	samples := soakRun(73, 4, leakingKmalloc128)
-	seq, j := firstEarlyFail(samples, DefaultPolicy())
+	pol := DefaultPolicy()
+	pol.EarlyRule = EarlySequential
+	seq, j := firstEarlyFail(samples, pol)
 	old := DefaultPolicy()
 	old.EarlyRule = EarlyTrend
 	trendAt, _ := firstEarlyFail(samples, old)
 	if seq == 0 || trendAt == 0 || seq >= trendAt {
 		t.Fatalf("sequential stopped after %d samples, trend rule after %d; want both, sequential first", seq, trendAt)
 	}
-	// Warm-up is 6 samples; the first look needs 12 judged samples.
-	if seq < 18 {
-		t.Fatalf("stopped after %d samples, before the first look at 18", seq)
+	// Warm-up is 6 samples; the first look needs 2 h of judged samples
+	// (13 at 10 min).
+	if seq < 19 {
+		t.Fatalf("stopped after %d samples, before the first look at 19", seq)
 	}
 	if len(j.Findings) != 1 || j.Findings[0].Subject != "kmalloc-128" || !strings.HasPrefix(j.Findings[0].Reason, "stopped at ") {
 		t.Fatalf("findings %+v, want one kmalloc-128 leak whose reason says when it stopped", j.Findings)
+	}
+}
+
+func TestJudge_CleanRunIsNeverStoppedEarlyBySequentialRule(t *testing.T) {
+	pol := DefaultPolicy()
+	pol.EarlyRule = EarlySequential
+	if k, j := firstEarlyFail(soakRun(73, 2, nil), pol); k != 0 {
+		t.Fatalf("stopped after %d samples: %+v", k, j.Findings)
 	}
 }

@@ -124,8 +124,8 @@ func TestJudge_LeakStopsARunEarly(t *testing.T) {
 	if stopped == 0 {
 		t.Fatal("a steady 2.7 MiB leak never stopped the run early")
 	}
-	if stopped < 6+DefaultPolicy().EarlySequentialMinSamples {
-		t.Fatalf("stopped after %d samples, before warm-up plus %d early samples", stopped, DefaultPolicy().EarlySequentialMinSamples)
+	if stopped < 6+DefaultPolicy().EarlyMinSamples {
+		t.Fatalf("stopped after %d samples, before warm-up plus %d early samples", stopped, DefaultPolicy().EarlyMinSamples)
 	}
 }
 

@@ -68,8 +68,9 @@ type Policy struct {
 	// within this time at its slope's lower bound is material whatever its growth.
 	ExhaustionHorizon time.Duration `yaml:"exhaustion_horizon" json:"exhaustion_horizon"`
 	// EarlyRule chooses how a run is judged before its end (early.go):
-	// "sequential" (the default) or "trend" (the final judge at
-	// EarlyStopFDR and EarlyMinSamples with the Early* fields below).
+	// "sequential" (checks/sequential) or "trend" (the default for now: the
+	// final judge at EarlyStopFDR and EarlyMinSamples with the Early*
+	// fields below).
 	EarlyRule EarlyRule `yaml:"early_rule" json:"early_rule"`
 	// EarlyFalseAlarm is the sequential rule's bound on the probability
 	// that a clean run is ever stopped early, over its whole length and all
@@ -197,7 +198,11 @@ func DefaultPolicy() Policy {
 		ConfidenceLevel: 0.95,
 		// A gateway runs a month between reboots.
 		ExhaustionHorizon: 30 * 24 * time.Hour,
-		// Early stop: the sequential test after every sample, a clean run
+		// Early stop: the final judge's test at a far stricter level (rule
+		// "trend", below) until the harness keeps an early stop's findings
+		// (its final re-judgement of the shortened run would turn them into
+		// suspects under the growth floor). With early_rule: sequential: the
+		// sequential test after every sample, a clean run
 		// stopped with probability ≤ 0.5 % over its length (300 series or
 		// more share it), first look 2 h and 12 samples after warm-up (by
 		// then a saw-tooth of up to 3 h has dropped once since the start;
@@ -205,7 +210,7 @@ func DefaultPolicy() Policy {
 		// growth projected over the rest of a 12 h soak, the later half of
 		// the run keeping 70 % of the earlier half's pace, no fall of more
 		// than 60 % of the growth (docs/detection.md, early stopping).
-		EarlyRule:                 EarlySequential,
+		EarlyRule:                 EarlyTrend,
 		EarlyFalseAlarm:           0.005,
 		EarlySeries:               300,
 		EarlyMinSpan:              2 * time.Hour,

@@ -440,9 +440,9 @@ func (r EarlyReport) Markdown() string {
 	o := r.Options
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	p("\n## Early stopping (sequential rule)\n\n")
-	p("Generated with the rest of this page (`make eval`); seeds %v. The early rule (`early_rule: sequential`, `checks/sequential`) looks after every sample: "+
+	p("Generated with the rest of this page (`make eval`); seeds %v. The sequential early rule (`early_rule: sequential`, `checks/sequential`; the policy's default is still `trend` until the harness keeps an early stop's findings) looks after every sample: "+
 		"a least-squares slope on the judged window, its variance widened for AR(1) correlation estimated on the whole run so far "+
-		"(bias-corrected, plus one standard error), a Student t on the AR(1) degrees of freedom, tested at a level that shrinks with the looks "+
+		"(bias-corrected, plus two standard errors, never less than r1 + 25/n near a unit root; a series whose bound reaches 0.95 is left to the final judge), a Student t on the AR(1) degrees of freedom, tested at a level that shrinks with the looks "+
 		"(look k of epoch ⌊log₂ k⌋ = j at α/(2^j (j+1)(j+2)); the levels sum to α). "+
 		"α per series is `early_false_alarm` %.3g split over max(`early_series`, series) = %d: under the model a clean run is stopped with probability at most %.3g over its whole length. "+
 		"A stop also needs the slope's %.0f %% lower bound ≥ %.0f KiB/h and, projected over %v, ≥ %.0f KiB; the run's later half keeping %.0f %% of its earlier half's pace; "+
