@@ -301,27 +301,37 @@ func chart(title string, tl timeline, ss []Series, trend *trendLine) chartView {
 	return chartView{Title: title, SVG: svg}
 }
 
-// overviewFields are the meminfo figures every report charts.
-var overviewFields = []string{"MemAvailable", "Slab", "SUnreclaim"}
-
-// overview draws the run-wide charts: the key meminfo figures, the slab
-// caches and processes that grew most.
+// overview draws the run-wide charts: each source's overview subjects
+// (MemAvailable, Slab, SUnreclaim) and, for sources that chart them, the
+// subjects that grew most.
 func overview(r Run) []chartView {
 	idx := indexSeries(r.Series)
 	tl := runTimeline(r)
 	var out []chartView
-	for _, f := range overviewFields {
-		if s, ok := idx[seriesKey{checks.KindMeminfo, f}]; ok {
-			out = append(out, chart("meminfo "+f, tl, []Series{*s}, nil))
+	for _, src := range checks.Sources() {
+		for _, f := range src.Overview {
+			if s, ok := idx[seriesKey{src.Kind, f}]; ok {
+				out = append(out, chart(src.Noun+" "+f, tl, []Series{*s}, nil))
+			}
 		}
 	}
-	if top := topGrowers(r.Series, checks.KindSlab, topN); len(top) > 0 {
-		out = append(out, chart(fmt.Sprintf("top %d slab caches by growth (change since start)", len(top)), tl, top, nil))
-	}
-	if top := topGrowers(r.Series, checks.KindProcess, topN); len(top) > 0 {
-		out = append(out, chart(fmt.Sprintf("top %d processes by growth (change since start)", len(top)), tl, top, nil))
+	for _, src := range checks.Sources() {
+		if !src.TopGrowers {
+			continue
+		}
+		if top := topGrowers(r.Series, src.Kind, topN); len(top) > 0 {
+			out = append(out, chart(fmt.Sprintf("top %d %s by growth (change since start)", len(top), plural(src.Noun)), tl, top, nil))
+		}
 	}
 	return out
+}
+
+// plural is "slab caches", "processes".
+func plural(noun string) string {
+	if strings.HasSuffix(noun, "s") {
+		return noun + "es"
+	}
+	return noun + "s"
 }
 
 // topGrowers returns the n series of a kind that grew most (last minus
@@ -370,7 +380,7 @@ func stamp(t time.Time) string {
 // verdictClass maps verdicts (of any of package verdict's types) to the CSS classes of the template.
 func verdictClass(v any) string {
 	switch strings.ToLower(fmt.Sprint(v)) {
-	case string(verdict.Pass), string(verdict.OK), string(verdict.Allowed):
+	case string(verdict.Pass), string(verdict.OK), string(verdict.Allowed), string(verdict.Reclaimable):
 		return "ok"
 	case string(verdict.Fail), string(verdict.Leak):
 		return "bad"
