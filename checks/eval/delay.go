@@ -94,8 +94,8 @@ const (
 // rule over each series as a soak would.
 func EvaluateEarly(ctx context.Context, cfg EarlyConfig) (EarlyReport, error) {
 	pol := cfg.Policy
-	floor := float64(pol.MinGrowthBytes.Slab)
-	opts := pol.SequentialOptions(float64(pol.MinSlopeBytesPerHour.Slab), floor, cfg.RunSize)
+	floor := float64(pol.MinGrowthBytes.For(checks.KindSlab))
+	opts := pol.SequentialOptions(float64(pol.MinSlopeBytesPerHour.For(checks.KindSlab)), floor, cfg.RunSize)
 	rep := EarlyReport{Config: cfg, Options: opts}
 	if len(cfg.Seeds) == 0 || floor <= 0 {
 		return rep, fmt.Errorf("evaluate early: need at least one seed and a slab growth floor, got %d seeds, floor %v", len(cfg.Seeds), floor)
