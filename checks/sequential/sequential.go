@@ -166,6 +166,17 @@ type Monitor struct {
 	judged, all fit
 	looks       int
 	decision    Decision
+	// quiet skips wording the reasons of looks that do not stop (Replay
+	// words only the last); a stop is always worded.
+	quiet bool
+}
+
+// say words a reason unless the monitor is quiet.
+func (m *Monitor) say(format string, args ...any) string {
+	if m.quiet {
+		return ""
+	}
+	return fmt.Sprintf(format, args...)
 }
 
 // NewMonitor returns a monitor for one series; opts must be valid.
@@ -189,6 +200,7 @@ func Replay(times, values []float64, opts Options) (Decision, error) {
 	}
 	var d Decision
 	for i := range times {
+		m.quiet = i < len(times)-1
 		d, err = m.Add(times[i], values[i])
 		if err != nil {
 			return d, fmt.Errorf("sequential replay, point %d: %w", i, err)
@@ -244,7 +256,7 @@ func (m *Monitor) look(t float64) Decision {
 	d := Decision{At: t, Points: m.judged.n}
 	spanH := m.judged.lastX - m.judged.firstX
 	if m.judged.n < o.MinPoints || spanH*3600+1e-6 < o.MinSpan.Seconds() {
-		d.Reason = fmt.Sprintf("%d judged points over %s: too few to look", m.judged.n, hours(spanH))
+		d.Reason = m.say("%d judged points over %s: too few to look", m.judged.n, hours(spanH))
 		return d
 	}
 	m.looks++
@@ -273,13 +285,13 @@ func (m *Monitor) look(t float64) Decision {
 	}
 	d.Phi = phi
 	if phi >= o.MaxPhi {
-		d.Reason = fmt.Sprintf("residuals too correlated to judge early (lag-1 correlation up to %.3f)", phi)
+		d.Reason = m.say("residuals too correlated to judge early (lag-1 correlation up to %.3f)", phi)
 		return d
 	}
 	inflation := (1 + phi) / (1 - phi)
 	nEff := n / inflation
 	if nEff < 4 {
-		d.Reason = fmt.Sprintf("%.1f effective points (lag-1 correlation up to %.3f): too few to look", nEff, phi)
+		d.Reason = m.say("%.1f effective points (lag-1 correlation up to %.3f): too few to look", nEff, phi)
 		return d
 	}
 	sigma2 := sse / (n - 2*inflation)
@@ -292,7 +304,7 @@ func (m *Monitor) look(t float64) Decision {
 	// p is above the bound, skip the costly incomplete beta.
 	if pNormal := 0.5 * math.Erfc(b/se/math.Sqrt2); pNormal > d.Bound {
 		d.P = pNormal
-		d.Reason = fmt.Sprintf("p above %.2g, the look's bound %.2g", d.P, d.Bound)
+		d.Reason = m.say("p above %.2g, the look's bound %.2g", d.P, d.Bound)
 		return d
 	}
 	// The variance estimate of an AR(1) series has about
@@ -309,7 +321,7 @@ func (m *Monitor) look(t float64) Decision {
 func (m *Monitor) guard(d Decision, spanH, sigma float64) Decision {
 	o := m.opts
 	if d.P > d.Bound {
-		d.Reason = fmt.Sprintf("p %.2g above the look's bound %.2g", d.P, d.Bound)
+		d.Reason = m.say("p %.2g above the look's bound %.2g", d.P, d.Bound)
 		return d
 	}
 	horizonH := o.Horizon.Hours()
@@ -318,17 +330,17 @@ func (m *Monitor) guard(d Decision, spanH, sigma float64) Decision {
 	}
 	switch {
 	case d.SlopeLowPerHour < o.MinSlopePerHour:
-		d.Reason = fmt.Sprintf("significant, but the slope's lower bound %s/h is below the %s/h floor", size(d.SlopeLowPerHour), size(o.MinSlopePerHour))
+		d.Reason = m.say("significant, but the slope's lower bound %s/h is below the %s/h floor", size(d.SlopeLowPerHour), size(o.MinSlopePerHour))
 		return d
 	case d.SlopeLowPerHour*horizonH < o.MinGrowth:
-		d.Reason = fmt.Sprintf("significant, but %s/h over %s is below the %s growth floor", size(d.SlopeLowPerHour), hours(horizonH), size(o.MinGrowth))
+		d.Reason = m.say("significant, but %s/h over %s is below the %s growth floor", size(d.SlopeLowPerHour), hours(horizonH), size(o.MinGrowth))
 		return d
 	}
 	if o.PersistFraction > 0 {
 		mid := m.pre.x[len(m.pre.x)-1] / 2
 		early, late, ok := m.pre.halves(mid)
 		if ok && early > 0 && late < o.PersistFraction*early {
-			d.Reason = fmt.Sprintf("slowing down: the later half of the run grows %s/h, under %.0f %% of the earlier half's %s/h",
+			d.Reason = m.say("slowing down: the later half of the run grows %s/h, under %.0f %% of the earlier half's %s/h",
 				size(late), 100*o.PersistFraction, size(early))
 			return d
 		}
@@ -336,7 +348,7 @@ func (m *Monitor) guard(d Decision, spanH, sigma float64) Decision {
 	if o.MaxDrawdown > 0 {
 		limit := o.MaxDrawdown*d.SlopePerHour*spanH + o.DrawdownNoise*sigma
 		if m.drawdown > limit {
-			d.Reason = fmt.Sprintf("fell back by %s since the run started, more than %.0f %% of its growth plus noise (%s)",
+			d.Reason = m.say("fell back by %s since the run started, more than %.0f %% of its growth plus noise (%s)",
 				size(m.drawdown), 100*o.MaxDrawdown, size(limit))
 			return d
 		}
