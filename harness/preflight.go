@@ -91,7 +91,7 @@ func RestoreTarget(ctx context.Context, tgt remote.Target, pf PreflightResult) [
 		do("turned kmemleak's automatic scan back on (scan=on)", "sh", "-c", scanScript, "sh", "scan=on", kmemleakPath)
 	}
 	if pf.CountThreshold != "" {
-		do("put page_owner's count_threshold back to "+pf.CountThreshold, "sh", "-c", `echo "$2" > "`+rootPrefix+`$1"`, "sh", pageowner.CountThresholdPath, pf.CountThreshold)
+		do("put page_owner's count_threshold back to "+pf.CountThreshold, "sh", "-c", `echo "$1" > "$2"`, "sh", pf.CountThreshold, pageowner.CountThresholdPath)
 	}
 	if pf.MountedDebugfs {
 		do("unmounted debugfs from "+debugfsPath+" (the preflight had mounted it)", "sh", "-c", `umount "$1" 2>&1`, "sh", debugfsPath)
@@ -271,7 +271,7 @@ func preparePageLevel(ctx context.Context, tgt remote.Target, f *targetFacts, ru
 		return nil
 	}
 	want := strconv.Itoa(pageowner.DefaultCountThreshold)
-	res, err := run("sh", "-c", `echo "$2" > "`+rootPrefix+`$1"`, "sh", pageowner.CountThresholdPath, want)
+	res, err := run("sh", "-c", `echo "$1" > "$2"`, "sh", want, pageowner.CountThresholdPath)
 	if err != nil {
 		return fmt.Errorf("write %s on %s: %w", pageowner.CountThresholdPath, tgt.Name(), err)
 	}

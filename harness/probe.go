@@ -16,8 +16,9 @@ import (
 // ReclaimProbe records the end-of-run reclaim probe in run.json.
 type ReclaimProbe struct {
 	At time.Time `json:"at"`
-	// Caches are the slab caches the judge flagged and the probe asked to shrink.
-	Caches []string `json:"caches"`
+	// Caches are the slab caches the judge flagged and the probe asked to
+	// shrink (other flagged series are re-measured after drop_caches only).
+	Caches []string `json:"caches,omitempty"`
 	// Note says what went wrong, when something did (the results may still stand).
 	Note    string                 `json:"note,omitempty"`
 	Results []checks.ReclaimResult `json:"results,omitempty"`
@@ -28,12 +29,13 @@ type ReclaimProbe struct {
 // shrinks back to near where it started was holding cache, not leaking.
 const minGaveBack = 0.8
 
-// reclaimScript drops the clean page cache, dentries and inodes
-// (/proc/sys/vm/drop_caches = 3, after sync), then asks each slab cache
-// named in its arguments to shrink (/sys/kernel/slab/<cache>/shrink, SLUB).
-// Both writes are best effort: a cache without shrink keeps its objects.
-const reclaimScript = `sync; echo 3 > "` + rootPrefix + `$1" || exit 3; shift
-for c in "$@"; do echo 1 > "` + rootPrefix + `/sys/kernel/slab/$c/shrink" 2>/dev/null; done; exit 0`
+// reclaimScript drops the clean page cache, dentries and inodes (writes 3
+// to its first argument, /proc/sys/vm/drop_caches, after sync), then asks
+// each slab cache to shrink (writes 1 to each further argument,
+// /sys/kernel/slab/<cache>/shrink, SLUB). The shrinks are best effort: a
+// cache without the file keeps its objects.
+const reclaimScript = `sync; echo 3 > "$1" || exit 3; shift
+for f in "$@"; do echo 1 > "$f" 2>/dev/null; done; exit 0`
 
 // reclaimProbe runs the reclaim probe when the final judgement flagged slab
 // caches: it asks the kernel to give memory back, reads the cheap counters
@@ -42,10 +44,10 @@ for c in "$@"; do echo 1 > "` + rootPrefix + `/sys/kernel/slab/$c/shrink" 2>/dev
 // recorded results.
 func (s *soak) reclaimProbe(ctx context.Context) bool {
 	r := s.rec
-	caches := checks.ReclaimCandidates(r.Judgement.Judgement)
-	if s.cfg.NoReclaimProbe || len(caches) == 0 {
+	if s.cfg.NoReclaimProbe || checks.ReclaimFindings(r.Judgement.Judgement) == 0 {
 		return false
 	}
+	caches := checks.ReclaimCandidates(r.Judgement.Judgement)
 	s.status("reclaim probe")
 	probe := &ReclaimProbe{At: s.clock.Now(), Caches: caches}
 	r.Meta.Reclaim = probe
@@ -56,8 +58,15 @@ func (s *soak) reclaimProbe(ctx context.Context) bool {
 	}()
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	argv := append([]string{"sh", "-c", reclaimScript, "sh", "/proc/sys/vm/drop_caches"}, caches...)
-	res, err := s.tgt.Run(pctx, argv, remote.RunOptions{MaxOutputBytes: 1 << 16})
+	argv := []string{"sh", "-c", reclaimScript, "sh", "/proc/sys/vm/drop_caches"}
+	for _, c := range caches {
+		argv = append(argv, "/sys/kernel/slab/"+c+"/shrink")
+	}
+	paths := make([]int, 0, len(argv)-4)
+	for i := 4; i < len(argv); i++ {
+		paths = append(paths, i)
+	}
+	res, err := s.tgt.Run(pctx, argv, remote.RunOptions{MaxOutputBytes: 1 << 16, PathArgs: paths})
 	switch {
 	case err != nil:
 		probe.Note = fmt.Sprintf("ask the kernel to reclaim: %v", err)
@@ -80,7 +89,7 @@ func (s *soak) reclaimProbe(ctx context.Context) bool {
 	after := checks.ParseSnapshot(-1, at, snap.Files, snap.Errors, opts)
 	probe.Results = checks.Reclaim(r.Judgement.Judgement, r.seriesBuilder(), after, minGaveBack)
 	for _, res := range probe.Results {
-		s.logf("reclaim probe: %s: %.0f %% of its growth came back (%d -> %d bytes)", res.Cache, 100*res.GaveBack, res.LastBytes, res.AfterBytes)
+		s.logf("reclaim probe: %s %s: %.0f %% of its growth came back (%d -> %d bytes)", res.Kind, res.Subject, 100*res.GaveBack, res.LastBytes, res.AfterBytes)
 	}
 	return true
 }
