@@ -80,3 +80,29 @@ func TestJudge_CleanRunIsNeverStoppedEarlyBySequentialRule(t *testing.T) {
 		t.Fatalf("stopped after %d samples: %+v", k, j.Findings)
 	}
 }
+
+func TestJudgeAfterEarlyStop_KeepsTheLeakThatStoppedTheRun(t *testing.T) {
+	pol := DefaultPolicy()
+	pol.EarlyRule = EarlySequential
+	// The slab leak alone: kmemleak's corroboration would make the final
+	// judge call it a leak anyway.
+	samples := soakRun(73, 4, func(i int, s *Sample) { leakingKmalloc128(i, s); s.Leaks = nil })
+	k, _ := firstEarlyFail(samples, pol)
+	if k == 0 {
+		t.Fatal("the leak never stopped the run early")
+	}
+	b := NewSeriesBuilder()
+	for _, s := range samples[:k] {
+		b.Add(s)
+	}
+	// The final judge alone, on the shortened run: 2.7 MiB over 12 h is
+	// about 0.5 MiB after 2 h of judged samples, under the 1 MiB floor.
+	if plain := findSubject(b.Judge(pol, JudgeOptions{Final: true}), "kmalloc-128"); plain != nil && plain.Verdict == verdict.Leak {
+		t.Fatalf("the final judge alone already calls the shortened run a leak (%s); the test no longer shows the problem", plain.Reason)
+	}
+	j := b.JudgeAfterEarlyStop(pol)
+	f := findSubject(j, "kmalloc-128")
+	if j.Verdict != verdict.Fail || f == nil || f.Verdict != verdict.Leak || !strings.HasPrefix(f.Reason, "stopped at ") || !j.Final {
+		t.Fatalf("verdict %s, kmalloc-128 %+v; want a final fail naming kmalloc-128 as the leak that stopped the run", j.Verdict, f)
+	}
+}
