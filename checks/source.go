@@ -434,9 +434,15 @@ func parseAllocinfo(c *ParseContext, s *Sample) {
 	s.Allocinfo = kept
 }
 
+// allocinfoPoints is each site's live bytes. A generic site (allocator
+// internals, page-fragment and skb helpers, library helpers: charged for
+// every caller, allocinfo.GenericReason) is charted for context and never
+// judged alone: allocator internals count again what slabinfo and
+// vmallocinfo count, and the others name no culprit — page_owner's stack
+// does.
 func allocinfoPoints(s *Sample, emit func(Point)) {
 	for _, site := range s.Allocinfo {
-		emit(Point{Subject: site.Key(), Value: float64(site.Bytes), AllocCallers: []string{site.Func}})
+		emit(Point{Subject: site.Key(), Value: float64(site.Bytes), AllocCallers: []string{site.Func}, Context: allocinfo.IsGeneric(site)})
 	}
 }
 
