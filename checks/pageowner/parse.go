@@ -108,9 +108,27 @@ const pagesPrefix = "nr_base_pages:"
 // reason) is returned together with every stack that did. Input with lines
 // but no stack at all returns ErrNotShowStacks and no Report.
 func Parse(b []byte, own []string) (*Report, error) {
+	return NewParser(own).Parse(b)
+}
+
+// Parser parses the successive show_stacks reads of one soak: it remembers
+// the frames it has read and the culprit table's answers between reads (both
+// bounded), so a sample costs a fraction of a fresh Parse. Not safe for
+// concurrent use.
+type Parser struct {
+	frames *kmemleak.FrameParser
+	blame  *kmemleak.Blamer
+}
+
+// NewParser returns a Parser blaming own's frames first (see Parse).
+func NewParser(own []string) *Parser {
+	return &Parser{frames: kmemleak.NewFrameParser(), blame: kmemleak.NewBlamer(own)}
+}
+
+// Parse is the package Parse with this Parser's own list and memory.
+func (p *Parser) Parse(b []byte) (*Report, error) {
 	rep := &Report{Stacks: []Stack{}}
-	fp := kmemleak.NewFrameParser()
-	blame := kmemleak.NewBlamer(own)
+	fp, blame := p.frames, p.blame
 	var errs LineErrors
 	var frames []kmemleak.Frame
 	startLine := 0 // line of the first frame of the stack being read

@@ -216,3 +216,25 @@ func TestMerge_SumsStacksOfOneSignature(t *testing.T) {
 		t.Errorf("Largest = %+v, want the 7-page stack", top)
 	}
 }
+
+// TestParser_ReuseGivesTheSameReport checks that a Parser's memory across
+// reads changes nothing in the result.
+func TestParser_ReuseGivesTheSameReport(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join(fixtureDir, "show_stacks-6.12.117-qemu-rig.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewParser(own)
+	for i := 0; i < 3; i++ {
+		got, err1 := p.Parse(in)
+		want, err2 := Parse(in, own)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		if !bytes.Equal(g, w) {
+			t.Fatalf("read %d: reused Parser differs from a fresh Parse", i)
+		}
+	}
+}
