@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks/kmemleak"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // Kind names the family of signal a finding comes from.
@@ -18,25 +19,18 @@ const (
 	KindKmemleak Kind = "kmemleak"
 	KindProcess  Kind = "process"
 	KindMeminfo  Kind = "meminfo"
-)
-
-// Verdict is the judgement on one series or finding.
-type Verdict string
-
-// The verdicts, from worst to best.
-const (
-	VerdictLeak         Verdict = "leak"
-	VerdictSuspect      Verdict = "suspect"
-	VerdictInsufficient Verdict = "insufficient"
-	VerdictAllowed      Verdict = "allowed"
-	VerdictOK           Verdict = "ok"
+	KindVmalloc  Kind = "vmalloc"
+	// KindAllocinfo is an allocation call site of /proc/allocinfo; KindPageOwner
+	// a page_owner allocation stack (show_stacks).
+	KindAllocinfo Kind = "allocinfo"
+	KindPageOwner Kind = "page_owner"
 )
 
 // Finding is one judged signal with its evidence, as the report shows it.
 type Finding struct {
-	Kind    Kind    `json:"kind"`
-	Subject string  `json:"subject"`
-	Verdict Verdict `json:"verdict"`
+	Kind    Kind            `json:"kind"`
+	Subject string          `json:"subject"`
+	Verdict verdict.Finding `json:"verdict"`
 	// Reason says in one line why the verdict was reached.
 	Reason string `json:"reason,omitempty"`
 	// Unit of the series values ("bytes", "objects", "kB").
@@ -70,6 +64,9 @@ type Finding struct {
 	ObjectSizeBytes int64    `json:"object_size_bytes,omitempty"`
 	SizesBytes      []int64  `json:"sizes_bytes,omitempty"`
 	AllocCallers    []string `json:"alloc_callers,omitempty"`
+	// ExplainedBy are the causes behind an aggregate finding (meminfo), with
+	// their share of its growth.
+	ExplainedBy []Explanation `json:"explained_by,omitempty"`
 	// MergedWith are the other slab caches merged into this one (sysfs
 	// aliases): /proc/slabinfo counts them together under Subject.
 	MergedWith []string `json:"merged_with,omitempty"`

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // leakScenario leaks a slab cache and a kmemleak signature steadily.
@@ -100,7 +100,7 @@ func TestSoak_SIGKILLMidRunThenLoadRunJudgesThePartialFolder(t *testing.T) {
 	if err := run.WriteReports(); err != nil {
 		t.Fatalf("write reports of the killed run: %v", err)
 	}
-	if run.Meta.Status != report.VerdictFail || !strings.Contains(run.Meta.Error, "interrupted") {
+	if run.Meta.Status != verdict.Fail || !strings.Contains(run.Meta.Error, "interrupted") {
 		t.Errorf("status %q error %q: want fail, saying it was interrupted (the leak is certain in %d samples)", run.Meta.Status, run.Meta.Error, want)
 	}
 	if !strings.Contains(run.Message(), "wlansim_rxbuf") {
@@ -121,7 +121,7 @@ func TestSoak_ArtifactDiskFullEndsTheRunSayingSo(t *testing.T) {
 
 	run, _ := soakFor(t, scenario{}, func(c *Config) { c.OutDir = mnt; c.Duration = faultSoakDuration() })
 
-	if run.Meta.Status != report.VerdictError || !strings.Contains(run.Meta.Error, "disk full") {
+	if run.Meta.Status != verdict.Error || !strings.Contains(run.Meta.Error, "disk full") {
 		t.Fatalf("status %q error %q: want error saying the artifact disk is full", run.Meta.Status, run.Meta.Error)
 	}
 	if len(run.Samples) < 2 || len(run.Samples) > run.Meta.PlannedSamples {
@@ -163,7 +163,7 @@ func TestSoak_InterruptedByTheCallerKeepsWhatItHas(t *testing.T) {
 	if run == nil {
 		t.Fatal("no run")
 	}
-	if run.Meta.Status != report.VerdictError || !strings.Contains(run.Meta.Error, "interrupted") {
+	if run.Meta.Status != verdict.Error || !strings.Contains(run.Meta.Error, "interrupted") {
 		t.Errorf("status %q error %q, want error saying interrupted", run.Meta.Status, run.Meta.Error)
 	}
 	if len(run.Samples) != stallAt {
@@ -193,7 +193,7 @@ func TestSoak_ScanSlowerThanAnIntervalDelaysButLosesNoSample(t *testing.T) {
 
 	run := soakDropping(t, tgt, clock)
 
-	if run.Meta.Status != report.VerdictPass {
+	if run.Meta.Status != verdict.Pass {
 		t.Fatalf("status %q (%s), want pass", run.Meta.Status, run.Meta.Error)
 	}
 	if len(run.Gaps) != 0 || len(run.Samples) != run.Meta.PlannedSamples+1 {

@@ -13,12 +13,9 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/harness/report"
 )
-
-// StatusRunning is run.json's status while a soak is in progress; a folder
-// still saying it after the soak is gone was interrupted (killed, crashed).
-const StatusRunning = "running"
 
 // Run is one recorded soak: its metadata, samples, gaps and judgement.
 // Soak returns it; LoadRun rebuilds it from a run folder.
@@ -43,8 +40,16 @@ type Run struct {
 	// Interrupted is true for a folder whose soak never finished.
 	Interrupted bool
 
+	// FastSamples counts the samples of the fast grid (raw/fast).
+	FastSamples int
+
 	step   string
 	points *checks.SeriesBuilder
+	// fast holds the fast sources' series from full and fast samples alike
+	// (nil when the run has no fast grid); fastLoad feeds a loaded run's
+	// fast raws in time order with its full samples.
+	fast     *checks.SeriesBuilder
+	fastLoad *fastLoader
 	// observer is every distinct long-lived observer process seen (the
 	// SSH session; a reconnect adds one), without the per-sample shell.
 	observer []checks.ObserverProcess
@@ -69,6 +74,12 @@ type SampleInfo struct {
 func (r *Run) addSample(smp checks.Sample) {
 	if r.points == nil {
 		r.points = checks.NewSeriesBuilder()
+	}
+	if r.fast != nil {
+		if r.fastLoad != nil {
+			r.fastLoad.feedBefore(smp.At, r)
+		}
+		r.fast.Add(smp)
 	}
 	r.points.Add(smp)
 	r.noteObserver(smp.Observer)
@@ -112,13 +123,15 @@ type RunMeta struct {
 	Versions   map[string]string `json:"versions,omitempty"`
 	Duration   time.Duration     `json:"duration_ns"`
 	Interval   time.Duration     `json:"interval_ns"`
-	Warmup     time.Duration     `json:"warmup_ns,omitempty"`
+	// FastInterval is the fast grid's spacing (0: no fast grid).
+	FastInterval time.Duration `json:"fast_interval_ns,omitempty"`
+	Warmup       time.Duration `json:"warmup_ns,omitempty"`
 	// PlannedSamples is how many samples after the baseline were planned.
 	PlannedSamples int       `json:"planned_samples"`
 	Started        time.Time `json:"started"`
 	Ended          time.Time `json:"ended,omitempty"`
 	// Status is running, pass, fail or error.
-	Status string `json:"status"`
+	Status verdict.Run `json:"status"`
 	// Error says why the run failed or could not reach a verdict.
 	Error     string         `json:"error,omitempty"`
 	Reboot    *report.Reboot `json:"reboot,omitempty"`
@@ -126,13 +139,19 @@ type RunMeta struct {
 	// SlabAliases maps a slab cache to the caches merged with it, read from
 	// /sys/kernel/slab at the baseline (empty when merging is off).
 	SlabAliases map[string][]string `json:"slab_aliases,omitempty"`
+	// Reclaim is what the end-of-run reclaim probe did and saw (nil when it
+	// did not run); a re-judgement applies the same results.
+	Reclaim *ReclaimProbe `json:"reclaim_probe,omitempty"`
+	// Reload is what the end-of-run reload probe did and saw (nil when it
+	// did not run).
+	Reload []ModuleReload `json:"reload_probe,omitempty"`
 	// PreflightNotes say what the preflight did to the target (mounting
 	// debugfs) and what the soak restored at its end.
 	PreflightNotes []string `json:"preflight_notes,omitempty"`
 }
 
 // Failed reports whether the run did not pass.
-func (r *Run) Failed() bool { return r.Meta.Status != report.VerdictPass }
+func (r *Run) Failed() bool { return r.Meta.Status != verdict.Pass }
 
 // Message is the whole diagnosis, as the Gomega matcher prints it.
 func (r *Run) Message() string { return report.Message(r.Report()) }
@@ -151,7 +170,7 @@ func LoadRun(dir string) (*Run, error) {
 		return nil, fmt.Errorf("read %s in %s: %w", RunFile, dir, err)
 	}
 	r.Preflight = r.Meta.Preflight
-	r.Interrupted = r.Meta.Status == StatusRunning
+	r.Interrupted = r.Meta.Status == verdict.Running
 	// samples.jsonl is streamed: per index only where its sample line is
 	// (or the gap), so a day of 10 s samples is never in memory at once.
 	type entry struct {
@@ -183,6 +202,13 @@ func LoadRun(dir string) (*Run, error) {
 	})
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
+	}
+	if r.fastLoad, err = newFastLoader(dir, r.Meta.OwnModules); err != nil {
+		return nil, err
+	}
+	if r.fastLoad != nil {
+		r.fast = checks.NewFastSeriesBuilder()
+		defer func() { r.fastLoad.feedBefore(time.Time{}, r); r.fastLoad = nil }()
 	}
 	var lines *os.File
 	if f, err := os.Open(samplesPath); err == nil {
@@ -290,21 +316,21 @@ func (r *Run) Rejudge(pol *Policy) {
 	r.judge(true)
 	switch {
 	case r.Meta.Reboot != nil:
-		r.Meta.Status = report.VerdictFail
+		r.Meta.Status = verdict.Fail
 	case r.Interrupted:
 		if r.Judgement.Failed() {
-			r.Meta.Status, r.Meta.Error = report.VerdictFail, fmt.Sprintf("interrupted after %d samples; %s", len(r.Samples), r.Judgement.Summary())
+			r.Meta.Status, r.Meta.Error = verdict.Fail, fmt.Sprintf("interrupted after %d samples; %s", len(r.Samples), r.Judgement.Summary())
 		} else {
-			r.Meta.Status, r.Meta.Error = report.VerdictError, fmt.Sprintf("the soak was interrupted after %d of %d samples and no leak is certain yet; re-run it for the full duration", max(len(r.Samples)-1, 0), r.Meta.PlannedSamples)
+			r.Meta.Status, r.Meta.Error = verdict.Error, fmt.Sprintf("the soak was interrupted after %d of %d samples and no leak is certain yet; re-run it for the full duration", max(len(r.Samples)-1, 0), r.Meta.PlannedSamples)
 		}
 	case len(r.Samples) == 0 || r.Meta.BaselineAt.IsZero():
 		// preflight or baseline never completed: keep the recorded outcome.
 	case r.Judgement.Failed():
-		r.Meta.Status = report.VerdictFail
-	case r.Meta.Status == report.VerdictError:
+		r.Meta.Status = verdict.Fail
+	case r.Meta.Status == verdict.Error:
 		// a broken run stays broken.
 	default:
-		r.Meta.Status, r.Meta.Error = report.VerdictPass, ""
+		r.Meta.Status, r.Meta.Error = verdict.Pass, ""
 	}
 }
 
@@ -340,8 +366,8 @@ func (r *Run) Report() report.Run {
 		Observer:       r.observer,
 		Meta:           map[string]string{},
 	}
-	if rr.Verdict == StatusRunning {
-		rr.Verdict = report.VerdictError
+	if rr.Verdict == verdict.Running {
+		rr.Verdict = verdict.Error
 		if rr.Error == "" {
 			rr.Error = "the soak was interrupted before its verdict"
 		}

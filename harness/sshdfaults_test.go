@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/remote"
 	"github.com/leakgate/leakgate/remote/remotetest"
 )
@@ -20,9 +20,9 @@ import (
 // SSH servers: OpenSSH sshd and dropbear on loopback (remotetest.Daemon: run
 // as root, the login a dedicated account with /bin/sh), serving the
 // scripted tree (the rig's captured 6.12 files, rewritten before every
-// read) as the target's filesystem. Their sessions get LEAKGATE_ROOT (sshd
-// SetEnv, dropbear -e), so the harness's own scripts write and list under
-// the tree, and remote.Options.Root maps the read script's paths there.
+// read) as the target's filesystem. remote.Options.Root (ClientOptions)
+// maps the read script's paths and the path arguments the harness's own
+// scripts mark (RunOptions.PathArgs) under the tree.
 
 // realServers are the SSH servers the faults are replayed against.
 var realServers = []string{remotetest.OpenSSH, remotetest.Dropbear}
@@ -215,7 +215,7 @@ func afterHoles(run *Run) []int {
 // black-holed samples, each gap saying the target was unreachable.
 func assertOnlyHoledGaps(t *testing.T, run *Run) {
 	t.Helper()
-	if run.Meta.Status != report.VerdictPass {
+	if run.Meta.Status != verdict.Pass {
 		t.Fatalf("status %q (%s), want pass: an outage is gaps, not a verdict", run.Meta.Status, run.Meta.Error)
 	}
 	var want []int

@@ -8,6 +8,7 @@ import (
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/kmemleak"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // Message is the whole diagnosis as one text, fit for a Gomega failure
@@ -26,7 +27,7 @@ func Message(r Run) string {
 	leaks, suspects := split(r.Findings)
 	switch {
 	case r.Error == "":
-	case r.Verdict == VerdictError:
+	case r.Verdict == verdict.Error:
 		fmt.Fprintf(&b, "error: %s%s\n", clean(r.Error), on)
 	case b.Len() == 0 && len(leaks) == 0:
 		// A failure nothing below explains (a hard ceiling, say): the
@@ -64,9 +65,9 @@ const (
 func split(fs []checks.Finding) (leaks, suspects []checks.Finding) {
 	for _, f := range fs {
 		switch f.Verdict {
-		case checks.VerdictLeak:
+		case verdict.Leak:
 			leaks = append(leaks, f)
-		case checks.VerdictSuspect:
+		case verdict.Suspect:
 			suspects = append(suspects, f)
 		}
 	}
@@ -176,12 +177,29 @@ func writeLeak(b *strings.Builder, f checks.Finding, r Run, on string) {
 		fmt.Fprintf(b, "  with %s %s\n", subject(e), figures(e, false))
 		n++
 	}
+	if line := explainedBy(f.ExplainedBy); line != "" {
+		b.WriteString("  explained by: " + line + "\n")
+	}
 	if f.Reason != "" {
 		fmt.Fprintf(b, "  why: %s\n", clean(f.Reason))
 	}
 	if f.TimeToExhaustion > 0 {
 		fmt.Fprintf(b, "  MemAvailable exhausted in %s at this rate\n", approx(f.TimeToExhaustion))
 	}
+}
+
+// explainedBy is "96 % — wlansim_rx_fill [wlansim] (page stack 01234567…),
+// 3 % — slab cache kmalloc-512": the causes behind an aggregate's growth.
+func explainedBy(es []checks.Explanation) string {
+	parts := make([]string, 0, len(es))
+	for _, e := range es {
+		what := clean(checks.Noun(e.Kind)) + " " + clean(digest(e.Subject))
+		if e.Culprit != "" {
+			what = clean(e.Culprit) + " (" + what + ")"
+		}
+		parts = append(parts, fmt.Sprintf("%.0f %% — %s", 100*e.Share, what))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // figures is a finding's headline numbers: "+1533 objects (+12.0 MiB,
@@ -260,17 +278,10 @@ func subject(f checks.Finding) string {
 	if name == "" {
 		name = "(unnamed)"
 	}
-	switch f.Kind {
-	case checks.KindSlab:
-		return "slab cache " + name + mergedWith(f.MergedWith)
-	case checks.KindKmemleak:
-		return "kmemleak signature " + clean(digest(f.Subject))
-	case checks.KindProcess:
-		return "process " + name
-	case checks.KindMeminfo:
-		return "meminfo " + name
+	if src, _ := checks.SourceOf(f.Kind); src.Signature {
+		name = clean(digest(f.Subject))
 	}
-	return clean(string(f.Kind)) + " " + name
+	return clean(checks.Noun(f.Kind)) + " " + name + mergedWith(f.MergedWith)
 }
 
 // maxMergedNames bounds the merged cache names a subject lists.
@@ -379,8 +390,8 @@ func backtrace(frames []kmemleak.Frame, culprit *kmemleak.Frame) string {
 }
 
 func writePass(b *strings.Builder, r Run, on string) {
-	if r.Verdict != VerdictPass && r.Verdict != "" {
-		fmt.Fprintf(b, "%s: no leak named%s, yet the run's verdict is %q; see report.json\n", clean(r.Verdict), on, clean(r.Verdict))
+	if r.Verdict != verdict.Pass && r.Verdict != "" {
+		fmt.Fprintf(b, "%s: no leak named%s, yet the run's verdict is %q; see report.json\n", clean(string(r.Verdict)), on, clean(string(r.Verdict)))
 		return
 	}
 	over := ""
@@ -454,9 +465,9 @@ func runSpan(r Run) string {
 	return span(r.Ended.Sub(r.Started))
 }
 
-func verdictWord(v string) string {
+func verdictWord(v verdict.Run) string {
 	if v == "" {
-		return VerdictFail
+		return string(verdict.Fail)
 	}
-	return clean(v)
+	return clean(string(v))
 }
