@@ -130,7 +130,7 @@ func TestSoak_ReclaimProbeTurnsACacheThatGivesItsGrowthBackIntoReclaimable(t *te
 		t.Fatalf("dentry finding %+v, want reclaimable saying it gave its growth back", f)
 	}
 	p := run.Meta.Reclaim
-	if p == nil || len(p.Results) != 1 || p.Results[0].Cache != "dentry" || !p.Results[0].Reclaimable {
+	if p == nil || len(p.Results) != 1 || p.Results[0].Subject != "dentry" || !p.Results[0].Reclaimable {
 		t.Fatalf("run.json reclaim probe %+v, want dentry reclaimable", p)
 	}
 	loaded, err := LoadRun(run.Dir)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -13,11 +14,16 @@ import (
 	"github.com/leakgate/leakgate/remote"
 )
 
+// ProbeRawDir holds the raw snapshots the end-of-run probes read
+// (raw/probes/reclaim.tar.gz).
+const ProbeRawDir = "probes"
+
 // ReclaimProbe records the end-of-run reclaim probe in run.json.
 type ReclaimProbe struct {
 	At time.Time `json:"at"`
-	// Caches are the slab caches the judge flagged and the probe asked to shrink.
-	Caches []string `json:"caches"`
+	// Caches are the slab caches the judge flagged and the probe asked to
+	// shrink (other flagged series are re-measured after drop_caches only).
+	Caches []string `json:"caches,omitempty"`
 	// Note says what went wrong, when something did (the results may still stand).
 	Note    string                 `json:"note,omitempty"`
 	Results []checks.ReclaimResult `json:"results,omitempty"`
@@ -38,15 +44,15 @@ for f in "$@"; do echo 1 > "$f" 2>/dev/null; done; exit 0`
 
 // reclaimProbe runs the reclaim probe when the final judgement flagged slab
 // caches: it asks the kernel to give memory back, reads the cheap counters
-// once more (raw snapshot kept in raw/probe-reclaim.tar.gz) and records
+// once more (raw snapshot kept in raw/probes/reclaim.tar.gz) and records
 // which flagged caches gave their growth back. It reports whether it
 // recorded results.
 func (s *soak) reclaimProbe(ctx context.Context) bool {
 	r := s.rec
-	caches := checks.ReclaimCandidates(r.Judgement.Judgement)
-	if s.cfg.NoReclaimProbe || len(caches) == 0 {
+	if s.cfg.NoReclaimProbe || checks.ReclaimFindings(r.Judgement.Judgement) == 0 {
 		return false
 	}
+	caches := checks.ReclaimCandidates(r.Judgement.Judgement)
 	s.status("reclaim probe")
 	probe := &ReclaimProbe{At: s.clock.Now(), Caches: caches}
 	r.Meta.Reclaim = probe
@@ -82,13 +88,16 @@ func (s *soak) reclaimProbe(ctx context.Context) bool {
 		return false
 	}
 	at := s.clock.Now()
-	if _, err := s.st.writeRawAs(filepath.Join(s.st.dir, RawDir, "probe-reclaim.tar.gz"), -1, at, snap); err != nil {
+	name := filepath.Join(s.st.dir, RawDir, ProbeRawDir, "reclaim.tar.gz")
+	if err := os.MkdirAll(filepath.Dir(name), dirMode); err != nil {
+		s.logf("reclaim probe: %v", err)
+	} else if _, err := s.st.writeRawAs(name, -1, at, snap); err != nil {
 		s.logf("reclaim probe: %v", err)
 	}
 	after := checks.ParseSnapshot(-1, at, snap.Files, snap.Errors, opts)
 	probe.Results = checks.Reclaim(r.Judgement.Judgement, r.seriesBuilder(), after, minGaveBack)
 	for _, res := range probe.Results {
-		s.logf("reclaim probe: %s: %.0f %% of its growth came back (%d -> %d bytes)", res.Cache, 100*res.GaveBack, res.LastBytes, res.AfterBytes)
+		s.logf("reclaim probe: %s %s: %.0f %% of its growth came back (%d -> %d bytes)", res.Kind, res.Subject, 100*res.GaveBack, res.LastBytes, res.AfterBytes)
 	}
 	return true
 }
