@@ -39,7 +39,7 @@ var genericTable = []genericRule{
 	{`net/core/skbuff\.c`, `\w*`, "socket buffer helper (net/core/skbuff.c): charged for every driver's skbs"},
 	{`include/linux/skbuff\.h`, `_*(dev|netdev|napi)_alloc_\w*`, "socket buffer page helper: charged for every driver's RX pages"},
 	{`net/core/page_pool\.c`, `\w*`, "page_pool: charged for every pool user's pages"},
-	{`net/core/(sock|dev|gro|netpoll|datagram|stream)\.c`, `_*(sock_(k|w|r)malloc|sock_alloc_send\w*|alloc_skb\w*|\w*_alloc_frag\w*|netdev_alloc\w*)`, "socket memory helper"},
+	{`net/core/(sock|dev|gro|netpoll|datagram|stream)\.c`, `_*(sock_(k|w|r)malloc|sock_alloc_send\w*|alloc_skb\w*|\w*_alloc_frag\w*|netdev_alloc\w*|sk(b)?_page_frag_refill)`, "socket memory helper"},
 	// Managed and pooled allocations charged to the wrapper.
 	{`drivers/base/devres\.c`, `\w*`, "devres (devm_*) helper: charged for every driver's managed allocations"},
 	{`mm/mempool\.c`, `\w*`, "mempool helper: charged for every pool user"},
