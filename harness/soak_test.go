@@ -214,8 +214,8 @@ func TestSoak_RebootAtSampleFiveFailsNamingTheSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	loaded.Rejudge(nil)
-	if loaded.Meta.Status != report.VerdictFail || len(loaded.Samples) != 5 || loaded.Meta.Reboot == nil {
-		t.Errorf("analyze of the rebooted run: status %q, %d samples, reboot %v; want fail, the 5 samples of the first boot, the reboot", loaded.Meta.Status, len(loaded.Samples), loaded.Meta.Reboot)
+	if status, _ := loaded.Outcome(); status != report.VerdictFail || len(loaded.Samples) != 5 || loaded.Meta.Reboot == nil {
+		t.Errorf("analyze of the rebooted run: status %q, %d samples, reboot %v; want fail, the 5 samples of the first boot, the reboot", status, len(loaded.Samples), loaded.Meta.Reboot)
 	}
 }
 

@@ -38,7 +38,7 @@ func init() {
 	register(command{name: "parse", summary: "parse one kernel memory file: parse KIND [FILE|-] [--json]", run: runParse})
 }
 
-func runParse(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func runParse(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts parseOptions
@@ -88,7 +88,11 @@ func runParse(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		in = f
 	}
-	if err := p.run(in, stdout, opts); err != nil {
+	if err := p.run(contextReader(ctx, in), stdout, opts); err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "leakgate parse %s %s: %v\n", kind, name, context.Cause(ctx))
+			return exitInterrupted
+		}
 		fmt.Fprintf(stderr, "leakgate parse %s %s: %v\n", kind, name, err)
 		return exitUsage
 	}

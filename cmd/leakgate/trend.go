@@ -94,7 +94,11 @@ func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		defer f.Close()
 		in = f
 	}
-	series, err := readTrendCSV(in)
+	series, err := readTrendCSV(&lineCapReader{r: contextReader(ctx, in), max: trendMaxLineBytes})
+	if err != nil && ctx.Err() != nil {
+		fmt.Fprintf(stderr, "leakgate trend %s: %v\n", name, context.Cause(ctx))
+		return exitInterrupted
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "leakgate trend %s: %v\n", name, err)
 		return exitUsage
@@ -139,6 +143,33 @@ func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFindings
 	}
 	return exitOK
+}
+
+// trendMaxLineBytes caps one CSV line: a series name is at most
+// trendMaxSeriesName bytes and two numbers follow it.
+const trendMaxLineBytes = 64 << 10
+
+// lineCapReader fails once a line runs longer than max bytes, so an endless
+// line is an error, not a buffer that grows until the process dies.
+type lineCapReader struct {
+	r    io.Reader
+	max  int
+	run  int // bytes since the last newline
+	line int // newlines seen
+}
+
+func (l *lineCapReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for i, c := range p[:n] {
+		if c == '\n' {
+			l.run, l.line = 0, l.line+1
+			continue
+		}
+		if l.run++; l.run > l.max {
+			return i, fmt.Errorf("%w: line %d: longer than %d bytes; want series,t,value", errTrendCSV, l.line+1, l.max)
+		}
+	}
+	return n, err
 }
 
 // errTrendCSV is wrapped by every CSV problem; messages carry the line.
@@ -232,6 +263,9 @@ func readTrendCSV(in io.Reader) ([]trend.Series, error) {
 
 // csvError rewords encoding/csv's errors, which already carry the line.
 func csvError(err error) error {
+	if errors.Is(err, errTrendCSV) {
+		return err
+	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		return fmt.Errorf("%w: line %d: %v; want three comma-separated fields", errTrendCSV, pe.StartLine, pe.Err)
