@@ -5,6 +5,7 @@ import (
 
 	"github.com/leakgate/leakgate/checks/kmemleak"
 	"github.com/leakgate/leakgate/checks/slab"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // TestJudge_OneBacktraceFillingTwoCachesGivesBothTheCulprit is the rig's
@@ -32,7 +33,7 @@ func TestJudge_OneBacktraceFillingTwoCachesGivesBothTheCulprit(t *testing.T) {
 
 	for _, cache := range []string{"kmalloc-256", "wlansim_rxbuf"} {
 		f := findSubject(j, cache)
-		if f == nil || f.Verdict != VerdictLeak {
+		if f == nil || f.Verdict != verdict.Leak {
 			t.Fatalf("%s: finding %+v, want a leak; findings %+v", cache, f, j.Findings)
 		}
 		if f.Culprit == nil || f.Culprit.Function != "wlansim_alloc_rx_buf" || len(f.Evidence) != 1 || f.Evidence[0].Subject != "sig-rx" {

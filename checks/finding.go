@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks/kmemleak"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // Kind names the family of signal a finding comes from.
@@ -18,25 +19,14 @@ const (
 	KindKmemleak Kind = "kmemleak"
 	KindProcess  Kind = "process"
 	KindMeminfo  Kind = "meminfo"
-)
-
-// Verdict is the judgement on one series or finding.
-type Verdict string
-
-// The verdicts, from worst to best.
-const (
-	VerdictLeak         Verdict = "leak"
-	VerdictSuspect      Verdict = "suspect"
-	VerdictInsufficient Verdict = "insufficient"
-	VerdictAllowed      Verdict = "allowed"
-	VerdictOK           Verdict = "ok"
+	KindVmalloc  Kind = "vmalloc"
 )
 
 // Finding is one judged signal with its evidence, as the report shows it.
 type Finding struct {
-	Kind    Kind    `json:"kind"`
-	Subject string  `json:"subject"`
-	Verdict Verdict `json:"verdict"`
+	Kind    Kind            `json:"kind"`
+	Subject string          `json:"subject"`
+	Verdict verdict.Finding `json:"verdict"`
 	// Reason says in one line why the verdict was reached.
 	Reason string `json:"reason,omitempty"`
 	// Unit of the series values ("bytes", "objects", "kB").

@@ -10,15 +10,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks/trend"
-)
-
-// RunVerdict is the verdict on a whole run.
-type RunVerdict string
-
-// The run verdicts.
-const (
-	RunPass RunVerdict = "pass"
-	RunFail RunVerdict = "fail"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // JudgeOptions say how a judgement is made.
@@ -32,7 +24,7 @@ type JudgeOptions struct {
 
 // Judgement is the verdict on a run with its findings.
 type Judgement struct {
-	Verdict RunVerdict `json:"verdict"`
+	Verdict verdict.Run `json:"verdict"`
 	// Findings are leak, suspect and allowed series: leaks first, then by
 	// growth in bytes, largest first.
 	Findings []Finding `json:"findings"`
@@ -65,7 +57,7 @@ func Judge(samples []Sample, pol Policy, opts JudgeOptions) Judgement {
 // Judge judges the series built so far, as Judge does for whole samples:
 // only the last boot's samples count.
 func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
-	j := Judgement{Verdict: RunPass, Final: opts.Final, Reboots: b.Reboots(), Samples: b.Samples()}
+	j := Judgement{Verdict: verdict.Pass, Final: opts.Final, Reboots: b.Reboots(), Samples: b.Samples()}
 	if j.Samples == 0 {
 		return j
 	}
@@ -76,7 +68,10 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 	var trendOf []Series
 	var leakSeries []Series
 	for _, s := range all {
-		if s.Kind == KindKmemleak {
+		if s.Context {
+			continue
+		}
+		if src, _ := SourceOf(s.Kind); src.Rule == RuleScans {
 			leakSeries = append(leakSeries, s)
 			continue
 		}
@@ -90,7 +85,7 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 		})
 		trendOf = append(trendOf, s)
 	}
-	j.Series = len(all)
+	j.Series = len(trendSeries) + len(leakSeries)
 	// Series are validated by construction (finite, increasing times), so
 	// AnalyzeRun's only error is cancellation, which cannot happen here.
 	results, err := trend.AnalyzeRun(context.Background(), trendSeries)
@@ -103,12 +98,7 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 	var findings []Finding
 	for i, r := range results {
 		f, counted := trendFinding(trendOf[i], r, pol, opts, memAvail)
-		switch counted {
-		case trend.OK:
-			j.OK++
-		case trend.Insufficient:
-			j.Insufficient++
-		}
+		j.count(f, counted)
 		if f != nil {
 			findings = append(findings, *f)
 		}
@@ -116,12 +106,7 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 	var leakFindings []Finding
 	for _, s := range leakSeries {
 		f, counted := kmemleakFinding(s, pol)
-		switch counted {
-		case trend.OK:
-			j.OK++
-		case trend.Insufficient:
-			j.Insufficient++
-		}
+		j.count(f, counted)
 		if f != nil {
 			leakFindings = append(leakFindings, *f)
 		}
@@ -132,14 +117,14 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 	}
 	for i := range findings {
 		if reason, ok := pol.Allowed(findings[i].Kind, findings[i].Subject); ok {
-			findings[i].Verdict = VerdictAllowed
+			findings[i].Verdict = verdict.Allowed
 			findings[i].AllowReason = reason
 		}
 	}
 	if !opts.Final {
 		kept := findings[:0]
 		for _, f := range findings {
-			if f.Verdict == VerdictLeak {
+			if f.Verdict == verdict.Leak {
 				kept = append(kept, f)
 			}
 		}
@@ -147,12 +132,24 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 	}
 	sortFindings(findings)
 	for _, f := range findings {
-		if f.Verdict == VerdictLeak {
-			j.Verdict = RunFail
+		if f.Verdict == verdict.Leak {
+			j.Verdict = verdict.Fail
 		}
 	}
 	j.Findings = findings
 	return j
+}
+
+// count tallies a series that got no finding as ok or insufficient; a
+// series with a finding (leak, suspect) is neither.
+func (j *Judgement) count(f *Finding, v verdict.Finding) {
+	switch {
+	case f != nil:
+	case v == verdict.Insufficient:
+		j.Insufficient++
+	default:
+		j.OK++
+	}
 }
 
 func negate(v []float64) []float64 {
@@ -192,13 +189,13 @@ func trendFinding(s Series, r trend.Result, pol Policy, opts JudgeOptions, memAv
 	exhausts := f.TimeToExhaustion > 0 && pol.ExhaustionHorizon > 0 && f.TimeToExhaustion <= pol.ExhaustionHorizon
 	switch {
 	case r.Verdict == trend.Leak:
-		f.Verdict = VerdictLeak
+		f.Verdict = verdict.Leak
 	case r.Significant && r.Persistent && exhausts && r.SlopePerHour > 0:
-		f.Verdict = VerdictLeak
+		f.Verdict = verdict.Leak
 		f.Reason = fmt.Sprintf("%s; at its slope's lower bound it exhausts MemAvailable in %s (horizon %s)",
 			r.Reason, f.TimeToExhaustion.Round(time.Hour), pol.ExhaustionHorizon)
 	case opts.Final && r.Significant && r.Persistent:
-		f.Verdict = VerdictSuspect
+		f.Verdict = verdict.Suspect
 	default:
 		return nil, trend.OK
 	}
@@ -239,13 +236,13 @@ func kmemleakFinding(s Series, pol Policy) (*Finding, trend.Verdict) {
 	}
 	switch {
 	case run >= pol.KmemleakMinScans && steady && growth >= float64(pol.KmemleakMinGrowthObjects):
-		f.Verdict = VerdictLeak
+		f.Verdict = verdict.Leak
 		f.Reason = fmt.Sprintf("unreferenced objects grew by %.0f over %d consecutive scans and never fell", growth, run)
 	case run < pol.KmemleakMinScans && s.Values[n-1] > 0:
-		f.Verdict = VerdictSuspect
+		f.Verdict = verdict.Suspect
 		f.Reason = fmt.Sprintf("reported in the last %d scan(s), fewer than %d", run, pol.KmemleakMinScans)
 	default:
-		f.Verdict = VerdictSuspect
+		f.Verdict = verdict.Suspect
 		f.Reason = fmt.Sprintf("%.0f unreferenced objects still reported after %d scans, not growing steadily", vals[len(vals)-1], run)
 	}
 	return &f, trend.OK
@@ -274,8 +271,8 @@ func corroborate(slabs, leaks []Finding, kmalloc []int64, final bool) []Finding 
 			if f.Culprit == nil {
 				f.Culprit, f.Frames = l.Culprit, l.Frames
 			}
-			if l.Verdict == VerdictLeak && f.Verdict == VerdictSuspect {
-				f.Verdict = VerdictLeak
+			if l.Verdict == verdict.Leak && f.Verdict == verdict.Suspect {
+				f.Verdict = verdict.Leak
 				f.Reason += "; corroborated by kmemleak: " + l.Reason
 			}
 		}
@@ -366,20 +363,20 @@ func memAvailableFloor(memAvail float64, pol Policy) *Finding {
 		return nil
 	}
 	return &Finding{
-		Kind: KindMeminfo, Subject: SubjectMemAvailable, Verdict: VerdictLeak, Unit: "bytes",
+		Kind: KindMeminfo, Subject: SubjectMemAvailable, Verdict: verdict.Leak, Unit: "bytes",
 		Reason: fmt.Sprintf("MemAvailable is %.1f MiB, below the %.1f MiB floor: the target is about to run out of memory",
 			memAvail/(1<<20), float64(pol.MemAvailableFloorBytes)/(1<<20)),
 	}
 }
 
 // verdictRank orders findings: leaks, suspects, allowed.
-func verdictRank(v Verdict) int {
+func verdictRank(v verdict.Finding) int {
 	switch v {
-	case VerdictLeak:
+	case verdict.Leak:
 		return 0
-	case VerdictSuspect:
+	case verdict.Suspect:
 		return 1
-	case VerdictAllowed:
+	case verdict.Allowed:
 		return 2
 	}
 	return 3

@@ -11,6 +11,7 @@ import (
 	"github.com/leakgate/leakgate/checks/meminfo"
 	"github.com/leakgate/leakgate/checks/procmem"
 	"github.com/leakgate/leakgate/checks/slab"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 var runStart = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
@@ -56,7 +57,7 @@ func findSubject(j Judgement, subject string) *Finding {
 
 func TestJudge_CleanRunPasses(t *testing.T) {
 	j := Judge(soakRun(73, 1, nil), DefaultPolicy(), JudgeOptions{Final: true})
-	if j.Verdict != RunPass || len(j.Findings) != 0 {
+	if j.Verdict != verdict.Pass || len(j.Findings) != 0 {
 		t.Fatalf("verdict %s findings %+v, want pass and none", j.Verdict, j.Findings)
 	}
 	// 3 caches, 1 process, SUnreclaim, Unaccounted, MemAvailable.
@@ -68,7 +69,7 @@ func TestJudge_CleanRunPasses(t *testing.T) {
 func TestJudge_CleanRunIsNeverStoppedEarly(t *testing.T) {
 	samples := soakRun(73, 2, nil)
 	for k := 2; k <= len(samples); k++ {
-		if j := Judge(samples[:k], DefaultPolicy(), JudgeOptions{}); j.Verdict != RunPass {
+		if j := Judge(samples[:k], DefaultPolicy(), JudgeOptions{}); j.Verdict != verdict.Pass {
 			t.Fatalf("stopped after %d samples: %+v", k, j.Findings)
 		}
 	}
@@ -89,14 +90,14 @@ func leakingKmalloc128(i int, s *Sample) {
 
 func TestJudge_CorroboratedSlabLeakIsOneFinding(t *testing.T) {
 	j := Judge(soakRun(73, 3, leakingKmalloc128), DefaultPolicy(), JudgeOptions{Final: true})
-	if j.Verdict != RunFail {
+	if j.Verdict != verdict.Fail {
 		t.Fatalf("verdict %s, want fail", j.Verdict)
 	}
 	if len(j.Findings) != 1 {
 		t.Fatalf("%d findings %+v, want exactly one", len(j.Findings), j.Findings)
 	}
 	f := j.Findings[0]
-	if f.Kind != KindSlab || f.Subject != "kmalloc-128" || f.Verdict != VerdictLeak {
+	if f.Kind != KindSlab || f.Subject != "kmalloc-128" || f.Verdict != verdict.Leak {
 		t.Fatalf("finding %s %s %s, want slab kmalloc-128 leak", f.Kind, f.Subject, f.Verdict)
 	}
 	if len(f.Evidence) != 1 || f.Evidence[0].Kind != KindKmemleak || f.Culprit == nil || f.Culprit.Function != "drv_rx_alloc" {
@@ -115,7 +116,7 @@ func TestJudge_LeakStopsARunEarly(t *testing.T) {
 	samples := soakRun(73, 4, leakingKmalloc128)
 	stopped := 0
 	for k := 2; k <= len(samples); k++ {
-		if j := Judge(samples[:k], DefaultPolicy(), JudgeOptions{}); j.Verdict == RunFail {
+		if j := Judge(samples[:k], DefaultPolicy(), JudgeOptions{}); j.Verdict == verdict.Fail {
 			stopped = k
 			break
 		}
@@ -135,7 +136,7 @@ func TestJudge_AllowedLeakPassesWithReason(t *testing.T) {
 	}
 	j := Judge(soakRun(73, 5, leakingKmalloc128), pol, JudgeOptions{Final: true})
 	f := findSubject(j, "kmalloc-128")
-	if j.Verdict != RunPass || f == nil || f.Verdict != VerdictAllowed || f.AllowReason != "rx pool grows with clients" {
+	if j.Verdict != verdict.Pass || f == nil || f.Verdict != verdict.Allowed || f.AllowReason != "rx pool grows with clients" {
 		t.Fatalf("verdict %s finding %+v, want pass with kmalloc-128 allowed", j.Verdict, f)
 	}
 }
@@ -148,7 +149,7 @@ func TestJudge_MemAvailableBelowFloorFailsAtOnce(t *testing.T) {
 	})
 	j := Judge(samples, DefaultPolicy(), JudgeOptions{})
 	f := findSubject(j, SubjectMemAvailable)
-	if j.Verdict != RunFail || f == nil || !strings.Contains(f.Reason, "floor") {
+	if j.Verdict != verdict.Fail || f == nil || !strings.Contains(f.Reason, "floor") {
 		t.Fatalf("verdict %s findings %+v, want fail on the MemAvailable floor", j.Verdict, j.Findings)
 	}
 }
@@ -162,7 +163,7 @@ func TestJudge_RestartedProcessIsANewSeries(t *testing.T) {
 		}
 	})
 	j := Judge(samples, DefaultPolicy(), JudgeOptions{Final: true})
-	if j.Verdict != RunPass || j.Series != 8 {
+	if j.Verdict != verdict.Pass || j.Series != 8 {
 		t.Fatalf("verdict %s series %d findings %+v, want pass with 8 series", j.Verdict, j.Series, j.Findings)
 	}
 }
@@ -182,7 +183,7 @@ func TestJudge_CacheAppearingMidRunWithGapsIsJudged(t *testing.T) {
 	}
 	j := Judge(gappy, DefaultPolicy(), JudgeOptions{Final: true})
 	f := findSubject(j, "wifi_sta")
-	if f == nil || f.Verdict != VerdictLeak {
+	if f == nil || f.Verdict != verdict.Leak {
 		t.Fatalf("findings %+v, want wifi_sta leak", j.Findings)
 	}
 	// 200 × 512 bytes per 10 min.
@@ -197,7 +198,7 @@ func TestJudge_FallingMemAvailableIsALeakInItsOwnDirection(t *testing.T) {
 	})
 	j := Judge(samples, DefaultPolicy(), JudgeOptions{Final: true})
 	f := findSubject(j, SubjectMemAvailable)
-	if f == nil || f.Verdict != VerdictLeak || f.SlopePerHour >= 0 || f.SlopeHighPerHour >= 0 {
+	if f == nil || f.Verdict != verdict.Leak || f.SlopePerHour >= 0 || f.SlopeHighPerHour >= 0 {
 		t.Fatalf("finding %+v, want a leak with a negative slope", f)
 	}
 }
@@ -222,11 +223,11 @@ func TestJudge_KmemleakAloneIsALeakWhenItKeepsGrowing(t *testing.T) {
 	})
 	j := Judge(samples, DefaultPolicy(), JudgeOptions{Final: true})
 	f := findSubject(j, "sig-x")
-	if f == nil || f.Kind != KindKmemleak || f.Verdict != VerdictLeak || f.Samples != 13 {
+	if f == nil || f.Kind != KindKmemleak || f.Verdict != verdict.Leak || f.Samples != 13 {
 		t.Fatalf("finding %+v, want a kmemleak leak over 13 scans", f)
 	}
 	early := Judge(samples, DefaultPolicy(), JudgeOptions{})
-	if early.Verdict != RunPass {
+	if early.Verdict != verdict.Pass {
 		t.Fatalf("kmemleak alone stopped a run early: %+v", early.Findings)
 	}
 }
@@ -312,12 +313,12 @@ func TestJudge_GrowthBelowTheFloorIsALeakWhenItWouldExhaustMemory(t *testing.T) 
 	})
 	j := Judge(samples, DefaultPolicy(), JudgeOptions{Final: true})
 	f := findSubject(j, "kmalloc-128")
-	if f == nil || f.Verdict != VerdictLeak || f.GrowthBytes >= 1<<20 || f.TimeToExhaustion <= 0 || f.TimeToExhaustion > 30*24*time.Hour {
+	if f == nil || f.Verdict != verdict.Leak || f.GrowthBytes >= 1<<20 || f.TimeToExhaustion <= 0 || f.TimeToExhaustion > 30*24*time.Hour {
 		t.Fatalf("finding %+v, want a leak below the floor with a time to exhaustion under 30 days", f)
 	}
 	// The same growth with plenty of memory is only a suspect.
 	plenty := soakRun(73, 15, func(i int, s *Sample) { s.Slabs[1].ActiveObjects += int64(56 * i) })
-	if g := findSubject(Judge(plenty, DefaultPolicy(), JudgeOptions{Final: true}), "kmalloc-128"); g == nil || g.Verdict != VerdictSuspect {
+	if g := findSubject(Judge(plenty, DefaultPolicy(), JudgeOptions{Final: true}), "kmalloc-128"); g == nil || g.Verdict != verdict.Suspect {
 		t.Fatalf("finding %+v, want a suspect", g)
 	}
 }

@@ -3,16 +3,12 @@ package checks
 import (
 	"bytes"
 	"fmt"
-	"path"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/leakgate/leakgate/checks/kmemleak"
-	"github.com/leakgate/leakgate/checks/meminfo"
 	"github.com/leakgate/leakgate/checks/procmem"
-	"github.com/leakgate/leakgate/checks/slab"
 )
 
 // Paths one sample reads on the target.
@@ -56,17 +52,9 @@ type SampleOptions struct {
 // SnapshotPaths is every path and glob the harness reads for one sample, in
 // one round trip.
 func SnapshotPaths(opts SampleOptions) []string {
-	paths := []string{PathBootID, PathUptime, PathMeminfo, PathSlabinfo, PathVmallocinfo, PathKmemleak}
-	if !opts.SkipProcesses {
-		paths = append(paths, GlobProcStatus, GlobProcStat, GlobProcSmapsRollup)
-	}
-	if opts.AllocTraces {
-		paths = append(paths, GlobAllocTraces)
-	}
-	for _, c := range opts.AllocCallsCaches {
-		if ValidCacheName(c) {
-			paths = append(paths, "/sys/kernel/slab/"+c+"/alloc_calls")
-		}
+	paths := []string{PathBootID, PathUptime}
+	for _, src := range sources {
+		paths = append(paths, src.Paths(opts)...)
 	}
 	return paths
 }
@@ -101,64 +89,23 @@ func NewSample(index int, at time.Time, files map[string][]byte, opts SampleOpti
 // listing and the read, and alloc_traces globs that matched no cache.
 func ParseSnapshot(index int, at time.Time, files map[string][]byte, readErrs map[string]string, opts SampleOptions) Sample {
 	s := Sample{Index: index, At: at, Errors: map[string]string{}}
-	note := func(p string, err error) {
-		if err != nil {
-			s.Errors[p] = err.Error()
-		}
-	}
-	need := func(p string) ([]byte, bool) {
-		b, ok := files[p]
-		if !ok {
-			if _, already := s.Errors[p]; !already {
-				s.Errors[p] = "not in the snapshot"
-			}
-		}
-		return b, ok
-	}
-
-	if b, ok := need(PathBootID); ok {
+	c := &ParseContext{Files: files, Opts: opts, s: &s}
+	if b, ok := c.File(PathBootID); ok {
 		s.BootID = ParseBootID(b)
 		if s.BootID == "" {
 			s.Errors[PathBootID] = "empty boot_id"
 		}
 	}
-	if b, ok := need(PathUptime); ok {
+	if b, ok := c.File(PathUptime); ok {
 		var err error
 		s.Uptime, err = ParseUptime(b)
-		note(PathUptime, err)
+		c.Fail(PathUptime, err)
 	}
-	if b, ok := need(PathSlabinfo); ok {
-		var err error
-		s.Slabs, err = slab.ParseSlabinfo(b)
-		note(PathSlabinfo, err)
+	for _, src := range sources {
+		src.Parse(c, &s)
 	}
-	if b, ok := need(PathMeminfo); ok {
-		var err error
-		s.Mem, err = meminfo.Parse(b)
-		note(PathMeminfo, err)
-		s.UnaccountedBytes, s.UnaccountedCaveats = meminfo.Unaccounted(s.Mem)
-	}
-	if b, ok := need(PathVmallocinfo); ok {
-		var err error
-		s.Vmalloc, err = meminfo.ParseVmallocinfo(b)
-		note(PathVmallocinfo, err)
-	}
-	if b, ok := need(PathKmemleak); ok {
-		rep, err := kmemleak.Parse(bytes.NewReader(b), kmemleak.Options{OwnModules: opts.OwnModules, GroupsOnly: true})
-		note(PathKmemleak, err)
-		if rep != nil {
-			s.Leaks = rep.Groups
-			s.LeakObjects = rep.ObjectCount
-		}
-	}
-	var pt procTable
-	if !opts.SkipProcesses {
-		pt = parseProcs(files, s.Errors)
-		s.Procs, s.Observer = pt.splitObserver(opts.ReaderPID)
-	}
-	parseAllocSites(files, &s)
 	for p, e := range readErrs {
-		if p == GlobAllocTraces || pt.quiet(p, s.Observer) {
+		if c.isQuiet(p) {
 			continue
 		}
 		if prev, ok := s.Errors[p]; !ok || prev == "not in the snapshot" {
@@ -317,33 +264,4 @@ func (t procTable) quiet(p string, obs []ObserverProcess) bool {
 		}
 	}
 	return false
-}
-
-// parseAllocSites reads every alloc_traces (debugfs, ≥ 5.14) and
-// alloc_calls (sysfs, ≤ 5.13) file present into Sample.AllocSites by cache.
-func parseAllocSites(files map[string][]byte, s *Sample) {
-	for p, b := range files {
-		var rep slab.AllocReport
-		var err error
-		switch {
-		case strings.HasPrefix(p, "/sys/kernel/debug/slab/") && path.Base(p) == "alloc_traces":
-			rep, err = slab.ParseAllocTraces(b)
-		case strings.HasPrefix(p, "/sys/kernel/slab/") && path.Base(p) == "alloc_calls":
-			rep, err = slab.ParseAllocCalls(b)
-		default:
-			continue
-		}
-		if err != nil {
-			s.Errors[p] = err.Error()
-		} else if rep.Truncated {
-			s.Errors[p] = "cut short (alloc_calls stops at one page): some allocation sites may be missing"
-		}
-		if len(rep.Sites) == 0 {
-			continue
-		}
-		if s.AllocSites == nil {
-			s.AllocSites = map[string][]slab.AllocSite{}
-		}
-		s.AllocSites[path.Base(path.Dir(p))] = rep.Sites
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"path"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -91,24 +92,31 @@ type Policy struct {
 	Allow []AllowRule `yaml:"allow" json:"allow"`
 }
 
-// KindBytes is a byte figure per kind of series.
-type KindBytes struct {
-	Slab    int64 `yaml:"slab" json:"slab"`
-	Process int64 `yaml:"process" json:"process"`
-	Meminfo int64 `yaml:"meminfo" json:"meminfo"`
-}
+// KindBytes is a byte figure per kind of series (policy keys are the
+// kinds: slab, process, meminfo, vmalloc, ...).
+type KindBytes map[Kind]int64
 
 // For returns the figure for kind (0 for kinds without one).
-func (k KindBytes) For(kind Kind) int64 {
-	switch kind {
-	case KindSlab:
-		return k.Slab
-	case KindProcess:
-		return k.Process
-	case KindMeminfo:
-		return k.Meminfo
+func (k KindBytes) For(kind Kind) int64 { return k[kind] }
+
+// clone copies k, so that decoding over a copy leaves k as it was.
+func (k KindBytes) clone() KindBytes {
+	out := make(KindBytes, len(k))
+	for kind, v := range k {
+		out[kind] = v
 	}
-	return 0
+	return out
+}
+
+// floors is each trend source's default figure, read from Sources.
+func floors(figure func(Source) int64) KindBytes {
+	out := KindBytes{}
+	for _, src := range sources {
+		if src.Rule == RuleTrend {
+			out[src.Kind] = figure(src)
+		}
+	}
+	return out
 }
 
 // AllowRule lets series of Kind whose subject matches Subject (a path.Match
@@ -132,11 +140,11 @@ func DefaultPolicy() Policy {
 		MinSamples: 12,
 		// Caches fill and daemons settle in the first hour of a workload.
 		Warmup: time.Hour,
-		// 1 MiB of slab in 12 h is 60 MiB a month on a 128–512 MiB device;
-		// processes and meminfo figures are noisier, so their floors are higher.
-		MinGrowthBytes: KindBytes{Slab: 1 << 20, Process: 2 << 20, Meminfo: 4 << 20},
-		// 16 KiB/h (384 KiB a day) for slab; proportionally more for the rest.
-		MinSlopeBytesPerHour: KindBytes{Slab: 16 << 10, Process: 32 << 10, Meminfo: 64 << 10},
+		// Per source (Sources): 1 MiB of slab in 12 h is 60 MiB a month on
+		// a 128–512 MiB device; processes and meminfo figures are noisier,
+		// so their floors are higher.
+		MinGrowthBytes:       floors(func(s Source) int64 { return s.MinGrowthBytes }),
+		MinSlopeBytesPerHour: floors(func(s Source) int64 { return s.MinSlopeBytesPerHour }),
 		// Kendall tau ≥ 0.35: a straight leak under noise of a quarter of its
 		// growth has tau ≈ 0.55; wandering series (AR(1), bounded walks)
 		// that drift up by chance mostly stay below.
@@ -202,6 +210,7 @@ var ErrPolicy = errors.New("invalid policy")
 func LoadPolicy(b []byte, base Policy) (Policy, error) {
 	p := base
 	p.Allow = append([]AllowRule(nil), base.Allow...)
+	p.MinGrowthBytes, p.MinSlopeBytesPerHour = base.MinGrowthBytes.clone(), base.MinSlopeBytesPerHour.clone()
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
@@ -266,15 +275,18 @@ func (p Policy) Validate() error {
 		name string
 		v    KindBytes
 	}{{"min_growth_bytes", p.MinGrowthBytes}, {"min_slope_bytes_per_hour", p.MinSlopeBytesPerHour}} {
-		if g.v.Slab < 0 || g.v.Process < 0 || g.v.Meminfo < 0 {
-			return bad(g.name, g.v, "no negative figure")
+		for kind, v := range g.v {
+			if src, ok := SourceOf(kind); !ok || src.Rule != RuleTrend {
+				return bad(g.name+"."+string(kind), v, "a kind judged by trend: "+kindList(RuleTrend))
+			}
+			if v < 0 {
+				return bad(g.name+"."+string(kind), v, "not negative")
+			}
 		}
 	}
 	for i, r := range p.Allow {
-		switch r.Kind {
-		case KindSlab, KindKmemleak, KindProcess, KindMeminfo:
-		default:
-			return bad(fmt.Sprintf("allow[%d].kind", i), r.Kind, "slab, kmemleak, process or meminfo")
+		if _, ok := SourceOf(r.Kind); !ok {
+			return bad(fmt.Sprintf("allow[%d].kind", i), r.Kind, "one of "+kindList(-1))
 		}
 		if _, err := path.Match(r.Subject, ""); err != nil || r.Subject == "" {
 			return bad(fmt.Sprintf("allow[%d].subject", i), r.Subject, "a valid glob")
@@ -284,6 +296,17 @@ func (p Policy) Validate() error {
 		}
 	}
 	return nil
+}
+
+// kindList names the kinds of the sources judged by rule (-1: every source).
+func kindList(rule Rule) string {
+	var kinds []string
+	for _, src := range sources {
+		if rule < 0 || src.Rule == rule {
+			kinds = append(kinds, string(src.Kind))
+		}
+	}
+	return strings.Join(kinds, ", ")
 }
 
 // Allowed returns the reason of the first rule matching kind and subject.

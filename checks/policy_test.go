@@ -18,10 +18,10 @@ func TestLoadPolicy_OverridesOnlyGivenFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.FDR != 0.05 || p.Warmup != 90*time.Minute || p.MinGrowthBytes.Slab != 2<<20 {
-		t.Fatalf("overrides not applied: fdr=%v warmup=%v slab=%d", p.FDR, p.Warmup, p.MinGrowthBytes.Slab)
+	if p.FDR != 0.05 || p.Warmup != 90*time.Minute || p.MinGrowthBytes[KindSlab] != 2<<20 {
+		t.Fatalf("overrides not applied: fdr=%v warmup=%v slab=%d", p.FDR, p.Warmup, p.MinGrowthBytes[KindSlab])
 	}
-	if p.MinGrowthBytes.Process != base.MinGrowthBytes.Process || p.MinSamples != base.MinSamples || p.PersistFraction != base.PersistFraction {
+	if p.MinGrowthBytes[KindProcess] != base.MinGrowthBytes[KindProcess] || p.MinSamples != base.MinSamples || p.PersistFraction != base.PersistFraction {
 		t.Fatalf("fields not given changed: %+v", p)
 	}
 }
@@ -88,7 +88,7 @@ func TestPolicyTrendOptions_EarlyIsStricter(t *testing.T) {
 	if early.Alpha >= final.Alpha || early.MinPoints < final.MinPoints {
 		t.Fatalf("early %+v not stricter than final %+v", early, final)
 	}
-	if final.MinGrowth != float64(p.MinGrowthBytes.Slab) || p.TrendOptions(KindProcess, true).MinGrowth != float64(p.MinGrowthBytes.Process) {
+	if final.MinGrowth != float64(p.MinGrowthBytes[KindSlab]) || p.TrendOptions(KindProcess, true).MinGrowth != float64(p.MinGrowthBytes[KindProcess]) {
 		t.Fatal("per-kind floors not applied")
 	}
 }

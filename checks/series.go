@@ -3,7 +3,6 @@ package checks
 import (
 	"math"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/leakgate/leakgate/checks/kmemleak"
@@ -22,6 +21,8 @@ type Series struct {
 	// Decreasing marks a series whose fall is the leak direction
 	// (MemAvailable); it is judged negated.
 	Decreasing bool
+	// Context marks a series charted for context and never judged.
+	Context bool
 	// Indexes are the sample indexes of the points.
 	Indexes []int
 	// ObjectSizeBytes is a slab cache's object size (last seen).
@@ -34,8 +35,8 @@ type Series struct {
 	Frames     []kmemleak.Frame
 	// AllocCallers are the allocation-site functions of a slab cache (last seen).
 	AllocCallers []string
-	// ConsecutiveScans is how many scans, up to the last, reported a
-	// kmemleak signature.
+	// ConsecutiveScans is how many samples, up to the last, held the subject
+	// (for kmemleak: how many scans reported the signature).
 	ConsecutiveScans int
 }
 
@@ -44,15 +45,18 @@ const (
 	SubjectSUnreclaim   = "SUnreclaim"
 	SubjectUnaccounted  = "Unaccounted"
 	SubjectMemAvailable = "MemAvailable"
+	// SubjectSlab is charted for context, never judged: its reclaimable part
+	// comes and goes with memory pressure.
+	SubjectSlab = "Slab"
 )
 
 // defaultIntervalSeconds stands in for a sample's time when it has none.
 const defaultIntervalSeconds = 600
 
-// BuildSeries turns a run's samples into series: slab cache active bytes
-// per cache, kmemleak object count per signature, anonymous memory per
-// process incarnation, and the meminfo figures SUnreclaim, Unaccounted and
-// MemAvailable. Samples are ordered by time; a sample whose time does not
+// BuildSeries turns a run's samples into series, one per source (Sources)
+// and subject: slab cache active bytes per cache, kmemleak object count per
+// signature, anonymous memory per process incarnation, vmalloc bytes per
+// caller, and the meminfo figures. Samples are ordered by time; a sample whose time does not
 // advance is dropped. Caches, signatures and processes that appear mid-run
 // start their series there; gaps in the sample indexes are fine. Every
 // sample is used, whatever its boot (Judge keeps the last boot's).
@@ -80,7 +84,8 @@ type SeriesBuilder struct {
 	times   []float64
 	indexes []int
 
-	slabs, leaks, procs, mem seriesSet
+	// sets holds one set of series per source, in Sources order.
+	sets []seriesSet
 
 	added                 int
 	prevAt                time.Time
@@ -103,7 +108,10 @@ func NewSeriesBuilder() *SeriesBuilder {
 
 func (b *SeriesBuilder) reset() {
 	b.times, b.indexes = nil, nil
-	b.slabs, b.leaks, b.procs, b.mem = newSeriesSet(), newSeriesSet(), newSeriesSet(), newSeriesSet()
+	b.sets = make([]seriesSet, len(sources))
+	for i := range b.sets {
+		b.sets[i] = newSeriesSet()
+	}
 	b.lastMemAvailableBytes = math.NaN()
 	b.lastSlabs = nil
 }
@@ -145,10 +153,9 @@ func (b *SeriesBuilder) Add(s Sample) {
 	b.times = append(b.times, t)
 	b.indexes = append(b.indexes, s.Index)
 
-	b.addSlabs(s, pos)
-	b.addLeaks(s, pos)
-	b.addProcs(s, pos)
-	b.addMem(s, pos)
+	for i := range sources {
+		b.addSource(&sources[i], &b.sets[i], &s, pos)
+	}
 	if v, ok := s.Mem["MemAvailable"]; ok {
 		b.lastMemAvailableBytes = float64(v)
 	}
@@ -167,7 +174,7 @@ func (b *SeriesBuilder) Reboots() int { return b.reboots }
 // Points counts the points held across all series.
 func (b *SeriesBuilder) Points() int {
 	n := 0
-	for _, set := range []*seriesSet{&b.slabs, &b.leaks, &b.procs, &b.mem} {
+	for _, set := range b.sets {
 		for _, p := range set.list {
 			n += len(p.values)
 		}
@@ -178,8 +185,8 @@ func (b *SeriesBuilder) Points() int {
 // LatestMemAvailableBytes is the last MemAvailable read (NaN when none).
 func (b *SeriesBuilder) LatestMemAvailableBytes() float64 { return b.lastMemAvailableBytes }
 
-// Series returns the series built so far: slab caches, kmemleak signatures,
-// processes, then meminfo, each in first-seen order. Times, Values, Indexes
+// Series returns the series built so far, source by source in Sources
+// order, each source's in first-seen order. Times, Values, Indexes
 // and Bytes may share the builder's storage: treat them as read-only, and
 // call Series again after more samples are added.
 func (b *SeriesBuilder) Series() []Series {
@@ -187,7 +194,7 @@ func (b *SeriesBuilder) Series() []Series {
 		return nil
 	}
 	var out []Series
-	for _, set := range []*seriesSet{&b.slabs, &b.leaks, &b.procs, &b.mem} {
+	for _, set := range b.sets {
 		for _, p := range set.list {
 			out = append(out, b.materialize(p))
 		}
@@ -232,6 +239,14 @@ type partial struct {
 	bytes  []float64
 }
 
+// lastAt is the position of the last point (len(values) > 0).
+func (p *partial) lastAt() int {
+	if p.pos != nil {
+		return int(p.pos[len(p.pos)-1])
+	}
+	return p.start + len(p.values) - 1
+}
+
 func (p *partial) add(at int, v float64) {
 	n := len(p.values)
 	switch {
@@ -267,49 +282,39 @@ func (set *seriesSet) get(key string, init func() Series) *partial {
 	return p
 }
 
-func (b *SeriesBuilder) addSlabs(s Sample, at int) {
-	for _, c := range s.Slabs {
-		p := b.slabs.get(c.Name, func() Series { return Series{Kind: KindSlab, Subject: c.Name, Unit: "bytes"} })
-		p.add(at, float64(c.ActiveBytes()))
-		p.meta.ObjectSizeBytes = c.ObjectSizeBytes
-		if sites, ok := s.AllocSites[c.Name]; ok {
-			p.meta.AllocCallers = allocCallers(sites)
-		}
-	}
-}
-
-func allocCallers(sites []slab.AllocSite) []string {
-	out := make([]string, 0, len(sites))
-	for _, a := range sites {
-		if a.Caller != "" && !strings.HasPrefix(a.Caller, "<") {
-			out = append(out, a.Caller)
-		}
-	}
-	return out
-}
-
-// addLeaks counts objects per signature in every sample that read the
-// report (kmemleak's report is cumulative and never cleared, so a
-// signature missing from a later scan had its objects freed: count 0).
-func (b *SeriesBuilder) addLeaks(s Sample, at int) {
-	if _, failed := s.Errors[PathKmemleak]; failed {
+// addSource adds one source's points of a sample at position at. A subject
+// appears once per sample (the first point wins). For a cumulative source
+// a subject the sample lacks drops to zero, and ConsecutiveScans counts the
+// samples, up to the last, that held it.
+func (b *SeriesBuilder) addSource(src *Source, set *seriesSet, s *Sample, at int) {
+	if src.Read != nil && !src.Read(s) {
 		return
 	}
-	seen := map[string]bool{}
-	for _, g := range s.Leaks {
-		if seen[g.Signature] {
-			continue
-		}
-		seen[g.Signature] = true
-		p := b.leaks.get(g.Signature, func() Series {
-			return Series{Kind: KindKmemleak, Subject: g.Signature, Unit: "objects"}
-		})
-		p.add(at, float64(g.Count))
-		p.bytes = append(p.bytes, float64(g.Bytes))
-		p.meta.SizesBytes, p.meta.Culprit, p.meta.Frames = g.SizesBytes, g.Culprit, g.Frames
-		p.meta.ConsecutiveScans++
+	var seen map[string]bool
+	if src.ZeroWhenAbsent {
+		seen = map[string]bool{}
 	}
-	for _, p := range b.leaks.list {
+	src.Points(s, func(pt Point) {
+		p := set.get(pt.Subject, func() Series {
+			return Series{Kind: src.Kind, Subject: pt.Subject, Unit: src.Unit, Decreasing: pt.Decreasing, Context: pt.Context}
+		})
+		if n := len(p.values); n > 0 && p.lastAt() == at {
+			return // a repeated subject within one sample
+		}
+		p.add(at, pt.Value)
+		if src.Unit != "bytes" {
+			p.bytes = append(p.bytes, pt.Bytes)
+		}
+		p.meta.update(pt)
+		if seen != nil {
+			seen[pt.Subject] = true
+			p.meta.ConsecutiveScans++
+		}
+	})
+	if seen == nil {
+		return
+	}
+	for _, p := range set.list {
 		if !seen[p.meta.Subject] {
 			p.add(at, 0)
 			p.bytes = append(p.bytes, 0)
@@ -318,39 +323,23 @@ func (b *SeriesBuilder) addLeaks(s Sample, at int) {
 	}
 }
 
-func (b *SeriesBuilder) addProcs(s Sample, at int) {
-	for _, pr := range s.Procs {
-		key := pr.Key()
-		p := b.procs.get(key, func() Series { return Series{Kind: KindProcess, Subject: key, Unit: "bytes"} })
-		v := pr.RSSAnonBytes
-		if pr.HasPSSAnon {
-			v = pr.PSSAnonBytes
-		}
-		p.add(at, float64(v))
+// update keeps a point's details as the series' last-seen ones; zero
+// fields leave the earlier details in place.
+func (s *Series) update(pt Point) {
+	if pt.ObjectSizeBytes != 0 {
+		s.ObjectSizeBytes = pt.ObjectSizeBytes
 	}
-}
-
-func (b *SeriesBuilder) addMem(s Sample, at int) {
-	if len(s.Mem) == 0 {
-		return
+	if pt.SizesBytes != nil {
+		s.SizesBytes = pt.SizesBytes
 	}
-	if v, ok := s.Mem["SUnreclaim"]; ok {
-		p := b.mem.get(SubjectSUnreclaim, func() Series {
-			return Series{Kind: KindMeminfo, Subject: SubjectSUnreclaim, Unit: "bytes"}
-		})
-		p.add(at, float64(v))
+	if pt.Culprit != nil {
+		s.Culprit = pt.Culprit
 	}
-	if _, ok := s.Mem["MemTotal"]; ok {
-		p := b.mem.get(SubjectUnaccounted, func() Series {
-			return Series{Kind: KindMeminfo, Subject: SubjectUnaccounted, Unit: "bytes"}
-		})
-		p.add(at, float64(s.UnaccountedBytes))
+	if pt.Frames != nil {
+		s.Frames = pt.Frames
 	}
-	if v, ok := s.Mem["MemAvailable"]; ok {
-		p := b.mem.get(SubjectMemAvailable, func() Series {
-			return Series{Kind: KindMeminfo, Subject: SubjectMemAvailable, Unit: "bytes", Decreasing: true}
-		})
-		p.add(at, float64(v))
+	if pt.AllocCallers != nil {
+		s.AllocCallers = pt.AllocCallers
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/leakgate/leakgate/checks/kmemleak"
 	"github.com/leakgate/leakgate/checks/slab"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 func seriesBySubject(ss []Series, subject string) *Series {
@@ -63,7 +64,7 @@ func TestSeriesBuilder_BuiltIncrementallyJudgesAsWholeSamplesDo(t *testing.T) {
 			}
 		}
 	}
-	if j := b.Judge(DefaultPolicy(), JudgeOptions{Final: true}); j.Verdict != RunFail || findSubject(j, "kmalloc-128") == nil {
+	if j := b.Judge(DefaultPolicy(), JudgeOptions{Final: true}); j.Verdict != verdict.Fail || findSubject(j, "kmalloc-128") == nil {
 		t.Errorf("verdict %s findings %+v; want the kmalloc-128 leak", j.Verdict, j.Findings)
 	}
 }

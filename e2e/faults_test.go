@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/harness"
 	"github.com/leakgate/leakgate/harness/report"
 	"github.com/leakgate/leakgate/internal/rig"
@@ -74,7 +75,7 @@ func TestRigFaults_LinkDropsAndARebootOnOneRig(t *testing.T) {
 			t.Errorf("the proxy accepted %d connections, want at least %d (the first, one after each drop)", got, want)
 		}
 		assertSamples(t, out, indexesExcept(run.Meta.PlannedSamples), []int{})
-		if run.Meta.Status != report.VerdictPass || out.report.Verdict != report.VerdictPass || run.Meta.Error != "" {
+		if run.Meta.Status != verdict.Pass || out.report.Verdict != verdict.Pass || run.Meta.Error != "" {
 			t.Errorf("status %q, report.json verdict %q, error %q; want a pass with no error: the drops must leave no trace but the reconnects\n%s",
 				run.Meta.Status, out.report.Verdict, run.Meta.Error, run.Message())
 		}
@@ -114,7 +115,7 @@ func TestRigFaults_LinkDropsAndARebootOnOneRig(t *testing.T) {
 		if rebootedAt.IsZero() || newBoot == "" {
 			t.Fatal("the guest was never rebooted; the test proved nothing")
 		}
-		if run.Meta.Status != report.VerdictFail || out.report.Verdict != report.VerdictFail {
+		if run.Meta.Status != verdict.Fail || out.report.Verdict != verdict.Fail {
 			t.Errorf("status %q, report.json verdict %q, want fail", run.Meta.Status, out.report.Verdict)
 		}
 		for _, want := range []string{"target rig rebooted before sample 2 (boot_id changed)", "the samples before it are kept", "evidence/reboot.txt"} {
@@ -137,7 +138,7 @@ func TestRigFaults_LinkDropsAndARebootOnOneRig(t *testing.T) {
 		if msg := run.Message(); !strings.Contains(msg, "reboot") {
 			t.Errorf("the message does not mention the reboot:\n%s", msg)
 		}
-		if out.loaded.Meta.Reboot == nil || out.loaded.Meta.Status != report.VerdictFail {
+		if out.loaded.Meta.Reboot == nil || out.loaded.Meta.Status != verdict.Fail {
 			t.Errorf("the folder re-read says status %q, reboot %+v; want fail with the reboot", out.loaded.Meta.Status, out.loaded.Meta.Reboot)
 		}
 		// samples.jsonl still holds the sample that saw the new boot (LoadRun drops it).
@@ -182,7 +183,7 @@ func TestRigFaults_DropbearRestartAndABlackHoleOnOneRig(t *testing.T) {
 			t.Errorf("the harness opened %d connections, want at least %d: its session did not die with dropbear", got, want)
 		}
 		assertSamples(t, out, indexesExcept(run.Meta.PlannedSamples), []int{})
-		if run.Meta.Status != report.VerdictPass || out.report.Verdict != report.VerdictPass || run.Meta.Error != "" {
+		if run.Meta.Status != verdict.Pass || out.report.Verdict != verdict.Pass || run.Meta.Error != "" {
 			t.Errorf("status %q, report.json verdict %q, error %q; want a pass with no error\n%s",
 				run.Meta.Status, out.report.Verdict, run.Meta.Error, run.Message())
 		}
@@ -220,7 +221,7 @@ func TestRigFaults_DropbearRestartAndABlackHoleOnOneRig(t *testing.T) {
 				t.Errorf("gap %d says %q, want it to say the target was unreachable until the next sample was due", g.Index, g.Reason)
 			}
 		}
-		if run.Meta.Status != report.VerdictPass || out.report.Verdict != report.VerdictPass {
+		if run.Meta.Status != verdict.Pass || out.report.Verdict != verdict.Pass {
 			t.Errorf("status %q, report.json verdict %q (%s), want pass: an outage is gaps, not a verdict\n%s",
 				run.Meta.Status, out.report.Verdict, run.Meta.Error, run.Message())
 		}

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/remote"
 )
 
@@ -63,12 +63,12 @@ func TestSoak_ALeakingMergedCacheNamesTheCachesMergedWithIt(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if run.Meta.Status != report.VerdictFail {
+	if run.Meta.Status != verdict.Fail {
 		t.Fatalf("status %q (%s), want fail", run.Meta.Status, run.Meta.Error)
 	}
 	var f *checks.Finding
 	for i, g := range run.Judgement.Findings() {
-		if g.Subject == "kmalloc-512" && g.Verdict == checks.VerdictLeak {
+		if g.Subject == "kmalloc-512" && g.Verdict == verdict.Leak {
 			f = &run.Judgement.Findings()[i]
 		}
 	}

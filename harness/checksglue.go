@@ -148,7 +148,7 @@ var remoteReadSmall = remote.ReadOptions{MaxFileBytes: 1 << 20}
 var remoteRunSmall = remote.RunOptions{MaxOutputBytes: 1 << 20}
 
 // evaluateFacts turns probed facts into the preflight answer via kconfig.
-func evaluateFacts(f probedFacts) PreflightResult {
+func evaluateFacts(f targetFacts) PreflightResult {
 	p := PreflightResult{Kernel: f.Kernel, ConfigSource: f.ConfigSource, ConfigDigest: digest(f.Config), Notes: f.Notes, MountedDebugfs: f.MountedDebugfs}
 	facts := kconfig.Facts{
 		ConfigSource:       f.ConfigSource,
@@ -184,14 +184,7 @@ func evaluateFacts(f probedFacts) PreflightResult {
 	rep := kconfig.Evaluate(facts)
 	p.Ready = rep.Ready
 	for _, c := range rep.Checks {
-		st := report.CheckOK
-		switch c.Status {
-		case kconfig.Warn:
-			st = report.CheckWarn
-		case kconfig.Fail:
-			st = report.CheckFail
-		}
-		p.Checks = append(p.Checks, report.Check{Name: c.Name, Status: st, Seen: c.Seen, Remediation: c.Remediation})
+		p.Checks = append(p.Checks, report.Check{Name: c.Name, Status: c.Status, Seen: c.Seen, Remediation: c.Remediation})
 	}
 	return p
 }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // leakScenario leaks a slab cache and a kmemleak signature steadily.
@@ -100,11 +100,11 @@ func TestSoak_SIGKILLMidRunThenLoadRunJudgesThePartialFolder(t *testing.T) {
 	if err := run.WriteReports(); err != nil {
 		t.Fatalf("write reports of the killed run: %v", err)
 	}
-	if status, reason := run.Outcome(); status != report.VerdictFail || !strings.Contains(reason, "interrupted") {
+	if status, reason := run.Outcome(); status != verdict.Fail || !strings.Contains(reason, "interrupted") {
 		t.Errorf("status %q error %q: want fail, saying it was interrupted (the leak is certain in %d samples)", status, reason, want)
 	}
-	if run.Meta.Status != StatusRunning {
-		t.Errorf("run.json's status became %q; what the soak recorded must stay %q", run.Meta.Status, StatusRunning)
+	if run.Meta.Status != verdict.Running {
+		t.Errorf("run.json's status became %q; what the soak recorded must stay %q", run.Meta.Status, verdict.Running)
 	}
 	if !strings.Contains(run.Message(), "wlansim_rxbuf") {
 		t.Errorf("message does not name the leak:\n%s", run.Message())
@@ -124,7 +124,7 @@ func TestSoak_ArtifactDiskFullEndsTheRunSayingSo(t *testing.T) {
 
 	run, _ := soakFor(t, scenario{}, func(c *Config) { c.OutDir = mnt; c.Duration = faultSoakDuration() })
 
-	if run.Meta.Status != report.VerdictError || !strings.Contains(run.Meta.Error, "disk full") {
+	if run.Meta.Status != verdict.Error || !strings.Contains(run.Meta.Error, "disk full") {
 		t.Fatalf("status %q error %q: want error saying the artifact disk is full", run.Meta.Status, run.Meta.Error)
 	}
 	if len(run.Samples) < 2 || len(run.Samples) > run.Meta.PlannedSamples {
@@ -166,7 +166,7 @@ func TestSoak_InterruptedByTheCallerKeepsWhatItHas(t *testing.T) {
 	if run == nil {
 		t.Fatal("no run")
 	}
-	if run.Meta.Status != report.VerdictError || !strings.Contains(run.Meta.Error, "interrupted") {
+	if run.Meta.Status != verdict.Error || !strings.Contains(run.Meta.Error, "interrupted") {
 		t.Errorf("status %q error %q, want error saying interrupted", run.Meta.Status, run.Meta.Error)
 	}
 	if len(run.Samples) != stallAt {
@@ -196,7 +196,7 @@ func TestSoak_ScanSlowerThanAnIntervalDelaysButLosesNoSample(t *testing.T) {
 
 	run := soakDropping(t, tgt, clock)
 
-	if run.Meta.Status != report.VerdictPass {
+	if run.Meta.Status != verdict.Pass {
 		t.Fatalf("status %q (%s), want pass", run.Meta.Status, run.Meta.Error)
 	}
 	if len(run.Gaps) != 0 || len(run.Samples) != run.Meta.PlannedSamples+1 {

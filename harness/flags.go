@@ -86,8 +86,8 @@ func (f *Flags) TargetList() []string {
 	return []string{f.Target}
 }
 
-// forTarget is a copy of the flags aimed at one target of --targets.
-func (f *Flags) forTarget(target string) *Flags {
+// ForTarget is a copy of the flags aimed at one target of --targets.
+func (f *Flags) ForTarget(target string) *Flags {
 	c := *f
 	c.Targets = nil
 	c.validated, c.err = false, nil

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/leakgate/leakgate/checks"
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // TestSoak_AHostileProcessNameStaysData soaks a target whose leaking process
@@ -23,12 +23,12 @@ func TestSoak_AHostileProcessNameStaysData(t *testing.T) {
 	sc := scenario{procName: name, procAnonKB: func(n int) int64 { return 2048 + 96*int64(n) }}
 	run, tgt := soakFor(t, sc, nil)
 
-	if run.Meta.Status != report.VerdictFail {
+	if run.Meta.Status != verdict.Fail {
 		t.Fatalf("status %q (%s), want fail on the process leak", run.Meta.Status, run.Meta.Error)
 	}
 	var subject string
 	for _, f := range run.Judgement.Findings() {
-		if f.Verdict == checks.VerdictLeak && f.Kind == checks.KindProcess {
+		if f.Verdict == verdict.Leak && f.Kind == checks.KindProcess {
 			subject = f.Subject
 		}
 	}

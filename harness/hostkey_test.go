@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/remote"
 	"github.com/leakgate/leakgate/remote/remotetest"
 	"golang.org/x/crypto/ssh"
@@ -159,7 +159,7 @@ func TestSoak_PassphraseNeverReachesTheRunFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if run.Meta.Status != report.VerdictFail {
+	if run.Meta.Status != verdict.Fail {
 		t.Fatalf("status %q (%s); want the scripted leak's fail, so the run wrote its whole diagnosis", run.Meta.Status, run.Meta.Error)
 	}
 	files := 0

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // Judgement is the verdict on a run's samples (checks.Judge's answer).
@@ -13,7 +14,7 @@ type Judgement struct {
 }
 
 // Failed reports whether the judge found a leak or a ceiling was crossed.
-func (j Judgement) Failed() bool { return j.Verdict == checks.RunFail }
+func (j Judgement) Failed() bool { return j.Verdict == verdict.Fail }
 
 // Findings are the leak, suspect and allowed series, leaks first.
 func (j Judgement) Findings() []checks.Finding { return j.Judgement.Findings }
@@ -22,7 +23,7 @@ func (j Judgement) Findings() []checks.Finding { return j.Judgement.Findings }
 func (j Judgement) Summary() string {
 	var parts []string
 	for _, f := range j.Judgement.Findings {
-		if f.Verdict == checks.VerdictLeak {
+		if f.Verdict == verdict.Leak {
 			parts = append(parts, fmt.Sprintf("%s %s", f.Kind, f.Subject))
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/remote"
 	"github.com/leakgate/leakgate/remote/remotetest"
 )
@@ -214,19 +214,19 @@ func assertNoSampleLost(t *testing.T, run *Run, wantPass bool) {
 		}
 	}
 	if wantPass {
-		if run.Meta.Status != report.VerdictPass {
+		if run.Meta.Status != verdict.Pass {
 			t.Fatalf("status %q (%s), want pass: dropped links are not a verdict", run.Meta.Status, run.Meta.Error)
 		}
 		if got, want := len(run.Samples), run.Meta.PlannedSamples+1; got != want {
 			t.Errorf("%d samples, want %d (baseline + %d)", got, want, run.Meta.PlannedSamples)
 		}
 	} else {
-		if run.Meta.Status != report.VerdictFail {
+		if run.Meta.Status != verdict.Fail {
 			t.Fatalf("status %q (%s), want fail", run.Meta.Status, run.Meta.Error)
 		}
 		var named bool
 		for _, f := range run.Judgement.Findings() {
-			if f.Verdict == checks.VerdictLeak && f.Kind == checks.KindSlab && f.Subject == "wlansim_rxbuf" {
+			if f.Verdict == verdict.Leak && f.Kind == checks.KindSlab && f.Subject == "wlansim_rxbuf" {
 				named = true
 			}
 		}

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // rigs is how many targets one runner soaks at once in the many-rigs test.
@@ -71,14 +71,14 @@ func TestSoak_ThirtyTwoRigsAtOnceFromOneRunner(t *testing.T) {
 			t.Errorf("rig %d shares run folder %s", i, run.Dir)
 		}
 		dirs[run.Dir] = true
-		want := report.VerdictPass
+		want := verdict.Pass
 		if i%2 == 1 {
-			want = report.VerdictFail
+			want = verdict.Fail
 		}
 		if run.Meta.Status != want {
 			t.Errorf("rig %d: status %q (%s), want %s", i, run.Meta.Status, run.Meta.Error, want)
 		}
-		if want == report.VerdictFail && !strings.Contains(run.Judgement.Summary(), "wlansim_rxbuf") {
+		if want == verdict.Fail && !strings.Contains(run.Judgement.Summary(), "wlansim_rxbuf") {
 			t.Errorf("rig %d: %s; want the wlansim_rxbuf leak", i, run.Judgement.Summary())
 		}
 		if len(run.Gaps) != 0 {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakgate/leakgate/checks/kconfig"
 	"github.com/leakgate/leakgate/harness/report"
 	"github.com/leakgate/leakgate/remote"
 )
@@ -52,7 +53,7 @@ func (p PreflightResult) Summary() string {
 // Preflight probes the target and judges whether a soak can see leaks there.
 // The error is non-nil only when the target could not be checked at all.
 func Preflight(ctx context.Context, tgt remote.Target) (PreflightResult, error) {
-	facts, err := probeFacts(ctx, tgt)
+	facts, err := prepareTarget(ctx, tgt)
 	if err != nil {
 		return PreflightResult{}, err
 	}
@@ -108,8 +109,8 @@ const (
 	mountsPath     = "/proc/mounts"
 )
 
-// probedFacts is the raw material of the preflight, read from the target.
-type probedFacts struct {
+// targetFacts is the raw material of the preflight, read from the target.
+type targetFacts struct {
 	Kernel       string
 	Config       []byte
 	ConfigSource string
@@ -136,8 +137,11 @@ const probeTimeout = 2 * time.Minute
 // filesystem); on a real target it is empty and paths are absolute.
 const rootPrefix = "${LEAKGATE_ROOT-}"
 
-func probeFacts(ctx context.Context, tgt remote.Target) (probedFacts, error) {
-	var f probedFacts
+// prepareTarget reads the preflight's facts and prepares the target for a
+// soak: it mounts debugfs when it is not mounted and turns kmemleak's
+// automatic scan off (RestoreTarget undoes both). It writes to the target.
+func prepareTarget(ctx context.Context, tgt remote.Target) (targetFacts, error) {
+	var f targetFacts
 	run := func(argv ...string) (remote.Result, error) {
 		rctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		defer cancel()
@@ -184,7 +188,7 @@ func probeFacts(ctx context.Context, tgt remote.Target) (probedFacts, error) {
 			f.StoreUser++
 		}
 	}
-	f.DebugfsMount = mountedDebugfs(snap.Files[mountsPath])
+	f.DebugfsMount = kconfig.DebugfsMounted(snap.Files[mountsPath], debugfsPath)
 
 	// debugfs: kmemleak and alloc_traces live there; mount it when it is not.
 	if !f.DebugfsMount {
@@ -224,17 +228,6 @@ func probeFacts(ctx context.Context, tgt remote.Target) (probedFacts, error) {
 		}
 	}
 	return f, nil
-}
-
-// mountedDebugfs reports whether /proc/mounts shows debugfs on /sys/kernel/debug.
-func mountedDebugfs(mounts []byte) bool {
-	for _, line := range strings.Split(string(mounts), "\n") {
-		fs := strings.Fields(line)
-		if len(fs) >= 3 && fs[1] == debugfsPath && fs[2] == "debugfs" {
-			return true
-		}
-	}
-	return false
 }
 
 func readProbeFiles(ctx context.Context, tgt remote.Target, paths []string) (*remote.Snapshot, error) {

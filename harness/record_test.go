@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 var record = flag.Bool("record", false, "rewrite the recorded runs in testdata/harness from scripted soaks")
@@ -40,7 +42,7 @@ func TestRecordRuns(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		meta = []byte(replaceJSONString(string(meta), "status", StatusRunning))
+		meta = []byte(replaceJSONString(string(meta), "status", string(verdict.Running)))
 		if err := os.WriteFile(filepath.Join(cut, RunFile), meta, 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/harness/report"
 )
 
@@ -28,7 +29,7 @@ const RejudgedDir = "rejudged"
 type Rejudgement struct {
 	// Status is pass, fail or error; Error says why a run could not pass
 	// (or what ended it), as RunMeta.Error does.
-	Status string
+	Status verdict.Run
 	Error  string
 	// Policy is the policy that judged; PolicyDigest names it and
 	// PolicySource says where it came from.
@@ -87,6 +88,14 @@ func recordedPolicy(runJSON []byte) (*Policy, error) {
 		if _, dup := migrated[name]; dup {
 			return nil, fmt.Errorf("policy: %w: key %q is given twice (under its old and its new name)", checks.ErrPolicy, name)
 		}
+		if kindBytesKeys[name] {
+			// Per-kind figures were a struct (Slab, Process, Meminfo);
+			// they are a map keyed by the kind's name now.
+			var err error
+			if v, err = lowerKeys(v); err != nil {
+				return nil, fmt.Errorf("policy: %w: %s: %v", checks.ErrPolicy, name, err)
+			}
+		}
 		migrated[name] = v
 	}
 	b, err := json.Marshal(migrated)
@@ -104,6 +113,36 @@ func recordedPolicy(runJSON []byte) (*Policy, error) {
 	}
 	return &p, nil
 }
+
+// lowerKeys lower-cases the keys of a JSON object (null stays null).
+func lowerKeys(v json.RawMessage) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(v, &m); err != nil || m == nil {
+		return v, err
+	}
+	out := make(map[string]json.RawMessage, len(m))
+	for k, x := range m {
+		lk := strings.ToLower(k)
+		if _, dup := out[lk]; dup {
+			return nil, fmt.Errorf("kind %q is given twice", lk)
+		}
+		out[lk] = x
+	}
+	return json.Marshal(out)
+}
+
+// kindBytesKeys are the JSON keys of checks.Policy's per-kind figures.
+var kindBytesKeys = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeFor[checks.Policy]()
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Type == reflect.TypeFor[checks.KindBytes]() {
+			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			m[tag] = true
+		}
+	}
+	return m
+}()
 
 // policyKeyOf maps each checks.Policy Go field name (the keys of runs
 // recorded before the JSON keys were snake_case) to its JSON key.
@@ -149,39 +188,39 @@ func (r *Run) Rejudge(pol *Policy) {
 }
 
 // rejudgedOutcome applies the live verdict's rules to the re-judged run.
-func (r *Run) rejudgedOutcome(pol Policy) (string, string) {
+func (r *Run) rejudgedOutcome(pol Policy) (verdict.Run, string) {
 	recorded := r.Meta.Status
 	n := len(r.Samples)
 	planned := r.Meta.PlannedSamples + 1
 	j := r.Judgement.Judgement
 	switch recorded {
-	case StatusRunning, report.VerdictPass, report.VerdictFail, report.VerdictError:
+	case verdict.Running, verdict.Pass, verdict.Fail, verdict.Error:
 	default:
-		return report.VerdictError, fmt.Sprintf("run.json's status %q is none of running, pass, fail, error: the folder was not written by leakgate", recorded)
+		return verdict.Error, fmt.Sprintf("run.json's status %q is none of running, pass, fail, error: the folder was not written by leakgate", recorded)
 	}
 	switch {
 	case r.Meta.Reboot != nil:
-		return report.VerdictFail, r.Meta.Error
+		return verdict.Fail, r.Meta.Error
 	case n == 0 || r.Meta.BaselineAt.IsZero():
 		// Preflight or baseline never completed: the recorded outcome
 		// stands, but nothing without a sample passes.
-		if recorded == report.VerdictFail || recorded == report.VerdictError {
+		if recorded == verdict.Fail || recorded == verdict.Error {
 			return recorded, r.Meta.Error
 		}
-		return report.VerdictError, "the run has no usable sample to judge"
+		return verdict.Error, "the run has no usable sample to judge"
 	case r.Judgement.Failed():
 		if r.Interrupted {
-			return report.VerdictFail, fmt.Sprintf("interrupted after %d samples; %s", n, r.Judgement.Summary())
+			return verdict.Fail, fmt.Sprintf("interrupted after %d samples; %s", n, r.Judgement.Summary())
 		}
-		return report.VerdictFail, ""
-	case recorded == report.VerdictError:
-		return report.VerdictError, r.Meta.Error // a broken run stays broken
+		return verdict.Fail, ""
+	case recorded == verdict.Error:
+		return verdict.Error, r.Meta.Error // a broken run stays broken
 	case r.Interrupted:
-		return report.VerdictError, fmt.Sprintf("the soak was interrupted after %d of %d samples and no leak is certain yet; re-run it for the full duration", max(n-1, 0), r.Meta.PlannedSamples)
+		return verdict.Error, fmt.Sprintf("the soak was interrupted after %d of %d samples and no leak is certain yet; re-run it for the full duration", max(n-1, 0), r.Meta.PlannedSamples)
 	}
 	span := r.Samples[n-1].At.Sub(r.Samples[0].At)
 	if pol.Warmup >= span {
-		return report.VerdictError, fmt.Sprintf("the warm-up of %s is not shorter than the %s the samples span: nothing after it was judged; shorten warmup", pol.Warmup, span.Round(time.Second))
+		return verdict.Error, fmt.Sprintf("the warm-up of %s is not shorter than the %s the samples span: nothing after it was judged; shorten warmup", pol.Warmup, span.Round(time.Second))
 	}
 	judged := 0
 	for _, s := range r.Samples {
@@ -190,17 +229,17 @@ func (r *Run) rejudgedOutcome(pol Policy) (string, string) {
 		}
 	}
 	if judged < pol.MinSamples || j.Series == 0 || j.Insufficient == j.Series {
-		return report.VerdictError, fmt.Sprintf("%d samples after the warm-up of %s, and a verdict needs %d (min_samples); a run this short cannot pass the gate", judged, pol.Warmup, pol.MinSamples)
+		return verdict.Error, fmt.Sprintf("%d samples after the warm-up of %s, and a verdict needs %d (min_samples); a run this short cannot pass the gate", judged, pol.Warmup, pol.MinSamples)
 	}
 	if r.Meta.PlannedSamples > 0 && float64(planned-n) > maxLostFraction*float64(planned) {
-		return report.VerdictError, fmt.Sprintf("judged %d of %d planned samples (%d gaps, %d unusable records or raws, the rest never taken); a soak that saw less than half of its samples cannot pass the gate", n, planned, len(r.Gaps), len(r.Unused))
+		return verdict.Error, fmt.Sprintf("judged %d of %d planned samples (%d gaps, %d unusable records or raws, the rest never taken); a soak that saw less than half of its samples cannot pass the gate", n, planned, len(r.Gaps), len(r.Unused))
 	}
-	return report.VerdictPass, ""
+	return verdict.Pass, ""
 }
 
 // Outcome is the run's verdict and its reason: the re-judgement's when the
 // run was re-judged, else what the soak recorded.
-func (r *Run) Outcome() (status, reason string) {
+func (r *Run) Outcome() (status verdict.Run, reason string) {
 	if r.Rejudged != nil {
 		return r.Rejudged.Status, r.Rejudged.Error
 	}

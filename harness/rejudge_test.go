@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/remote"
 )
 
@@ -37,12 +38,14 @@ func TestLoadRun_RecordedPolicyWithOldKeyNamesIsMigratedOverTheDefaults(t *testi
 	got := run.RecordedPolicy()
 
 	want := DefaultPolicy()
-	// What the run recorded (Go field names as keys), over today's defaults
-	// for the fields that did not exist then.
-	want.StrictAlpha = 0.005
-	want.MaterialAtLowerBound = true
+	// What the run recorded (Go field names as keys, per-kind figures as a
+	// struct), over today's defaults for what did not exist then (vmalloc's
+	// floors, the steady-drawdown rule).
+	growth, slope := maps.Clone(want.MinGrowthBytes), maps.Clone(want.MinSlopeBytesPerHour)
+	maps.Copy(growth, checks.KindBytes{checks.KindSlab: 1 << 20, checks.KindProcess: 2 << 20, checks.KindMeminfo: 4 << 20})
+	maps.Copy(slope, checks.KindBytes{checks.KindSlab: 16 << 10, checks.KindProcess: 32 << 10, checks.KindMeminfo: 64 << 10})
 	if got.MinSamples != 12 || got.ConfidenceLevel != 0.95 || got.FDR != 0.01 || got.StrictAlpha != 0.005 ||
-		got.MinGrowthBytes != (checks.KindBytes{Slab: 1 << 20, Process: 2 << 20, Meminfo: 4 << 20}) ||
+		!maps.Equal(got.MinGrowthBytes, growth) || !maps.Equal(got.MinSlopeBytesPerHour, slope) ||
 		got.SteadyDrawdown != want.SteadyDrawdown || !got.MaterialAtLowerBound || got.Warmup != time.Hour {
 		t.Errorf("recorded policy decoded as %+v", got)
 	}
@@ -84,10 +87,10 @@ func TestRejudge_LeavesTheRecordedMetaAsWritten(t *testing.T) {
 
 	run.Rejudge(&pol)
 
-	if run.Meta.Status != StatusRunning || run.Meta.Error != before.Error || run.Meta.Policy != before.Policy || !run.Meta.Ended.Equal(before.Ended) {
+	if run.Meta.Status != verdict.Running || run.Meta.Error != before.Error || run.Meta.Policy != before.Policy || !run.Meta.Ended.Equal(before.Ended) {
 		t.Errorf("Rejudge changed the recorded meta: status %q error %q", run.Meta.Status, run.Meta.Error)
 	}
-	if got := run.Report().Rejudged; got == nil || got.RecordedVerdict != StatusRunning || got.PolicyDigest != PolicyDigest(pol) {
+	if got := run.Report().Rejudged; got == nil || got.RecordedVerdict != verdict.Running || got.PolicyDigest != PolicyDigest(pol) {
 		t.Errorf("report's rejudged block %+v, want the recorded status and the digest of the given policy", got)
 	}
 }
@@ -224,7 +227,7 @@ func TestRejudge_AnUnknownRecordedStatusIsAnError(t *testing.T) {
 
 	run.Rejudge(nil)
 
-	if status, reason := run.Outcome(); status != report.VerdictError || !strings.Contains(reason, `status "passed" is none of running, pass, fail, error`) {
+	if status, reason := run.Outcome(); status != verdict.Error || !strings.Contains(reason, `status "passed" is none of running, pass, fail, error`) {
 		t.Errorf("outcome %s %q", status, reason)
 	}
 }

@@ -15,12 +15,9 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/harness/report"
 )
-
-// StatusRunning is run.json's status while a soak is in progress; a folder
-// still saying it after the soak is gone was interrupted (killed, crashed).
-const StatusRunning = "running"
 
 // Run is one recorded soak: its metadata, samples, gaps and judgement.
 // Soak returns it; LoadRun rebuilds it from a run folder.
@@ -126,7 +123,7 @@ type RunMeta struct {
 	Started        time.Time `json:"started"`
 	Ended          time.Time `json:"ended,omitempty"`
 	// Status is running, pass, fail or error.
-	Status string `json:"status"`
+	Status verdict.Run `json:"status"`
 	// Error says why the run failed or could not reach a verdict.
 	Error     string         `json:"error,omitempty"`
 	Reboot    *report.Reboot `json:"reboot,omitempty"`
@@ -142,7 +139,7 @@ type RunMeta struct {
 // Failed reports whether the run did not pass.
 func (r *Run) Failed() bool {
 	status, _ := r.Outcome()
-	return status != report.VerdictPass
+	return status != verdict.Pass
 }
 
 // Message is the whole diagnosis, as the Gomega matcher prints it.
@@ -186,7 +183,7 @@ func LoadRunContext(ctx context.Context, dir string) (*Run, error) {
 	}
 	r.Meta.Policy = pol
 	r.Preflight = r.Meta.Preflight
-	r.Interrupted = r.Meta.Status == StatusRunning
+	r.Interrupted = r.Meta.Status == verdict.Running
 	// samples.jsonl is streamed: per index only where its sample line is
 	// (or the gap), so a day of 10 s samples is never in memory at once.
 	type entry struct {
@@ -477,8 +474,8 @@ func (r *Run) Report() report.Run {
 		Observer:       r.observer,
 		Meta:           map[string]string{},
 	}
-	if rr.Verdict == StatusRunning {
-		rr.Verdict = report.VerdictError
+	if rr.Verdict == verdict.Running {
+		rr.Verdict = verdict.Error
 		if rr.Error == "" {
 			rr.Error = "the soak was interrupted before its verdict"
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/harness/report"
 	"github.com/leakgate/leakgate/remote"
 )
@@ -28,22 +29,22 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 		smp, err := s.sampleWithRetry(ctx, i, deadline)
 		if err != nil {
 			if ctx.Err() != nil {
-				s.fail(report.VerdictError, fmt.Sprintf("interrupted at sample %d of %d: %v", i, planned, context.Cause(ctx)))
+				s.fail(verdict.Error, fmt.Sprintf("interrupted at sample %d of %d: %v", i, planned, context.Cause(ctx)))
 				break
 			}
 			if errors.Is(err, ErrDiskFull) {
-				s.fail(report.VerdictError, fmt.Sprintf("sample %d: %v", i, err))
+				s.fail(verdict.Error, fmt.Sprintf("sample %d: %v", i, err))
 				break
 			}
 			gap := Gap{Index: i, At: s.clock.Now(), Reason: err.Error()}
 			r.Gaps = append(r.Gaps, gap)
 			s.logf("sample %d of %d: gap: %s", i, planned, gap.Reason)
 			if werr := s.st.appendRecord(Record{Gap: &gap}); werr != nil {
-				s.fail(report.VerdictError, fmt.Sprintf("record gap %d: %v", i, werr))
+				s.fail(verdict.Error, fmt.Sprintf("record gap %d: %v", i, werr))
 				break
 			}
 			if !remote.IsRetryable(err) && !isSampleError(err) {
-				s.fail(report.VerdictError, fmt.Sprintf("sample %d of %d on %s: %v", i, planned, cfg.TargetName, err))
+				s.fail(verdict.Error, fmt.Sprintf("sample %d of %d on %s: %v", i, planned, cfg.TargetName, err))
 				break
 			}
 			s.reportProgress(i, planned)
@@ -58,7 +59,7 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 			lastEarly = smp.At
 			if stop, why := r.judge(false); stop {
 				// The findings and the sample count say it all; Error is for broken runs.
-				s.fail(report.VerdictFail, "")
+				s.fail(verdict.Fail, "")
 				s.logf("ended early at sample %d of %d: %s", i, planned, why)
 				s.reportProgress(i, planned)
 				break
@@ -66,7 +67,7 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 		}
 		s.reportProgress(i, planned)
 	}
-	if r.Meta.Status == StatusRunning || r.Meta.Status == report.VerdictFail {
+	if r.Meta.Status == verdict.Running || r.Meta.Status == verdict.Fail {
 		s.finish()
 		return
 	}
@@ -86,21 +87,21 @@ func earlyJudgeEvery(interval time.Duration) time.Duration {
 func (s *soak) finish() {
 	r := s.rec
 	r.judge(true)
-	if r.Meta.Status != StatusRunning {
+	if r.Meta.Status != verdict.Running {
 		return
 	}
 	if r.Judgement.Failed() {
 		// The findings are the diagnosis; Error stays for what ended a run otherwise.
-		r.Meta.Status = report.VerdictFail
+		r.Meta.Status = verdict.Fail
 		s.logf("fail: %s", r.Judgement.Summary())
 		return
 	}
 	if planned := r.Meta.PlannedSamples + 1; float64(len(r.Gaps)) > maxLostFraction*float64(planned) {
-		r.Meta.Status = report.VerdictError
+		r.Meta.Status = verdict.Error
 		r.Meta.Error = fmt.Sprintf("lost %d of %d planned samples to outages (see the gaps); a soak that saw less than half of its samples cannot pass the gate: fix the link to the target and run it again", len(r.Gaps), planned)
 		return
 	}
-	r.Meta.Status = report.VerdictPass
+	r.Meta.Status = verdict.Pass
 }
 
 // maxLostFraction is the share of planned samples a soak may lose to gaps
@@ -129,10 +130,10 @@ func (s *soak) waitUntil(ctx context.Context, due time.Time, wl *workloadSet, sc
 		}
 		select {
 		case <-ctx.Done():
-			s.fail(report.VerdictError, fmt.Sprintf("interrupted after %d samples: %v", len(s.rec.Samples), context.Cause(ctx)))
+			s.fail(verdict.Error, fmt.Sprintf("interrupted after %d samples: %v", len(s.rec.Samples), context.Cause(ctx)))
 			return false
 		case why := <-wl.failed:
-			s.fail(report.VerdictError, "workload failed: "+why)
+			s.fail(verdict.Error, "workload failed: "+why)
 			return false
 		case <-s.clock.After(next.Sub(now)):
 		}
@@ -243,7 +244,7 @@ func (s *soak) checkReboot(ctx context.Context, i int, smp checks.Sample) bool {
 	if !changed {
 		why = fmt.Sprintf("uptime went back from %s to %s", prevUptime.Round(time.Second), smp.Uptime.Round(time.Second))
 	}
-	s.fail(report.VerdictFail, fmt.Sprintf("target %s rebooted before sample %d (%s); the samples before it are kept, see evidence/reboot.txt", s.cfg.TargetName, i, why))
+	s.fail(verdict.Fail, fmt.Sprintf("target %s rebooted before sample %d (%s); the samples before it are kept, see evidence/reboot.txt", s.cfg.TargetName, i, why))
 	return true
 }
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/remote"
 )
 
@@ -65,7 +65,7 @@ func TestSoak_ABriefOutageWhileBehindScheduleLosesNoSample(t *testing.T) {
 	if !tgt.armed || tgt.failLeft != 0 {
 		t.Fatalf("the outage did not happen (armed %v, %d failures left)", tgt.armed, tgt.failLeft)
 	}
-	if run.Meta.Status != report.VerdictPass || len(run.Gaps) != 0 || len(run.Samples) != 13 {
+	if run.Meta.Status != verdict.Pass || len(run.Gaps) != 0 || len(run.Samples) != 13 {
 		t.Fatalf("status %q (%s), gaps %v, %d samples; want a pass with all 13 samples", run.Meta.Status, run.Meta.Error, gapIndexes(run), len(run.Samples))
 	}
 	s3 := run.Samples[3]
@@ -109,7 +109,7 @@ func TestSoak_AReadThatOutlivesItsTimeoutIsRetriedNotTheEndOfTheRun(t *testing.T
 	if !tgt.stalled {
 		t.Fatal("the read never stalled")
 	}
-	if run.Meta.Status != report.VerdictPass || len(run.Gaps) != 0 || len(run.Samples) != 13 {
+	if run.Meta.Status != verdict.Pass || len(run.Gaps) != 0 || len(run.Samples) != 13 {
 		t.Fatalf("status %q (%s), gaps %v, %d samples; want a pass with all 13 samples", run.Meta.Status, run.Meta.Error, gapIndexes(run), len(run.Samples))
 	}
 }
@@ -123,7 +123,7 @@ func TestSoak_ARunThatLostMostOfItsSamplesIsAnErrorNotAPass(t *testing.T) {
 	if got := len(run.Gaps); got != 13 {
 		t.Fatalf("%d gaps, want 13", got)
 	}
-	if run.Meta.Status != report.VerdictError || !strings.Contains(run.Meta.Error, "lost 13 of 25 planned samples") {
+	if run.Meta.Status != verdict.Error || !strings.Contains(run.Meta.Error, "lost 13 of 25 planned samples") {
 		t.Errorf("status %q (%s), want error saying 13 of 25 samples were lost", run.Meta.Status, run.Meta.Error)
 	}
 }

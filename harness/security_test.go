@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/remote"
 	"github.com/leakgate/leakgate/remote/remotetest"
 )
@@ -44,7 +44,7 @@ func TestSoak_PasswordNeverReachesTheRunFolderOrWorkloads(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if run.Meta.Status == report.VerdictError {
+	if run.Meta.Status == verdict.Error {
 		t.Fatalf("the soak did not run: %s", run.Meta.Error)
 	}
 	files := 0

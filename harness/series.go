@@ -44,11 +44,12 @@ func (r *Run) topGrowers(n int) []string {
 		if d <= 0 {
 			continue
 		}
-		switch s.Kind {
-		case checks.KindSlab:
-			gs = append(gs, grower{"slab " + s.Subject, d})
-		case checks.KindProcess:
-			gs = append(gs, grower{"process " + processName(s.Subject), d})
+		if src, _ := checks.SourceOf(s.Kind); src.TopGrowers {
+			name := s.Subject
+			if s.Kind == checks.KindProcess {
+				name = processName(name)
+			}
+			gs = append(gs, grower{src.Noun + " " + name, d})
 		}
 	}
 	sort.SliceStable(gs, func(i, j int) bool { return gs[i].bytes > gs[j].bytes })

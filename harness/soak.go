@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/remote"
 )
 
@@ -202,7 +202,7 @@ func (s *soak) run(ctx context.Context) (*Run, error) {
 	r := &Run{Dir: st.dir, Meta: RunMeta{
 		Target:         cfg.TargetName,
 		Started:        start,
-		Status:         StatusRunning,
+		Status:         verdict.Running,
 		Duration:       cfg.Duration,
 		Interval:       cfg.Interval,
 		Warmup:         cfg.Warmup,
@@ -225,17 +225,17 @@ func (s *soak) run(ctx context.Context) (*Run, error) {
 	s.lifecycle(ctx)
 
 	r.Meta.Ended = s.clock.Now()
-	if r.Meta.Status == StatusRunning {
-		r.Meta.Status = report.VerdictError
+	if r.Meta.Status == verdict.Running {
+		r.Meta.Status = verdict.Error
 		r.Meta.Error = "the soak ended without a verdict"
 	}
 	if err := st.close(); err != nil && r.Meta.Error == "" {
-		r.Meta.Status, r.Meta.Error = report.VerdictError, fmt.Sprintf("close %s: %v", SamplesFile, err)
+		r.Meta.Status, r.Meta.Error = verdict.Error, fmt.Sprintf("close %s: %v", SamplesFile, err)
 	}
 	if err := r.writeArtifacts(); err != nil {
 		s.logf("write reports: %v", err)
-		if r.Meta.Status != report.VerdictError {
-			r.Meta.Status, r.Meta.Error = report.VerdictError, fmt.Sprintf("write reports in %s: %v", r.Dir, err)
+		if r.Meta.Status != verdict.Error {
+			r.Meta.Status, r.Meta.Error = verdict.Error, fmt.Sprintf("write reports in %s: %v", r.Dir, err)
 		}
 	}
 	s.logf("verdict %s%s", r.Meta.Status, suffixIf(r.Meta.Error))
@@ -263,26 +263,26 @@ func (s *soak) lifecycle(ctx context.Context) {
 	r.Meta.ConfigSource = pf.ConfigSource
 	r.Meta.PreflightNotes = pf.Notes
 	if err != nil {
-		s.fail(report.VerdictError, fmt.Sprintf("preflight could not check %s: %v", cfg.TargetName, err))
+		s.fail(verdict.Error, fmt.Sprintf("preflight could not check %s: %v", cfg.TargetName, err))
 		return
 	}
 	defer s.restoreTarget(ctx, pf)
 	if !pf.Ready {
-		s.fail(report.VerdictError, "target not ready for leak detection: "+pf.Summary())
+		s.fail(verdict.Error, "target not ready for leak detection: "+pf.Summary())
 		return
 	}
 
 	s.status("baseline")
 	base, err := s.baseline(ctx)
 	if err != nil {
-		s.fail(report.VerdictError, fmt.Sprintf("baseline on %s: %v", cfg.TargetName, err))
+		s.fail(verdict.Error, fmt.Sprintf("baseline on %s: %v", cfg.TargetName, err))
 		return
 	}
 	r.Meta.BootID, r.Meta.Uptime = base.BootID, base.Uptime
 	r.Meta.BaselineAt = base.At
 	r.Meta.SlabAliases = s.slabAliases(ctx)
 	if err := s.st.writeJSON(RunFile, r.Meta); err != nil {
-		s.fail(report.VerdictError, err.Error())
+		s.fail(verdict.Error, err.Error())
 		return
 	}
 
@@ -316,13 +316,13 @@ func (s *soak) status(step string) {
 }
 
 // fail ends the run with a verdict and a reason, keeping the first reason.
-func (s *soak) fail(verdict, reason string) {
-	if s.rec.Meta.Status != StatusRunning {
+func (s *soak) fail(v verdict.Run, reason string) {
+	if s.rec.Meta.Status != verdict.Running {
 		return
 	}
-	s.rec.Meta.Status = verdict
+	s.rec.Meta.Status = v
 	s.rec.Meta.Error = reason
-	s.logf("%s: %s", verdict, reason)
+	s.logf("%s: %s", v, reason)
 }
 
 func (s *soak) workloads() []Workload {

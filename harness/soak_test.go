@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/remote"
 )
 
@@ -47,7 +47,7 @@ func TestSoak_CleanTargetPassesAfterTheFullDuration(t *testing.T) {
 	t.Parallel()
 	run, tgt := soakFor(t, scenario{}, nil)
 
-	if run.Meta.Status != report.VerdictPass {
+	if run.Meta.Status != verdict.Pass {
 		t.Fatalf("status = %q (%s), want pass", run.Meta.Status, run.Meta.Error)
 	}
 	if got, want := len(run.Samples), 73; got != want {
@@ -78,12 +78,12 @@ func TestSoak_SlabLeakWithKmemleakSignatureFails(t *testing.T) {
 	}
 	run, _ := soakFor(t, sc, nil)
 
-	if run.Meta.Status != report.VerdictFail {
+	if run.Meta.Status != verdict.Fail {
 		t.Fatalf("status = %q (%s), want fail", run.Meta.Status, run.Meta.Error)
 	}
 	var slabLeak, kmLeak bool
 	for _, f := range run.Judgement.Findings() {
-		if f.Verdict != checks.VerdictLeak {
+		if f.Verdict != verdict.Leak {
 			continue
 		}
 		if f.Kind == checks.KindSlab && f.Subject == "wlansim_rxbuf" {
@@ -146,14 +146,14 @@ func TestSoak_ProcessLeakNamesTheProcess(t *testing.T) {
 	sc := scenario{procAnonKB: func(n int) int64 { return 2048 + 96*int64(n) }}
 	run, _ := soakFor(t, sc, nil)
 
-	if run.Meta.Status != report.VerdictFail {
+	if run.Meta.Status != verdict.Fail {
 		t.Fatalf("status = %q (%s), want fail", run.Meta.Status, run.Meta.Error)
 	}
 	var found bool
 	for _, f := range run.Judgement.Findings() {
-		if f.Verdict == checks.VerdictLeak && f.Kind == checks.KindProcess && strings.HasPrefix(f.Subject, "hostapd") {
+		if f.Verdict == verdict.Leak && f.Kind == checks.KindProcess && strings.HasPrefix(f.Subject, "hostapd") {
 			found = true
-		} else if f.Verdict == checks.VerdictLeak {
+		} else if f.Verdict == verdict.Leak {
 			t.Errorf("unexpected leak %s %s", f.Kind, f.Subject)
 		}
 	}
@@ -174,7 +174,7 @@ func TestSoak_BenignWarmupCachePasses(t *testing.T) {
 	}}
 	run, _ := soakFor(t, sc, nil)
 
-	if run.Meta.Status != report.VerdictPass {
+	if run.Meta.Status != verdict.Pass {
 		t.Fatalf("status = %q (%s), want pass; message:\n%s", run.Meta.Status, run.Meta.Error, run.Message())
 	}
 	if len(run.Samples) != 73 {
@@ -187,7 +187,7 @@ func TestSoak_RebootAtSampleFiveFailsNamingTheSample(t *testing.T) {
 	t.Parallel()
 	run, _ := soakFor(t, scenario{rebootAt: 5}, nil)
 
-	if run.Meta.Status != report.VerdictFail {
+	if run.Meta.Status != verdict.Fail {
 		t.Fatalf("status = %q, want fail", run.Meta.Status)
 	}
 	rb := run.Meta.Reboot
@@ -214,7 +214,7 @@ func TestSoak_RebootAtSampleFiveFailsNamingTheSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	loaded.Rejudge(nil)
-	if status, _ := loaded.Outcome(); status != report.VerdictFail || len(loaded.Samples) != 5 || loaded.Meta.Reboot == nil {
+	if status, _ := loaded.Outcome(); status != verdict.Fail || len(loaded.Samples) != 5 || loaded.Meta.Reboot == nil {
 		t.Errorf("analyze of the rebooted run: status %q, %d samples, reboot %v; want fail, the 5 samples of the first boot, the reboot", status, len(loaded.Samples), loaded.Meta.Reboot)
 	}
 }
@@ -235,7 +235,7 @@ func TestSoak_LinkDropShowsAsGapsThenRecovers(t *testing.T) {
 	sc := scenario{down: linkDownAt}
 	run, tgt := soakFor(t, sc, func(c *Config) { c.Duration = faultSoakDuration() })
 
-	if run.Meta.Status != report.VerdictPass {
+	if run.Meta.Status != verdict.Pass {
 		t.Fatalf("status = %q (%s), want pass", run.Meta.Status, run.Meta.Error)
 	}
 	var want []int

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/remote"
 	"github.com/leakgate/leakgate/remote/remotetest"
 )
@@ -215,7 +215,7 @@ func afterHoles(run *Run) []int {
 // black-holed samples, each gap saying the target was unreachable.
 func assertOnlyHoledGaps(t *testing.T, run *Run) {
 	t.Helper()
-	if run.Meta.Status != report.VerdictPass {
+	if run.Meta.Status != verdict.Pass {
 		t.Fatalf("status %q (%s), want pass: an outage is gaps, not a verdict", run.Meta.Status, run.Meta.Error)
 	}
 	var want []int

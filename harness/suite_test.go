@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakgate/leakgate/checks/kconfig"
 	"github.com/onsi/ginkgo/v2/types"
 )
 
@@ -371,5 +372,5 @@ func debugfsMounted(t *testing.T) bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return mountedDebugfs(b)
+	return kconfig.DebugfsMounted(b, debugfsPath)
 }

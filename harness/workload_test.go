@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 func TestSoak_WorkloadsRunLogAndStop(t *testing.T) {
@@ -30,7 +30,7 @@ func TestSoak_WorkloadsRunLogAndStop(t *testing.T) {
 		c.TargetHost = "ap-under-test"
 	})
 
-	if run.Meta.Status != report.VerdictPass {
+	if run.Meta.Status != verdict.Pass {
 		t.Fatalf("status %q (%s), want pass", run.Meta.Status, run.Meta.Error)
 	}
 	env, err := os.ReadFile(hostMarker)
@@ -71,7 +71,7 @@ func TestSoak_WorkloadThatDiesWithOnExitFailEndsTheRun(t *testing.T) {
 	}}
 	run, _ := soakFor(t, scenario{}, func(c *Config) { c.Profile = profile })
 
-	if run.Meta.Status != report.VerdictError || !strings.Contains(run.Meta.Error, "fragile") || !strings.Contains(run.Meta.Error, "on_exit: fail") {
+	if run.Meta.Status != verdict.Error || !strings.Contains(run.Meta.Error, "fragile") || !strings.Contains(run.Meta.Error, "on_exit: fail") {
 		t.Fatalf("status %q error %q: want error naming the workload and its on_exit rule", run.Meta.Status, run.Meta.Error)
 	}
 	b, _ := os.ReadFile(filepath.Join(run.Dir, WorkloadsDir, "fragile.log"))

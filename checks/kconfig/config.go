@@ -131,3 +131,14 @@ func param(params []string, names ...string) (value, which string, ok bool) {
 	}
 	return value, which, ok
 }
+
+// DebugfsMounted reports whether /proc/mounts shows debugfs mounted on dir.
+func DebugfsMounted(mounts []byte, dir string) bool {
+	for _, line := range strings.Split(string(mounts), "\n") {
+		fs := strings.Fields(line)
+		if len(fs) >= 3 && fs[1] == dir && fs[2] == "debugfs" {
+			return true
+		}
+	}
+	return false
+}

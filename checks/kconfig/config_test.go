@@ -166,3 +166,17 @@ func BenchmarkVsFloor(b *testing.B) {
 		})
 	}
 }
+
+func TestDebugfsMounted_OnlyDebugfsOnTheGivenFolderCounts(t *testing.T) {
+	mounts := []byte("proc /proc proc rw 0 0\ntracefs /sys/kernel/debug/tracing tracefs rw 0 0\nnone /sys/kernel/debug tmpfs rw 0 0\n")
+	if DebugfsMounted(mounts, "/sys/kernel/debug") {
+		t.Errorf("a tmpfs on /sys/kernel/debug was taken for debugfs")
+	}
+	mounts = append(mounts, "debugfs /sys/kernel/debug debugfs rw,relatime 0 0\n"...)
+	if !DebugfsMounted(mounts, "/sys/kernel/debug") {
+		t.Errorf("debugfs on /sys/kernel/debug not seen")
+	}
+	if DebugfsMounted(mounts, "/debug") {
+		t.Errorf("debugfs seen on a folder it is not mounted on")
+	}
+}

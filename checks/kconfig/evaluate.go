@@ -3,6 +3,8 @@ package kconfig
 import (
 	"fmt"
 	"strings"
+
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // Facts is what the harness learned about a target before a soak.
@@ -30,21 +32,12 @@ type Facts struct {
 	MergedCaches int `json:"merged_caches"`
 }
 
-// Status is one check's outcome.
-type Status string
-
-// Check outcomes: a fail makes the target not ready; a warn weakens the
-// diagnosis but the gate still works.
-const (
-	Pass Status = "pass"
-	Warn Status = "warn"
-	Fail Status = "fail"
-)
-
 // Check is one preflight finding.
 type Check struct {
-	Name   string `json:"name"`
-	Status Status `json:"status"`
+	Name string `json:"name"`
+	// Status: a fail makes the target not ready; a warn weakens the
+	// diagnosis but the gate still works.
+	Status verdict.Check `json:"status"`
 	// Seen is what was observed, in the kernel's own words where possible.
 	Seen string `json:"seen"`
 	// Remediation is the exact config line, boot parameter or command; empty on pass.
@@ -79,7 +72,7 @@ func (r Report) Text() string {
 func (r Report) Remediations() []string {
 	var out []string
 	for _, c := range r.Checks {
-		if c.Status == Fail && c.Remediation != "" {
+		if c.Status == verdict.CheckFail && c.Remediation != "" {
 			out = append(out, c.Name+": "+c.Remediation)
 		}
 	}
@@ -131,7 +124,7 @@ func Evaluate(f Facts) Report {
 	}
 	r := Report{Ready: true, Checks: checks}
 	for _, c := range checks {
-		if c.Status == Fail {
+		if c.Status == verdict.CheckFail {
 			r.Ready = false
 		}
 	}
@@ -141,12 +134,12 @@ func Evaluate(f Facts) Report {
 func configCheck(f Facts) Check {
 	c := Check{Name: CheckConfig}
 	if f.Config == nil {
-		c.Status = Warn
+		c.Status = verdict.CheckWarn
 		c.Seen = "could not be read (no /proc/config.gz, no /boot/config-" + orUnknown(f.KernelRelease) + "); deciding from runtime probes"
 		c.Remediation = "rebuild with CONFIG_IKCONFIG=y and CONFIG_IKCONFIG_PROC=y, or install the config as /boot/config-$(uname -r)"
 		return c
 	}
-	c.Status = Pass
+	c.Status = verdict.CheckOK
 	c.Seen = fmt.Sprintf("read %d options from %s", len(f.Config), orUnknown(f.ConfigSource))
 	return c
 }
@@ -155,14 +148,14 @@ func slubDebugCheck(f Facts) Check {
 	c := Check{Name: CheckSlubDebug}
 	switch {
 	case f.Config != nil && f.Config["CONFIG_SLUB_DEBUG"] == "y":
-		c.Status, c.Seen = Pass, f.Config.Seen("CONFIG_SLUB_DEBUG")
+		c.Status, c.Seen = verdict.CheckOK, f.Config.Seen("CONFIG_SLUB_DEBUG")
 	case f.Config != nil:
-		c.Status, c.Seen = Fail, f.Config.Seen("CONFIG_SLUB_DEBUG")
+		c.Status, c.Seen = verdict.CheckFail, f.Config.Seen("CONFIG_SLUB_DEBUG")
 		c.Remediation = "rebuild with CONFIG_SLUB_DEBUG=y"
 	case f.SlabinfoReadable:
-		c.Status, c.Seen = Pass, "config unknown; /proc/slabinfo is readable, so SLUB_DEBUG (or SLAB) is built in"
+		c.Status, c.Seen = verdict.CheckOK, "config unknown; /proc/slabinfo is readable, so SLUB_DEBUG (or SLAB) is built in"
 	default:
-		c.Status, c.Seen = Fail, "config unknown and /proc/slabinfo is not readable"
+		c.Status, c.Seen = verdict.CheckFail, "config unknown and /proc/slabinfo is not readable"
 		c.Remediation = "rebuild with CONFIG_SLUB_DEBUG=y (and run the harness as root: slabinfo is mode 0400)"
 	}
 	return c
@@ -171,10 +164,10 @@ func slubDebugCheck(f Facts) Check {
 func slabinfoCheck(f Facts) Check {
 	c := Check{Name: CheckSlabinfo}
 	if f.SlabinfoReadable {
-		c.Status, c.Seen = Pass, fmt.Sprintf("/proc/slabinfo readable, %d caches in /sys/kernel/slab", f.SlabCaches)
+		c.Status, c.Seen = verdict.CheckOK, fmt.Sprintf("/proc/slabinfo readable, %d caches in /sys/kernel/slab", f.SlabCaches)
 		return c
 	}
-	c.Status, c.Seen = Fail, "/proc/slabinfo could not be read"
+	c.Status, c.Seen = verdict.CheckFail, "/proc/slabinfo could not be read"
 	c.Remediation = "run the harness as root (slabinfo is mode 0400) on a kernel with CONFIG_SLUB_DEBUG=y"
 	return c
 }
@@ -183,18 +176,18 @@ func kmemleakConfigCheck(f Facts) Check {
 	c := Check{Name: CheckKmemleak}
 	switch {
 	case f.Config != nil && f.Config["CONFIG_DEBUG_KMEMLEAK"] == "y":
-		c.Status, c.Seen = Pass, f.Config.Seen("CONFIG_DEBUG_KMEMLEAK")
+		c.Status, c.Seen = verdict.CheckOK, f.Config.Seen("CONFIG_DEBUG_KMEMLEAK")
 		if pool, ok := f.Config["CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE"]; ok {
 			c.Seen += ", CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE=" + pool
 		}
 	case f.Config != nil:
-		c.Status, c.Seen, c.Remediation = Fail, f.Config.Seen("CONFIG_DEBUG_KMEMLEAK"), fixKmemleakConfig
+		c.Status, c.Seen, c.Remediation = verdict.CheckFail, f.Config.Seen("CONFIG_DEBUG_KMEMLEAK"), fixKmemleakConfig
 	case f.KmemleakFileExists:
-		c.Status, c.Seen = Pass, "config unknown; /sys/kernel/debug/kmemleak exists"
+		c.Status, c.Seen = verdict.CheckOK, "config unknown; /sys/kernel/debug/kmemleak exists"
 	case f.DebugfsMounted:
-		c.Status, c.Seen, c.Remediation = Fail, "config unknown; debugfs is mounted but has no kmemleak file", fixKmemleakConfig+" (if it is built in, "+fixKmemleakBoot+")"
+		c.Status, c.Seen, c.Remediation = verdict.CheckFail, "config unknown; debugfs is mounted but has no kmemleak file", fixKmemleakConfig+" (if it is built in, "+fixKmemleakBoot+")"
 	default:
-		c.Status, c.Seen, c.Remediation = Warn, "config unknown and debugfs not mounted: cannot tell", fixMountDebugfs
+		c.Status, c.Seen, c.Remediation = verdict.CheckWarn, "config unknown and debugfs not mounted: cannot tell", fixMountDebugfs
 	}
 	return c
 }
@@ -203,17 +196,17 @@ func debugFSCheck(f Facts) Check {
 	c := Check{Name: CheckDebugFS}
 	switch {
 	case f.Config != nil && f.Config["CONFIG_DEBUG_FS"] == "y":
-		c.Status, c.Seen = Pass, f.Config.Seen("CONFIG_DEBUG_FS")
+		c.Status, c.Seen = verdict.CheckOK, f.Config.Seen("CONFIG_DEBUG_FS")
 		if f.Config["CONFIG_DEBUG_FS_ALLOW_NONE"] == "y" {
-			c.Status, c.Seen = Fail, c.Seen+", CONFIG_DEBUG_FS_ALLOW_NONE=y"
+			c.Status, c.Seen = verdict.CheckFail, c.Seen+", CONFIG_DEBUG_FS_ALLOW_NONE=y"
 			c.Remediation = "rebuild with CONFIG_DEBUG_FS_ALLOW_ALL=y, or boot with debugfs=on"
 		}
 	case f.Config != nil:
-		c.Status, c.Seen, c.Remediation = Fail, f.Config.Seen("CONFIG_DEBUG_FS"), "rebuild with CONFIG_DEBUG_FS=y"
+		c.Status, c.Seen, c.Remediation = verdict.CheckFail, f.Config.Seen("CONFIG_DEBUG_FS"), "rebuild with CONFIG_DEBUG_FS=y"
 	case f.DebugfsMounted:
-		c.Status, c.Seen = Pass, "config unknown; debugfs is mounted"
+		c.Status, c.Seen = verdict.CheckOK, "config unknown; debugfs is mounted"
 	default:
-		c.Status, c.Seen, c.Remediation = Warn, "config unknown and debugfs not mounted: cannot tell", fixMountDebugfs
+		c.Status, c.Seen, c.Remediation = verdict.CheckWarn, "config unknown and debugfs not mounted: cannot tell", fixMountDebugfs
 	}
 	return c
 }
@@ -224,15 +217,15 @@ func kmemleakBootCheck(f Facts, params []string) Check {
 	defaultOff := f.Config != nil && f.Config["CONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF"] == "y"
 	switch {
 	case set && v == "off":
-		c.Status, c.Seen, c.Remediation = Fail, seen+" on the kernel command line", "remove kmemleak=off from the kernel command line"
+		c.Status, c.Seen, c.Remediation = verdict.CheckFail, seen+" on the kernel command line", "remove kmemleak=off from the kernel command line"
 	case set && v == "on":
-		c.Status, c.Seen = Pass, seen+" on the kernel command line"
+		c.Status, c.Seen = verdict.CheckOK, seen+" on the kernel command line"
 	case defaultOff:
-		c.Status, c.Seen, c.Remediation = Fail, "CONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF=y and no kmemleak=on on the kernel command line", "add kmemleak=on to the kernel command line"
+		c.Status, c.Seen, c.Remediation = verdict.CheckFail, "CONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF=y and no kmemleak=on on the kernel command line", "add kmemleak=on to the kernel command line"
 	case f.Config == nil:
-		c.Status, c.Seen = Pass, "no kmemleak= parameter; config unknown, so whether kmemleak is on by default is judged by the kmemleak probe"
+		c.Status, c.Seen = verdict.CheckOK, "no kmemleak= parameter; config unknown, so whether kmemleak is on by default is judged by the kmemleak probe"
 	default:
-		c.Status, c.Seen = Pass, "no kmemleak= parameter needed (CONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF is not set)"
+		c.Status, c.Seen = verdict.CheckOK, "no kmemleak= parameter needed (CONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF is not set)"
 	}
 	return c
 }
@@ -240,10 +233,10 @@ func kmemleakBootCheck(f Facts, params []string) Check {
 func debugfsMountedCheck(f Facts) Check {
 	c := Check{Name: CheckDebugfsMounted}
 	if f.DebugfsMounted {
-		c.Status, c.Seen = Pass, "debugfs mounted at /sys/kernel/debug"
+		c.Status, c.Seen = verdict.CheckOK, "debugfs mounted at /sys/kernel/debug"
 		return c
 	}
-	c.Status, c.Seen, c.Remediation = Fail, "debugfs not mounted at /sys/kernel/debug", fixMountDebugfs
+	c.Status, c.Seen, c.Remediation = verdict.CheckFail, "debugfs not mounted at /sys/kernel/debug", fixMountDebugfs
 	return c
 }
 
@@ -253,19 +246,19 @@ func kmemleakUsableCheck(f Facts) Check {
 	errText := strings.ToLower(f.KmemleakWriteErr)
 	switch {
 	case !f.KmemleakFileExists && !built:
-		c.Status, c.Seen, c.Remediation = Fail, "kernel built without kmemleak", fixKmemleakConfig
+		c.Status, c.Seen, c.Remediation = verdict.CheckFail, "kernel built without kmemleak", fixKmemleakConfig
 	case !f.DebugfsMounted && !f.KmemleakFileExists:
-		c.Status, c.Seen, c.Remediation = Fail, "cannot probe: debugfs not mounted", fixMountDebugfs
+		c.Status, c.Seen, c.Remediation = verdict.CheckFail, "cannot probe: debugfs not mounted", fixMountDebugfs
 	case !f.KmemleakFileExists:
-		c.Status, c.Seen, c.Remediation = Fail, "no /sys/kernel/debug/kmemleak: kmemleak disabled (kernels before ≈4.19 remove the file)", fixKmemleakBoot
+		c.Status, c.Seen, c.Remediation = verdict.CheckFail, "no /sys/kernel/debug/kmemleak: kmemleak disabled (kernels before ≈4.19 remove the file)", fixKmemleakBoot
 	case f.KmemleakWriteErr == "":
-		c.Status, c.Seen = Pass, "writing scan=off to /sys/kernel/debug/kmemleak succeeded"
+		c.Status, c.Seen = verdict.CheckOK, "writing scan=off to /sys/kernel/debug/kmemleak succeeded"
 	case strings.Contains(errText, "busy") || strings.Contains(errText, "ebusy"):
-		c.Status, c.Seen, c.Remediation = Fail, "write to /sys/kernel/debug/kmemleak: "+f.KmemleakWriteErr+" (kmemleak disabled; EBUSY on kernels ≈4.19–5.2)", fixKmemleakBoot
+		c.Status, c.Seen, c.Remediation = verdict.CheckFail, "write to /sys/kernel/debug/kmemleak: "+f.KmemleakWriteErr+" (kmemleak disabled; EBUSY on kernels ≈4.19–5.2)", fixKmemleakBoot
 	case strings.Contains(errText, "not permitted") || strings.Contains(errText, "eperm"):
-		c.Status, c.Seen, c.Remediation = Fail, "write to /sys/kernel/debug/kmemleak: "+f.KmemleakWriteErr+" (kmemleak disabled; EPERM on kernels ≈5.3+)", fixKmemleakBoot+"; also make sure the harness runs as root"
+		c.Status, c.Seen, c.Remediation = verdict.CheckFail, "write to /sys/kernel/debug/kmemleak: "+f.KmemleakWriteErr+" (kmemleak disabled; EPERM on kernels ≈5.3+)", fixKmemleakBoot+"; also make sure the harness runs as root"
 	default:
-		c.Status, c.Seen, c.Remediation = Fail, "write to /sys/kernel/debug/kmemleak: "+f.KmemleakWriteErr, "run the harness as root and check `dmesg | grep kmemleak`"
+		c.Status, c.Seen, c.Remediation = verdict.CheckFail, "write to /sys/kernel/debug/kmemleak: "+f.KmemleakWriteErr, "run the harness as root and check `dmesg | grep kmemleak`"
 	}
 	return c
 }
@@ -275,13 +268,13 @@ func allocSitesCheck(f Facts, params []string) Check {
 	v, seen, set := param(params, "slab_debug", "slub_debug")
 	switch {
 	case set && debugHasUser(v):
-		c.Status, c.Seen = Pass, seen+" on the kernel command line"
+		c.Status, c.Seen = verdict.CheckOK, seen+" on the kernel command line"
 	case f.Config != nil && f.Config["CONFIG_SLUB_DEBUG_ON"] == "y" && !set:
-		c.Status, c.Seen = Pass, "CONFIG_SLUB_DEBUG_ON=y"
+		c.Status, c.Seen = verdict.CheckOK, "CONFIG_SLUB_DEBUG_ON=y"
 	case f.StoreUserCaches > 0:
-		c.Status, c.Seen = Pass, fmt.Sprintf("%d caches with store_user=1", f.StoreUserCaches)
+		c.Status, c.Seen = verdict.CheckOK, fmt.Sprintf("%d caches with store_user=1", f.StoreUserCaches)
 	default:
-		c.Status = Warn
+		c.Status = verdict.CheckWarn
 		c.Seen = "no slab_debug=U / slub_debug=U and no cache tracks owners: slab findings will name a cache but no allocation site"
 		c.Remediation = "boot with slab_debug=U (slub_debug=U before 6.8), or limit it: slab_debug=U,kmalloc-*"
 	}
@@ -306,13 +299,13 @@ func noMergeCheck(f Facts, params []string) Check {
 	_, seen, set := param(params, "slab_nomerge", "slub_nomerge")
 	switch {
 	case set:
-		c.Status, c.Seen = Pass, seen+" on the kernel command line"
+		c.Status, c.Seen = verdict.CheckOK, seen+" on the kernel command line"
 	case f.Config != nil && f.Config["CONFIG_SLAB_MERGE_DEFAULT"] == "n":
-		c.Status, c.Seen = Pass, f.Config.Seen("CONFIG_SLAB_MERGE_DEFAULT")
+		c.Status, c.Seen = verdict.CheckOK, f.Config.Seen("CONFIG_SLAB_MERGE_DEFAULT")
 	case f.SlabCaches > 0 && f.MergedCaches == 0:
-		c.Status, c.Seen = Pass, "no merged caches in /sys/kernel/slab"
+		c.Status, c.Seen = verdict.CheckOK, "no merged caches in /sys/kernel/slab"
 	default:
-		c.Status = Warn
+		c.Status = verdict.CheckWarn
 		c.Seen = fmt.Sprintf("slab merging is on (%d cache names are symlinks to shared directories): a driver's leak may be counted under another cache's name, e.g. kmalloc-256", f.MergedCaches)
 		c.Remediation = "boot with slab_nomerge"
 	}
@@ -323,12 +316,12 @@ func ikconfigProcCheck(f Facts) Check {
 	c := Check{Name: CheckIKConfigProc}
 	switch {
 	case f.Config != nil && f.Config["CONFIG_IKCONFIG_PROC"] == "y":
-		c.Status, c.Seen = Pass, f.Config.Seen("CONFIG_IKCONFIG_PROC")
+		c.Status, c.Seen = verdict.CheckOK, f.Config.Seen("CONFIG_IKCONFIG_PROC")
 	case f.Config != nil:
-		c.Status, c.Seen = Warn, f.Config.Seen("CONFIG_IKCONFIG_PROC")+" (config read from "+orUnknown(f.ConfigSource)+")"
+		c.Status, c.Seen = verdict.CheckWarn, f.Config.Seen("CONFIG_IKCONFIG_PROC")+" (config read from "+orUnknown(f.ConfigSource)+")"
 		c.Remediation = "rebuild with CONFIG_IKCONFIG=y and CONFIG_IKCONFIG_PROC=y so every build carries its config"
 	default:
-		c.Status, c.Seen = Warn, "no /proc/config.gz"
+		c.Status, c.Seen = verdict.CheckWarn, "no /proc/config.gz"
 		c.Remediation = "rebuild with CONFIG_IKCONFIG=y and CONFIG_IKCONFIG_PROC=y"
 	}
 	return c
@@ -338,12 +331,12 @@ func kallsymsCheck(f Facts) Check {
 	c := Check{Name: CheckKallsyms}
 	switch {
 	case f.Config != nil && f.Config["CONFIG_KALLSYMS"] == "y":
-		c.Status, c.Seen = Pass, f.Config.Seen("CONFIG_KALLSYMS")
+		c.Status, c.Seen = verdict.CheckOK, f.Config.Seen("CONFIG_KALLSYMS")
 	case f.Config != nil:
-		c.Status, c.Seen = Warn, f.Config.Seen("CONFIG_KALLSYMS")+": backtraces will be bare addresses"
+		c.Status, c.Seen = verdict.CheckWarn, f.Config.Seen("CONFIG_KALLSYMS")+": backtraces will be bare addresses"
 		c.Remediation = "rebuild with CONFIG_KALLSYMS=y"
 	default:
-		c.Status, c.Seen = Warn, "config unknown: cannot tell whether backtraces carry names"
+		c.Status, c.Seen = verdict.CheckWarn, "config unknown: cannot tell whether backtraces carry names"
 		c.Remediation = "rebuild with CONFIG_KALLSYMS=y (and CONFIG_IKCONFIG_PROC=y to let preflight check)"
 	}
 	return c

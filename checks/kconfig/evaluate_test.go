@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // readyFacts is a 5.4 access point set up as the README asks.
@@ -53,7 +55,7 @@ func TestEvaluate_AFullySetUpTargetIsReadyWithEveryCheckPassing(t *testing.T) {
 		t.Fatalf("not ready:\n%s", r.Text())
 	}
 	for _, c := range r.Checks {
-		if c.Status != Pass || c.Remediation != "" {
+		if c.Status != verdict.CheckOK || c.Remediation != "" {
 			t.Errorf("%s = %s (%s)", c.Name, c.Status, c.Remediation)
 		}
 	}
@@ -67,61 +69,61 @@ func TestEvaluate_EachPath(t *testing.T) {
 		name      string
 		mutate    func(f *Facts)
 		check     string
-		want      Status
+		want      verdict.Check
 		wantFix   string
 		wantReady bool
 	}{
-		{"missing SLUB_DEBUG fails with its config line", func(f *Facts) { f.Config = without(f.Config, "CONFIG_SLUB_DEBUG") }, CheckSlubDebug, Fail, "CONFIG_SLUB_DEBUG=y", false},
-		{"without config a readable slabinfo proves SLUB_DEBUG", func(f *Facts) { f.Config = nil }, CheckSlubDebug, Pass, "", true},
-		{"without config and slabinfo SLUB_DEBUG fails", func(f *Facts) { f.Config, f.SlabinfoReadable = nil, false }, CheckSlubDebug, Fail, "CONFIG_SLUB_DEBUG=y", false},
-		{"unreadable slabinfo fails and asks for root", func(f *Facts) { f.SlabinfoReadable = false }, CheckSlabinfo, Fail, "root", false},
-		{"missing DEBUG_KMEMLEAK fails with its config line", func(f *Facts) { f.Config = without(f.Config, "CONFIG_DEBUG_KMEMLEAK") }, CheckKmemleak, Fail, "CONFIG_DEBUG_KMEMLEAK=y", false},
-		{"without config an existing kmemleak file proves DEBUG_KMEMLEAK", func(f *Facts) { f.Config = nil }, CheckKmemleak, Pass, "", true},
-		{"without config a mounted debugfs lacking kmemleak fails", func(f *Facts) { f.Config, f.KmemleakFileExists = nil, false }, CheckKmemleak, Fail, "CONFIG_DEBUG_KMEMLEAK=y", false},
-		{"without config and debugfs kmemleak cannot be told", func(f *Facts) { f.Config, f.KmemleakFileExists, f.DebugfsMounted = nil, false, false }, CheckKmemleak, Warn, "mount -t debugfs", false},
-		{"missing DEBUG_FS fails with its config line", func(f *Facts) { f.Config = without(f.Config, "CONFIG_DEBUG_FS") }, CheckDebugFS, Fail, "CONFIG_DEBUG_FS=y", false},
-		{"DEBUG_FS_ALLOW_NONE fails", func(f *Facts) { f.Config = Config{"CONFIG_DEBUG_FS": "y", "CONFIG_DEBUG_FS_ALLOW_NONE": "y"} }, CheckDebugFS, Fail, "debugfs=on", false},
-		{"without config a mounted debugfs proves DEBUG_FS", func(f *Facts) { f.Config = nil }, CheckDebugFS, Pass, "", true},
-		{"DEFAULT_OFF without kmemleak=on fails", func(f *Facts) { f.Cmdline = "console=ttyS0 slab_nomerge" }, CheckKmemleakBoot, Fail, "kmemleak=on", false},
-		{"kmemleak=off fails", func(f *Facts) { f.Cmdline = "kmemleak=on kmemleak=off" }, CheckKmemleakBoot, Fail, "remove kmemleak=off", false},
-		{"no DEFAULT_OFF needs no parameter", func(f *Facts) { f.Config = without(f.Config, "CONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF"); f.Cmdline = "" }, CheckKmemleakBoot, Pass, "", true},
-		{"parameters after -- go to init, not the kernel", func(f *Facts) { f.Cmdline = "console=ttyS0 -- kmemleak=on" }, CheckKmemleakBoot, Fail, "kmemleak=on", false},
-		{"unmounted debugfs fails and says the harness may mount it", func(f *Facts) { f.DebugfsMounted = false }, CheckDebugfsMounted, Fail, "the harness may mount it", false},
-		{"unmounted debugfs leaves kmemleak unprobed", func(f *Facts) { f.DebugfsMounted, f.KmemleakFileExists = false, false }, CheckKmemleakUsable, Fail, "mount -t debugfs none /sys/kernel/debug", false},
-		{"a kmemleak file missing on an old kernel means disabled at boot", func(f *Facts) { f.KmemleakFileExists = false }, CheckKmemleakUsable, Fail, "kmemleak=on", false},
-		{"a kmemleak file missing on a kernel without kmemleak asks for the config", func(f *Facts) { f.KmemleakFileExists = false; f.Config = without(f.Config, "CONFIG_DEBUG_KMEMLEAK") }, CheckKmemleakUsable, Fail, "CONFIG_DEBUG_KMEMLEAK=y", false},
-		{"EBUSY means disabled on 4.19 to 5.2", func(f *Facts) { f.KmemleakWriteErr = "Device or resource busy" }, CheckKmemleakUsable, Fail, "CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE", false},
-		{"EPERM means disabled from 5.3", func(f *Facts) { f.KmemleakWriteErr = "Operation not permitted" }, CheckKmemleakUsable, Fail, "kmemleak=on", false},
-		{"another write error points to dmesg", func(f *Facts) { f.KmemleakWriteErr = "Input/output error" }, CheckKmemleakUsable, Fail, "dmesg", false},
-		{"no owner tracking warns with slab_debug=U", func(f *Facts) { f.Cmdline = "kmemleak=on slab_nomerge"; f.StoreUserCaches = 0 }, CheckAllocSites, Warn, "slab_debug=U", true},
-		{"slub_debug=FZ without U warns", func(f *Facts) { f.Cmdline = "kmemleak=on slub_debug=FZ"; f.StoreUserCaches = 0 }, CheckAllocSites, Warn, "slub_debug=U", true},
-		{"a bare slub_debug enables every option", func(f *Facts) { f.Cmdline = "kmemleak=on slub_debug"; f.StoreUserCaches = 0 }, CheckAllocSites, Pass, "", true},
-		{"slub_debug=-  turns tracking off", func(f *Facts) { f.Cmdline = "kmemleak=on slub_debug=-"; f.StoreUserCaches = 0 }, CheckAllocSites, Warn, "slab_debug=U", true},
+		{"missing SLUB_DEBUG fails with its config line", func(f *Facts) { f.Config = without(f.Config, "CONFIG_SLUB_DEBUG") }, CheckSlubDebug, verdict.CheckFail, "CONFIG_SLUB_DEBUG=y", false},
+		{"without config a readable slabinfo proves SLUB_DEBUG", func(f *Facts) { f.Config = nil }, CheckSlubDebug, verdict.CheckOK, "", true},
+		{"without config and slabinfo SLUB_DEBUG fails", func(f *Facts) { f.Config, f.SlabinfoReadable = nil, false }, CheckSlubDebug, verdict.CheckFail, "CONFIG_SLUB_DEBUG=y", false},
+		{"unreadable slabinfo fails and asks for root", func(f *Facts) { f.SlabinfoReadable = false }, CheckSlabinfo, verdict.CheckFail, "root", false},
+		{"missing DEBUG_KMEMLEAK fails with its config line", func(f *Facts) { f.Config = without(f.Config, "CONFIG_DEBUG_KMEMLEAK") }, CheckKmemleak, verdict.CheckFail, "CONFIG_DEBUG_KMEMLEAK=y", false},
+		{"without config an existing kmemleak file proves DEBUG_KMEMLEAK", func(f *Facts) { f.Config = nil }, CheckKmemleak, verdict.CheckOK, "", true},
+		{"without config a mounted debugfs lacking kmemleak fails", func(f *Facts) { f.Config, f.KmemleakFileExists = nil, false }, CheckKmemleak, verdict.CheckFail, "CONFIG_DEBUG_KMEMLEAK=y", false},
+		{"without config and debugfs kmemleak cannot be told", func(f *Facts) { f.Config, f.KmemleakFileExists, f.DebugfsMounted = nil, false, false }, CheckKmemleak, verdict.CheckWarn, "mount -t debugfs", false},
+		{"missing DEBUG_FS fails with its config line", func(f *Facts) { f.Config = without(f.Config, "CONFIG_DEBUG_FS") }, CheckDebugFS, verdict.CheckFail, "CONFIG_DEBUG_FS=y", false},
+		{"DEBUG_FS_ALLOW_NONE fails", func(f *Facts) { f.Config = Config{"CONFIG_DEBUG_FS": "y", "CONFIG_DEBUG_FS_ALLOW_NONE": "y"} }, CheckDebugFS, verdict.CheckFail, "debugfs=on", false},
+		{"without config a mounted debugfs proves DEBUG_FS", func(f *Facts) { f.Config = nil }, CheckDebugFS, verdict.CheckOK, "", true},
+		{"DEFAULT_OFF without kmemleak=on fails", func(f *Facts) { f.Cmdline = "console=ttyS0 slab_nomerge" }, CheckKmemleakBoot, verdict.CheckFail, "kmemleak=on", false},
+		{"kmemleak=off fails", func(f *Facts) { f.Cmdline = "kmemleak=on kmemleak=off" }, CheckKmemleakBoot, verdict.CheckFail, "remove kmemleak=off", false},
+		{"no DEFAULT_OFF needs no parameter", func(f *Facts) { f.Config = without(f.Config, "CONFIG_DEBUG_KMEMLEAK_DEFAULT_OFF"); f.Cmdline = "" }, CheckKmemleakBoot, verdict.CheckOK, "", true},
+		{"parameters after -- go to init, not the kernel", func(f *Facts) { f.Cmdline = "console=ttyS0 -- kmemleak=on" }, CheckKmemleakBoot, verdict.CheckFail, "kmemleak=on", false},
+		{"unmounted debugfs fails and says the harness may mount it", func(f *Facts) { f.DebugfsMounted = false }, CheckDebugfsMounted, verdict.CheckFail, "the harness may mount it", false},
+		{"unmounted debugfs leaves kmemleak unprobed", func(f *Facts) { f.DebugfsMounted, f.KmemleakFileExists = false, false }, CheckKmemleakUsable, verdict.CheckFail, "mount -t debugfs none /sys/kernel/debug", false},
+		{"a kmemleak file missing on an old kernel means disabled at boot", func(f *Facts) { f.KmemleakFileExists = false }, CheckKmemleakUsable, verdict.CheckFail, "kmemleak=on", false},
+		{"a kmemleak file missing on a kernel without kmemleak asks for the config", func(f *Facts) { f.KmemleakFileExists = false; f.Config = without(f.Config, "CONFIG_DEBUG_KMEMLEAK") }, CheckKmemleakUsable, verdict.CheckFail, "CONFIG_DEBUG_KMEMLEAK=y", false},
+		{"EBUSY means disabled on 4.19 to 5.2", func(f *Facts) { f.KmemleakWriteErr = "Device or resource busy" }, CheckKmemleakUsable, verdict.CheckFail, "CONFIG_DEBUG_KMEMLEAK_MEM_POOL_SIZE", false},
+		{"EPERM means disabled from 5.3", func(f *Facts) { f.KmemleakWriteErr = "Operation not permitted" }, CheckKmemleakUsable, verdict.CheckFail, "kmemleak=on", false},
+		{"another write error points to dmesg", func(f *Facts) { f.KmemleakWriteErr = "Input/output error" }, CheckKmemleakUsable, verdict.CheckFail, "dmesg", false},
+		{"no owner tracking warns with slab_debug=U", func(f *Facts) { f.Cmdline = "kmemleak=on slab_nomerge"; f.StoreUserCaches = 0 }, CheckAllocSites, verdict.CheckWarn, "slab_debug=U", true},
+		{"slub_debug=FZ without U warns", func(f *Facts) { f.Cmdline = "kmemleak=on slub_debug=FZ"; f.StoreUserCaches = 0 }, CheckAllocSites, verdict.CheckWarn, "slub_debug=U", true},
+		{"a bare slub_debug enables every option", func(f *Facts) { f.Cmdline = "kmemleak=on slub_debug"; f.StoreUserCaches = 0 }, CheckAllocSites, verdict.CheckOK, "", true},
+		{"slub_debug=-  turns tracking off", func(f *Facts) { f.Cmdline = "kmemleak=on slub_debug=-"; f.StoreUserCaches = 0 }, CheckAllocSites, verdict.CheckWarn, "slab_debug=U", true},
 		{"CONFIG_SLUB_DEBUG_ON tracks owners", func(f *Facts) {
 			f.Cmdline = "kmemleak=on"
 			f.StoreUserCaches = 0
 			f.Config["CONFIG_SLUB_DEBUG_ON"] = "y"
-		}, CheckAllocSites, Pass, "", true},
-		{"store_user caches prove tracking", func(f *Facts) { f.Cmdline = "kmemleak=on" }, CheckAllocSites, Pass, "", true},
-		{"merged caches warn with slab_nomerge", func(f *Facts) { f.Cmdline = "kmemleak=on slab_debug=U"; f.MergedCaches = 120 }, CheckNoMerge, Warn, "slab_nomerge", true},
-		{"old slub_nomerge counts", func(f *Facts) { f.Cmdline = "kmemleak=on slub_nomerge"; f.MergedCaches = 120 }, CheckNoMerge, Pass, "", true},
-		{"no merged caches pass", func(f *Facts) { f.Cmdline = "kmemleak=on"; f.MergedCaches = 0 }, CheckNoMerge, Pass, "", true},
+		}, CheckAllocSites, verdict.CheckOK, "", true},
+		{"store_user caches prove tracking", func(f *Facts) { f.Cmdline = "kmemleak=on" }, CheckAllocSites, verdict.CheckOK, "", true},
+		{"merged caches warn with slab_nomerge", func(f *Facts) { f.Cmdline = "kmemleak=on slab_debug=U"; f.MergedCaches = 120 }, CheckNoMerge, verdict.CheckWarn, "slab_nomerge", true},
+		{"old slub_nomerge counts", func(f *Facts) { f.Cmdline = "kmemleak=on slub_nomerge"; f.MergedCaches = 120 }, CheckNoMerge, verdict.CheckOK, "", true},
+		{"no merged caches pass", func(f *Facts) { f.Cmdline = "kmemleak=on"; f.MergedCaches = 0 }, CheckNoMerge, verdict.CheckOK, "", true},
 		{"a config from /boot without IKCONFIG_PROC warns", func(f *Facts) {
 			f.Config = without(f.Config, "CONFIG_IKCONFIG_PROC")
 			f.ConfigSource = "/boot/config-5.4.194"
-		}, CheckIKConfigProc, Warn, "CONFIG_IKCONFIG_PROC=y", true},
-		{"no config warns and says runtime probes decide", func(f *Facts) { f.Config = nil }, CheckConfig, Warn, "CONFIG_IKCONFIG_PROC=y", true},
-		{"no KALLSYMS warns", func(f *Facts) { f.Config = without(f.Config, "CONFIG_KALLSYMS") }, CheckKallsyms, Warn, "CONFIG_KALLSYMS=y", true},
-		{"without config and debugfs DEBUG_FS cannot be told", func(f *Facts) { f.Config, f.DebugfsMounted = nil, false }, CheckDebugFS, Warn, "mount -t debugfs", false},
-		{"without config no kmemleak parameter leaves it to the probe", func(f *Facts) { f.Config, f.Cmdline = nil, "" }, CheckKmemleakBoot, Pass, "", true},
+		}, CheckIKConfigProc, verdict.CheckWarn, "CONFIG_IKCONFIG_PROC=y", true},
+		{"no config warns and says runtime probes decide", func(f *Facts) { f.Config = nil }, CheckConfig, verdict.CheckWarn, "CONFIG_IKCONFIG_PROC=y", true},
+		{"no KALLSYMS warns", func(f *Facts) { f.Config = without(f.Config, "CONFIG_KALLSYMS") }, CheckKallsyms, verdict.CheckWarn, "CONFIG_KALLSYMS=y", true},
+		{"without config and debugfs DEBUG_FS cannot be told", func(f *Facts) { f.Config, f.DebugfsMounted = nil, false }, CheckDebugFS, verdict.CheckWarn, "mount -t debugfs", false},
+		{"without config no kmemleak parameter leaves it to the probe", func(f *Facts) { f.Config, f.Cmdline = nil, "" }, CheckKmemleakBoot, verdict.CheckOK, "", true},
 		{"CONFIG_SLAB_MERGE_DEFAULT off needs no slab_nomerge", func(f *Facts) {
 			f.Cmdline = "kmemleak=on"
 			f.MergedCaches = 0
 			f.SlabCaches = 0
 			f.Config["CONFIG_SLAB_MERGE_DEFAULT"] = "n"
-		}, CheckNoMerge, Pass, "", true},
-		{"without config IKCONFIG_PROC warns", func(f *Facts) { f.Config = nil }, CheckIKConfigProc, Warn, "CONFIG_IKCONFIG_PROC=y", true},
-		{"without config KALLSYMS cannot be told", func(f *Facts) { f.Config = nil }, CheckKallsyms, Warn, "CONFIG_KALLSYMS=y", true},
+		}, CheckNoMerge, verdict.CheckOK, "", true},
+		{"without config IKCONFIG_PROC warns", func(f *Facts) { f.Config = nil }, CheckIKConfigProc, verdict.CheckWarn, "CONFIG_IKCONFIG_PROC=y", true},
+		{"without config KALLSYMS cannot be told", func(f *Facts) { f.Config = nil }, CheckKallsyms, verdict.CheckWarn, "CONFIG_KALLSYMS=y", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -248,12 +250,12 @@ func TestEvaluate_ThisMachinesKernel(t *testing.T) {
 	t.Logf("preflight of %s:\n%s", f.KernelRelease, r.Text())
 
 	slub := checkNamed(t, r, CheckSlubDebug)
-	if (f.Config["CONFIG_SLUB_DEBUG"] == "y") != (slub.Status == Pass) {
+	if (f.Config["CONFIG_SLUB_DEBUG"] == "y") != (slub.Status == verdict.CheckOK) {
 		t.Errorf("SLUB_DEBUG check %s for %s", slub.Status, f.Config.Seen("CONFIG_SLUB_DEBUG"))
 	}
 	if f.Config["CONFIG_DEBUG_KMEMLEAK"] != "y" {
 		km := checkNamed(t, r, CheckKmemleak)
-		if r.Ready || km.Status != Fail || km.Remediation != fixKmemleakConfig {
+		if r.Ready || km.Status != verdict.CheckFail || km.Remediation != fixKmemleakConfig {
 			t.Errorf("a kernel without kmemleak: ready=%v, %s → %q", r.Ready, km.Status, km.Remediation)
 		}
 		found := false
@@ -265,7 +267,7 @@ func TestEvaluate_ThisMachinesKernel(t *testing.T) {
 		}
 	}
 	mounted := checkNamed(t, r, CheckDebugfsMounted)
-	if f.DebugfsMounted != (mounted.Status == Pass) {
+	if f.DebugfsMounted != (mounted.Status == verdict.CheckOK) {
 		t.Errorf("debugfs mounted=%v but check %s", f.DebugfsMounted, mounted.Status)
 	}
 	if r.Ready && f.KmemleakWriteErr != "" {

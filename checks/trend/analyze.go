@@ -11,19 +11,20 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
-// Verdict is the judgement on one series.
-type Verdict string
+// Verdict is the judgement on one series: the project's one finding
+// vocabulary (package verdict), of which a trend gives Leak, OK or
+// Insufficient.
+type Verdict = verdict.Finding
 
-// The verdicts a series can get.
+// The verdicts a series can get here.
 const (
-	// Leak: a significant, persistent upward trend above the materiality floors.
-	Leak Verdict = "leak"
-	// OK: no such trend.
-	OK Verdict = "ok"
-	// Insufficient: too few points after warm-up to say.
-	Insufficient Verdict = "insufficient"
+	Leak         = verdict.Leak
+	OK           = verdict.OK
+	Insufficient = verdict.Insufficient
 )
 
 // Options are the thresholds for one series; the zero value of a field

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/harness"
 	"github.com/leakgate/leakgate/remote"
 )
@@ -89,11 +90,11 @@ func printPreflight(w io.Writer, pf harness.PreflightResult) {
 	}
 }
 
-func statusWord(s string) string {
+func statusWord(s verdict.Check) string {
 	switch s {
-	case "ok":
+	case verdict.CheckOK:
 		return "PASS"
-	case "warn":
+	case verdict.CheckWarn:
 		return "WARN"
 	}
 	return "FAIL"

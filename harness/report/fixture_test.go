@@ -7,6 +7,7 @@ import (
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/kmemleak"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // start is the fixtures' soak start.
@@ -46,28 +47,28 @@ func rxFrames() []kmemleak.Frame {
 func slabLeakRun() Run {
 	culprit := kmemleak.Frame{Function: "pci_rx_dma_done_handle", Offset: "+0x1f0/0x400", Module: "mt7916_ap"}
 	km := checks.Finding{
-		Kind: checks.KindKmemleak, Subject: "pci_rx_dma_done_handle", Verdict: checks.VerdictLeak,
+		Kind: checks.KindKmemleak, Subject: "pci_rx_dma_done_handle", Verdict: verdict.Leak,
 		Unit: "objects", SlopePerHour: 126, SlopeLowPerHour: 120, SlopeHighPerHour: 131, P: 1e-12,
 		Growth: 1512, GrowthBytes: 1512 * 8192, Samples: 72, Rising: 71,
 		Culprit: &culprit, Frames: rxFrames(),
 	}
 	return Run{
 		Target: "ap-rig-07", Kernel: "6.12.48-openwrt", RunDir: "out/wifi_soak/20261124T2000Z-ap-rig-07",
-		Started: start, Ended: start.Add(12 * time.Hour), Verdict: VerdictFail,
+		Started: start, Ended: start.Add(12 * time.Hour), Verdict: verdict.Fail,
 		Samples: 73, PlannedSamples: 73, Interval: interval,
 		Findings: []checks.Finding{{
-			Kind: checks.KindSlab, Subject: "kmalloc-8192", Verdict: checks.VerdictLeak,
+			Kind: checks.KindSlab, Subject: "kmalloc-8192", Verdict: verdict.Leak,
 			Reason: "Theil–Sen slope above 0 at 95% and rising in the last half",
 			Unit:   "objects", SlopePerHour: 127.8, SlopeLowPerHour: 121.5, SlopeHighPerHour: 133.0, P: 3e-14,
 			Growth: 1533, GrowthBytes: 1533 * 8192, Samples: 72, Rising: 71,
 			TimeToExhaustion: 41*time.Hour + 10*time.Minute,
 			Evidence:         []checks.Finding{km},
 		}, {
-			Kind: checks.KindSlab, Subject: "dentry", Verdict: checks.VerdictSuspect, Unit: "objects",
+			Kind: checks.KindSlab, Subject: "dentry", Verdict: verdict.Suspect, Unit: "objects",
 			SlopePerHour: 3.1, P: 0.013, Growth: 40, GrowthBytes: 40 * 192, Samples: 72, Rising: 40,
 			Reason: "significant but below the materiality floor",
 		}, {
-			Kind: checks.KindSlab, Subject: "kmalloc-64", Verdict: checks.VerdictAllowed, Unit: "objects",
+			Kind: checks.KindSlab, Subject: "kmalloc-64", Verdict: verdict.Allowed, Unit: "objects",
 			SlopePerHour: 2, P: 0.2, AllowReason: "warm-up cache of the wifi driver",
 		}},
 		Series: []Series{
@@ -82,9 +83,9 @@ func slabLeakRun() Run {
 			ramp(checks.KindProcess, "netifd", "bytes", 73, 2<<20, 10),
 		},
 		Preflight: []Check{
-			{Name: "CONFIG_DEBUG_KMEMLEAK", Status: CheckOK, Seen: "y"},
-			{Name: "CONFIG_SLUB_DEBUG", Status: CheckOK, Seen: "y"},
-			{Name: "kmemleak scan thread", Status: CheckWarn, Seen: "scan=600", Remediation: "echo scan=off > /sys/kernel/debug/kmemleak"},
+			{Name: "CONFIG_DEBUG_KMEMLEAK", Status: verdict.CheckOK, Seen: "y"},
+			{Name: "CONFIG_SLUB_DEBUG", Status: verdict.CheckOK, Seen: "y"},
+			{Name: "kmemleak scan thread", Status: verdict.CheckWarn, Seen: "scan=600", Remediation: "echo scan=off > /sys/kernel/debug/kmemleak"},
 		},
 		Gaps: []Gap{{Index: 31, At: start.Add(31 * interval), Reason: "ssh: link dropped; reconnected after 42s"}},
 		Meta: map[string]string{"leakgate": "dev", "config_sha256": "4f2a"},
@@ -102,7 +103,7 @@ func manySeriesRun(n, points int) Run {
 		r.Series = append(r.Series, ramp(checks.KindSlab, name, "objects", points, 100, float64(i%17)))
 		if i%10 == 0 {
 			r.Findings = append(r.Findings, checks.Finding{Kind: checks.KindSlab, Subject: name,
-				Verdict: checks.VerdictLeak, Unit: "objects", SlopePerHour: float64(i%17) * 6, P: 1e-6,
+				Verdict: verdict.Leak, Unit: "objects", SlopePerHour: float64(i%17) * 6, P: 1e-6,
 				Growth: float64(i%17) * float64(points), Samples: points, Rising: points - 1})
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/kmemleak"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // Chart caps keep a run with hundreds of series fast to render and to read.
@@ -101,7 +102,7 @@ func newPage(r Run) page {
 	p := page{
 		Target:      r.Target,
 		Kernel:      r.Kernel,
-		Verdict:     r.Verdict,
+		Verdict:     string(r.Verdict),
 		Started:     stamp(r.Started),
 		Ended:       stamp(r.Ended),
 		Duration:    runSpan(r),
@@ -113,7 +114,7 @@ func newPage(r Run) page {
 	if p.Verdict == "" {
 		p.Verdict = "unknown"
 	}
-	if r.Verdict == VerdictError {
+	if r.Verdict == verdict.Error {
 		p.Error = r.Error
 	} else {
 		p.Note = r.Error
@@ -131,7 +132,7 @@ func newPage(r Run) page {
 	}
 	var others []checks.Finding
 	for _, f := range r.Findings {
-		if f.Verdict != checks.VerdictLeak && f.Verdict != checks.VerdictSuspect {
+		if f.Verdict != verdict.Leak && f.Verdict != verdict.Suspect {
 			others = append(others, f)
 		}
 	}
@@ -300,27 +301,37 @@ func chart(title string, tl timeline, ss []Series, trend *trendLine) chartView {
 	return chartView{Title: title, SVG: svg}
 }
 
-// overviewFields are the meminfo figures every report charts.
-var overviewFields = []string{"MemAvailable", "Slab", "SUnreclaim"}
-
-// overview draws the run-wide charts: the key meminfo figures, the slab
-// caches and processes that grew most.
+// overview draws the run-wide charts: each source's overview subjects
+// (MemAvailable, Slab, SUnreclaim) and, for sources that chart them, the
+// subjects that grew most.
 func overview(r Run) []chartView {
 	idx := indexSeries(r.Series)
 	tl := runTimeline(r)
 	var out []chartView
-	for _, f := range overviewFields {
-		if s, ok := idx[seriesKey{checks.KindMeminfo, f}]; ok {
-			out = append(out, chart("meminfo "+f, tl, []Series{*s}, nil))
+	for _, src := range checks.Sources() {
+		for _, f := range src.Overview {
+			if s, ok := idx[seriesKey{src.Kind, f}]; ok {
+				out = append(out, chart(src.Noun+" "+f, tl, []Series{*s}, nil))
+			}
 		}
 	}
-	if top := topGrowers(r.Series, checks.KindSlab, topN); len(top) > 0 {
-		out = append(out, chart(fmt.Sprintf("top %d slab caches by growth (change since start)", len(top)), tl, top, nil))
-	}
-	if top := topGrowers(r.Series, checks.KindProcess, topN); len(top) > 0 {
-		out = append(out, chart(fmt.Sprintf("top %d processes by growth (change since start)", len(top)), tl, top, nil))
+	for _, src := range checks.Sources() {
+		if !src.TopGrowers {
+			continue
+		}
+		if top := topGrowers(r.Series, src.Kind, topN); len(top) > 0 {
+			out = append(out, chart(fmt.Sprintf("top %d %s by growth (change since start)", len(top), plural(src.Noun)), tl, top, nil))
+		}
 	}
 	return out
+}
+
+// plural is "slab caches", "processes".
+func plural(noun string) string {
+	if strings.HasSuffix(noun, "s") {
+		return noun + "es"
+	}
+	return noun + "s"
 }
 
 // topGrowers returns the n series of a kind that grew most (last minus
@@ -366,14 +377,14 @@ func stamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
 }
 
-// verdictClass maps verdicts to the CSS classes of the template.
-func verdictClass(v string) string {
-	switch strings.ToLower(v) {
-	case VerdictPass, string(checks.VerdictOK), string(checks.VerdictAllowed):
+// verdictClass maps verdicts (of any of package verdict's types) to the CSS classes of the template.
+func verdictClass(v any) string {
+	switch strings.ToLower(fmt.Sprint(v)) {
+	case string(verdict.Pass), string(verdict.OK), string(verdict.Allowed):
 		return "ok"
-	case VerdictFail, string(checks.VerdictLeak):
+	case string(verdict.Fail), string(verdict.Leak):
 		return "bad"
-	case string(checks.VerdictSuspect), VerdictError, CheckWarn:
+	case string(verdict.Suspect), string(verdict.Error), string(verdict.CheckWarn):
 		return "warn"
 	}
 	return "bad"
@@ -397,13 +408,13 @@ func sinceStart(s Series) Series {
 	return d
 }
 
-func otherRank(v checks.Verdict) int {
+func otherRank(v verdict.Finding) int {
 	switch v {
-	case checks.VerdictAllowed:
+	case verdict.Allowed:
 		return 0
-	case checks.VerdictInsufficient:
+	case verdict.Insufficient:
 		return 1
-	case checks.VerdictOK:
+	case verdict.OK:
 		return 3
 	}
 	return 2

@@ -7,6 +7,7 @@ import (
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/kmemleak"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // hostile is a name a target could hand us: markup, quotes, newlines and
@@ -164,9 +165,9 @@ func nan() float64 { var z float64; return z / z }
 func TestWriteHTML_ListsAllowedSeriesBeforeTheManyCleanOnes(t *testing.T) {
 	r := slabLeakRun()
 	for i := range 150 {
-		r.Findings = append(r.Findings, checks.Finding{Kind: checks.KindSlab, Subject: "clean-" + string(rune('a'+i%26)), Verdict: checks.VerdictOK})
+		r.Findings = append(r.Findings, checks.Finding{Kind: checks.KindSlab, Subject: "clean-" + string(rune('a'+i%26)), Verdict: verdict.OK})
 	}
-	r.Findings = append(r.Findings, checks.Finding{Kind: checks.KindSlab, Subject: "late-allowed", Verdict: checks.VerdictAllowed, AllowReason: "known"})
+	r.Findings = append(r.Findings, checks.Finding{Kind: checks.KindSlab, Subject: "late-allowed", Verdict: verdict.Allowed, AllowReason: "known"})
 	var b strings.Builder
 
 	if err := WriteHTML(&b, r); err != nil {

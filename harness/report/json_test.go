@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 func TestWriteJSON_RoundTripsTheRun(t *testing.T) {
@@ -82,7 +84,7 @@ func TestWriteJSON_HasTheFieldsDashboardsRead(t *testing.T) {
 func TestWriteJSON_ACleanRunHasAnEmptyFindingsList(t *testing.T) {
 	var b strings.Builder
 
-	if err := WriteJSON(&b, Run{Verdict: VerdictPass}); err != nil {
+	if err := WriteJSON(&b, Run{Verdict: verdict.Pass}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/kmemleak"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // Message is the whole diagnosis as one text, fit for a Gomega failure
@@ -26,7 +27,7 @@ func Message(r Run) string {
 	leaks, suspects := split(r.Findings)
 	switch {
 	case r.Error == "":
-	case r.Verdict == VerdictError:
+	case r.Verdict == verdict.Error:
 		fmt.Fprintf(&b, "error: %s%s\n", clean(r.Error), on)
 	case b.Len() == 0 && len(leaks) == 0:
 		// A failure nothing below explains (a hard ceiling, say): the
@@ -65,9 +66,9 @@ const (
 func split(fs []checks.Finding) (leaks, suspects []checks.Finding) {
 	for _, f := range fs {
 		switch f.Verdict {
-		case checks.VerdictLeak:
+		case verdict.Leak:
 			leaks = append(leaks, f)
-		case checks.VerdictSuspect:
+		case verdict.Suspect:
 			suspects = append(suspects, f)
 		}
 	}
@@ -261,17 +262,10 @@ func subject(f checks.Finding) string {
 	if name == "" {
 		name = "(unnamed)"
 	}
-	switch f.Kind {
-	case checks.KindSlab:
-		return "slab cache " + name + mergedWith(f.MergedWith)
-	case checks.KindKmemleak:
-		return "kmemleak signature " + clean(digest(f.Subject))
-	case checks.KindProcess:
-		return "process " + name
-	case checks.KindMeminfo:
-		return "meminfo " + name
+	if f.Kind == checks.KindKmemleak {
+		name = clean(digest(f.Subject))
 	}
-	return clean(string(f.Kind)) + " " + name
+	return clean(checks.Noun(f.Kind)) + " " + name + mergedWith(f.MergedWith)
 }
 
 // maxMergedNames bounds the merged cache names a subject lists.
@@ -380,8 +374,8 @@ func backtrace(frames []kmemleak.Frame, culprit *kmemleak.Frame) string {
 }
 
 func writePass(b *strings.Builder, r Run, on string) {
-	if r.Verdict != VerdictPass && r.Verdict != "" {
-		fmt.Fprintf(b, "%s: no leak named%s, yet the run's verdict is %q; see report.json\n", clean(r.Verdict), on, clean(r.Verdict))
+	if r.Verdict != verdict.Pass && r.Verdict != "" {
+		fmt.Fprintf(b, "%s: no leak named%s, yet the run's verdict is %q; see report.json\n", clean(string(r.Verdict)), on, clean(string(r.Verdict)))
 		return
 	}
 	over := ""
@@ -456,7 +450,7 @@ func writeRejudged(b *strings.Builder, rj *Rejudged) {
 	if rj == nil {
 		return
 	}
-	rec := clean(rj.RecordedVerdict)
+	rec := clean(string(rj.RecordedVerdict))
 	if rj.RecordedError != "" {
 		rec += " (" + clean(rj.RecordedError) + ")"
 	}
@@ -478,9 +472,9 @@ func runSpan(r Run) string {
 	return span(r.Ended.Sub(r.Started))
 }
 
-func verdictWord(v string) string {
+func verdictWord(v verdict.Run) string {
 	if v == "" {
-		return VerdictFail
+		return string(verdict.Fail)
 	}
-	return clean(v)
+	return clean(string(v))
 }

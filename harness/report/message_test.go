@@ -8,6 +8,7 @@ import (
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/kmemleak"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 func TestMessage(t *testing.T) {
@@ -35,7 +36,7 @@ func TestMessage(t *testing.T) {
 		name: "a process leak speaks of the process in bytes",
 		run: func() Run {
 			r := baseRun()
-			r.Findings = []checks.Finding{{Kind: checks.KindProcess, Subject: "hostapd", Verdict: checks.VerdictLeak,
+			r.Findings = []checks.Finding{{Kind: checks.KindProcess, Subject: "hostapd", Verdict: verdict.Leak,
 				Unit: "bytes", SlopePerHour: 1.5 * (1 << 20), P: 2.1e-5, Growth: 18 << 20, Samples: 73, Rising: 60}}
 			return r
 		},
@@ -45,7 +46,7 @@ func TestMessage(t *testing.T) {
 		name: "a meminfo leak in kB prints binary units and its time to exhaustion",
 		run: func() Run {
 			r := baseRun()
-			r.Findings = []checks.Finding{{Kind: checks.KindMeminfo, Subject: "SUnreclaim", Verdict: checks.VerdictLeak,
+			r.Findings = []checks.Finding{{Kind: checks.KindMeminfo, Subject: "SUnreclaim", Verdict: verdict.Leak,
 				Unit: "kB", SlopePerHour: 4096, P: 4e-4, Growth: 49152, Samples: 73, Rising: 70,
 				TimeToExhaustion: 100 * time.Hour}}
 			return r
@@ -59,7 +60,7 @@ func TestMessage(t *testing.T) {
 		run: func() Run {
 			r := baseRun()
 			c := kmemleak.Frame{Function: "pci_rx_dma_done_handle", Module: "mt7916_ap"}
-			r.Findings = []checks.Finding{{Kind: checks.KindKmemleak, Subject: "pci_rx_dma_done_handle", Verdict: checks.VerdictLeak,
+			r.Findings = []checks.Finding{{Kind: checks.KindKmemleak, Subject: "pci_rx_dma_done_handle", Verdict: verdict.Leak,
 				Unit: "objects", SlopePerHour: 126, P: 1e-12, Growth: 1512, Samples: 72, Rising: 71, Culprit: &c, Frames: rxFrames()}}
 			return r
 		},
@@ -72,7 +73,7 @@ func TestMessage(t *testing.T) {
 		name: "a reboot says at which sample, shows the console tail and what to do",
 		run: func() Run {
 			r := baseRun()
-			r.Verdict = VerdictFail
+			r.Verdict = verdict.Fail
 			r.Samples = 6
 			r.Reboot = &Reboot{AtSample: 5, OldBootID: "3f1c9a2e-1111-2222-3333-444455556666", NewBootID: "9b07d4c1-aaaa-bbbb-cccc-ddddeeeeffff",
 				Evidence: "[ 4210.1] Out of memory: Killed process 812 (hostapd)\n[ 4212.9] Kernel panic - not syncing: OOM\n"}
@@ -88,11 +89,11 @@ func TestMessage(t *testing.T) {
 		name: "a kernel that is not ready lists each failed check with its remediation",
 		run: func() Run {
 			r := baseRun()
-			r.Verdict = VerdictFail
+			r.Verdict = verdict.Fail
 			r.Samples = 0
 			r.Preflight = []Check{
-				{Name: "CONFIG_DEBUG_KMEMLEAK", Status: CheckFail, Seen: "not set", Remediation: "rebuild the kernel with CONFIG_DEBUG_KMEMLEAK=y"},
-				{Name: "CONFIG_SLUB_DEBUG", Status: CheckOK, Seen: "y"},
+				{Name: "CONFIG_DEBUG_KMEMLEAK", Status: verdict.CheckFail, Seen: "not set", Remediation: "rebuild the kernel with CONFIG_DEBUG_KMEMLEAK=y"},
+				{Name: "CONFIG_SLUB_DEBUG", Status: verdict.CheckOK, Seen: "y"},
 				{Name: "kmemleak", Status: "missing", Seen: "/sys/kernel/debug/kmemleak absent", Remediation: "boot with kmemleak=on"},
 			}
 			return r
@@ -116,7 +117,7 @@ func TestMessage(t *testing.T) {
 		name: "a failure no finding explains shows the harness's words",
 		run: func() Run {
 			r := baseRun()
-			r.Verdict = VerdictFail
+			r.Verdict = verdict.Fail
 			r.Error = "MemAvailable 3.1 MiB fell below the 8 MiB floor at sample 12"
 			return r
 		},
@@ -126,7 +127,7 @@ func TestMessage(t *testing.T) {
 		name: "a bidi override in a name is shown, not obeyed",
 		run: func() Run {
 			r := baseRun()
-			r.Findings = []checks.Finding{{Kind: checks.KindSlab, Subject: "good\u202edab", Verdict: checks.VerdictLeak, Unit: "objects", Growth: 5, SlopePerHour: 1, P: 0.5}}
+			r.Findings = []checks.Finding{{Kind: checks.KindSlab, Subject: "good\u202edab", Verdict: verdict.Leak, Unit: "objects", Growth: 5, SlopePerHour: 1, P: 0.5}}
 			return r
 		},
 		contains: []string{`leak: slab cache good\u202edab +5 objects`},
@@ -135,7 +136,7 @@ func TestMessage(t *testing.T) {
 		name: "a slab cache judged in bytes is counted in objects when its object size is known",
 		run: func() Run {
 			r := baseRun()
-			r.Findings = []checks.Finding{{Kind: checks.KindSlab, Subject: "kmalloc-8192", Verdict: checks.VerdictLeak,
+			r.Findings = []checks.Finding{{Kind: checks.KindSlab, Subject: "kmalloc-8192", Verdict: verdict.Leak,
 				Unit: "bytes", ObjectSizeBytes: 8192, Growth: 1533 * 8192, GrowthBytes: 1530 * 8192,
 				SlopePerHour: 127.8 * 8192, P: 3e-14, PRaw: 1e-15, Samples: 67, Rising: 66, Monotonic: 0.97}}
 			return r
@@ -145,8 +146,8 @@ func TestMessage(t *testing.T) {
 		name: "the MemAvailable floor, a finding without a series, is told by its reason",
 		run: func() Run {
 			r := baseRun()
-			r.Verdict = VerdictFail
-			r.Findings = []checks.Finding{{Kind: checks.KindMeminfo, Subject: "MemAvailable", Verdict: checks.VerdictLeak, Unit: "bytes",
+			r.Verdict = verdict.Fail
+			r.Findings = []checks.Finding{{Kind: checks.KindMeminfo, Subject: "MemAvailable", Verdict: verdict.Leak, Unit: "bytes",
 				Reason: "MemAvailable is 9.5 MiB, below the 16.0 MiB floor: the target is about to run out of memory"}}
 			return r
 		},
@@ -159,7 +160,7 @@ func TestMessage(t *testing.T) {
 		name: "a falling MemAvailable counts falling intervals",
 		run: func() Run {
 			r := baseRun()
-			r.Findings = []checks.Finding{{Kind: checks.KindMeminfo, Subject: "MemAvailable", Verdict: checks.VerdictLeak, Unit: "bytes",
+			r.Findings = []checks.Finding{{Kind: checks.KindMeminfo, Subject: "MemAvailable", Verdict: verdict.Leak, Unit: "bytes",
 				Growth: -(48 << 20), SlopePerHour: -(4 << 20), P: 1e-6, Samples: 67, Rising: 60}}
 			return r
 		},
@@ -169,7 +170,7 @@ func TestMessage(t *testing.T) {
 		run: func() Run {
 			r := baseRun()
 			c := kmemleak.Frame{Function: "wl_add_sta", Module: "wlansim"}
-			r.Findings = []checks.Finding{{Kind: checks.KindKmemleak, Verdict: checks.VerdictLeak, Unit: "objects",
+			r.Findings = []checks.Finding{{Kind: checks.KindKmemleak, Verdict: verdict.Leak, Unit: "objects",
 				Subject: "9f86d081884c7d65 __kmalloc_cache_noprof < wl_add_sta [wlansim] < wl_assoc [wlansim]",
 				Growth:  40, GrowthBytes: 40 * 256, Samples: 12, Rising: 11, Culprit: &c,
 				Frames: []kmemleak.Frame{{Function: "__kmalloc_cache_noprof"}, c, {Function: "wl_assoc", Module: "wlansim"}}}}
@@ -184,7 +185,7 @@ func TestMessage(t *testing.T) {
 	}, {
 		name: "a run that never started prints no times",
 		run: func() Run {
-			return Run{Target: "rig", Verdict: VerdictError, Error: "dial rig: connection refused; check the address"}
+			return Run{Target: "rig", Verdict: verdict.Error, Error: "dial rig: connection refused; check the address"}
 		},
 		lines:  []string{"error: dial rig: connection refused; check the address on rig"},
 		absent: []string{"over", "after", "h0m"},
@@ -207,7 +208,7 @@ func TestMessage(t *testing.T) {
 		name: "an error says what failed",
 		run: func() Run {
 			r := baseRun()
-			r.Verdict = VerdictError
+			r.Verdict = verdict.Error
 			r.Samples = 12
 			r.Error = "connect ap-rig-07: host key changed; update known_hosts"
 			return r
@@ -221,7 +222,7 @@ func TestMessage(t *testing.T) {
 		name: "a hostile name cannot forge lines or escape sequences",
 		run: func() Run {
 			r := baseRun()
-			r.Findings = []checks.Finding{{Kind: checks.KindProcess, Subject: "evil\nleak: fake\x1b[31m\xff", Verdict: checks.VerdictLeak,
+			r.Findings = []checks.Finding{{Kind: checks.KindProcess, Subject: "evil\nleak: fake\x1b[31m\xff", Verdict: verdict.Leak,
 				Unit: "bytes", Growth: 1 << 20, SlopePerHour: 1 << 20, P: 0.001, Samples: 2, Rising: 1}}
 			return r
 		},
@@ -282,7 +283,7 @@ func TestMessage_ManyLeaksAreCapped(t *testing.T) {
 // baseRun is a clean 12 h run of the fixture rig, no findings.
 func baseRun() Run {
 	r := slabLeakRun()
-	r.Verdict = VerdictPass
+	r.Verdict = verdict.Pass
 	r.Findings = nil
 	r.Gaps = nil
 	return r

@@ -7,20 +7,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
-)
-
-// The run verdicts report.json and the message use.
-const (
-	VerdictPass  = "pass"
-	VerdictFail  = "fail"
-	VerdictError = "error"
-)
-
-// The preflight check statuses; any other status counts as a failure.
-const (
-	CheckOK   = "ok"
-	CheckWarn = "warn"
-	CheckFail = "fail"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // Run is everything the report shows about one soak. The harness fills it;
@@ -35,9 +22,9 @@ type Run struct {
 	RunDir  string    `json:"run_dir,omitempty"`
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended"`
-	// Verdict is VerdictPass, VerdictFail or VerdictError.
-	Verdict string `json:"verdict"`
-	// Error says why the run could not reach a verdict (VerdictError), or
+	// Verdict is verdict.Pass, verdict.Fail or verdict.Error.
+	Verdict verdict.Run `json:"verdict"`
+	// Error says why the run could not reach a verdict (verdict.Error), or
 	// what ended it early.
 	Error    string           `json:"error,omitempty"`
 	Findings []checks.Finding `json:"findings"`
@@ -81,8 +68,8 @@ type Rejudged struct {
 	PolicySource string `json:"policy_source"`
 	// RecordedVerdict and RecordedError are run.json's status and error as
 	// the soak wrote them (status "running": the soak was interrupted).
-	RecordedVerdict string `json:"recorded_verdict"`
-	RecordedError   string `json:"recorded_error,omitempty"`
+	RecordedVerdict verdict.Run `json:"recorded_verdict"`
+	RecordedError   string      `json:"recorded_error,omitempty"`
 	// Unused names every record and raw snapshot of the folder that could
 	// not be used, with the reason.
 	Unused []string `json:"unused,omitempty"`
@@ -151,14 +138,14 @@ type Gap struct {
 // one line that fixes it.
 type Check struct {
 	Name string `json:"name"`
-	// Status is CheckOK, CheckWarn or CheckFail.
-	Status      string `json:"status"`
-	Seen        string `json:"seen,omitempty"`
-	Remediation string `json:"remediation,omitempty"`
+	// Status is verdict.CheckOK, verdict.CheckWarn or verdict.CheckFail.
+	Status      verdict.Check `json:"status"`
+	Seen        string        `json:"seen,omitempty"`
+	Remediation string        `json:"remediation,omitempty"`
 }
 
 // Failed reports whether the check blocks the soak.
-func (c Check) Failed() bool { return c.Status != CheckOK && c.Status != CheckWarn }
+func (c Check) Failed() bool { return c.Status.Blocks() }
 
 // Reboot records a target that rebooted during the soak.
 type Reboot struct {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // Write puts the run's reports in dir: report.json, report.html and
@@ -137,7 +138,7 @@ func ReadJSON(rd io.Reader) (Run, error) {
 		return Run{}, fmt.Errorf("decode report.json: %w", err)
 	}
 	switch d.Verdict {
-	case VerdictPass, VerdictFail, VerdictError:
+	case verdict.Pass, verdict.Fail, verdict.Error:
 	default:
 		return Run{}, fmt.Errorf("decode report.json: verdict %q is not pass, fail or error; rewrite the report with leakgate analyze", d.Verdict)
 	}

@@ -1,14 +1,13 @@
 package wifi_soak
 
 import (
+	"github.com/leakgate/leakgate/harness/gate"
 	. "github.com/onsi/ginkgo/v2"
-
-	"github.com/leakgate/leakgate/harness"
 )
 
 // One ordered container per rig (--target, or each of --targets).
 var _ = Describe("wifi access point soak", func() {
-	for _, s := range harness.Suites(&flags) {
+	for _, s := range gate.Suites(&flags) {
 		Describe(s.Name(), s.Decorators(), func() {
 			BeforeAll(s.Connect)
 

@@ -1,10 +1,11 @@
-package harness
+package gate
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/onsi/gomega/types"
+
+	"github.com/leakgate/leakgate/harness"
 )
 
 // Leak matches a *Run that did not pass: a leak, a reboot, a target that was
@@ -39,29 +40,29 @@ func (leakMatcher) NegatedFailureMessage(actual any) string {
 	return r.Message()
 }
 
-func asRun(actual any) (*Run, error) {
+func asRun(actual any) (*harness.Run, error) {
 	switch r := actual.(type) {
-	case *Run:
+	case *harness.Run:
 		if r == nil {
 			return nil, fmt.Errorf("Leak() got a nil *harness.Run: the soak did not start (see the error before this assertion)")
 		}
 		return r, nil
-	case Run:
+	case harness.Run:
 		return &r, nil
 	}
 	return nil, fmt.Errorf("Leak() expects a *harness.Run, got %T", actual)
 }
 
-// BeReady matches a PreflightResult whose target can see leaks. Its failure
+// BeReady matches a harness.PreflightResult whose target can see leaks. Its failure
 // message has one remediation line per missing piece.
 func BeReady() types.GomegaMatcher { return readyMatcher{} }
 
 type readyMatcher struct{}
 
 func (readyMatcher) Match(actual any) (bool, error) {
-	p, ok := actual.(PreflightResult)
+	p, ok := actual.(harness.PreflightResult)
 	if !ok {
-		pp, okp := actual.(*PreflightResult)
+		pp, okp := actual.(*harness.PreflightResult)
 		if !okp || pp == nil {
 			return false, fmt.Errorf("BeReady() expects a harness.PreflightResult, got %T", actual)
 		}
@@ -71,46 +72,13 @@ func (readyMatcher) Match(actual any) (bool, error) {
 }
 
 func (m readyMatcher) FailureMessage(actual any) string {
-	p, _ := actual.(PreflightResult)
-	if pp, ok := actual.(*PreflightResult); ok && pp != nil {
+	p, _ := actual.(harness.PreflightResult)
+	if pp, ok := actual.(*harness.PreflightResult); ok && pp != nil {
 		p = *pp
 	}
-	return PreflightMessage(p)
+	return harness.PreflightMessage(p)
 }
 
 func (readyMatcher) NegatedFailureMessage(any) string {
 	return "expected the target not to be ready for leak detection, but it is"
-}
-
-// PreflightMessage is the not-ready diagnosis: what failed, what was seen,
-// and the one line that fixes each.
-func PreflightMessage(p PreflightResult) string {
-	var b strings.Builder
-	kernel := p.Kernel
-	if kernel == "" {
-		kernel = "unknown kernel"
-	}
-	fmt.Fprintf(&b, "target not ready for leak detection (%s):\n", kernel)
-	for _, c := range p.Checks {
-		if !c.Failed() {
-			continue
-		}
-		fmt.Fprintf(&b, "  %s: %s\n", c.Name, oneLine(c.Seen))
-		fmt.Fprintf(&b, "    fix: %s\n", c.Remediation)
-	}
-	for _, n := range p.Notes {
-		fmt.Fprintf(&b, "  note: %s\n", n)
-	}
-	return strings.TrimRight(b.String(), "\n")
-}
-
-func oneLine(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if s == "" {
-		return "not available"
-	}
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }

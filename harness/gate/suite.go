@@ -1,11 +1,13 @@
-package harness
+// Package gate is the Ginkgo and Gomega glue of the release gate: the soak
+// suite's ordered specs (Suites) and the matchers whose failure message is
+// the whole diagnosis (Leak, BeReady). It is the only package that imports
+// Ginkgo, so the leakgate command line links none of it.
+package gate
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -13,16 +15,17 @@ import (
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
 
+	"github.com/leakgate/leakgate/harness"
 	"github.com/leakgate/leakgate/remote"
 )
 
 // Suites returns one Suite per target of the flags (--targets, else
 // --target). Call it inside a container body, where the flags are parsed.
-func Suites(f *Flags) []*Suite {
+func Suites(f *harness.Flags) []*Suite {
 	var out []*Suite
 	targets := f.TargetList()
 	for _, t := range targets {
-		s := NewSuite(f.forTarget(t))
+		s := NewSuite(f.ForTarget(t))
 		s.parallel = len(targets) > 1
 		out = append(out, s)
 	}
@@ -53,17 +56,17 @@ func (s *Suite) Decorators() []any {
 // preflight answer and the run. Build it in the container with NewSuite and
 // hand its methods to BeforeAll and It.
 type Suite struct {
-	Flags     *Flags
+	Flags     *harness.Flags
 	Target    remote.Target
-	Preflight *PreflightResult
-	Run       *Run
+	Preflight *harness.PreflightResult
+	Run       *harness.Run
 
 	parallel bool
 	progress atomic.Pointer[string]
 }
 
 // NewSuite returns the shared state of one soak container.
-func NewSuite(f *Flags) *Suite { return &Suite{Flags: f} }
+func NewSuite(f *harness.Flags) *Suite { return &Suite{Flags: f} }
 
 // SpecTimeout is the soak spec's decorator: duration plus room for the
 // preflight, the baseline and the reports. Flags are validated first.
@@ -102,7 +105,7 @@ func (s *Suite) Connect(ctx ginkgo.SpecContext) {
 // when the target cannot see leaks. A gate that cannot see must not pass.
 func (s *Suite) CheckPreflight(ctx ginkgo.SpecContext) {
 	ginkgo.GinkgoHelper()
-	pf, err := Preflight(ctx, s.Target)
+	pf, err := harness.Preflight(ctx, s.Target)
 	if err != nil {
 		ginkgo.Fail(fmt.Sprintf("preflight could not check %s: %v", s.Flags.Target, err))
 	}
@@ -113,7 +116,7 @@ func (s *Suite) CheckPreflight(ctx ginkgo.SpecContext) {
 	}
 	if !pf.Ready {
 		// No soak follows to restore what the preflight changed.
-		for _, n := range RestoreTarget(ctx, s.Target, pf) {
+		for _, n := range harness.RestoreTarget(ctx, s.Target, pf) {
 			fmt.Fprintf(ginkgo.GinkgoWriter, "leakgate: preflight: %s\n", n)
 		}
 	}
@@ -127,11 +130,11 @@ func (s *Suite) Soak(ctx ginkgo.SpecContext) {
 	cfg := s.Flags.Config(s.Target)
 	cfg.Preflight = s.Preflight
 	cfg.Log = ginkgo.GinkgoWriter
-	cfg.Versions = Versions()
+	cfg.Versions = harness.Versions()
 	cfg.Progress = s.setProgress
 	detach := ginkgo.AttachProgressReporter(s.progressText)
 	defer detach()
-	run, err := Soak(ctx, cfg)
+	run, err := harness.Soak(ctx, cfg)
 	if err != nil {
 		ginkgo.Fail("start the soak: " + err.Error())
 	}
@@ -145,7 +148,7 @@ func (s *Suite) Soak(ctx ginkgo.SpecContext) {
 
 // setProgress caches the progress line; the reporter only reads the cache,
 // so a progress report never waits on the target.
-func (s *Suite) setProgress(p Progress) {
+func (s *Suite) setProgress(p harness.Progress) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "leakgate: %s, sample %d of %d, %d gaps, elapsed %s", p.Status, p.Sample, p.Planned, p.Gaps, p.Elapsed.Round(time.Second))
 	if p.ETA > 0 {
@@ -172,35 +175,8 @@ func (s *Suite) captureEvidence(ctx context.Context) (string, error) {
 	if s.Target == nil {
 		return "", fmt.Errorf("no target connected")
 	}
-	dir := ""
-	if s.Run != nil {
-		dir = filepath.Join(s.Run.Dir, EvidenceDir)
-	} else {
-		dir = filepath.Join(s.Flags.Out, time.Now().UTC().Format("20060102T150405Z")+"-"+safeName(s.Flags.Target)+"-evidence")
-	}
-	return dir, CaptureEvidence(ctx, s.Target, dir)
-}
-
-// CaptureEvidence saves what a failed target shows now: the full kmemleak
-// report, /proc/slabinfo, /proc/meminfo and dmesg, into dir (mode 0700).
-func CaptureEvidence(ctx context.Context, tgt remote.Target, dir string) error {
-	if err := os.MkdirAll(dir, dirMode); err != nil {
-		return fmt.Errorf("create evidence folder: %w", err)
-	}
-	snap, err := tgt.ReadFiles(ctx, []string{kmemleakPath, slabinfoPath, "/proc/meminfo"}, remote.ReadOptions{})
-	if err != nil {
-		return fmt.Errorf("read evidence on %s: %w", tgt.Name(), err)
-	}
-	for p, data := range snap.Files {
-		if err := writeFileSync(filepath.Join(dir, "final-"+safeName(p)+".txt"), data); err != nil {
-			return err
-		}
-	}
-	res, err := tgt.Run(ctx, []string{"dmesg"}, remote.RunOptions{MaxOutputBytes: 16 << 20})
-	if err != nil {
-		return fmt.Errorf("dmesg on %s: %w", tgt.Name(), err)
-	}
-	return writeFileSync(filepath.Join(dir, "final-dmesg.txt"), res.Stdout)
+	dir := harness.EvidenceFolder(s.Run, s.Flags.Out, s.Flags.Target)
+	return dir, harness.CaptureEvidence(ctx, s.Target, dir)
 }
 
 // jsonEntry makes a report entry print as JSON on the console.

@@ -1,19 +1,18 @@
-package harness
+package gate
 
 import (
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/onsi/ginkgo/v2"
-
+	"github.com/leakgate/leakgate/checks/verdict"
+	"github.com/leakgate/leakgate/harness"
 	"github.com/leakgate/leakgate/harness/report"
+	"github.com/onsi/ginkgo/v2"
 )
 
 func TestLeak_NegatedFailureIsTheWholeDiagnosis(t *testing.T) {
-	run, err := LoadRun("../testdata/harness/leak-run")
+	run, err := harness.LoadRun("../../testdata/harness/leak-run")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,11 +34,11 @@ func TestLeak_NegatedFailureIsTheWholeDiagnosis(t *testing.T) {
 }
 
 func TestLeak_PassingRunDoesNotMatchAndNilIsAnError(t *testing.T) {
-	run := &Run{Meta: RunMeta{Target: "rig", Status: report.VerdictPass}}
+	run := &harness.Run{Meta: harness.RunMeta{Target: "rig", Status: verdict.Pass}}
 	if ok, err := Leak().Match(run); ok || err != nil {
 		t.Errorf("passing run: matched %v err %v, want no match", ok, err)
 	}
-	var nilRun *Run
+	var nilRun *harness.Run
 	if _, err := Leak().Match(nilRun); err == nil {
 		t.Errorf("a nil run must be an error, not a pass")
 	}
@@ -49,10 +48,10 @@ func TestLeak_PassingRunDoesNotMatchAndNilIsAnError(t *testing.T) {
 }
 
 func TestBeReady_FailureListsEachRemediation(t *testing.T) {
-	pf := PreflightResult{Kernel: "6.12.57", Checks: []report.Check{
-		{Name: "CONFIG_DEBUG_KMEMLEAK", Status: report.CheckFail, Seen: "is not set", Remediation: "rebuild with CONFIG_DEBUG_KMEMLEAK=y"},
-		{Name: "slab merging", Status: report.CheckWarn, Seen: "merged", Remediation: "boot with slab_nomerge"},
-		{Name: "debugfs mounted", Status: report.CheckOK},
+	pf := harness.PreflightResult{Kernel: "6.12.57", Checks: []report.Check{
+		{Name: "CONFIG_DEBUG_KMEMLEAK", Status: verdict.CheckFail, Seen: "is not set", Remediation: "rebuild with CONFIG_DEBUG_KMEMLEAK=y"},
+		{Name: "slab merging", Status: verdict.CheckWarn, Seen: "merged", Remediation: "boot with slab_nomerge"},
+		{Name: "debugfs mounted", Status: verdict.CheckOK},
 	}}
 
 	ok, err := BeReady().Match(pf)
@@ -65,72 +64,6 @@ func TestBeReady_FailureListsEachRemediation(t *testing.T) {
 		t.Errorf("message must list the failed check's fix and only failed ones:\n%s", msg)
 	}
 }
-
-func TestFlags_ProfileFillsWhatTheFlagsLeaveUnset(t *testing.T) {
-	prof := filepath.Join(t.TempDir(), "p.yaml")
-	if err := os.WriteFile(prof, []byte("name: p\ninterval: 20s\nduration: 6m\nwarmup: 1m\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	var f Flags
-	fs := newFlagSet()
-	f.Register(fs)
-	if err := fs.Parse([]string{"--target", "local", "--profile", prof, "--interval", "30s", "--workload", "cat /dev/zero > /dev/null"}); err != nil {
-		t.Fatal(err)
-	}
-
-	if err := f.Validate(); err != nil {
-		t.Fatalf("Validate: %v", err)
-	}
-
-	if f.Duration.String() != "6m0s" || f.Interval.String() != "30s" || f.Warmup.String() != "1m0s" {
-		t.Errorf("duration %s interval %s: want the profile's 6m and the flag's 30s", f.Duration, f.Interval)
-	}
-	cfg := f.Config(nil)
-	if len(cfg.ExtraWorkloads) != 1 || cfg.ExtraWorkloads[0].Side != SideTarget {
-		t.Errorf("--workload became %+v, want one target-side workload", cfg.ExtraWorkloads)
-	}
-	if f.SpecTimeout() <= f.Duration {
-		t.Errorf("spec timeout %s must exceed the duration %s", f.SpecTimeout(), f.Duration)
-	}
-}
-
-func TestFlags_ValidateReportsEveryProblemOnce(t *testing.T) {
-	var f Flags
-	fs := newFlagSet()
-	f.Register(fs)
-	if err := fs.Parse([]string{"--interval", "2h", "--duration", "1h", "--profile", "/nonexistent.yaml"}); err != nil {
-		t.Fatal(err)
-	}
-	err := f.Validate()
-	if err == nil {
-		t.Fatal("Validate passed bad flags")
-	}
-	for _, want := range []string{"--target is required", "--profile", "--interval"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error lacks %q:\n%v", want, err)
-		}
-	}
-	if f.Validate() != err {
-		t.Errorf("a second Validate must return the first answer")
-	}
-}
-
-func TestTargetHost_ExtractsTheHostFromEverySpelling(t *testing.T) {
-	for spec, want := range map[string]string{
-		"ssh://root@10.0.0.7:2222": "10.0.0.7",
-		"root@ap-rig-07":           "ap-rig-07",
-		"ap-rig-07:22":             "ap-rig-07",
-		"ap-rig-07":                "ap-rig-07",
-		"[fe80::1]:22":             "fe80::1",
-		"ssh://[fe80::1]:22":       "fe80::1",
-	} {
-		if got := TargetHost(spec); got != want {
-			t.Errorf("TargetHost(%q) = %q, want %q", spec, got, want)
-		}
-	}
-}
-
-func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("test", flag.ContinueOnError) }
 
 func TestSuites_OneContainerPerTargetSerialOnlyWhenAlone(t *testing.T) {
 	cases := []struct {
@@ -146,8 +79,8 @@ func TestSuites_OneContainerPerTargetSerialOnlyWhenAlone(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			var f Flags
-			fs := newFlagSet()
+			var f harness.Flags
+			fs := flag.NewFlagSet("test", flag.ContinueOnError)
 			f.Register(fs)
 			if err := fs.Parse(c.args); err != nil {
 				t.Fatal(err)
