@@ -7,9 +7,15 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/verdict"
+	"github.com/leakgate/leakgate/remote"
 )
 
 // The planted symlinks FuzzRunFolder may add, one bit each, all pointing
@@ -31,22 +37,25 @@ const (
 // Memory is bounded by the read caps (run.json, lines, tar entries), which
 // the inputs here cannot reach but the unit tests do.
 func FuzzRunFolder(f *testing.F) {
-	src := filepath.Join("..", "testdata", "harness", "interrupted-run")
-	runJSON, err := os.ReadFile(filepath.Join(src, RunFile))
-	if err != nil {
-		f.Fatal(err)
-	}
-	lines, err := os.ReadFile(filepath.Join(src, SamplesFile))
-	if err != nil {
-		f.Fatal(err)
-	}
-	first3 := bytes.Join(bytes.SplitAfter(lines, []byte("\n"))[:3], nil)
-	raw0, _ := os.ReadFile(filepath.Join(src, RawDir, "0000.tar.gz"))
-	raw1, _ := os.ReadFile(filepath.Join(src, RawDir, "0001.tar.gz"))
-	f.Add(runJSON, first3, raw0, raw1, uint8(0))
-	f.Add(runJSON, first3, raw0, raw1, uint8(0xff))
-	f.Add(bytes.Replace(runJSON, []byte(`"running"`), []byte(`"pass"`), 1), []byte("{}\n{\"gap\":{\"index\":1}}\n"), raw1, raw0, uint8(plantRejudgedLink))
+	runJSON, samples, raws := tinyRun(f)
+	f.Add(runJSON, samples, raws[0], raws[1], uint8(0))
+	f.Add(runJSON, samples, raws[0], raws[1], uint8(0xff))
+	f.Add(bytes.Replace(runJSON, []byte(`"pass"`), []byte(`"running"`), 1), []byte("{}\n{\"gap\":{\"index\":1}}\n"), raws[1], raws[0], uint8(plantRejudgedLink))
 	f.Fuzz(func(t *testing.T, runJSON, samples, raw0, raw1 []byte, plant uint8) {
+		checkRunFolder(t, runJSON, samples, raw0, raw1, plant)
+	})
+}
+
+// checkRunFolder is one FuzzRunFolder execution.
+func checkRunFolder(t *testing.T, runJSON, samples, raw0, raw1 []byte, plant uint8) {
+	// A hang is a failure the fuzzer can only record as a crash: dump
+	// every goroutine and crash after a minute.
+	hang := time.AfterFunc(time.Minute, func() {
+		buf := make([]byte, 1<<20)
+		panic("FuzzRunFolder: one execution hung for a minute:\n" + string(buf[:runtime.Stack(buf, true)]))
+	})
+	defer hang.Stop()
+	{
 		base := t.TempDir()
 		dir, outside := filepath.Join(base, "run"), filepath.Join(base, "outside")
 		for _, d := range []string{dir, outside} {
@@ -170,7 +179,44 @@ func FuzzRunFolder(f *testing.F) {
 				t.Fatalf("line %d (sample or gap %d) neither used nor named; unused %q", i+1, k, run.Unused)
 			}
 		}
-	})
+	}
+}
+
+// tinyRun is a recorded run of two samples of a two-cache slabinfo and
+// a short meminfo:
+// small, so that one fuzz execution costs milliseconds.
+func tinyRun(tb testing.TB) (runJSON, samples []byte, raws [2][]byte) {
+	tb.Helper()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	meta := RunMeta{Target: "rig", Status: verdict.Pass, BaselineAt: t0, Started: t0, Ended: t0.Add(time.Hour),
+		Duration: time.Hour, Interval: 20 * time.Minute, PlannedSamples: 3, BootID: "b"}
+	pol := DefaultPolicy()
+	meta.Policy = &pol
+	runJSON, err := json.Marshal(meta)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i := range 2 {
+		snap := &remote.Snapshot{Files: map[string][]byte{
+			checks.PathBootID:   []byte("b\n"),
+			checks.PathUptime:   []byte(fmt.Sprintf("%d.00 0.00\n", 1000+i*1200)),
+			checks.PathMeminfo:  []byte(fmt.Sprintf("MemTotal: 131072 kB\nMemAvailable: %d kB\nSlab: 9000 kB\nSUnreclaim: 5000 kB\n", 90000-i*100)),
+			checks.PathSlabinfo: []byte(fmt.Sprintf("slabinfo - version: 2.1\n# name <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\nkmalloc-64 %d 640 64 64 1 : tunables 0 0 0 : slabdata 10 10 0\nrxbuf 20 48 320 12 1 : tunables 0 0 0 : slabdata 4 4 0\n", 600+i)),
+		}}
+		at := t0.Add(time.Duration(i) * 20 * time.Minute)
+		var buf bytes.Buffer
+		if err := encodeSnapshot(&buf, i, at, snap); err != nil {
+			tb.Fatal(err)
+		}
+		raws[i] = buf.Bytes()
+		smp := newSample(i, at, snap, nil)
+		line, err := json.Marshal(Record{Sample: &smp})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		samples = append(append(samples, line...), '\n')
+	}
+	return runJSON, samples, raws
 }
 
 // listTree lists every path under dir with its content, symlinks as links.
