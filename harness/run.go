@@ -206,10 +206,17 @@ func LoadRunContext(ctx context.Context, dir string) (*Run, error) {
 	}
 	badIndex := func(i int) bool { return i < 0 || (maxIndex >= 0 && i > maxIndex) }
 	var lines *os.File
+	// lineOffsets are the sample lines by index, for rebuilding a sample
+	// (and the samples its delta line builds on) when its raw is unusable.
+	lineOffsets := map[int]int64{}
 	if f, err := openRegular(root, SamplesFile); err == nil {
 		lines = f
 		defer f.Close()
 		err = decodeRecords(f, SamplesFile, func(off int64, rec Record) {
+			if rec.Delta != nil && rec.Sample == nil {
+				// A compact sample line: its index and time are outside the patch.
+				rec.Sample = &checks.Sample{Index: rec.Delta.Index, At: rec.Delta.At}
+			}
 			if rec.Sample != nil && rec.Gap != nil {
 				r.unused("%s at byte %d: a record that is both a sample and a gap; its gap is not used", SamplesFile, off)
 			}
@@ -228,6 +235,7 @@ func LoadRunContext(ctx context.Context, dir string) (*Run, error) {
 					r.unused("%s: the gap at sample %d is superseded by its sample at byte %d", SamplesFile, rec.Sample.Index, off)
 				}
 				e.sampleAt, e.sampleOffset, e.gap = rec.Sample.At, off, nil
+				lineOffsets[rec.Sample.Index] = off
 			case rec.Gap != nil:
 				switch e := get(rec.Gap.Index); {
 				case e.sampleOffset >= 0:
@@ -267,6 +275,7 @@ func LoadRunContext(ctx context.Context, dir string) (*Run, error) {
 	// One sample at a time, in order: its raw snapshot re-parsed (else its
 	// samples.jsonl line) and its points put into the series at once.
 	var lastAt time.Time
+	var fromLines *sampleLines
 	inOrder := func(what string, i int, at time.Time) bool {
 		switch {
 		case at.IsZero():
@@ -313,16 +322,22 @@ func LoadRunContext(ctx context.Context, dir string) (*Run, error) {
 		}
 		switch {
 		case e.sampleOffset >= 0 && lines != nil:
-			rec, err := readRecordAt(lines, e.sampleOffset)
+			if fromLines == nil {
+				fromLines = &sampleLines{offsets: lineOffsets, read: func(off int64) (Record, error) { return readRecordAt(lines, off) }}
+			}
+			smp, err := fromLines.sample(i)
+			if err == nil && !smp.At.Equal(e.sampleAt) {
+				err = fmt.Errorf("sample %d: its line says %s outside and %s inside", i, e.sampleAt.UTC().Format(time.RFC3339Nano), smp.At.UTC().Format(time.RFC3339Nano))
+			}
 			if err != nil {
-				r.unused("%v", err)
+				r.unused("%s: %v", SamplesFile, err)
 				continue
 			}
-			if !inOrder(SamplesFile, i, rec.Sample.At) {
+			if !inOrder(SamplesFile, i, smp.At) {
 				continue
 			}
-			lastAt = rec.Sample.At
-			r.addSample(*rec.Sample)
+			lastAt = smp.At
+			r.addSample(smp)
 		case e.gap != nil:
 			r.Gaps = append(r.Gaps, *e.gap)
 		}

@@ -163,16 +163,19 @@ func checkRunFolder(t *testing.T, runJSON, samples, raw0, raw1 []byte, plant uin
 				continue
 			}
 			var rec Record
-			if json.Unmarshal(line, &rec) != nil || (rec.Sample == nil && rec.Gap == nil) {
+			if json.Unmarshal(line, &rec) != nil || (rec.Sample == nil && rec.Delta == nil && rec.Gap == nil) {
 				if !accounted(-1, fmt.Sprintf("line %d", i+1)) {
 					t.Fatalf("bad line %d not named; unused %q", i+1, run.Unused)
 				}
 				continue
 			}
-			k := 0
-			if rec.Sample != nil {
+			var k int
+			switch {
+			case rec.Sample != nil:
 				k = rec.Sample.Index
-			} else {
+			case rec.Delta != nil:
+				k = rec.Delta.Index
+			default:
 				k = rec.Gap.Index
 			}
 			if !accounted(k, fmt.Sprintf("byte %d", at), fmt.Sprintf("sample %d", k), fmt.Sprintf("gap %d", k), fmt.Sprintf("index %d", k)) {
@@ -196,6 +199,7 @@ func tinyRun(tb testing.TB) (runJSON, samples []byte, raws [2][]byte) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var c compactor // sample 1 is a delta line
 	for i := range 2 {
 		snap := &remote.Snapshot{Files: map[string][]byte{
 			checks.PathBootID:   []byte("b\n"),
@@ -210,7 +214,12 @@ func tinyRun(tb testing.TB) (runJSON, samples []byte, raws [2][]byte) {
 		}
 		raws[i] = buf.Bytes()
 		smp := newSample(i, at, snap, nil)
-		line, err := json.Marshal(Record{Sample: &smp})
+		rec, commit, err := c.record(&smp)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		commit()
+		line, err := json.Marshal(rec)
 		if err != nil {
 			tb.Fatal(err)
 		}

@@ -41,9 +41,11 @@ const (
 	fileMode = 0o600
 )
 
-// Record is one line of samples.jsonl: a sample or a gap.
+// Record is one line of samples.jsonl: a sample in full, a sample as the
+// changes from the one before it (see compact.go), or a gap.
 type Record struct {
 	Sample *checks.Sample `json:"sample,omitempty"`
+	Delta  *SampleDelta   `json:"delta,omitempty"`
 	Gap    *Gap           `json:"gap,omitempty"`
 }
 
@@ -62,6 +64,8 @@ type store struct {
 	// of state; one per sample was most of the soak's allocation).
 	zw  *gzip.Writer
 	raw bytes.Buffer
+	// compact writes each sample as a delta against the one before it.
+	compact compactor
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -327,6 +331,20 @@ func decodeRaw(r io.Reader, name string) (*remote.Snapshot, snapshotMeta, error)
 	return snap, m, nil
 }
 
+// appendSample writes a sample's samples.jsonl line, in full or as the
+// changes from the sample line before it.
+func (s *store) appendSample(smp *checks.Sample) error {
+	rec, commit, err := s.compact.record(smp)
+	if err != nil {
+		return fmt.Errorf("encode sample %d: %w", smp.Index, err)
+	}
+	if err := s.appendRecord(rec); err != nil {
+		return err
+	}
+	commit()
+	return nil
+}
+
 // appendRecord writes one samples.jsonl line and syncs it.
 func (s *store) appendRecord(r Record) error {
 	line, err := json.Marshal(r)
@@ -465,7 +483,7 @@ func decodeRecords(rd io.Reader, name string, fn func(offset int64, r Record), b
 			var r Record
 			uerr := errors.New("longer than " + strconv.Itoa(maxRecordBytes) + " bytes")
 			if !tooLong {
-				if uerr = json.Unmarshal(line, &r); uerr == nil && r.Sample == nil && r.Gap == nil {
+				if uerr = json.Unmarshal(line, &r); uerr == nil && r.Sample == nil && r.Delta == nil && r.Gap == nil {
 					uerr = errors.New("neither sample nor gap")
 				}
 			}
@@ -497,8 +515,8 @@ func readRecordAt(f *os.File, offset int64) (Record, error) {
 		return Record{}, err
 	}
 	var r Record
-	if err := json.Unmarshal(line, &r); err != nil || r.Sample == nil {
-		return Record{}, fmt.Errorf("%s at byte %d: not a sample record (%v)", f.Name(), offset, err)
+	if err := json.Unmarshal(line, &r); err != nil || (r.Sample == nil && r.Delta == nil) {
+		return Record{}, fmt.Errorf("%s at byte %d: not a sample record (%v)", filepath.Base(f.Name()), offset, err)
 	}
 	return r, nil
 }
