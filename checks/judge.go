@@ -376,10 +376,12 @@ func verdictRank(v verdict.Finding) int {
 		return 0
 	case verdict.Suspect:
 		return 1
-	case verdict.Allowed:
+	case verdict.Reclaimable:
 		return 2
+	case verdict.Allowed:
+		return 3
 	}
-	return 3
+	return 4
 }
 
 func sortFindings(f []Finding) {
@@ -393,4 +395,40 @@ func sortFindings(f []Finding) {
 		}
 		return f[a].Subject < f[b].Subject
 	})
+}
+
+// MergeEarly adds to a final judgement the leaks an early judgement of the
+// fast series found that the final one lacks, marked as such: the early
+// rule is stricter than the final one, so what it calls a leak is one, and
+// a run it stopped early keeps the findings that stopped it.
+func MergeEarly(final, early Judgement) Judgement {
+	leak := map[[2]string]bool{}
+	for _, f := range final.Findings {
+		if f.Verdict == verdict.Leak {
+			leak[[2]string{string(f.Kind), f.Subject}] = true
+		}
+	}
+	var added []Finding
+	for _, f := range early.Findings {
+		key := [2]string{string(f.Kind), f.Subject}
+		if f.Verdict != verdict.Leak || leak[key] {
+			continue
+		}
+		f.Reason = "on the fast counters: " + f.Reason
+		added = append(added, f)
+		leak[key] = true
+	}
+	if len(added) == 0 {
+		return final
+	}
+	kept := final.Findings[:0:0]
+	for _, f := range final.Findings {
+		if !leak[[2]string{string(f.Kind), f.Subject}] || f.Verdict == verdict.Leak {
+			kept = append(kept, f)
+		}
+	}
+	final.Findings = append(kept, added...)
+	sortFindings(final.Findings)
+	final.Verdict = verdict.Fail
+	return final
 }

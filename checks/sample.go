@@ -15,8 +15,11 @@ type Sample struct {
 	At     time.Time     `json:"at"`
 	BootID string        `json:"boot_id"`
 	Uptime time.Duration `json:"uptime_ns"`
-	Slabs  []slab.Cache  `json:"slabs,omitempty"`
-	Mem    meminfo.Info  `json:"meminfo,omitempty"`
+	// Fast marks a sample of the cheap counters only (SampleOptions.Fast),
+	// taken between the full samples.
+	Fast  bool         `json:"fast,omitempty"`
+	Slabs []slab.Cache `json:"slabs,omitempty"`
+	Mem   meminfo.Info `json:"meminfo,omitempty"`
 	// UnaccountedBytes is the meminfo residual no counter explains.
 	UnaccountedBytes int64 `json:"unaccounted_bytes"`
 	// Leaks are the kmemleak report's groups, cumulative since boot.

@@ -42,12 +42,22 @@ func (r *Run) judge(final bool) (bool, string) {
 		d := DefaultPolicy()
 		pol = &d
 	}
-	r.Judgement = Judgement{r.seriesBuilder().Judge(*pol, checks.JudgeOptions{Final: final})}
-	nameMerged(r.Judgement.Judgement.Findings, r.Meta.SlabAliases)
+	r.judgeUnder(*pol, final)
 	if !final && r.Judgement.Failed() {
 		return true, r.Judgement.Summary()
 	}
 	return false, ""
+}
+
+// judgeUnder sets the run's judgement under pol (Rejudge's policy may not
+// be the one the run recorded).
+func (r *Run) judgeUnder(pol Policy, final bool) {
+	j := r.mergeEarly(r.seriesBuilder().Judge(pol, checks.JudgeOptions{Final: final}), pol)
+	if final && r.Meta.Reclaim != nil {
+		j = checks.ApplyReclaim(j, r.Meta.Reclaim.Results)
+	}
+	r.Judgement = Judgement{j}
+	nameMerged(r.Judgement.Judgement.Findings, r.Meta.SlabAliases)
 }
 
 // nameMerged gives each slab finding, and each slab finding folded into

@@ -19,10 +19,13 @@ type Profile struct {
 	Name        string        `yaml:"name" json:"name"`
 	Description string        `yaml:"description,omitempty" json:"description,omitempty"`
 	Interval    time.Duration `yaml:"interval,omitempty" json:"interval_ns,omitempty"`
-	Duration    time.Duration `yaml:"duration,omitempty" json:"duration_ns,omitempty"`
-	Warmup      time.Duration `yaml:"warmup,omitempty" json:"warmup_ns,omitempty"`
-	OwnModules  []string      `yaml:"own_modules,omitempty" json:"own_modules,omitempty"`
-	Workloads   []Workload    `yaml:"workloads,omitempty" json:"workloads,omitempty"`
+	// FastInterval spaces the samples of cheap counters between full ones
+	// (Config.FastInterval; 0 leaves it to the flags).
+	FastInterval time.Duration `yaml:"fast_interval,omitempty" json:"fast_interval_ns,omitempty"`
+	Duration     time.Duration `yaml:"duration,omitempty" json:"duration_ns,omitempty"`
+	Warmup       time.Duration `yaml:"warmup,omitempty" json:"warmup_ns,omitempty"`
+	OwnModules   []string      `yaml:"own_modules,omitempty" json:"own_modules,omitempty"`
+	Workloads    []Workload    `yaml:"workloads,omitempty" json:"workloads,omitempty"`
 	// Policy holds overrides of checks.Policy, kept as YAML so the checks
 	// package decides what they mean.
 	Policy yaml.Node    `yaml:"policy,omitempty" json:"-"`
@@ -102,7 +105,7 @@ func ParseProfile(data []byte) (*Profile, error) {
 
 // Validate checks the profile for values the soak cannot honour.
 func (p *Profile) Validate() error {
-	if p.Interval < 0 || p.Duration < 0 || p.Warmup < 0 {
+	if p.Interval < 0 || p.Duration < 0 || p.Warmup < 0 || p.FastInterval < 0 {
 		return errors.New("interval, duration and warmup must not be negative")
 	}
 	seen := map[string]bool{}

@@ -182,8 +182,7 @@ func (r *Run) Rejudge(pol *Policy) {
 	}
 	rj := &Rejudgement{Policy: *pol, PolicyDigest: PolicyDigest(*pol), PolicySource: source}
 	r.Rejudged = rj
-	r.Judgement = Judgement{r.seriesBuilder().Judge(*pol, checks.JudgeOptions{Final: true})}
-	nameMerged(r.Judgement.Judgement.Findings, r.Meta.SlabAliases)
+	r.judgeUnder(*pol, true)
 	rj.Status, rj.Error = r.rejudgedOutcome(*pol)
 }
 

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
@@ -48,8 +49,16 @@ type Run struct {
 	// stays as the soak recorded it.
 	Rejudged *Rejudgement
 
+	// FastSamples counts the samples of the fast grid (raw/fast).
+	FastSamples int
+
 	step   string
 	points *checks.SeriesBuilder
+	// fast holds the fast sources' series from full and fast samples alike
+	// (nil when the run has no fast grid); fastLoad feeds a loaded run's
+	// fast raws in time order with its full samples.
+	fast     *checks.SeriesBuilder
+	fastLoad *fastLoader
 	// observer is every distinct long-lived observer process seen (the
 	// SSH session; a reconnect adds one), without the per-sample shell.
 	observer []checks.ObserverProcess
@@ -74,6 +83,12 @@ type SampleInfo struct {
 func (r *Run) addSample(smp checks.Sample) {
 	if r.points == nil {
 		r.points = checks.NewSeriesBuilder()
+	}
+	if r.fast != nil {
+		if r.fastLoad != nil {
+			r.fastLoad.feedBefore(smp.At, r)
+		}
+		r.fast.Add(smp)
 	}
 	r.points.Add(smp)
 	r.noteObserver(smp.Observer)
@@ -117,7 +132,9 @@ type RunMeta struct {
 	Versions   map[string]string `json:"versions,omitempty"`
 	Duration   time.Duration     `json:"duration_ns"`
 	Interval   time.Duration     `json:"interval_ns"`
-	Warmup     time.Duration     `json:"warmup_ns,omitempty"`
+	// FastInterval is the fast grid's spacing (0: no fast grid).
+	FastInterval time.Duration `json:"fast_interval_ns,omitempty"`
+	Warmup       time.Duration `json:"warmup_ns,omitempty"`
 	// PlannedSamples is how many samples after the baseline were planned.
 	PlannedSamples int       `json:"planned_samples"`
 	Started        time.Time `json:"started"`
@@ -131,6 +148,9 @@ type RunMeta struct {
 	// SlabAliases maps a slab cache to the caches merged with it, read from
 	// /sys/kernel/slab at the baseline (empty when merging is off).
 	SlabAliases map[string][]string `json:"slab_aliases,omitempty"`
+	// Reclaim is what the end-of-run reclaim probe did and saw (nil when it
+	// did not run); a re-judgement applies the same results.
+	Reclaim *ReclaimProbe `json:"reclaim_probe,omitempty"`
 	// PreflightNotes say what the preflight did to the target (mounting
 	// debugfs) and what the soak restored at its end.
 	PreflightNotes []string `json:"preflight_notes,omitempty"`
@@ -205,6 +225,13 @@ func LoadRunContext(ctx context.Context, dir string) (*Run, error) {
 		maxIndex = r.Meta.PlannedSamples
 	}
 	badIndex := func(i int) bool { return i < 0 || (maxIndex >= 0 && i > maxIndex) }
+	if r.fastLoad, err = newFastLoader(dir, r.Meta.OwnModules); err != nil {
+		return nil, err
+	}
+	if r.fastLoad != nil {
+		r.fast = checks.NewFastSeriesBuilder()
+		defer func() { r.fastLoad.feedBefore(time.Time{}, r); r.fastLoad = nil }()
+	}
 	var lines *os.File
 	// lineOffsets are the sample lines by index, for rebuilding a sample
 	// (and the samples its delta line builds on) when its raw is unusable.
@@ -399,6 +426,9 @@ func (r *Run) parseRaw(rawRoot *os.Root, i int) (checks.Sample, error) {
 	return newSample(i, meta.At, snap, r.Meta.OwnModules), nil
 }
 
+// probeRawPrefix starts the names of the end-of-run probes' raw snapshots.
+const probeRawPrefix = "probe-"
+
 var rawName = regexp.MustCompile(`^([0-9]{4,9})\.tar\.gz$`)
 
 // rawIndexes lists the raw snapshots of the run folder, naming every entry
@@ -431,6 +461,12 @@ func (r *Run) rawIndexes(root *os.Root) ([]int, *os.Root) {
 	for {
 		ents, err := d.ReadDir(1024)
 		for _, e := range ents {
+			if e.Name() == FastRawDir && e.IsDir() {
+				continue // the fast grid's raws (fast.go)
+			}
+			if strings.HasPrefix(e.Name(), probeRawPrefix) && e.Type().IsRegular() {
+				continue // an end-of-run probe's evidence (probe.go), not a sample
+			}
 			m := rawName.FindStringSubmatch(e.Name())
 			if m == nil || !e.Type().IsRegular() {
 				r.unused("%s/%s: not a raw snapshot (a regular file named NNNN.tar.gz)", RawDir, e.Name())

@@ -127,7 +127,7 @@ func assertRunFolder(t *testing.T, run *Run) {
 	if meta.Status != run.Meta.Status || meta.Kernel == "" || meta.Ended.IsZero() {
 		t.Errorf("run.json status=%q kernel=%q ended=%v; want the final status %q, a kernel and an end", meta.Status, meta.Kernel, meta.Ended, run.Meta.Status)
 	}
-	raws, _ := filepath.Glob(filepath.Join(run.Dir, RawDir, "*.tar.gz"))
+	raws, _ := filepath.Glob(filepath.Join(run.Dir, RawDir, "[0-9]*.tar.gz")) // not the probes' raws
 	if len(raws) != len(run.Samples) {
 		t.Errorf("raw snapshots = %d, samples = %d; every sample keeps its raw snapshot", len(raws), len(run.Samples))
 	}

@@ -34,19 +34,45 @@ const (
 
 // trendLine is what `trend --json` prints per series.
 type trendLine struct {
-	Series       string  `json:"series"`
-	Verdict      string  `json:"verdict"`
-	SlopePerHour float64 `json:"slope_per_hour"`
-	SlopeLow     float64 `json:"slope_low_per_hour"`
-	SlopeHigh    float64 `json:"slope_high_per_hour"`
-	P            float64 `json:"p_value"`
-	PRaw         float64 `json:"p_raw"`
-	Growth       float64 `json:"growth"`
-	FittedGrowth float64 `json:"fitted_growth"`
-	N            int     `json:"n"`
-	Monotonic    float64 `json:"monotonic"`
-	Reason       string  `json:"reason"`
+	Series       string    `json:"series"`
+	Verdict      string    `json:"verdict"`
+	SlopePerHour jsonFloat `json:"slope_per_hour"`
+	SlopeLow     jsonFloat `json:"slope_low_per_hour"`
+	SlopeHigh    jsonFloat `json:"slope_high_per_hour"`
+	P            jsonFloat `json:"p_value"`
+	PRaw         jsonFloat `json:"p_raw"`
+	Growth       jsonFloat `json:"growth"`
+	FittedGrowth jsonFloat `json:"fitted_growth"`
+	N            int       `json:"n"`
+	Monotonic    jsonFloat `json:"monotonic"`
+	Reason       string    `json:"reason"`
 }
+
+// jsonFloat is a float64 that JSON can always hold: a figure that
+// overflowed (±Inf) or is undefined (NaN) is written as the string "+Inf",
+// "-Inf" or "NaN" rather than failing the whole output.
+type jsonFloat float64
+
+// MarshalJSON writes f as a number, or as a string when it is not finite.
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+// trendRescaleAbove: a series whose values reach beyond this is judged on
+// its values divided by their largest magnitude (slopes and growth scaled
+// back after), so that sums of squares and differences cannot overflow and
+// turn a rising ramp into "ok". The trend test is rank-based and the
+// floors are scaled alike, so the verdict is the same as unscaled.
+const trendRescaleAbove = 1e100
 
 func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts := trend.DefaultOptions()
@@ -103,8 +129,24 @@ func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "leakgate trend %s: %v\n", name, err)
 		return exitUsage
 	}
+	scale := make([]float64, len(series))
 	for i := range series {
 		series[i].Options = opts
+		scale[i] = 1
+		m := 0.0
+		for _, v := range series[i].Values {
+			m = max(m, math.Abs(v))
+		}
+		if m > trendRescaleAbove {
+			scale[i] = m
+			vs := make([]float64, len(series[i].Values))
+			for j, v := range series[i].Values {
+				vs[j] = v / m
+			}
+			series[i].Values = vs
+			series[i].Options.MinSlopePerHour /= m
+			series[i].Options.MinGrowth /= m
+		}
 	}
 	results, err := trend.AnalyzeRun(ctx, series)
 	if err != nil {
@@ -115,11 +157,12 @@ func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	lines := make([]trendLine, len(results))
 	for i, r := range results {
 		leak = leak || r.Verdict == trend.Leak
+		k := scale[i]
 		lines[i] = trendLine{
 			Series: series[i].Name, Verdict: string(r.Verdict),
-			SlopePerHour: r.SlopePerHour, SlopeLow: r.SlopeLow, SlopeHigh: r.SlopeHigh,
-			P: r.PAdjusted, PRaw: r.P, Growth: r.Growth, FittedGrowth: r.FittedGrowth,
-			N: r.N, Monotonic: r.Monotonic, Reason: r.Reason,
+			SlopePerHour: jsonFloat(r.SlopePerHour * k), SlopeLow: jsonFloat(r.SlopeLow * k), SlopeHigh: jsonFloat(r.SlopeHigh * k),
+			P: jsonFloat(r.PAdjusted), PRaw: jsonFloat(r.P), Growth: jsonFloat(r.Growth * k), FittedGrowth: jsonFloat(r.FittedGrowth * k),
+			N: r.N, Monotonic: jsonFloat(r.Monotonic), Reason: r.Reason,
 		}
 	}
 	if *asJSON {
