@@ -130,6 +130,7 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 		}
 		findings = kept
 	}
+	findings = diagnose(findings)
 	sortFindings(findings)
 	for _, f := range findings {
 		if f.Verdict == verdict.Leak {
@@ -171,7 +172,7 @@ func trendFinding(s Series, r trend.Result, pol Policy, opts JudgeOptions, memAv
 		SlopePerHour: r.SlopePerHour, SlopeLowPerHour: r.SlopeLow, SlopeHighPerHour: r.SlopeHigh,
 		P: r.PAdjusted, PRaw: r.P, Growth: r.Growth, GrowthBytes: int64(math.Round(r.FittedGrowth)),
 		Samples: r.N, Rising: r.Rising, Monotonic: r.Monotonic, Reason: r.Reason,
-		ObjectSizeBytes: s.ObjectSizeBytes, AllocCallers: s.AllocCallers,
+		ObjectSizeBytes: s.ObjectSizeBytes, AllocCallers: s.AllocCallers, Culprit: s.Culprit, Frames: s.Frames,
 	}
 	// Time to exhaustion at the slope's lower bound.
 	if r.SlopeLow > 0 && memAvail > 0 {
@@ -389,6 +390,11 @@ func sortFindings(f []Finding) {
 		ra, rb := verdictRank(f[a].Verdict), verdictRank(f[b].Verdict)
 		if ra != rb {
 			return ra < rb
+		}
+		// The cause (a cache, a stack, a site, a process) before the
+		// aggregate symptom it explains (a meminfo figure).
+		if ca, cb := IsCause(f[a].Kind), IsCause(f[b].Kind); ca != cb {
+			return ca
 		}
 		if f[a].GrowthBytes != f[b].GrowthBytes {
 			return f[a].GrowthBytes > f[b].GrowthBytes

@@ -3,8 +3,10 @@ package checks
 import (
 	"time"
 
+	"github.com/leakgate/leakgate/checks/allocinfo"
 	"github.com/leakgate/leakgate/checks/kmemleak"
 	"github.com/leakgate/leakgate/checks/meminfo"
+	"github.com/leakgate/leakgate/checks/pageowner"
 	"github.com/leakgate/leakgate/checks/procmem"
 	"github.com/leakgate/leakgate/checks/slab"
 )
@@ -31,6 +33,12 @@ type Sample struct {
 	UnaccountedCaveats []string `json:"unaccounted_caveats,omitempty"`
 	// Vmalloc is /proc/vmallocinfo's vmalloc pages per caller, largest first.
 	Vmalloc []meminfo.VmallocCaller `json:"vmalloc,omitempty"`
+	// Allocinfo are /proc/allocinfo's call sites that hold at least
+	// AllocinfoMinBytes (Linux ≥ 6.10 with CONFIG_MEM_ALLOC_PROFILING).
+	Allocinfo []allocinfo.Site `json:"allocinfo,omitempty"`
+	// PageStacks are page_owner's allocation stacks with their outstanding
+	// pages (show_stacks, at least count_threshold pages each).
+	PageStacks []pageowner.Stack `json:"page_stacks,omitempty"`
 	// LeakObjects counts every kmemleak object in the report, grouped or not.
 	LeakObjects int `json:"kmemleak_objects"`
 	// AllocSites are the allocation sites per slab cache (slab_debug=U caches).

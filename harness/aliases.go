@@ -5,13 +5,15 @@ import (
 	"strings"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/remote"
 )
 
 // slabLinksScript lists /sys/kernel/slab as "name<TAB>link target" lines
 // (target empty for a real directory), for checks.ParseSlabLinks. Merged
 // caches only change when a module creates or destroys one, so the list
-// is read once, after the baseline. readlink runs once per symlink.
-const slabLinksScript = `cd "` + rootPrefix + `/sys/kernel/slab" 2>/dev/null || exit 0
+// is read once, after the baseline. readlink runs once per symlink. $1 is
+// the slab folder (slabFolder), a target path.
+const slabLinksScript = `cd "$1" 2>/dev/null || exit 0
 for f in *; do
 	if [ -h "$f" ]; then printf '%s\t%s\n' "$f" "$(readlink "$f")"; elif [ -d "$f" ]; then printf '%s\t\n' "$f"; fi
 done`
@@ -21,7 +23,7 @@ done`
 func (s *soak) slabAliases(ctx context.Context) map[string][]string {
 	rctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
-	res, err := s.tgt.Run(rctx, []string{"sh", "-c", slabLinksScript}, remoteRunSmall)
+	res, err := s.tgt.Run(rctx, []string{"sh", "-c", slabLinksScript, "sh", slabFolder}, remote.RunOptions{MaxOutputBytes: 1 << 20, PathArgs: []int{4}})
 	if err != nil || res.ExitStatus != 0 {
 		s.logf("list merged slab caches: %v %s", err, strings.TrimSpace(string(res.Stderr)))
 		return nil

@@ -15,7 +15,7 @@ import (
 )
 
 func TestSlabLinksScript_ListsThisMachinesSysfsExactly(t *testing.T) {
-	res, err := remote.NewLocal("").Run(context.Background(), []string{"sh", "-c", slabLinksScript}, remoteRunSmall)
+	res, err := remote.NewLocal("").Run(context.Background(), []string{"sh", "-c", slabLinksScript, "sh", slabFolder}, remoteRunSmall)
 	if err != nil || res.ExitStatus != 0 {
 		t.Fatalf("script: %v, exit %d: %s", err, res.ExitStatus, res.Stderr)
 	}

@@ -93,8 +93,9 @@ func writesAndWaits(steps []kmemleak.Step) []kmemleak.Step {
 // scanScript writes $1 to the kmemleak file in one write(). Hang-up,
 // interrupt and terminate are ignored so neither a dropped link nor a
 // cancelled session can leave a signal pending, which would abort the scan
-// silently (mm/kmemleak.c: scans check signal_pending).
-const scanScript = `trap '' HUP INT TERM PIPE; echo "$1" > "` + rootPrefix + `$2"`
+// silently (mm/kmemleak.c: scans check signal_pending). $2 is the kmemleak
+// file, a target path.
+const scanScript = `trap '' HUP INT TERM PIPE; echo "$1" > "$2"`
 
 // runScanSteps executes kmemleak writes and waits, timing waits from the
 // start of the previous write. A write the kernel refuses becomes a note on
@@ -126,7 +127,7 @@ func (s *soak) runScanSteps(ctx context.Context, steps []kmemleak.Step) (string,
 			lastStart = s.clock.Now()
 			// The budget is long on purpose; no short timeout ever reaches a scan.
 			sctx, cancel := context.WithTimeout(ctx, timeout)
-			res, err := s.tgt.Run(sctx, []string{"sh", "-c", scanScript, "sh", st.Command, kmemleak.Path}, remote.RunOptions{MaxOutputBytes: 64 << 10})
+			res, err := s.tgt.Run(sctx, []string{"sh", "-c", scanScript, "sh", st.Command, kmemleak.Path}, remote.RunOptions{MaxOutputBytes: 64 << 10, PathArgs: []int{5}})
 			cancel()
 			if err != nil {
 				return "", fmt.Errorf("write %s to %s: %w", st.Command, kmemleak.Path, err)
@@ -149,7 +150,7 @@ var remoteRunSmall = remote.RunOptions{MaxOutputBytes: 1 << 20}
 
 // evaluateFacts turns probed facts into the preflight answer via kconfig.
 func evaluateFacts(f targetFacts) PreflightResult {
-	p := PreflightResult{Kernel: f.Kernel, ConfigSource: f.ConfigSource, ConfigDigest: digest(f.Config), Notes: f.Notes, MountedDebugfs: f.MountedDebugfs}
+	p := PreflightResult{Kernel: f.Kernel, ConfigSource: f.ConfigSource, ConfigDigest: digest(f.Config), Notes: f.Notes, MountedDebugfs: f.MountedDebugfs, CountThreshold: f.CountThreshold}
 	facts := kconfig.Facts{
 		ConfigSource:       f.ConfigSource,
 		KernelRelease:      f.Kernel,
@@ -161,6 +162,9 @@ func evaluateFacts(f targetFacts) PreflightResult {
 		StoreUserCaches:    f.StoreUser,
 		SlabCaches:         f.SlabCaches,
 		MergedCaches:       max(f.MergedCaches, 0),
+		AllocinfoReadable:  f.AllocinfoReadable,
+		MemProfiling:       f.MemProfiling,
+		PageOwnerStacks:    f.PageOwnerStacks,
 	}
 	if f.Config != nil {
 		cfg, err := kconfig.Parse(f.Config)

@@ -130,7 +130,7 @@ func TestSoak_ReclaimProbeTurnsACacheThatGivesItsGrowthBackIntoReclaimable(t *te
 		t.Fatalf("dentry finding %+v, want reclaimable saying it gave its growth back", f)
 	}
 	p := run.Meta.Reclaim
-	if p == nil || len(p.Results) != 1 || p.Results[0].Cache != "dentry" || !p.Results[0].Reclaimable {
+	if p == nil || len(p.Results) != 1 || p.Results[0].Subject != "dentry" || !p.Results[0].Reclaimable {
 		t.Fatalf("run.json reclaim probe %+v, want dentry reclaimable", p)
 	}
 	loaded, err := LoadRun(run.Dir)
@@ -172,5 +172,39 @@ func TestSoak_ARunStoppedEarlyForAReclaimableCacheIsAnErrorNotAPass(t *testing.T
 	}
 	if len(run.Samples) >= 73 {
 		t.Errorf("%d samples: the run was meant to stop early", len(run.Samples))
+	}
+}
+
+func TestSoak_ReloadProbeNamesTheSiteAModuleStillHeldAtUnload(t *testing.T) {
+	t.Parallel()
+	warn := "drivers/net/wireless/wlansim/wlansim.c:212 module wlansim func:wlansim_rx_fill has 1048576 allocated at module unload"
+	// The commands run on this host (the in-process server); their files
+	// live in a folder of the test's.
+	dir := t.TempDir()
+	klog, state := filepath.Join(dir, "klog"), filepath.Join(dir, "module-state")
+	prof := &Profile{Name: "reload", ReloadModules: []ReloadModule{{
+		Module: "wlansim",
+		Unload: []string{"sh", "-c", `echo "[  812.1] $1" >> "$2"; echo unloaded > "$3"`, "sh", warn, klog, state},
+		Load:   []string{"sh", "-c", `echo loaded > "$1"`, "sh", state},
+		Log:    []string{"sh", "-c", `cat "$1" 2>/dev/null; exit 0`, "sh", klog},
+	}}}
+	run, _ := soakFor(t, scenario{}, func(c *Config) { c.Profile = prof })
+
+	if run.Meta.Status != verdict.Fail {
+		t.Fatalf("status %q (%s), want fail", run.Meta.Status, run.Meta.Error)
+	}
+	f := leakFinding(run, checks.KindAllocinfo, "drivers/net/wireless/wlansim/wlansim.c:212 [wlansim] func:wlansim_rx_fill")
+	if f == nil || !strings.Contains(f.Reason, "still held 1.00 MiB when module wlansim was unloaded") {
+		t.Fatalf("findings %+v, want the allocinfo site held at unload", run.Judgement.Findings())
+	}
+	if len(run.Meta.Reload) != 1 || !run.Meta.Reload[0].Unloaded || !run.Meta.Reload[0].Reloaded || len(run.Meta.Reload[0].Held) != 1 {
+		t.Fatalf("run.json reload probe %+v", run.Meta.Reload)
+	}
+	got, err := os.ReadFile(state)
+	if err != nil || strings.TrimSpace(string(got)) != "loaded" {
+		t.Errorf("module state %q (%v): the probe must leave the module loaded", got, err)
+	}
+	if !strings.Contains(run.Message(), "allocation site drivers/net/wireless/wlansim/wlansim.c:212 [wlansim] func:wlansim_rx_fill") {
+		t.Errorf("the message does not name the site:\n%s", run.Message())
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -20,8 +19,10 @@ type Flags struct {
 	ProfilePath string
 	// Duration, Interval and Warmup override the profile (defaults 12h, 10m, 0).
 	Duration, Interval, Warmup time.Duration
-	// ReclaimProbe runs the end-of-run reclaim probe (--reclaim-probe, default true).
-	ReclaimProbe bool
+	// ReclaimProbe runs the end-of-run reclaim probe (--reclaim-probe, default
+	// true); ReloadProbe the reload probe of the profile's reload_modules
+	// (--reload-probe, default true).
+	ReclaimProbe, ReloadProbe bool
 	// FastInterval spaces samples of the cheap counters between the full
 	// ones (--fast-interval, default 1m; 0 or not below --interval: off).
 	FastInterval time.Duration
@@ -56,6 +57,7 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.Interval, "interval", DefaultInterval, "time between samples (overrides the profile when given)")
 	fs.DurationVar(&f.FastInterval, "fast-interval", DefaultFastInterval, "time between samples of the cheap counters (slabinfo, meminfo, vmallocinfo) between full samples, for an early verdict; 0 turns it off (overrides the profile when given)")
 	fs.BoolVar(&f.ReclaimProbe, "reclaim-probe", true, "after the last sample, drop clean caches and shrink each flagged slab cache, then read once more: a cache that gives its growth back is reported as reclaimable, not as a leak")
+	fs.BoolVar(&f.ReloadProbe, "reload-probe", true, "after the last sample, unload and load again the profile's reload_modules, recording the memory that came back and every call site the kernel reports still held at unload (a leak)")
 	fs.DurationVar(&f.Warmup, "warmup", 0, "start of the soak the judge discounts (caches filling); overrides the profile when given")
 	fs.StringVar(&f.Out, "out", DefaultOutDir, "folder where run folders are created")
 	fs.Func("own-modules", "comma-separated modules or symbol prefixes whose frames are blamed first (adds to the profile's)", func(v string) error {
@@ -191,6 +193,7 @@ func (f *Flags) Config(tgt remote.Target) Config {
 		OutDir:         f.Out,
 		FastInterval:   f.FastInterval,
 		NoReclaimProbe: !f.ReclaimProbe,
+		NoReloadProbe:  !f.ReloadProbe,
 		Policy:         f.Policy,
 		SecretEnv:      []string{f.PasswordEnv, f.PassphraseEnv},
 	}
@@ -215,20 +218,8 @@ func (f *Flags) SpecTimeout() time.Duration {
 // TargetHost extracts the host name host-side workloads should reach from a
 // target spec ("ssh://user@host:22" → "host", "user@alias" → "alias").
 func TargetHost(spec string) string {
-	if u, err := url.Parse(spec); err == nil && u.Scheme == "ssh" && u.Hostname() != "" {
-		return u.Hostname()
+	if sp, err := remote.ParseSpec(spec); err == nil && sp.Host != "" {
+		return sp.Host
 	}
-	h := spec
-	if i := strings.LastIndexByte(h, '@'); i >= 0 {
-		h = h[i+1:]
-	}
-	if strings.HasPrefix(h, "[") {
-		if i := strings.IndexByte(h, ']'); i > 0 {
-			return h[1:i]
-		}
-	}
-	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.Count(h, ":") == 1 {
-		h = h[:i]
-	}
-	return h
+	return spec
 }

@@ -56,6 +56,11 @@ func (r *Run) judgeUnder(pol Policy, final bool) {
 	if final && r.Meta.Reclaim != nil {
 		j = checks.ApplyReclaim(j, r.Meta.Reclaim.Results)
 	}
+	if final {
+		for _, m := range r.Meta.Reload {
+			j = checks.ApplyUnload(j, m.Held)
+		}
+	}
 	r.Judgement = Judgement{j}
 	nameMerged(r.Judgement.Judgement.Findings, r.Meta.SlabAliases)
 }

@@ -8,10 +8,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/leakgate/leakgate/checks/allocinfo"
 	"github.com/leakgate/leakgate/checks/kconfig"
+	"github.com/leakgate/leakgate/checks/pageowner"
 	"github.com/leakgate/leakgate/harness/report"
 	"github.com/leakgate/leakgate/remote"
 )
@@ -34,6 +37,9 @@ type PreflightResult struct {
 	// RestoreTarget undoes both.
 	MountedDebugfs  bool `json:"mounted_debugfs,omitempty"`
 	StoppedAutoScan bool `json:"stopped_auto_scan,omitempty"`
+	// CountThreshold is page_owner's count_threshold before the preflight
+	// raised it ("" when it did not); RestoreTarget writes it back.
+	CountThreshold string `json:"count_threshold,omitempty"`
 }
 
 // Summary is one line naming the failed checks and their remediation.
@@ -68,8 +74,10 @@ func RestoreTarget(ctx context.Context, tgt remote.Target, pf PreflightResult) [
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
 	defer cancel()
 	var notes []string
+	// Each script takes the target path it acts on as $2, the argument
+	// RunOptions.PathArgs marks.
 	do := func(what string, argv ...string) {
-		res, err := tgt.Run(ctx, argv, remoteRunSmall)
+		res, err := tgt.Run(ctx, argv, remote.RunOptions{MaxOutputBytes: 1 << 20, PathArgs: []int{len(argv) - 1}})
 		switch {
 		case err != nil:
 			notes = append(notes, fmt.Sprintf("could not %s on %s: %v", what, tgt.Name(), err))
@@ -82,8 +90,11 @@ func RestoreTarget(ctx context.Context, tgt remote.Target, pf PreflightResult) [
 	if pf.StoppedAutoScan {
 		do("turned kmemleak's automatic scan back on (scan=on)", "sh", "-c", scanScript, "sh", "scan=on", kmemleakPath)
 	}
+	if pf.CountThreshold != "" {
+		do("put page_owner's count_threshold back to "+pf.CountThreshold, "sh", "-c", `echo "$1" > "$2"`, "sh", pf.CountThreshold, pageowner.CountThresholdPath)
+	}
 	if pf.MountedDebugfs {
-		do("unmounted debugfs from "+debugfsPath+" (the preflight had mounted it)", "sh", "-c", `umount "`+rootPrefix+`$1" 2>&1`, "sh", debugfsPath)
+		do("unmounted debugfs from "+debugfsPath+" (the preflight had mounted it)", "sh", "-c", `umount "$1" 2>&1`, "sh", debugfsPath)
 	}
 	return notes
 }
@@ -104,6 +115,7 @@ const (
 	bootIDPath     = "/proc/sys/kernel/random/boot_id"
 	uptimePath     = "/proc/uptime"
 	slabinfoPath   = "/proc/slabinfo"
+	slabFolder     = "/sys/kernel/slab"
 	storeUserGlob  = "/sys/kernel/slab/*/store_user"
 	osreleasePath  = "/proc/sys/kernel/osrelease"
 	mountsPath     = "/proc/mounts"
@@ -122,30 +134,34 @@ type targetFacts struct {
 	MountedDebugfs bool
 	KmemleakFile   bool
 	ScanOffError   string // "" when the write succeeded
-	SlabinfoError  string // "" when readable
-	StoreUser      int    // caches with store_user = 1
-	SlabCaches     int    // caches in /proc/slabinfo
-	MergedCaches   int    // -1 when unknown
-	Notes          []string
+	// The page-level sources: see kconfig.Facts. CountThreshold is
+	// page_owner's count_threshold before the preflight raised it ("" when
+	// it did not).
+	AllocinfoReadable bool
+	MemProfiling      string
+	PageOwnerStacks   bool
+	CountThreshold    string
+	SlabinfoError     string // "" when readable
+	StoreUser         int    // caches with store_user = 1
+	SlabCaches        int    // caches in /proc/slabinfo
+	MergedCaches      int    // -1 when unknown
+	Notes             []string
 }
 
 // probeTimeout bounds each preflight command.
 const probeTimeout = 2 * time.Minute
-
-// rootPrefix makes a script address target paths under $LEAKGATE_ROOT, which
-// only test servers set (remote/remotetest serves a folder as the target's
-// filesystem); on a real target it is empty and paths are absolute.
-const rootPrefix = "${LEAKGATE_ROOT-}"
 
 // prepareTarget reads the preflight's facts and prepares the target for a
 // soak: it mounts debugfs when it is not mounted and turns kmemleak's
 // automatic scan off (RestoreTarget undoes both). It writes to the target.
 func prepareTarget(ctx context.Context, tgt remote.Target) (targetFacts, error) {
 	var f targetFacts
+	// Every script takes the target path it acts on as its last argument,
+	// which RunOptions.PathArgs marks.
 	run := func(argv ...string) (remote.Result, error) {
 		rctx, cancel := context.WithTimeout(ctx, probeTimeout)
 		defer cancel()
-		return tgt.Run(rctx, argv, remote.RunOptions{MaxOutputBytes: 1 << 20})
+		return tgt.Run(rctx, argv, remote.RunOptions{MaxOutputBytes: 1 << 20, PathArgs: []int{len(argv) - 1}})
 	}
 	snap, err := readProbeFiles(ctx, tgt, []string{osreleasePath, procConfigPath, cmdlinePath, slabinfoPath, mountsPath, storeUserGlob})
 	if err != nil {
@@ -192,7 +208,7 @@ func prepareTarget(ctx context.Context, tgt remote.Target) (targetFacts, error) 
 
 	// debugfs: kmemleak and alloc_traces live there; mount it when it is not.
 	if !f.DebugfsMount {
-		res, err := run("sh", "-c", `mount -t debugfs debugfs "`+rootPrefix+`$1" 2>&1`, "sh", debugfsPath)
+		res, err := run("sh", "-c", `mount -t debugfs debugfs "$1" 2>&1`, "sh", debugfsPath)
 		if err != nil {
 			return f, fmt.Errorf("mount debugfs on %s: %w", tgt.Name(), err)
 		}
@@ -205,7 +221,7 @@ func prepareTarget(ctx context.Context, tgt remote.Target) (targetFacts, error) 
 	}
 
 	f.MergedCaches = -1
-	res, err := run("sh", "-c", `find "`+rootPrefix+`/sys/kernel/slab" -maxdepth 1 -type l 2>/dev/null | wc -l`)
+	res, err := run("sh", "-c", `find "$1" -maxdepth 1 -type l 2>/dev/null | wc -l`, "sh", slabFolder)
 	if err == nil && res.ExitStatus == 0 {
 		var n int
 		if _, serr := fmt.Sscan(string(res.Stdout), &n); serr == nil {
@@ -216,7 +232,7 @@ func prepareTarget(ctx context.Context, tgt remote.Target) (targetFacts, error) 
 	// kmemleak: the file exists when built in (>= 4.19); a write shows whether it
 	// is enabled (EPERM since 5.3, EBUSY before). scan=off also stops the
 	// auto-scan thread so the harness owns every scan.
-	res, err = run("sh", "-c", `[ -e "`+rootPrefix+`$1" ] || exit 5; echo scan=off > "`+rootPrefix+`$1"`, "sh", kmemleakPath)
+	res, err = run("sh", "-c", `[ -e "$1" ] || exit 5; echo scan=off > "$1"`, "sh", kmemleakPath)
 	if err != nil {
 		return f, fmt.Errorf("write scan=off to %s on %s: %w", kmemleakPath, tgt.Name(), err)
 	}
@@ -227,7 +243,43 @@ func prepareTarget(ctx context.Context, tgt remote.Target) (targetFacts, error) 
 			f.ScanOffError = fmt.Sprintf("exit status %d", res.ExitStatus)
 		}
 	}
+	if err := preparePageLevel(ctx, tgt, &f, run); err != nil {
+		return f, err
+	}
 	return f, nil
+}
+
+// preparePageLevel reads whether the page-level sources can be sampled
+// (/proc/allocinfo and its sysctl; page_owner_stacks in debugfs) and raises
+// page_owner's count_threshold to pageowner.DefaultCountThreshold, so that
+// show_stacks lists the few stacks holding real memory rather than every
+// stack the kernel ever saw (RestoreTarget puts the old value back).
+func preparePageLevel(ctx context.Context, tgt remote.Target, f *targetFacts, run func(argv ...string) (remote.Result, error)) error {
+	snap, err := readProbeFiles(ctx, tgt, []string{allocinfo.Path, allocinfo.SysctlPath, pageowner.CountThresholdPath})
+	if err != nil {
+		return err
+	}
+	_, f.AllocinfoReadable = snap.Files[allocinfo.Path]
+	f.MemProfiling = strings.TrimSpace(string(snap.Files[allocinfo.SysctlPath]))
+	old, ok := snap.Files[pageowner.CountThresholdPath]
+	f.PageOwnerStacks = ok
+	if !ok {
+		return nil
+	}
+	prev := strings.TrimSpace(string(old))
+	if n, err := strconv.Atoi(prev); err == nil && n >= pageowner.DefaultCountThreshold {
+		return nil
+	}
+	want := strconv.Itoa(pageowner.DefaultCountThreshold)
+	res, err := run("sh", "-c", `echo "$1" > "$2"`, "sh", want, pageowner.CountThresholdPath)
+	if err != nil {
+		return fmt.Errorf("write %s on %s: %w", pageowner.CountThresholdPath, tgt.Name(), err)
+	}
+	if res.ExitStatus == 0 {
+		f.CountThreshold = prev
+		f.Notes = append(f.Notes, fmt.Sprintf("set %s to %s (was %s) so show_stacks lists only stacks holding at least %s pages", pageowner.CountThresholdPath, want, prev, want))
+	}
+	return nil
 }
 
 func readProbeFiles(ctx context.Context, tgt remote.Target, paths []string) (*remote.Snapshot, error) {

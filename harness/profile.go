@@ -30,6 +30,23 @@ type Profile struct {
 	// package decides what they mean.
 	Policy yaml.Node    `yaml:"policy,omitempty" json:"-"`
 	Allow  []AllowEntry `yaml:"allow,omitempty" json:"allow,omitempty"`
+	// ReloadModules are the rig's own driver modules the end-of-run reload
+	// probe unloads and loads again (see ReloadModule).
+	ReloadModules []ReloadModule `yaml:"reload_modules,omitempty" json:"reload_modules,omitempty"`
+}
+
+// ReloadModule says how to unload and load one of the rig's driver modules
+// on the target: Unload stops what holds the module and removes it (e.g.
+// ["sh", "-c", "killall wlansimd; rmmod wlansim"]), Load puts it back with
+// its parameters and restarts its users. Each is an argv run without a
+// shell unless it names one. The kernel's report of what the module still
+// held at unload is read from Log's output.
+type ReloadModule struct {
+	Module string   `yaml:"module" json:"module"`
+	Unload []string `yaml:"unload" json:"unload"`
+	Load   []string `yaml:"load" json:"load"`
+	// Log prints the kernel log (default ["dmesg"]).
+	Log []string `yaml:"log,omitempty" json:"log,omitempty"`
 }
 
 // Workload is one command run during a soak: in the background for the whole
@@ -120,6 +137,11 @@ func (p *Profile) Validate() error {
 		seen[w.Name] = true
 		if err := w.validate(); err != nil {
 			return fmt.Errorf("workload %q: %w", w.Name, err)
+		}
+	}
+	for i, m := range p.ReloadModules {
+		if !workloadName.MatchString(m.Module) || len(m.Unload) == 0 || len(m.Load) == 0 {
+			return fmt.Errorf("reload_modules %d: module (a module name), unload and load (argv lists) are required", i)
 		}
 	}
 	for i, a := range p.Allow {

@@ -151,6 +151,9 @@ type RunMeta struct {
 	// Reclaim is what the end-of-run reclaim probe did and saw (nil when it
 	// did not run); a re-judgement applies the same results.
 	Reclaim *ReclaimProbe `json:"reclaim_probe,omitempty"`
+	// Reload is what the end-of-run reload probe did and saw (nil when it
+	// did not run).
+	Reload []ModuleReload `json:"reload_probe,omitempty"`
 	// PreflightNotes say what the preflight did to the target (mounting
 	// debugfs) and what the soak restored at its end.
 	PreflightNotes []string `json:"preflight_notes,omitempty"`

@@ -93,7 +93,8 @@ func (s *soak) finish(ctx context.Context) {
 	if r.Meta.Status != verdict.Running && !s.stoppedEarly {
 		return
 	}
-	if s.reclaimProbe(ctx) {
+	reclaimed := s.reclaimProbe(ctx)
+	if reclaimed || s.reloadProbe(ctx) {
 		r.judge(true)
 	}
 	if s.stoppedEarly {
@@ -101,7 +102,15 @@ func (s *soak) finish(ctx context.Context) {
 			// What stopped the run gave its memory back: it was a cache. The
 			// soak did not run its length, so it cannot pass.
 			r.Meta.Status = verdict.Error
-			r.Meta.Error = fmt.Sprintf("the soak stopped early after %d samples for growth the reclaim probe then found reclaimable (%s); it did not run its full length, so it cannot pass: allow the cache in the profile or run it again", len(r.Samples), strings.Join(r.Meta.Reclaim.Caches, ", "))
+			var gave []string
+			if r.Meta.Reclaim != nil {
+				for _, res := range r.Meta.Reclaim.Results {
+					if res.Reclaimable {
+						gave = append(gave, res.Subject)
+					}
+				}
+			}
+			r.Meta.Error = fmt.Sprintf("the soak stopped early after %d samples for growth the reclaim probe then found reclaimable (%s); it did not run its full length, so it cannot pass: allow the cache in the profile or run it again", len(r.Samples), strings.Join(gave, ", "))
 		}
 		return
 	}

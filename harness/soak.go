@@ -84,6 +84,9 @@ type Config struct {
 	// a shrink of each flagged slab cache, then one more read: a cache that
 	// gives its growth back is reclaimable, not a leak).
 	NoReclaimProbe bool
+	// NoReloadProbe turns off the end-of-run reload probe of the profile's
+	// reload_modules.
+	NoReloadProbe bool
 	// ExtraWorkloads are target-side background commands added to the profile's
 	// (the suite's --workload flag).
 	ExtraWorkloads []Workload

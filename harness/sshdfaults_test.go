@@ -20,9 +20,9 @@ import (
 // SSH servers: OpenSSH sshd and dropbear on loopback (remotetest.Daemon: run
 // as root, the login a dedicated account with /bin/sh), serving the
 // scripted tree (the rig's captured 6.12 files, rewritten before every
-// read) as the target's filesystem. Their sessions get LEAKGATE_ROOT (sshd
-// SetEnv, dropbear -e), so the harness's own scripts write and list under
-// the tree, and remote.Options.Root maps the read script's paths there.
+// read) as the target's filesystem. remote.Options.Root (ClientOptions)
+// maps the read script's paths and the path arguments the harness's own
+// scripts mark (RunOptions.PathArgs) under the tree.
 
 // realServers are the SSH servers the faults are replayed against.
 var realServers = []string{remotetest.OpenSSH, remotetest.Dropbear}

@@ -199,8 +199,8 @@ func (set *workloadSet) runTarget(ctx context.Context, w Workload) error {
 		argv = append(pre, argv...)
 	}
 	pidFile := set.pidFile(w.Name)
-	wrapped := append([]string{"sh", "-c", `echo $$ > "` + rootPrefix + `$1"; shift; exec "$@"`, "sh", pidFile}, argv...)
-	res, err := set.tgt.Run(ctx, wrapped, remote.RunOptions{MaxOutputBytes: workloadLogCap})
+	wrapped := append([]string{"sh", "-c", `echo $$ > "$1"; shift; exec "$@"`, "sh", pidFile}, argv...)
+	res, err := set.tgt.Run(ctx, wrapped, remote.RunOptions{MaxOutputBytes: workloadLogCap, PathArgs: []int{4}})
 	set.appendLog(w.Name, res.Stdout)
 	set.appendLog(w.Name, res.Stderr)
 	if ctx.Err() != nil {
@@ -224,8 +224,8 @@ func (set *workloadSet) pidFile(name string) string {
 func (set *workloadSet) killTarget(name string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	script := `f="` + rootPrefix + `$1"; p=$(cat "$f" 2>/dev/null) || exit 0; [ -n "$p" ] || exit 0; pkill -TERM -P "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; rm -f "$f"; exit 0`
-	if _, err := set.tgt.Run(ctx, []string{"sh", "-c", script, "sh", set.pidFile(name)}, remote.RunOptions{}); err != nil {
+	script := `f="$1"; p=$(cat "$f" 2>/dev/null) || exit 0; [ -n "$p" ] || exit 0; pkill -TERM -P "$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; rm -f "$f"; exit 0`
+	if _, err := set.tgt.Run(ctx, []string{"sh", "-c", script, "sh", set.pidFile(name)}, remote.RunOptions{PathArgs: []int{4}}); err != nil {
 		set.logLine(name, fmt.Sprintf("stop %s on the target: %v", name, err))
 	}
 }

@@ -35,7 +35,7 @@ func newCredentials(h hop, opts Options) (*credentials, error) {
 			continue
 		}
 		if err != nil {
-			return nil, &AuthError{User: h.user, Target: h.alias, Methods: []string{"publickey"}, Err: err}
+			return nil, &AuthError{User: h.user, Target: h.alias, Methods: []string{"publickey"}, Err: err, Hint: hintSSHAuth}
 		}
 		signers = append(signers, s)
 	}
@@ -69,7 +69,7 @@ func newCredentials(h hop, opts Options) (*credentials, error) {
 		if pw == "" {
 			c.close()
 			return nil, &AuthError{User: h.user, Target: h.alias, Methods: []string{"password"},
-				Err: fmt.Errorf("environment variable %s named by --password-env is empty or unset", opts.PasswordEnv)}
+				Err: fmt.Errorf("environment variable %s named by --password-env is empty or unset", opts.PasswordEnv), Hint: "export the password in that variable, or drop --password-env"}
 		}
 		c.names = append(c.names, "password", "keyboard-interactive")
 		c.methods = append(c.methods, ssh.Password(pw),

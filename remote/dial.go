@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -16,19 +15,17 @@ import (
 	sshconfig "github.com/kevinburke/ssh_config"
 )
 
-// Dial opens a target named by spec: "local", "ssh://user@host:port", or an
-// ssh_config alias ("[user@]alias[:port]") whose HostName, User, Port,
+// Dial opens a target named by spec (see ParseSpec): "local", "local:/folder",
+// "ssh://user@host:port", or an ssh_config alias ("[user@]alias[:port]") whose HostName, User, Port,
 // IdentityFile, ProxyJump, UserKnownHostsFile, ConnectTimeout and
 // ServerAliveInterval are honoured. Options override the config file.
 func Dial(ctx context.Context, spec string, opts Options) (Target, error) {
-	if spec == "" {
-		return nil, errors.New("dial: no target given (name one with --target: local, ssh://user@host:port or an ssh_config alias)")
+	sp, err := ParseSpec(spec)
+	if err != nil {
+		return nil, fmt.Errorf("dial: %w", err)
 	}
-	if spec == "local" {
-		return NewLocal(opts.Root), nil
-	}
-	if spec == "local:" || strings.HasPrefix(spec, "local:/") {
-		return NewLocal(opts.Root + strings.TrimPrefix(spec, "local:")), nil
+	if sp.Transport == "local" {
+		return NewLocal(opts.Root + sp.Root), nil
 	}
 	hops, err := resolveHops(spec, opts)
 	if err != nil {
@@ -38,7 +35,7 @@ func Dial(ctx context.Context, spec string, opts Options) (Target, error) {
 	if err := s.connect(ctx); err != nil {
 		return nil, err
 	}
-	return s, nil
+	return NewTarget(s, opts.Root), nil
 }
 
 // HostKeyPolicy says what to do with a host key that known_hosts does not vouch for.
@@ -84,8 +81,9 @@ type Options struct {
 	KeepaliveCountMax int
 	// SSHConfigFile is the ssh_config to read; "" means ~/.ssh/config then /etc/ssh/ssh_config; "none" reads none.
 	SSHConfigFile string
-	// Root maps every target path of ReadFiles, Upload and Download under this folder on the target
-	// (remotetest servers serve a folder this way). Empty for a real device.
+	// Root says the target serves this folder as its filesystem (remotetest servers, test daemons):
+	// the paths ReadFiles reads, the arguments RunOptions.PathArgs marks, and the paths of Upload and
+	// Download are mapped under it (see NewTarget). Empty for a real device.
 	Root string
 	// DisableSFTP forces the exec-based file transfer.
 	DisableSFTP bool
@@ -161,29 +159,14 @@ func resolveHops(spec string, opts Options) ([]hop, error) {
 // resolveHop parses one "[ssh://][user@]host[:port]" and applies ssh_config.
 func resolveHop(cfg *sshConfig, spec string, opts Options, isTarget bool) (hop, error) {
 	var h hop
-	var portStr string
-	if strings.HasPrefix(spec, "ssh://") {
-		u, err := url.Parse(spec)
-		if err != nil {
-			return h, fmt.Errorf("parse target %q: %w (write ssh://user@host:port)", spec, err)
-		}
-		if u.Path != "" && u.Path != "/" {
-			return h, fmt.Errorf("parse target %q: unexpected path %q (write ssh://user@host:port)", spec, u.Path)
-		}
-		h.user, h.alias, portStr = u.User.Username(), u.Hostname(), u.Port()
-	} else {
-		rest := spec
-		if i := strings.LastIndexByte(rest, '@'); i >= 0 {
-			h.user, rest = rest[:i], rest[i+1:]
-		}
-		h.alias = rest
-		if host, port, err := net.SplitHostPort(rest); err == nil {
-			h.alias, portStr = host, port
-		}
+	sp, err := ParseSpec(spec)
+	if err != nil {
+		return h, err
 	}
-	if h.alias == "" || strings.ContainsAny(h.alias, " \t\n/") {
-		return h, fmt.Errorf("parse target %q: no usable host (write local, ssh://user@host:port or an ssh_config alias)", spec)
+	if sp.Transport != "ssh" {
+		return h, fmt.Errorf("parse target %q: a local target cannot be reached over SSH (name a host)", spec)
 	}
+	h.user, h.alias = sp.User, sp.Host
 	h.host = h.alias
 	if v := cfg.get(h.alias, "HostName"); v != "" {
 		h.host = strings.ReplaceAll(v, "%h", h.alias)
@@ -201,16 +184,16 @@ func resolveHop(cfg *sshConfig, spec string, opts Options, isTarget bool) (hop, 
 		}
 		h.user = u.Username
 	}
-	if portStr == "" {
-		portStr = cfg.get(h.alias, "Port")
-	}
-	h.port = 22
-	if portStr != "" {
+	h.port = sp.Port
+	if portStr := cfg.get(h.alias, "Port"); h.port == 0 && portStr != "" {
 		p, err := strconv.Atoi(portStr)
 		if err != nil || p <= 0 || p > 65535 {
-			return h, fmt.Errorf("resolve target %q: bad port %q", spec, portStr)
+			return h, fmt.Errorf("resolve target %q: bad port %q in ssh_config", spec, portStr)
 		}
 		h.port = p
+	}
+	if h.port == 0 {
+		h.port = 22
 	}
 	for _, f := range opts.IdentityFiles {
 		h.identities = append(h.identities, expandPath(f, h))
@@ -235,7 +218,6 @@ func resolveHop(cfg *sshConfig, spec string, opts Options, isTarget bool) (hop, 
 	if len(h.knownHosts) == 0 {
 		h.knownHosts = []string{expandPath("~/.ssh/known_hosts", h)}
 	}
-	var err error
 	if h.connectTimeout, err = durationOption(opts.ConnectTimeout, cfg.get(h.alias, "ConnectTimeout"), defaultConnectTimeout); err != nil {
 		return h, fmt.Errorf("resolve target %q: ConnectTimeout: %w", spec, err)
 	}

@@ -6,110 +6,90 @@ import (
 	"fmt"
 )
 
+// The errors here are the transport-neutral vocabulary every transport
+// reports in; each transport puts its own remedy into Hint. A transport's
+// own failures that no other transport has (SSH host keys: HostKeyError)
+// live beside it.
+
 // LinkError reports that the connection to the target failed or dropped:
-// the dial, the handshake, or a session whose channel closed without an exit
+// the dial, the handshake, or a command whose stream closed without an exit
 // status. Retrying (which reconnects) can help.
 type LinkError struct {
-	// Op is what was being done: "dial", "handshake", "run", "read", "upload", "download", "keepalive",
-	// or "stall" for an operation that outlived its caller's timeout.
+	// Op is what was being done: "dial", "handshake", "run", "upload",
+	// "download", "keepalive", or "stall" for an operation that outlived its
+	// caller's timeout.
 	Op string
 	// Target is the target's name.
 	Target string
 	// Err is the underlying cause.
 	Err error
+	// Hint says what to check, in the transport's words; "" gives a generic
+	// hint for Op.
+	Hint string
 }
 
 // Error says what was lost and what to check.
 func (e *LinkError) Error() string {
+	hint := e.Hint
 	switch e.Op {
 	case "dial":
-		return fmt.Sprintf("connect to %s: %v (check the address and port, and that the target is up with its SSH server running)", e.Target, e.Err)
+		if hint == "" {
+			hint = "check the address, and that the target is up and its service running"
+		}
+		return fmt.Sprintf("connect to %s: %v (%s)", e.Target, e.Err, hint)
 	case "handshake":
-		return fmt.Sprintf("SSH handshake with %s: %v (the port answered but SSH did not complete; check that an SSH server listens there and is not overloaded)", e.Target, e.Err)
+		if hint == "" {
+			hint = "the target answered but the session did not start; check that the right service listens there and is not overloaded"
+		}
+		return fmt.Sprintf("open a session with %s: %v (%s)", e.Target, e.Err, hint)
 	case "stall":
-		return fmt.Sprintf("%s stopped answering: %v (the link stalled or the target is overloaded; retrying reconnects)", e.Target, e.Err)
+		if hint == "" {
+			hint = "the link stalled or the target is overloaded; retrying reconnects"
+		}
+		return fmt.Sprintf("%s stopped answering: %v (%s)", e.Target, e.Err, hint)
 	}
-	return fmt.Sprintf("%s on %s: link lost: %v (the target may have rebooted or the network dropped; retrying reconnects)", e.Op, e.Target, e.Err)
+	if hint == "" {
+		hint = "the target may have rebooted or the network dropped; retrying reconnects"
+	}
+	return fmt.Sprintf("%s on %s: link lost: %v (%s)", e.Op, e.Target, e.Err, hint)
 }
 
 // Unwrap returns the cause.
 func (e *LinkError) Unwrap() error { return e.Err }
 
-// HostKeyError reports a host key that could not be verified: unknown or,
-// worse, changed. It is never retryable: a changed key may be an attack.
-type HostKeyError struct {
-	// Host is the address as written in known_hosts ("[127.0.0.1]:2222").
-	Host string
-	// Changed is true when known_hosts holds a different key for the host.
-	Changed bool
-	// Revoked is true when known_hosts marks the presented key @revoked (or rejects it otherwise).
-	Revoked bool
-	// Fingerprint is the SHA256 fingerprint of the key the server presented.
-	Fingerprint string
-	// KnownHostsLine is the line that would trust the presented key.
-	KnownHostsLine string
-	// KnownHostsFile is the file the key was checked against (first one).
-	KnownHostsFile string
-	// Err is the underlying knownhosts error.
-	Err error
-	// hint is the remediation sentence.
-	hint string
-}
-
-// Error names the presented fingerprint and what to do about it.
-func (e *HostKeyError) Error() string {
-	if e.Changed {
-		return fmt.Sprintf("host key for %s CHANGED: the server presented %s, which does not match %s; refused "+
-			"(someone may be intercepting the connection, or the target was reinstalled: confirm the new fingerprint "+
-			"out of band, then remove the old line with ssh-keygen -R '%s' -f %s)",
-			e.Host, e.Fingerprint, e.KnownHostsFile, e.Host, e.KnownHostsFile)
-	}
-	if e.Revoked {
-		return fmt.Sprintf("host key %s for %s is refused by %s: %v (do not connect until the device owner explains it)",
-			e.Fingerprint, e.Host, e.KnownHostsFile, e.Err)
-	}
-	return fmt.Sprintf("host key for %s is unknown (server presented %s); refused. %s", e.Host, e.Fingerprint, e.hint)
-}
-
-// Unwrap returns the cause.
-func (e *HostKeyError) Unwrap() error { return e.Err }
-
-// AuthError reports that the server rejected every credential offered.
+// AuthError reports that the target rejected every credential offered.
 // Retrying with the same credentials does not help.
 type AuthError struct {
 	// User and Target say who tried where.
 	User, Target string
 	// Methods lists the methods that were offered.
 	Methods []string
-	// Err is the underlying handshake error.
+	// Err is the underlying cause.
 	Err error
+	// Hint says which credentials to check, in the transport's words; ""
+	// gives a generic hint.
+	Hint string
 }
 
 // Error says who was refused where, and which credentials to check.
 func (e *AuthError) Error() string {
-	return fmt.Sprintf("authenticate as %s on %s (tried %v): %v (check --identity, ssh-agent (SSH_AUTH_SOCK), or --password-env)",
-		e.User, e.Target, e.Methods, e.Err)
+	hint := e.Hint
+	if hint == "" {
+		hint = "check the credentials given for the target"
+	}
+	return fmt.Sprintf("authenticate as %s on %s (tried %v): %v (%s)", e.User, e.Target, e.Methods, e.Err, hint)
 }
 
 // Unwrap returns the cause.
 func (e *AuthError) Unwrap() error { return e.Err }
 
 // IsRetryable reports whether retrying the failed operation (which
-// reconnects when needed) can help: true for a lost link, false for host-key
-// and auth failures, a cancelled context, or any other error.
+// reconnects when needed) can help: true only for a lost link (*LinkError)
+// that the caller did not cancel. Refused credentials (*AuthError), a host
+// key that cannot be trusted (*HostKeyError), a cancelled context and every
+// other error are not retryable.
 func IsRetryable(err error) bool {
-	if err == nil {
-		return false
-	}
-	var hk *HostKeyError
-	if errors.As(err, &hk) {
-		return false
-	}
-	var ae *AuthError
-	if errors.As(err, &ae) {
-		return false
-	}
-	if errors.Is(err, context.Canceled) {
+	if err == nil || errors.Is(err, context.Canceled) {
 		return false
 	}
 	var le *LinkError

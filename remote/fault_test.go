@@ -404,7 +404,7 @@ func checkTransfer(t *testing.T, tgt remote.Target, root, transport string) {
 	if err := os.WriteFile(src, payload, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := tgt.Upload(ctx, src, "/tool a'b", 0o750); err != nil {
+	if err := files(t, tgt).Upload(ctx, src, "/tool a'b", 0o750); err != nil {
 		t.Fatal(err)
 	}
 	fi, err := os.Stat(filepath.Join(root, "tool a'b"))
@@ -412,17 +412,17 @@ func checkTransfer(t *testing.T, tgt remote.Target, root, transport string) {
 		t.Fatalf("uploaded file: %v %v", fi, err)
 	}
 	dir := t.TempDir()
-	got, err := tgt.Download(ctx, "/tool a'b", dir)
+	got, err := files(t, tgt).Download(ctx, "/tool a'b", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(got); !bytes.Equal(b, payload) || got != filepath.Join(dir, "tool a'b") {
 		t.Errorf("downloaded %s with %d bytes", got, len(b))
 	}
-	if s, ok := tgt.(*remote.SSH); !ok || s.FileTransport() != transport {
-		t.Errorf("transport = %v, want %s", tgt, transport)
+	if got := fileTransport(tgt); got != transport {
+		t.Errorf("transport = %s, want %s", got, transport)
 	}
-	if _, err := tgt.Download(ctx, "/missing", dir); err == nil {
+	if _, err := files(t, tgt).Download(ctx, "/missing", dir); err == nil {
 		t.Error("downloading a missing file succeeded")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "missing")); err == nil {
@@ -443,11 +443,11 @@ func TestRemotetest_DownloadNeverWritesOutsideItsFolder(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			got, err := tgt.Download(context.Background(), "/d/../etc/passwd", dir)
+			got, err := files(t, tgt).Download(context.Background(), "/d/../etc/passwd", dir)
 			if err != nil || got != filepath.Join(dir, "passwd") {
 				t.Errorf("download of a dotted path: %s, %v; want %s", got, err, filepath.Join(dir, "passwd"))
 			}
-			_, err = tgt.Download(context.Background(), "/d/victim", dir)
+			_, err = files(t, tgt).Download(context.Background(), "/d/victim", dir)
 			if err == nil {
 				t.Error("download through a symlink in the destination succeeded")
 			}
@@ -455,7 +455,7 @@ func TestRemotetest_DownloadNeverWritesOutsideItsFolder(t *testing.T) {
 				t.Error("download wrote outside its folder through a symlink")
 			}
 			for _, bad := range []string{"/d/..", "/", "/d/."} {
-				if _, err := tgt.Download(context.Background(), bad, dir); err == nil {
+				if _, err := files(t, tgt).Download(context.Background(), bad, dir); err == nil {
 					t.Errorf("download of %q succeeded", bad)
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leakgate/leakgate/remote"
 	"github.com/leakgate/leakgate/remote/remotetest"
 	"golang.org/x/crypto/ssh"
 )
@@ -38,4 +39,22 @@ func encryptKey(t *testing.T, src, pass string) string {
 		t.Fatalf("ssh-keygen wrote no key")
 	}
 	return dst
+}
+
+// files is tgt's file transfer; a target without one fails the test.
+func files(t *testing.T, tgt remote.Target) remote.FileTransfer {
+	t.Helper()
+	ft, ok := tgt.(remote.FileTransfer)
+	if !ok {
+		t.Fatalf("%s moves no files: %T is not a remote.FileTransfer", tgt.Name(), tgt)
+	}
+	return ft
+}
+
+// fileTransport is how the SSH transport under tgt moved its last file.
+func fileTransport(tgt remote.Target) string {
+	if s, ok := remote.TransportOf(tgt).(*remote.SSH); ok {
+		return s.FileTransport()
+	}
+	return "not SSH"
 }

@@ -13,6 +13,45 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
+// HostKeyError reports a host key that could not be verified: unknown or,
+// worse, changed. It is never retryable: a changed key may be an attack.
+type HostKeyError struct {
+	// Host is the address as written in known_hosts ("[127.0.0.1]:2222").
+	Host string
+	// Changed is true when known_hosts holds a different key for the host.
+	Changed bool
+	// Revoked is true when known_hosts marks the presented key @revoked (or rejects it otherwise).
+	Revoked bool
+	// Fingerprint is the SHA256 fingerprint of the key the server presented.
+	Fingerprint string
+	// KnownHostsLine is the line that would trust the presented key.
+	KnownHostsLine string
+	// KnownHostsFile is the file the key was checked against (first one).
+	KnownHostsFile string
+	// Err is the underlying knownhosts error.
+	Err error
+	// hint is the remediation sentence.
+	hint string
+}
+
+// Error names the presented fingerprint and what to do about it.
+func (e *HostKeyError) Error() string {
+	if e.Changed {
+		return fmt.Sprintf("host key for %s CHANGED: the server presented %s, which does not match %s; refused "+
+			"(someone may be intercepting the connection, or the target was reinstalled: confirm the new fingerprint "+
+			"out of band, then remove the old line with ssh-keygen -R '%s' -f %s)",
+			e.Host, e.Fingerprint, e.KnownHostsFile, e.Host, e.KnownHostsFile)
+	}
+	if e.Revoked {
+		return fmt.Sprintf("host key %s for %s is refused by %s: %v (do not connect until the device owner explains it)",
+			e.Fingerprint, e.Host, e.KnownHostsFile, e.Err)
+	}
+	return fmt.Sprintf("host key for %s is unknown (server presented %s); refused. %s", e.Host, e.Fingerprint, e.hint)
+}
+
+// Unwrap returns the cause.
+func (e *HostKeyError) Unwrap() error { return e.Err }
+
 // hostKeyCheck verifies one hop's host key under a policy. It remembers the
 // HostKeyError it raised, so the handshake error can be replaced by it.
 type hostKeyCheck struct {

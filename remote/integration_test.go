@@ -255,20 +255,20 @@ Host *
 					t.Fatal(err)
 				}
 				remotePath := filepath.Join(t.TempDir(), "up a'b")
-				if err := tgt.Upload(context.Background(), src, remotePath, 0o751); err != nil {
+				if err := files(t, tgt).Upload(context.Background(), src, remotePath, 0o751); err != nil {
 					t.Fatal(err)
 				}
 				if fi, err := os.Stat(remotePath); err != nil || fi.Mode().Perm() != 0o751 {
 					t.Fatalf("uploaded file: %v %v", fi, err)
 				}
-				got, err := tgt.Download(context.Background(), remotePath, t.TempDir())
+				got, err := files(t, tgt).Download(context.Background(), remotePath, t.TempDir())
 				if err != nil {
 					t.Fatal(err)
 				}
 				if b, _ := os.ReadFile(got); !bytes.Equal(b, payload) {
 					t.Errorf("downloaded %d bytes, want %d", len(b), len(payload))
 				}
-				if tr := tgt.(*remote.SSH).FileTransport(); tr != kind.transport {
+				if tr := fileTransport(tgt); tr != kind.transport {
 					t.Errorf("transport = %q, want %q", tr, kind.transport)
 				}
 			})

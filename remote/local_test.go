@@ -5,24 +5,52 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestLocal_RootedRunSeesItsRoot(t *testing.T) {
+func TestLocal_RootedRunMapsOnlyTheMarkedPathArguments(t *testing.T) {
 	root := t.TempDir()
 	tgt := NewLocal(root)
 
-	res, err := tgt.Run(context.Background(), []string{"sh", "-c", `pwd; echo "$LEAKGATE_ROOT"; echo e >&2; exit 4`}, RunOptions{})
+	res, err := tgt.Run(context.Background(), []string{"sh", "-c", `echo "$1|$2"; echo e >&2; exit 4`, "sh", "/proc/x", "/proc/y"},
+		RunOptions{PathArgs: []int{4}})
 
-	if err != nil || string(res.Stdout) != root+"\n"+root+"\n" || string(res.Stderr) != "e\n" || res.ExitStatus != 4 {
-		t.Errorf("got %+v, %v", res, err)
+	if err != nil || string(res.Stdout) != root+"/proc/x|/proc/y\n" || string(res.Stderr) != "e\n" || res.ExitStatus != 4 {
+		t.Errorf("got stdout %q stderr %q exit %d, %v; want %q, \"e\\n\", 4", res.Stdout, res.Stderr, res.ExitStatus, err, root+"/proc/x|/proc/y\n")
 	}
 	if tgt.Name() != "local:"+root {
-		t.Errorf("name = %q", tgt.Name())
+		t.Errorf("name = %q, want local:%s", tgt.Name(), root)
+	}
+}
+
+func TestLocal_UnrootedRunPassesPathArgumentsAsGiven(t *testing.T) {
+	res, err := NewLocal("").Run(context.Background(), []string{"echo", "/proc/x"}, RunOptions{PathArgs: []int{1}})
+	if err != nil || string(res.Stdout) != "/proc/x\n" {
+		t.Errorf("got %q, %v; want \"/proc/x\\n\"", res.Stdout, err)
+	}
+}
+
+func TestRun_RejectsPathArgumentsThatAreNotAbsolutePaths(t *testing.T) {
+	cases := []struct {
+		name     string
+		argv     []string
+		pathArgs []int
+		want     string
+	}{
+		{"a relative path", []string{"cat", "proc/x"}, []int{1}, `argument 1 ("proc/x") is marked as a target path but is not absolute`},
+		{"an index past the end", []string{"cat"}, []int{1}, "names argument 1 of 1"},
+		{"a negative index", []string{"cat"}, []int{-1}, "names argument -1 of 1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := NewLocal(t.TempDir()).Run(context.Background(), c.argv, RunOptions{PathArgs: c.pathArgs})
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("got %v, want an error saying %q", err, c.want)
+			}
+		})
 	}
 }
 
@@ -39,30 +67,6 @@ func TestLocal_CancelledRunReturnsTheContextError(t *testing.T) {
 	_, err := NewLocal("").Run(ctx, []string{"sleep", "10"}, RunOptions{})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("got %v", err)
-	}
-}
-
-func TestLocal_UploadAndDownloadStayUnderTheRoot(t *testing.T) {
-	root := t.TempDir()
-	tgt := NewLocal(root)
-	src := filepath.Join(t.TempDir(), "src")
-	if err := os.WriteFile(src, []byte("payload"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := tgt.Upload(context.Background(), src, "/tool", 0o700); err != nil {
-		t.Fatal(err)
-	}
-	fi, err := os.Stat(filepath.Join(root, "tool"))
-	if err != nil || fi.Mode().Perm() != 0o700 {
-		t.Fatalf("uploaded: %v %v", fi, err)
-	}
-	dir := t.TempDir()
-	got, err := tgt.Download(context.Background(), "/tool", dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(got); string(b) != "payload" || got != filepath.Join(dir, "tool") {
-		t.Errorf("downloaded %s: %q", got, b)
 	}
 }
 

@@ -3,6 +3,7 @@ package remote
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -12,6 +13,43 @@ import (
 	"strings"
 	"time"
 )
+
+// ReadFiles reads every path and glob in one process on the target: the
+// read script below, its output split as it arrives. The same pipeline runs
+// over every transport.
+func (t *target) ReadFiles(ctx context.Context, paths []string, opts ReadOptions) (*Snapshot, error) {
+	req, err := newReadRequest(paths, opts, t.root)
+	if err != nil {
+		return nil, fmt.Errorf("read files on %s: %w", t.Name(), err)
+	}
+	pr, pw := io.Pipe()
+	stderr := newCapBuffer(64 << 10)
+	type parsed struct {
+		snap *Snapshot
+		err  error
+	}
+	done := make(chan parsed, 1)
+	go func() {
+		snap, err := req.parse(pr)
+		if err != nil {
+			_, _ = io.Copy(io.Discard, pr)
+		}
+		done <- parsed{snap, err}
+	}()
+	argv := append([]string{"sh", "-c", readScript, readScriptName}, req.args...)
+	status, err := t.tr.Exec(ctx, Process{Argv: argv, Stdout: pw, Stderr: stderr})
+	pw.Close()
+	p := <-done
+	if err != nil {
+		return nil, fmt.Errorf("read files on %s: %w", t.Name(), err)
+	}
+	if p.err != nil {
+		return nil, fmt.Errorf("read files on %s: %w (exit status %d, stderr: %q; the target needs a POSIX sh and head -c)",
+			t.Name(), p.err, status, strings.TrimSpace(string(stderr.Bytes())))
+	}
+	p.snap.Duration = time.Since(req.taken)
+	return p.snap, nil
+}
 
 // readScript is the one POSIX-sh program a ReadFiles round trip runs on the
 // target. It uses only sh builtins, printf and head -c, so it runs under
@@ -101,11 +139,6 @@ func newReadRequest(paths []string, opts ReadOptions, root string) (*readRequest
 		req.args = append(req.args, kind+root+p)
 	}
 	return req, nil
-}
-
-// command is the shell command line that runs the read script remotely.
-func (r *readRequest) command() string {
-	return "sh -c " + Quote(readScript) + " " + readScriptName + " " + QuoteArgv(r.args)
 }
 
 // isGlob reports whether p holds a shell pattern character.

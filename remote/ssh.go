@@ -17,12 +17,18 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// SSH is a target reached over SSH, possibly through ProxyJump hops. After a
-// dropped link the next call reconnects, with backoff. Use Dial to make one.
+// SSH is the transport to a target reached over SSH, possibly through
+// ProxyJump hops. After a dropped link the next call reconnects, with
+// backoff. It is safe for concurrent use: each call opens its own session on
+// the shared link. Dial makes one and wraps it into a Target; it also moves
+// files (FileTransfer).
 type SSH struct {
 	name string
 	hops []hop
 	opts Options
+
+	// sessions bounds the sessions open at once on the link (see maxSessions).
+	sessions chan struct{}
 
 	mu        sync.Mutex
 	link      *link
@@ -33,7 +39,7 @@ type SSH struct {
 
 // newSSH returns an unconnected SSH target.
 func newSSH(name string, hops []hop, opts Options) *SSH {
-	return &SSH{name: name, hops: hops, opts: opts}
+	return &SSH{name: name, hops: hops, opts: opts, sessions: make(chan struct{}, maxSessions)}
 }
 
 // Name is the target as the user named it.
@@ -63,59 +69,23 @@ func (s *SSH) Close() error {
 // errClosed is returned by calls on a closed target.
 var errClosed = errors.New("target is closed")
 
-// Run executes argv, each argument quoted for the remote shell.
-func (s *SSH) Run(ctx context.Context, argv []string, opts RunOptions) (Result, error) {
-	if len(argv) == 0 {
-		return Result{}, fmt.Errorf("run on %s: empty command", s.name)
+// Exec runs p.Argv in a new session, each argument quoted for the remote
+// shell, reconnecting first if the link dropped. The command is wrapped so
+// that it reports its pid first (see runCommand): a cancelled command can
+// then be killed even where the server ignores signal requests.
+func (s *SSH) Exec(ctx context.Context, p Process) (int, error) {
+	if len(p.Argv) == 0 {
+		return 0, errEmptyCommand
 	}
-	start := time.Now()
-	stdout, stderr := newCapBuffer(opts.MaxOutputBytes), newCapBuffer(opts.MaxOutputBytes)
-	var stdin io.Reader
-	if opts.Stdin != nil {
-		stdin = bytes.NewReader(opts.Stdin)
+	stdout, stderr := p.Stdout, p.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
 	}
 	sniff := &pidSniffer{w: stderr}
-	status, err := s.exec(ctx, "run", runCommand(argv), stdin, stdout, sniff, sniff.PID)
-	res := Result{Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), ExitStatus: status,
-		Truncated: stdout.truncated || stderr.truncated, Duration: time.Since(start)}
-	if err != nil {
-		return res, fmt.Errorf("run %s on %s: %w", argv[0], s.name, err)
-	}
-	return res, nil
-}
-
-// ReadFiles reads every path and glob in one remote command.
-func (s *SSH) ReadFiles(ctx context.Context, paths []string, opts ReadOptions) (*Snapshot, error) {
-	req, err := newReadRequest(paths, opts, s.opts.Root)
-	if err != nil {
-		return nil, err
-	}
-	pr, pw := io.Pipe()
-	stderr := newCapBuffer(64 << 10)
-	type parsed struct {
-		snap *Snapshot
-		err  error
-	}
-	done := make(chan parsed, 1)
-	go func() {
-		snap, err := req.parse(pr)
-		if err != nil {
-			_, _ = io.Copy(io.Discard, pr)
-		}
-		done <- parsed{snap, err}
-	}()
-	status, err := s.exec(ctx, "read", req.command(), nil, pw, stderr, nil)
-	pw.Close()
-	p := <-done
-	if err != nil {
-		return nil, fmt.Errorf("read files on %s: %w", s.name, err)
-	}
-	if p.err != nil {
-		return nil, fmt.Errorf("read files on %s: %w (exit status %d, stderr: %q; the target needs a POSIX sh and head -c)",
-			s.name, p.err, status, strings.TrimSpace(string(stderr.Bytes())))
-	}
-	p.snap.Duration = time.Since(req.taken)
-	return p.snap, nil
+	return s.exec(ctx, "run", runCommand(p.Argv), p.Stdin, stdout, sniff, sniff.PID)
 }
 
 // exec runs one command line in a new session on a live link, reconnecting
@@ -127,45 +97,24 @@ func (s *SSH) ReadFiles(ctx context.Context, paths []string, opts ReadOptions) (
 // command's process id, a second session kills its process group; as a
 // last resort the link is dropped so the call still returns.
 func (s *SSH) exec(ctx context.Context, op, cmd string, stdin io.Reader, stdout, stderr io.Writer, pid func() int64) (int, error) {
+	// The kill of a cancelled command runs while that command still holds
+	// its slot, so it does not queue behind it.
+	if op != "kill" {
+		select {
+		case s.sessions <- struct{}{}:
+			defer func() { <-s.sessions }()
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
 	l, err := s.ensure(ctx)
 	if err != nil {
 		return 0, err
 	}
-	// Opening a session and starting the command each wait for the server:
-	// a silent link must not outlive ctx, so both run aside.
-	type started struct {
-		sess *ssh.Session
-		err  error
+	sess, err := s.startSession(ctx, l, op, cmd, stdin, stdout, stderr)
+	if err != nil {
+		return 0, err
 	}
-	startc := make(chan started, 1)
-	go func() {
-		sess, err := l.client.NewSession()
-		if err != nil {
-			startc <- started{nil, err}
-			return
-		}
-		sess.Stdin, sess.Stdout, sess.Stderr = stdin, stdout, stderr
-		if err := sess.Start(cmd); err != nil {
-			sess.Close()
-			startc <- started{nil, err}
-			return
-		}
-		startc <- started{sess, nil}
-	}()
-	var st started
-	select {
-	case st = <-startc:
-	case <-ctx.Done():
-		s.lost(l, op, ctx.Err())
-		if st = <-startc; st.sess != nil {
-			st.sess.Close()
-		}
-		return 0, ctx.Err()
-	}
-	if st.err != nil {
-		return 0, s.lost(l, op, st.err)
-	}
-	sess := st.sess
 	defer sess.Close()
 	waited := make(chan error, 1)
 	go func() { waited <- sess.Wait() }()
@@ -209,6 +158,85 @@ func (s *SSH) exec(ctx context.Context, op, cmd string, stdin io.Reader, stdout,
 	}
 }
 
+// startSession opens a session on l and starts cmd in it. Two refusals are
+// not a lost link, so the start is tried again, with doubling waits, until
+// ctx ends: a server at its limit of sessions per connection refuses the
+// channel (OpenSSH MaxSessions), and dropbear 2022.82 and later closes a
+// fresh session that has no process yet when another session's process
+// exits at that moment (mkj/dropbear#173: sesscheckclose sees pid 0), so
+// the command never started and starting it again is safe.
+func (s *SSH) startSession(ctx context.Context, l *link, op, cmd string, stdin io.Reader, stdout, stderr io.Writer) (*ssh.Session, error) {
+	wait := 10 * time.Millisecond
+	for {
+		sess, err := s.tryStart(ctx, l, op, cmd, stdin, stdout, stderr)
+		var refused *ssh.OpenChannelError
+		if !errors.As(err, &refused) && !errors.Is(err, errSessionClosedEarly) {
+			return sess, err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("%w (the server kept refusing a new session: %v)", ctx.Err(), err)
+		case <-t.C:
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
+}
+
+// tryStart opens one session and starts cmd. Both steps wait for the
+// server, and a silent link must not outlive ctx, so they run aside. A
+// refused channel comes back as the *ssh.OpenChannelError it is, a session
+// the server closed before the command started while the link still
+// answers as errSessionClosedEarly; any other failure means the link is
+// gone.
+func (s *SSH) tryStart(ctx context.Context, l *link, op, cmd string, stdin io.Reader, stdout, stderr io.Writer) (*ssh.Session, error) {
+	type started struct {
+		sess *ssh.Session
+		err  error
+	}
+	startc := make(chan started, 1)
+	go func() {
+		sess, err := l.client.NewSession()
+		if err != nil {
+			startc <- started{nil, err}
+			return
+		}
+		sess.Stdin, sess.Stdout, sess.Stderr = stdin, stdout, stderr
+		if err := sess.Start(cmd); err != nil {
+			sess.Close()
+			startc <- started{nil, err}
+			return
+		}
+		startc <- started{sess, nil}
+	}()
+	var st started
+	select {
+	case st = <-startc:
+	case <-ctx.Done():
+		s.lost(l, op, ctx.Err())
+		if st = <-startc; st.sess != nil {
+			st.sess.Close()
+		}
+		return nil, ctx.Err()
+	}
+	var refused *ssh.OpenChannelError
+	switch {
+	case st.err == nil:
+		return st.sess, nil
+	case errors.As(st.err, &refused):
+		return nil, st.err
+	case errors.Is(st.err, io.EOF) && l.alive(5*time.Second):
+		return nil, errSessionClosedEarly
+	default:
+		return nil, s.lost(l, op, st.err)
+	}
+}
+
+// errSessionClosedEarly marks a session the server closed before its
+// command started, on a link that still answers.
+var errSessionClosedEarly = errors.New("the server closed the new session before its command started")
+
 // alive reports whether the link answers a keepalive within timeout.
 func (l *link) alive(timeout time.Duration) bool {
 	answered := make(chan error, 1)
@@ -225,6 +253,13 @@ func (l *link) alive(timeout time.Duration) bool {
 		return false
 	}
 }
+
+// maxSessions is how many commands run at once on one SSH link; further
+// calls wait for a free slot. OpenSSH refuses an eleventh session on a
+// connection (sshd_config MaxSessions, default 10), and a refused channel
+// must not look like a lost link; the margin leaves room for the kill
+// sessions of cancelled commands, which do not wait.
+const maxSessions = 8
 
 // cancelGrace is how long a cancelled command's channel may take to close.
 const cancelGrace = time.Second
@@ -446,7 +481,7 @@ func dialHop(ctx context.Context, h hop, opts Options, dial func(context.Context
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("dial %s: %w", addr, ctx.Err())
 		}
-		return nil, &LinkError{Op: "dial", Target: h.alias + " (" + addr + ")", Err: err}
+		return nil, &LinkError{Op: "dial", Target: h.alias + " (" + addr + ")", Err: err, Hint: hintSSHDial}
 	}
 	_ = conn.SetDeadline(time.Now().Add(h.connectTimeout))
 	// A stalled handshake ends when the timeout or ctx closes the connection.
@@ -463,20 +498,27 @@ func dialHop(ctx context.Context, h hop, opts Options, dial func(context.Context
 		}
 		if fired {
 			return nil, &LinkError{Op: "handshake", Target: h.alias + " (" + addr + ")",
-				Err: fmt.Errorf("no handshake within %s: %w", h.connectTimeout, err)}
+				Err: fmt.Errorf("no handshake within %s: %w", h.connectTimeout, err), Hint: hintSSHHandshake}
 		}
 		if strings.Contains(err.Error(), "unable to authenticate") || strings.Contains(err.Error(), "no auth passed yet") {
-			return nil, &AuthError{User: h.user, Target: h.alias + " (" + addr + ")", Methods: creds.names, Err: err}
+			return nil, &AuthError{User: h.user, Target: h.alias + " (" + addr + ")", Methods: creds.names, Err: err, Hint: hintSSHAuth}
 		}
-		return nil, &LinkError{Op: "handshake", Target: h.alias + " (" + addr + ")", Err: err}
+		return nil, &LinkError{Op: "handshake", Target: h.alias + " (" + addr + ")", Err: err, Hint: hintSSHHandshake}
 	}
 	if fired {
 		c.Close()
-		return nil, &LinkError{Op: "handshake", Target: h.alias + " (" + addr + ")", Err: fmt.Errorf("no handshake within %s", h.connectTimeout)}
+		return nil, &LinkError{Op: "handshake", Target: h.alias + " (" + addr + ")", Err: fmt.Errorf("no handshake within %s", h.connectTimeout), Hint: hintSSHHandshake}
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return ssh.NewClient(c, chans, reqs), nil
 }
+
+// What to check after an SSH failure, for LinkError.Hint and AuthError.Hint.
+const (
+	hintSSHDial      = "check the address and port, and that the target is up with its SSH server running"
+	hintSSHHandshake = "the port answered but SSH did not complete; check that an SSH server listens there and is not overloaded"
+	hintSSHAuth      = "check --identity, ssh-agent (SSH_AUTH_SOCK), or --password-env"
+)
 
 // startKeepalive sends keepalive@openssh.com every interval; when countMax
 // intervals pass without a reply it closes the link, which fails any

@@ -1,31 +1,34 @@
-// Package remote reaches the device under test: it runs commands, reads many
-// files in one round trip and moves files, over SSH or on the local machine.
-// It knows nothing about memory, slabs or Ginkgo.
+// Package remote reaches the device under test: it runs commands and reads
+// many files in one round trip, over SSH or on the local machine. It knows
+// nothing about memory, slabs or Ginkgo.
+//
+// It is built in two layers. A Transport (SSH, Local) only starts a process
+// on the target and streams its input and output. NewTarget layers
+// everything the harness uses on top of that, once for every transport: the
+// output caps of Run, the one-round-trip ReadFiles pipeline, and the mapping
+// of target paths under a folder for targets served from one in tests.
 package remote
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
-// Target is one device the harness observes. Implementations are safe for use
-// by one goroutine at a time unless documented otherwise.
+// Target is one device the harness observes: what the harness uses of it.
+// A Target is safe for concurrent use by many goroutines: workloads call
+// Run while the sampler calls ReadFiles.
 type Target interface {
 	// Name is the human name of the target (the alias or host the user gave).
 	Name() string
-	// Run executes argv on the target. Each argument is quoted for the remote
-	// POSIX shell, so no argument is ever interpreted by it. A non-zero exit
-	// status is reported in Result.ExitStatus with a nil error; a lost link or
-	// a cancelled context is an error (see IsRetryable).
+	// Run executes argv on the target. Each argument is passed on as one
+	// word, so no argument is ever interpreted by a shell. A non-zero exit
+	// status is reported in Result.ExitStatus with a nil error; a lost link
+	// or a cancelled context is an error (see IsRetryable).
 	Run(ctx context.Context, argv []string, opts RunOptions) (Result, error)
 	// ReadFiles reads every path and glob in one round trip. Missing or
 	// unreadable files are recorded in Snapshot.Errors, not returned as error.
 	ReadFiles(ctx context.Context, paths []string, opts ReadOptions) (*Snapshot, error)
-	// Upload copies a local file to remotePath with the given mode.
-	Upload(ctx context.Context, localPath, remotePath string, mode uint32) error
-	// Download copies remotePath into localDir (never outside it) and returns
-	// the local path written.
-	Download(ctx context.Context, remotePath, localDir string) (string, error)
 	// Close releases the connection. It is safe to call more than once.
 	Close() error
 }
@@ -36,6 +39,12 @@ type RunOptions struct {
 	Stdin []byte
 	// MaxOutputBytes caps stdout and stderr each; 0 means DefaultMaxOutputBytes.
 	MaxOutputBytes int64
+	// PathArgs are the indexes in argv of the arguments that are absolute
+	// paths on the target. A real device gets them as they are; a target
+	// served from a folder (tests) maps them under the folder, as ReadFiles
+	// maps its paths. Scripts therefore take every target path as a
+	// positional argument and never spell one in their text.
+	PathArgs []int
 }
 
 // DefaultMaxOutputBytes caps the output kept from one Run call.
@@ -76,4 +85,43 @@ type Snapshot struct {
 	// unknown). Its ancestors up to the service the harness came through are
 	// the observer's own processes: see checks.SampleOptions.ReaderPID.
 	ReaderPID int `json:"reader_pid,omitempty"`
+}
+
+// Transport is the one thing a way of reaching a device must provide:
+// start a process there and stream its input and output. Run, ReadFiles and
+// path mapping are layered on top by NewTarget, the same for every
+// transport. Implementations must be safe for concurrent Exec calls.
+type Transport interface {
+	// Name is the human name of the target.
+	Name() string
+	// Exec runs p.Argv on the target, each argument passed on as one word,
+	// streaming p.Stdin to it and its output to p.Stdout and p.Stderr until
+	// it exits, and returns its exit status (128+N for a death by signal N,
+	// 127 for a command not found). A lost link is a *LinkError; a
+	// cancelled context stops the process and returns the context's error.
+	Exec(ctx context.Context, p Process) (exitStatus int, err error)
+	// Close releases the transport. It is safe to call more than once.
+	Close() error
+}
+
+// Process is one command for Transport.Exec. Nil Stdin means no input; nil
+// Stdout or Stderr discards that stream.
+type Process struct {
+	Argv   []string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// FileTransfer is implemented by targets whose transport can move whole
+// files (SSH: SFTP, or cat over exec without it). Nothing in the harness
+// needs it; a caller that does asserts for it:
+//
+//	ft, ok := tgt.(remote.FileTransfer)
+type FileTransfer interface {
+	// Upload copies a local file to remotePath with the given mode.
+	Upload(ctx context.Context, localPath, remotePath string, mode uint32) error
+	// Download copies remotePath into localDir (never outside it) and returns
+	// the local path written.
+	Download(ctx context.Context, remotePath, localDir string) (string, error)
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -30,7 +32,7 @@ func (s *SSH) upload(ctx context.Context, localPath, remotePath string, mode uin
 		return fmt.Errorf("upload %s to %s: %w", localPath, s.name, err)
 	}
 	defer src.Close()
-	dst := s.opts.Root + remotePath
+	dst := remotePath
 	c, err := s.sftpClient(ctx)
 	if err != nil {
 		return fmt.Errorf("upload %s to %s:%s: %w", localPath, s.name, remotePath, err)
@@ -82,7 +84,7 @@ func (s *SSH) Download(ctx context.Context, remotePath, localDir string) (string
 }
 
 func (s *SSH) download(ctx context.Context, remotePath, localDir string) (string, error) {
-	src := s.opts.Root + remotePath
+	src := remotePath
 	c, err := s.sftpClient(ctx)
 	if err != nil {
 		return "", fmt.Errorf("download %s:%s: %w", s.name, remotePath, err)
@@ -223,4 +225,51 @@ func withContext(ctx context.Context, c *sftp.Client, fn func() error) error {
 		<-done
 		return ctx.Err()
 	}
+}
+
+// writeDownload writes r into localDir under the base name of remotePath.
+// os.Root keeps every write inside localDir, whatever symlinks it holds.
+func writeDownload(remotePath, localDir string, r io.Reader) (string, error) {
+	name, err := downloadName(remotePath)
+	if err != nil {
+		return "", err
+	}
+	root, err := os.OpenRoot(localDir)
+	if err != nil {
+		return "", fmt.Errorf("download %s: open destination folder: %w", remotePath, err)
+	}
+	defer root.Close()
+	if fi, err := root.Lstat(name); err == nil && !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("download %s: %s already exists in %s and is not a regular file; remove it", remotePath, name, localDir)
+	}
+	tmp := "." + name + ".partial"
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o644)
+	if err != nil {
+		return "", fmt.Errorf("download %s into %s: %w", remotePath, localDir, err)
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		root.Remove(tmp)
+		return "", fmt.Errorf("download %s into %s: %w", remotePath, localDir, err)
+	}
+	if err := f.Close(); err != nil {
+		root.Remove(tmp)
+		return "", fmt.Errorf("download %s into %s: %w", remotePath, localDir, err)
+	}
+	if err := root.Rename(tmp, name); err != nil {
+		root.Remove(tmp)
+		return "", fmt.Errorf("download %s into %s: %w", remotePath, localDir, err)
+	}
+	return filepath.Join(localDir, name), nil
+}
+
+// downloadName is the local file name for remotePath: its base name, which
+// must be a plain name.
+func downloadName(remotePath string) (string, error) {
+	trimmed := strings.TrimRight(remotePath, "/")
+	name := trimmed[strings.LastIndexByte(trimmed, '/')+1:]
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, 0) || strings.ContainsRune(name, '\\') {
+		return "", fmt.Errorf("download %q: no usable file name in the path; name a file", remotePath)
+	}
+	return name, nil
 }

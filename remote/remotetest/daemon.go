@@ -33,9 +33,8 @@ const DaemonUser = "leakgate-daemon"
 
 // Daemon is a real SSH server (OpenSSH sshd or dropbear) on a loopback port,
 // run by a test as root, whose sessions see Root as the target's filesystem
-// the same way a Server's do: commands get LEAKGATE_ROOT=Root (sshd_config
-// SetEnv; dropbear -e passes its own environment on) and ClientOptions maps
-// read paths under Root. The login is DaemonUser, with a key the daemon
+// the same way a Server's do: ClientOptions maps the target paths of reads
+// and of RunOptions.PathArgs under Root. The login is DaemonUser, with a key the daemon
 // trusts: a dedicated account whose shell is /bin/sh, so sessions do not
 // depend on the machine's root dotfiles (a bash login sources ~/.bashrc
 // for every SSH command, a tenth of a second or more on a dev machine).
@@ -205,8 +204,6 @@ func (d *Daemon) configureSSHD(authorized string) {
 		t.Fatal(err)
 	}
 	letThrough(t, ak)
-	// SetEnv (OpenSSH 7.8+) gives every session LEAKGATE_ROOT, which the
-	// harness's scripts put before every target path they write or list.
 	cfg := fmt.Sprintf(`Port %d
 ListenAddress 127.0.0.1
 HostKey %s
@@ -219,10 +216,9 @@ PubkeyAuthentication yes
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 Subsystem sftp /usr/lib/openssh/sftp-server
-SetEnv LEAKGATE_ROOT=%s
 LogLevel ERROR
 MaxStartups 50
-`, d.port, hostKey, filepath.Join(d.dir, "sshd.pid"), ak, d.root)
+`, d.port, hostKey, filepath.Join(d.dir, "sshd.pid"), ak)
 	cfgFile := filepath.Join(d.dir, "sshd_config")
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -260,7 +256,7 @@ func (d *Daemon) configureDropbear(authorized, userHome string) {
 			t.Fatal(err)
 		}
 	}
-	script := `mount --bind "$1" "$2" && exec /usr/sbin/dropbear -F -E -e -s -p "$3" -r "$4" -P "$5"`
+	script := `mount --bind "$1" "$2" && exec /usr/sbin/dropbear -F -E -s -p "$3" -r "$4" -P "$5"`
 	d.argv = []string{"unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh", home, userHome,
 		d.Addr(), hostKey, filepath.Join(d.dir, "dropbear.pid")}
 }
@@ -270,8 +266,6 @@ func (d *Daemon) start() {
 	t := d.t
 	t.Helper()
 	cmd := exec.Command(d.argv[0], d.argv[1:]...)
-	// dropbear -e hands its environment to every session.
-	cmd.Env = append(os.Environ(), "LEAKGATE_ROOT="+d.root)
 	// If the test binary dies (a timeout panic skips cleanups), so does the daemon.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	logPath := filepath.Join(d.dir, d.kind+".log")

@@ -3,11 +3,12 @@
 // link, a stalled handshake, refused auth, slow output, refused connections.
 // It supplements tests against real sshd and dropbear; it never replaces them.
 //
-// Path mapping: the server does not chroot. Commands run under /bin/sh with
-// the folder as working directory and LEAKGATE_ROOT set to it; the client
-// side maps target paths under the folder with remote.Options.Root, which
-// ClientOptions sets. So /proc/meminfo read through a remotetest target is
-// ROOT/proc/meminfo on the host, and the very same read script runs.
+// Path mapping: the server does not chroot, and commands run under /bin/sh
+// on the host as they are. The client side maps target paths under the
+// folder with remote.Options.Root, which ClientOptions sets: every path
+// ReadFiles reads and every argument Run marks in RunOptions.PathArgs. So
+// /proc/meminfo read through a remotetest target is ROOT/proc/meminfo on
+// the host, and the very same read script runs.
 package remotetest
 
 import (
@@ -452,12 +453,10 @@ func (s *Server) serveSession(conn net.Conn, ch ssh.Channel, reqs <-chan *ssh.Re
 	procMu.Unlock()
 }
 
-// runCommand runs one exec request under /bin/sh in the served folder.
+// runCommand runs one exec request under /bin/sh.
 func (s *Server) runCommand(conn net.Conn, ch ssh.Channel, command string, started func(*os.Process)) {
 	fault := s.currentFault()
 	cmd := exec.Command("/bin/sh", "-c", command)
-	cmd.Dir = s.opts.Root
-	cmd.Env = append(os.Environ(), "LEAKGATE_ROOT="+s.opts.Root)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-func TestNew_ServesItsRootToTheReadScript(t *testing.T) {
+func TestNew_ServesItsRootToTheReadScriptAndToMarkedPathArguments(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "proc", "1"), 0o755); err != nil {
 		t.Fatal(err)
@@ -32,9 +32,10 @@ func TestNew_ServesItsRootToTheReadScript(t *testing.T) {
 	if err != nil || string(snap.Files["/proc/1/status"]) != "Name:\tinit\n" {
 		t.Fatalf("snapshot %v, %v", snap, err)
 	}
-	res, err := tgt.Run(context.Background(), []string{"sh", "-c", `pwd; echo "$LEAKGATE_ROOT"`}, remote.RunOptions{})
-	if err != nil || string(res.Stdout) != dir+"\n"+dir+"\n" {
-		t.Errorf("commands run in %q, want %s twice", res.Stdout, dir)
+	res, err := tgt.Run(context.Background(), []string{"sh", "-c", `cat "$1"; echo "$2"`, "sh", "/proc/1/status", "/proc/1/status"},
+		remote.RunOptions{PathArgs: []int{4}})
+	if want := "Name:\tinit\n/proc/1/status\n"; err != nil || string(res.Stdout) != want {
+		t.Errorf("a command given the marked path $1 and the unmarked $2 printed %q (%v), want %q", res.Stdout, err, want)
 	}
 }
 
