@@ -434,9 +434,15 @@ func parseAllocinfo(c *ParseContext, s *Sample) {
 	s.Allocinfo = kept
 }
 
+// allocinfoPoints is each site's live bytes. A generic site (allocator
+// internals, page-fragment and skb helpers, library helpers: charged for
+// every caller, allocinfo.GenericReason) is charted for context and never
+// judged alone: allocator internals count again what slabinfo and
+// vmallocinfo count, and the others name no culprit — page_owner's stack
+// does.
 func allocinfoPoints(s *Sample, emit func(Point)) {
 	for _, site := range s.Allocinfo {
-		emit(Point{Subject: site.Key(), Value: float64(site.Bytes), AllocCallers: []string{site.Func}})
+		emit(Point{Subject: site.Key(), Value: float64(site.Bytes), AllocCallers: []string{site.Func}, Context: allocinfo.IsGeneric(site)})
 	}
 }
 
@@ -461,9 +467,23 @@ func parsePageStacks(c *ParseContext, s *Sample) {
 }
 
 // pageStackPoints is each stack's outstanding pages in bytes (base pages of
-// pageowner.PageBytes).
+// pageowner.PageBytes). The slab pages of kmemleak's own metadata are
+// charted for context, never judged: they grow with what kmemleak tracks.
 func pageStackPoints(s *Sample, emit func(Point)) {
 	for _, st := range s.PageStacks {
-		emit(Point{Subject: st.Signature, Value: float64(st.Pages * pageowner.PageBytes), Culprit: st.Culprit, Frames: st.Frames})
+		emit(Point{Subject: st.Signature, Value: float64(st.Pages * pageowner.PageBytes), Culprit: st.Culprit, Frames: st.Frames, Context: kmemleakOwn(st.Frames)})
 	}
+}
+
+// kmemleakOwn reports whether a stack allocates kmemleak's own metadata
+// (mm/kmemleak.c, 6.12: __alloc_object and mem_pool_alloc under
+// __create_object).
+func kmemleakOwn(frames []kmemleak.Frame) bool {
+	for _, f := range frames {
+		switch f.Function {
+		case "__alloc_object", "__create_object", "create_object", "mem_pool_alloc", "__link_object":
+			return true
+		}
+	}
+	return false
 }

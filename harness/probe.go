@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -12,6 +13,10 @@ import (
 	"github.com/leakgate/leakgate/checks/allocinfo"
 	"github.com/leakgate/leakgate/remote"
 )
+
+// ProbeRawDir holds the raw snapshots the end-of-run probes read
+// (raw/probes/reclaim.tar.gz).
+const ProbeRawDir = "probes"
 
 // ReclaimProbe records the end-of-run reclaim probe in run.json.
 type ReclaimProbe struct {
@@ -39,7 +44,7 @@ for f in "$@"; do echo 1 > "$f" 2>/dev/null; done; exit 0`
 
 // reclaimProbe runs the reclaim probe when the final judgement flagged slab
 // caches: it asks the kernel to give memory back, reads the cheap counters
-// once more (raw snapshot kept in raw/probe-reclaim.tar.gz) and records
+// once more (raw snapshot kept in raw/probes/reclaim.tar.gz) and records
 // which flagged caches gave their growth back. It reports whether it
 // recorded results.
 func (s *soak) reclaimProbe(ctx context.Context) bool {
@@ -83,7 +88,10 @@ func (s *soak) reclaimProbe(ctx context.Context) bool {
 		return false
 	}
 	at := s.clock.Now()
-	if _, err := s.st.writeRawAs(filepath.Join(s.st.dir, RawDir, "probe-reclaim.tar.gz"), -1, at, snap); err != nil {
+	name := filepath.Join(s.st.dir, RawDir, ProbeRawDir, "reclaim.tar.gz")
+	if err := os.MkdirAll(filepath.Dir(name), dirMode); err != nil {
+		s.logf("reclaim probe: %v", err)
+	} else if _, err := s.st.writeRawAs(name, -1, at, snap); err != nil {
 		s.logf("reclaim probe: %v", err)
 	}
 	after := checks.ParseSnapshot(-1, at, snap.Files, snap.Errors, opts)

@@ -49,6 +49,9 @@ var genericTable = []genericRule{
 	{`mm/(slub|slab_common|percpu|percpu-vm|vmalloc|page_alloc|memblock|sparse|page_ext|hugetlb|compaction)\.c`, `\w*`, "allocator internals"},
 	{`lib/(scatterlist|idr|radix-tree|xarray|maple_tree|genalloc|rhashtable|bucket_locks|kobject|kasprintf|string_helpers|stackdepot)\.c`, `\w*`, "library helper: charged for every caller"},
 	{`mm/util\.c`, `\w*`, "memory helper (mm/util.c): charged for every caller"},
+	// The detector's own memory: kmemleak's object metadata grows with the
+	// objects it tracks, whatever the product does.
+	{`mm/kmemleak\.c`, `\w*`, "kmemleak's own metadata (the detector, not the product)"},
 }
 
 type compiledGenericRule struct {
