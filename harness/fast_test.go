@@ -71,9 +71,10 @@ func TestSoak_FastGridOnACleanTargetRunsTheFullDuration(t *testing.T) {
 	if run.FastSamples != 72*9 {
 		t.Errorf("fast samples = %d, want %d", run.FastSamples, 72*9)
 	}
-	// The fast grid reads only the cheap counters: no kmemleak scan and no
-	// per-process file beyond the full grid's.
-	if w := tgt.kmemleakWrites(); len(w) > 3*74 {
+	// The fast grid reads only the cheap counters: no kmemleak scan. A full
+	// sample writes about three times (scan, scan, retries under load); 648
+	// fast samples that scanned would add at least 1296.
+	if w := tgt.kmemleakWrites(); len(w) > 4*73 {
 		t.Errorf("%d kmemleak writes for 73 full samples: the fast grid scanned", len(w))
 	}
 }
@@ -138,8 +139,8 @@ func TestSoak_ReclaimProbeTurnsACacheThatGivesItsGrowthBackIntoReclaimable(t *te
 		t.Fatal(err)
 	}
 	loaded.Rejudge(nil)
-	if loaded.Meta.Status != verdict.Pass {
-		t.Errorf("re-judged: %s, want the probe's result applied again (pass)", loaded.Meta.Status)
+	if status, why := loaded.Outcome(); status != verdict.Pass {
+		t.Errorf("re-judged: %s (%s), want the probe's result applied again (pass)", status, why)
 	}
 }
 

@@ -186,9 +186,7 @@ func (s *soak) reloadOne(ctx context.Context, m ReloadModule) ModuleReload {
 		res.CameBackBytes = res.MemAvailableAfterBytes - res.MemAvailableBeforeBytes
 	}
 	// Only what the kernel said since the unload began.
-	if bytes.HasPrefix(logAfter, logBefore) {
-		logAfter = logAfter[len(logBefore):]
-	}
+	logAfter = bytes.TrimPrefix(logAfter, logBefore)
 	for _, h := range allocinfo.ParseUnload(logAfter) {
 		if h.Module == m.Module {
 			res.Held = append(res.Held, h)
