@@ -60,6 +60,12 @@ type Policy struct {
 	// period, a wander's do not; 0 for either turns this off.
 	PeriodicDrawdown     float64 `yaml:"periodic_drawdown" json:"periodic_drawdown"`
 	PeriodicMaxInflation float64 `yaml:"periodic_max_inflation" json:"periodic_max_inflation"`
+	// ShapeChecks lets a change-point model (a leak that starts part-way)
+	// and an increments test (growth in steps: decreases rare and small)
+	// stand in for the AR(1) check and the lower-bound floors, each on its
+	// own evidence, when judging a finished run (trend.Options.ShapeChecks);
+	// early judging ignores it. Default on.
+	ShapeChecks bool `yaml:"shape_checks" json:"shape_checks"`
 	// FloorWindow, when > 0, judges the rolling minimum over this window
 	// (saw-tooth series: pools that fill and drain, heaps between frees).
 	FloorWindow time.Duration `yaml:"floor_window" json:"floor_window"`
@@ -193,6 +199,9 @@ func DefaultPolicy() Policy {
 		SteadyStrictAlpha:    0.2,
 		PeriodicDrawdown:     1,
 		PeriodicMaxInflation: 1.6,
+		// Leaks that start mid-run or grow in steps fooled the AR(1) check
+		// (issue 16); docs/detection.md measures what this buys and costs.
+		ShapeChecks: true,
 		// A leak's later half is not shown (at 95 %) to grow slower than 30 %
 		// of its earlier half; a warm-up ramp's later half is. The later half
 		// alone (33 points) has little power, so its own test is loose (p ≤ 0.3).
@@ -394,6 +403,8 @@ func (p Policy) TrendOptions(kind Kind, final bool) trend.Options {
 		SteadyStrictAlpha:    p.SteadyStrictAlpha,
 		PeriodicDrawdown:     p.PeriodicDrawdown,
 		PeriodicMaxInflation: p.PeriodicMaxInflation,
+		ShapeChecks:          p.ShapeChecks,
+		Bytes:                bytesKind(kind),
 		PersistFraction:      p.PersistFraction,
 		PersistAlpha:         p.PersistAlpha,
 		FloorWindow:          p.FloorWindow,
@@ -410,6 +421,13 @@ func (p Policy) TrendOptions(kind Kind, final bool) trend.Options {
 		o.PersistFraction = max(o.PersistFraction, p.EarlyPersistFraction)
 	}
 	return o
+}
+
+// bytesKind reports whether kind's series are in bytes, so trend's reasons
+// print KiB and MiB.
+func bytesKind(kind Kind) bool {
+	src, ok := SourceOf(kind)
+	return ok && src.Unit == "bytes"
 }
 
 func correction(strict bool) trend.Correction {

@@ -226,8 +226,14 @@ func (c *ParseContext) isQuiet(p string) bool {
 
 // ---- slab caches ----------------------------------------------------------
 
+// slabPaths is slabinfo, and on full samples the allocation sites of the
+// caches that track them: alloc_traces runs to megabytes (every site's
+// stacks) and is heavy evidence, not a cheap counter.
 func slabPaths(opts SampleOptions) []string {
 	paths := []string{PathSlabinfo}
+	if opts.Fast {
+		return paths
+	}
 	if opts.AllocTraces {
 		paths = append(paths, GlobAllocTraces)
 	}

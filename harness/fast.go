@@ -172,8 +172,8 @@ func newFastLoader(runDir string, own []string) (*fastLoader, error) {
 }
 
 // feedBefore adds every fast sample taken before t (all when t is zero).
-// A torn raw (a crash mid-write) is skipped: a fast sample is a hint, not
-// a promise.
+// A torn raw (a crash mid-write) is skipped, and named in the run's Unused:
+// a fast sample is a hint, not a promise.
 func (l *fastLoader) feedBefore(t time.Time, r *Run) {
 	for {
 		if l.held == nil {
@@ -183,7 +183,11 @@ func (l *fastLoader) feedBefore(t time.Time, r *Run) {
 			name := l.names[l.next]
 			l.next++
 			snap, meta, err := readRawMeta(filepath.Join(l.dir, name))
-			if err != nil || meta.At.IsZero() {
+			if err == nil && meta.At.IsZero() {
+				err = errors.New("records no time")
+			}
+			if err != nil {
+				r.unused("%s/%s/%s: %v; fast sample not used", RawDir, FastRawDir, name, err)
 				continue
 			}
 			i, _ := strconv.Atoi(fastRawName.FindStringSubmatch(name)[1])

@@ -100,14 +100,17 @@ func TestSoak_SIGKILLMidRunThenLoadRunJudgesThePartialFolder(t *testing.T) {
 	if err := run.WriteReports(); err != nil {
 		t.Fatalf("write reports of the killed run: %v", err)
 	}
-	if run.Meta.Status != verdict.Fail || !strings.Contains(run.Meta.Error, "interrupted") {
-		t.Errorf("status %q error %q: want fail, saying it was interrupted (the leak is certain in %d samples)", run.Meta.Status, run.Meta.Error, want)
+	if status, reason := run.Outcome(); status != verdict.Fail || !strings.Contains(reason, "interrupted") {
+		t.Errorf("status %q error %q: want fail, saying it was interrupted (the leak is certain in %d samples)", status, reason, want)
+	}
+	if run.Meta.Status != verdict.Running {
+		t.Errorf("run.json's status became %q; what the soak recorded must stay %q", run.Meta.Status, verdict.Running)
 	}
 	if !strings.Contains(run.Message(), "wlansim_rxbuf") {
 		t.Errorf("message does not name the leak:\n%s", run.Message())
 	}
-	if _, err := os.Stat(filepath.Join(dir, "report.json")); err != nil {
-		t.Errorf("no report.json after analyze: %v", err)
+	if _, err := os.Stat(filepath.Join(run.RejudgedReportDir(), "report.json")); err != nil {
+		t.Errorf("no re-judged report.json after analyze: %v", err)
 	}
 }
 

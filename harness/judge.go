@@ -42,7 +42,17 @@ func (r *Run) judge(final bool) (bool, string) {
 		d := DefaultPolicy()
 		pol = &d
 	}
-	j := r.mergeEarly(r.seriesBuilder().Judge(*pol, checks.JudgeOptions{Final: final}), *pol)
+	r.judgeUnder(*pol, final)
+	if !final && r.Judgement.Failed() {
+		return true, r.Judgement.Summary()
+	}
+	return false, ""
+}
+
+// judgeUnder sets the run's judgement under pol (Rejudge's policy may not
+// be the one the run recorded).
+func (r *Run) judgeUnder(pol Policy, final bool) {
+	j := r.mergeEarly(r.seriesBuilder().Judge(pol, checks.JudgeOptions{Final: final}), pol)
 	if final && r.Meta.Reclaim != nil {
 		j = checks.ApplyReclaim(j, r.Meta.Reclaim.Results)
 	}
@@ -53,10 +63,6 @@ func (r *Run) judge(final bool) (bool, string) {
 	}
 	r.Judgement = Judgement{j}
 	nameMerged(r.Judgement.Judgement.Findings, r.Meta.SlabAliases)
-	if !final && r.Judgement.Failed() {
-		return true, r.Judgement.Summary()
-	}
-	return false, ""
 }
 
 // nameMerged gives each slab finding, and each slab finding folded into

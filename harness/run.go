@@ -1,15 +1,18 @@
 package harness
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
@@ -39,6 +42,12 @@ type Run struct {
 	Judgement Judgement
 	// Interrupted is true for a folder whose soak never finished.
 	Interrupted bool
+	// Unused names every record and raw snapshot of a loaded run folder
+	// that could not be used, with the reason (LoadRun).
+	Unused []string
+	// Rejudged is the verdict of Rejudge, kept apart from Meta, which
+	// stays as the soak recorded it.
+	Rejudged *Rejudgement
 
 	// FastSamples counts the samples of the fast grid (raw/fast).
 	FastSamples int
@@ -156,24 +165,51 @@ type RunMeta struct {
 }
 
 // Failed reports whether the run did not pass.
-func (r *Run) Failed() bool { return r.Meta.Status != verdict.Pass }
+func (r *Run) Failed() bool {
+	status, _ := r.Outcome()
+	return status != verdict.Pass
+}
 
 // Message is the whole diagnosis, as the Gomega matcher prints it.
 func (r *Run) Message() string { return report.Message(r.Report()) }
+
+// maxRunFileBytes caps run.json: it is kilobytes (the preflight table,
+// the policy, slab aliases).
+const maxRunFileBytes = 16 << 20
 
 // LoadRun rebuilds a run from its folder, including one whose soak was killed:
 // a torn last samples.jsonl line is dropped, and raw snapshots that never
 // reached samples.jsonl are parsed again. Samples are re-parsed from raw/ with
 // the current code when the raw file is readable.
-func LoadRun(dir string) (*Run, error) {
+//
+// The folder is untrusted input: every read is capped, nothing outside the
+// folder is read through a symlink, a FIFO or device is refused, the
+// recorded policy is decoded over the defaults (old key names migrated) and
+// validated, and every record or raw snapshot that cannot be used (bad
+// line, corrupt or oversized raw, time out of index order) is named in
+// Unused instead of being skipped silently. LoadRun never writes.
+func LoadRun(dir string) (*Run, error) { return LoadRunContext(context.Background(), dir) }
+
+// LoadRunContext is LoadRun that stops, with ctx's cause, once ctx is done.
+func LoadRunContext(ctx context.Context, dir string) (*Run, error) {
 	r := &Run{Dir: dir}
-	data, err := os.ReadFile(filepath.Join(dir, RunFile))
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read run folder %s: %w; give the folder a soak created (it holds %s)", dir, err, RunFile)
+	}
+	defer root.Close()
+	data, err := readCapped(root, RunFile, maxRunFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("read run folder %s: %w; give the folder a soak created (it holds %s)", dir, err, RunFile)
 	}
 	if err := json.Unmarshal(data, &r.Meta); err != nil {
 		return nil, fmt.Errorf("read %s in %s: %w", RunFile, dir, err)
 	}
+	pol, err := recordedPolicy(data)
+	if err != nil {
+		return nil, fmt.Errorf("read %s in %s: %w", RunFile, dir, err)
+	}
+	r.Meta.Policy = pol
 	r.Preflight = r.Meta.Preflight
 	r.Interrupted = r.Meta.Status == verdict.Running
 	// samples.jsonl is streamed: per index only where its sample line is
@@ -192,22 +228,11 @@ func LoadRun(dir string) (*Run, error) {
 		}
 		return e
 	}
-	samplesPath := filepath.Join(dir, SamplesFile)
-	err = scanRecords(samplesPath, func(off int64, rec Record) {
-		switch {
-		case rec.Sample != nil:
-			e := get(rec.Sample.Index)
-			e.sampleAt, e.sampleOffset, e.gap = rec.Sample.At, off, nil
-		case rec.Gap != nil:
-			if e := get(rec.Gap.Index); e.sampleOffset < 0 {
-				g := *rec.Gap
-				e.gap = &g
-			}
-		}
-	})
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+	maxIndex := -1 // no bound when the plan is unknown
+	if r.Meta.PlannedSamples > 0 {
+		maxIndex = r.Meta.PlannedSamples
 	}
+	badIndex := func(i int) bool { return i < 0 || (maxIndex >= 0 && i > maxIndex) }
 	if r.fastLoad, err = newFastLoader(dir, r.Meta.OwnModules); err != nil {
 		return nil, err
 	}
@@ -216,16 +241,64 @@ func LoadRun(dir string) (*Run, error) {
 		defer func() { r.fastLoad.feedBefore(time.Time{}, r); r.fastLoad = nil }()
 	}
 	var lines *os.File
-	if f, err := os.Open(samplesPath); err == nil {
+	// lineOffsets are the sample lines by index, for rebuilding a sample
+	// (and the samples its delta line builds on) when its raw is unusable.
+	lineOffsets := map[int]int64{}
+	if f, err := openRegular(root, SamplesFile); err == nil {
 		lines = f
 		defer f.Close()
+		err = decodeRecords(f, SamplesFile, func(off int64, rec Record) {
+			if rec.Delta != nil && rec.Sample == nil {
+				// A compact sample line: its index and time are outside the patch.
+				rec.Sample = &checks.Sample{Index: rec.Delta.Index, At: rec.Delta.At}
+			}
+			if rec.Sample != nil && rec.Gap != nil {
+				r.unused("%s at byte %d: a record that is both a sample and a gap; its gap is not used", SamplesFile, off)
+			}
+			switch {
+			case rec.Sample != nil && badIndex(rec.Sample.Index):
+				r.unused("%s at byte %d: sample index %d is outside 0..%d", SamplesFile, off, rec.Sample.Index, maxIndex)
+			case rec.Gap != nil && rec.Sample == nil && badIndex(rec.Gap.Index):
+				r.unused("%s at byte %d: gap index %d is outside 0..%d", SamplesFile, off, rec.Gap.Index, maxIndex)
+			case rec.Sample != nil:
+				e := get(rec.Sample.Index)
+				if e.sampleOffset >= 0 {
+					r.unused("%s at byte %d: sample %d again (first at byte %d); the first is used", SamplesFile, off, rec.Sample.Index, e.sampleOffset)
+					return
+				}
+				if e.gap != nil {
+					r.unused("%s: the gap at sample %d is superseded by its sample at byte %d", SamplesFile, rec.Sample.Index, off)
+				}
+				e.sampleAt, e.sampleOffset, e.gap = rec.Sample.At, off, nil
+				lineOffsets[rec.Sample.Index] = off
+			case rec.Gap != nil:
+				switch e := get(rec.Gap.Index); {
+				case e.sampleOffset >= 0:
+					r.unused("%s at byte %d: a gap at sample %d, which has a sample; the sample is used", SamplesFile, off, rec.Gap.Index)
+				case e.gap != nil:
+					r.unused("%s at byte %d: gap %d again; the first is used", SamplesFile, off, rec.Gap.Index)
+				default:
+					g := *rec.Gap
+					e.gap = &g
+				}
+			}
+		}, func(_ int, err error) { r.unused("%v", err) })
+		if err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		r.unused("%s: %v", SamplesFile, err)
 	}
-	raws, err := rawIndexes(filepath.Join(dir, RawDir))
-	if err != nil {
-		return nil, err
+	raws, rawRoot := r.rawIndexes(root)
+	if rawRoot != nil {
+		defer rawRoot.Close()
 	}
 	hasRaw := map[int]bool{}
 	for _, i := range raws {
+		if badIndex(i) {
+			r.unused("%s/%s: index %d is outside 0..%d", RawDir, rawFileName(i), i, maxIndex)
+			continue
+		}
 		hasRaw[i] = true
 		get(i)
 	}
@@ -236,7 +309,23 @@ func LoadRun(dir string) (*Run, error) {
 	sort.Ints(idx)
 	// One sample at a time, in order: its raw snapshot re-parsed (else its
 	// samples.jsonl line) and its points put into the series at once.
+	var lastAt time.Time
+	var fromLines *sampleLines
+	inOrder := func(what string, i int, at time.Time) bool {
+		switch {
+		case at.IsZero():
+			r.unused("%s: sample %d records no time", what, i)
+			return false
+		case !lastAt.IsZero() && !at.After(lastAt):
+			r.unused("%s: sample %d taken at %s, not after the sample before it (%s); times must follow index order", what, i, at.UTC().Format(time.RFC3339Nano), lastAt.UTC().Format(time.RFC3339Nano))
+			return false
+		}
+		return true
+	}
 	for _, i := range idx {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("load run folder %s: %w", dir, context.Cause(ctx))
+		}
 		e := byIndex[i]
 		delete(byIndex, i)
 		if rb := r.Meta.Reboot; rb != nil && i >= rb.AtSample {
@@ -244,19 +333,46 @@ func LoadRun(dir string) (*Run, error) {
 			continue
 		}
 		if hasRaw[i] {
-			if smp, ok := r.parseRaw(i, e.sampleAt); ok {
+			name := RawDir + "/" + rawFileName(i)
+			smp, err := r.parseRaw(rawRoot, i)
+			switch {
+			case err != nil && e.sampleOffset >= 0:
+				r.unused("%s: %v; sample %d taken from %s instead", name, err, i, SamplesFile)
+			case err != nil:
+				r.unused("%s: %v", name, err)
+			case e.sampleOffset >= 0 && !e.sampleAt.Equal(smp.At):
+				r.unused("%s: sample %d taken at %s, but %s says %s; neither is used", name, i, smp.At.UTC().Format(time.RFC3339Nano), SamplesFile, e.sampleAt.UTC().Format(time.RFC3339Nano))
+				continue
+			case inOrder(name, i, smp.At):
+				lastAt = smp.At
 				r.addSample(smp)
+				if e.gap != nil {
+					r.unused("%s: the gap at sample %d is superseded by %s", SamplesFile, i, name)
+				}
+				continue
+			default:
 				continue
 			}
-			// torn by a crash: the samples.jsonl line, if any, stands
+			// torn by a crash or unreadable: the samples.jsonl line, if any, stands
 		}
 		switch {
 		case e.sampleOffset >= 0 && lines != nil:
-			rec, err := readRecordAt(lines, e.sampleOffset)
-			if err != nil {
-				return nil, err
+			if fromLines == nil {
+				fromLines = &sampleLines{offsets: lineOffsets, read: func(off int64) (Record, error) { return readRecordAt(lines, off) }}
 			}
-			r.addSample(*rec.Sample)
+			smp, err := fromLines.sample(i)
+			if err == nil && !smp.At.Equal(e.sampleAt) {
+				err = fmt.Errorf("sample %d: its line says %s outside and %s inside", i, e.sampleAt.UTC().Format(time.RFC3339Nano), smp.At.UTC().Format(time.RFC3339Nano))
+			}
+			if err != nil {
+				r.unused("%s: %v", SamplesFile, err)
+				continue
+			}
+			if !inOrder(SamplesFile, i, smp.At) {
+				continue
+			}
+			lastAt = smp.At
+			r.addSample(smp)
 		case e.gap != nil:
 			r.Gaps = append(r.Gaps, *e.gap)
 		}
@@ -264,85 +380,126 @@ func LoadRun(dir string) (*Run, error) {
 	return r, nil
 }
 
-// parseRaw re-parses raw snapshot i with the current code (at is the time
-// to use when the raw does not record one); false when it is torn (a crash
-// mid-write).
-func (r *Run) parseRaw(i int, at time.Time) (checks.Sample, bool) {
-	snap, meta, err := readRawMeta(filepath.Join(r.Dir, RawDir, fmt.Sprintf("%04d.tar.gz", i)))
-	if err != nil {
-		return checks.Sample{}, false
+// unused names a record or raw snapshot that could not be used.
+func (r *Run) unused(format string, args ...any) {
+	if len(r.Unused) == maxUnusedNotes {
+		r.Unused = append(r.Unused, "… and more: the folder holds too many unusable records to list")
 	}
-	if !meta.At.IsZero() {
-		at = meta.At
+	if len(r.Unused) > maxUnusedNotes {
+		return
 	}
-	return newSample(i, at, snap, r.Meta.OwnModules), true
+	r.Unused = append(r.Unused, fmt.Sprintf(format, args...))
 }
+
+// maxUnusedNotes bounds Run.Unused for a folder that is mostly garbage.
+const maxUnusedNotes = 1000
+
+// readCapped reads a regular file inside root, refusing one beyond limit.
+func readCapped(root *os.Root, name string, limit int64) ([]byte, error) {
+	f, err := openRegular(root, name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes; not a file leakgate wrote", name, limit)
+	}
+	return data, nil
+}
+
+func rawFileName(i int) string { return fmt.Sprintf("%04d.tar.gz", i) }
+
+// parseRaw re-parses raw snapshot i with the current code. The raw must
+// record the time it was taken and the index it is named after.
+func (r *Run) parseRaw(rawRoot *os.Root, i int) (checks.Sample, error) {
+	f, err := openRegular(rawRoot, rawFileName(i))
+	if err != nil {
+		return checks.Sample{}, err
+	}
+	defer f.Close()
+	snap, meta, err := decodeRaw(f, RawDir+"/"+rawFileName(i))
+	if err != nil {
+		return checks.Sample{}, err
+	}
+	if meta.Index != i {
+		return checks.Sample{}, fmt.Errorf("records index %d, not the %d of its name", meta.Index, i)
+	}
+	if meta.At.IsZero() {
+		return checks.Sample{}, errors.New("records no time")
+	}
+	return newSample(i, meta.At, snap, r.Meta.OwnModules), nil
+}
+
+// probeRawPrefix starts the names of the end-of-run probes' raw snapshots.
+const probeRawPrefix = "probe-"
 
 var rawName = regexp.MustCompile(`^([0-9]{4,9})\.tar\.gz$`)
 
-func rawIndexes(dir string) ([]int, error) {
-	ents, err := os.ReadDir(dir)
+// rawIndexes lists the raw snapshots of the run folder, naming every entry
+// of raw/ that is not one (and raw/ itself when it is not a folder).
+func (r *Run) rawIndexes(root *os.Root) ([]int, *os.Root) {
+	st, err := root.Lstat(RawDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, err)
+	if err == nil && !st.IsDir() {
+		err = fmt.Errorf("is a %s, not a folder", st.Mode().Type())
 	}
+	if err != nil {
+		r.unused("%s: %v; no raw snapshot used", RawDir, err)
+		return nil, nil
+	}
+	rawRoot, err := root.OpenRoot(RawDir)
+	if err != nil {
+		r.unused("%s: %v; no raw snapshot used", RawDir, err)
+		return nil, nil
+	}
+	d, err := rawRoot.Open(".")
+	if err != nil {
+		rawRoot.Close()
+		r.unused("%s: %v; no raw snapshot used", RawDir, err)
+		return nil, nil
+	}
+	defer d.Close()
 	var out []int
-	for _, e := range ents {
-		m := rawName.FindStringSubmatch(e.Name())
-		if m == nil {
-			continue
-		}
-		n, err := strconv.Atoi(m[1])
-		if err == nil {
+	for {
+		ents, err := d.ReadDir(1024)
+		for _, e := range ents {
+			if e.Name() == FastRawDir && e.IsDir() {
+				continue // the fast grid's raws (fast.go)
+			}
+			if strings.HasPrefix(e.Name(), probeRawPrefix) && e.Type().IsRegular() {
+				continue // an end-of-run probe's evidence (probe.go), not a sample
+			}
+			m := rawName.FindStringSubmatch(e.Name())
+			if m == nil || !e.Type().IsRegular() {
+				r.unused("%s/%s: not a raw snapshot (a regular file named NNNN.tar.gz)", RawDir, e.Name())
+				continue
+			}
+			n, err := strconv.Atoi(m[1])
+			if err != nil {
+				r.unused("%s/%s: %v", RawDir, e.Name(), err)
+				continue
+			}
 			out = append(out, n)
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				r.unused("%s: %v; the rest of its entries not read", RawDir, err)
+			}
+			break
 		}
 	}
 	sort.Ints(out)
-	return out, nil
+	return out, rawRoot
 }
 
-// Rejudge judges the run's samples again under pol (nil: the recorded
-// policy, else the default) and sets its verdict, as analyze does. A run
-// that ended in preflight, a reboot or an error keeps that outcome.
-func (r *Run) Rejudge(pol *Policy) {
-	if pol == nil {
-		pol = r.Meta.Policy
-	}
-	if pol == nil {
-		d := DefaultPolicy()
-		pol = &d
-	}
-	r.Meta.Policy = pol
-	if r.Meta.Ended.IsZero() && len(r.Samples) > 0 {
-		r.Meta.Ended = r.Samples[len(r.Samples)-1].At // killed: the last sample is the last sign of life
-	}
-	r.judge(true)
-	switch {
-	case r.Meta.Reboot != nil:
-		r.Meta.Status = verdict.Fail
-	case r.Interrupted:
-		if r.Judgement.Failed() {
-			r.Meta.Status, r.Meta.Error = verdict.Fail, fmt.Sprintf("interrupted after %d samples; %s", len(r.Samples), r.Judgement.Summary())
-		} else {
-			r.Meta.Status, r.Meta.Error = verdict.Error, fmt.Sprintf("the soak was interrupted after %d of %d samples and no leak is certain yet; re-run it for the full duration", max(len(r.Samples)-1, 0), r.Meta.PlannedSamples)
-		}
-	case len(r.Samples) == 0 || r.Meta.BaselineAt.IsZero():
-		// preflight or baseline never completed: keep the recorded outcome.
-	case r.Judgement.Failed():
-		r.Meta.Status = verdict.Fail
-	case r.Meta.Status == verdict.Error:
-		// a broken run stays broken.
-	default:
-		r.Meta.Status, r.Meta.Error = verdict.Pass, ""
-	}
-}
-
-// WriteReports writes run.json and the reports (report.json, report.html,
-// CSV series) into the run folder.
-func (r *Run) WriteReports() error { return r.writeArtifacts() }
-
+// writeArtifacts writes a soak's run.json and its reports into the run
+// folder; only the soak that recorded the run calls it.
 func (r *Run) writeArtifacts() error {
 	r.Meta.Preflight = r.Preflight
 	if err := writeJSONFile(filepath.Join(r.Dir, RunFile), r.Meta); err != nil {
@@ -353,14 +510,19 @@ func (r *Run) writeArtifacts() error {
 
 // Report converts the run into what harness/report renders.
 func (r *Run) Report() report.Run {
+	status, reason := r.Outcome()
+	ended := r.Meta.Ended
+	if ended.IsZero() && len(r.Samples) > 0 {
+		ended = r.Samples[len(r.Samples)-1].At // killed: the last sample is the last sign of life
+	}
 	rr := report.Run{
 		Target:         r.Meta.Target,
 		Kernel:         r.Meta.Kernel,
 		RunDir:         r.Dir,
 		Started:        r.Meta.Started,
-		Ended:          r.Meta.Ended,
-		Verdict:        r.Meta.Status,
-		Error:          r.Meta.Error,
+		Ended:          ended,
+		Verdict:        status,
+		Error:          reason,
 		Findings:       r.Judgement.Findings(),
 		Series:         r.series(),
 		Preflight:      r.Preflight,
@@ -379,6 +541,11 @@ func (r *Run) Report() report.Run {
 	}
 	if r.Meta.Policy != nil {
 		rr.Policy = r.Meta.Policy
+	}
+	if rj := r.Rejudged; rj != nil {
+		rr.Policy = rj.Policy
+		rr.RunDir = r.RejudgedReportDir()
+		rr.Rejudged = &report.Rejudged{PolicyDigest: rj.PolicyDigest, PolicySource: rj.PolicySource, RecordedVerdict: r.Meta.Status, RecordedError: r.Meta.Error, Unused: r.Unused}
 	}
 	for _, g := range r.Gaps {
 		rr.Gaps = append(rr.Gaps, report.Gap{Index: g.Index, At: g.At, Reason: g.Reason})

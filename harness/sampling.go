@@ -257,7 +257,7 @@ func (s *soak) sampleOnce(ctx context.Context, i int) (checks.Sample, error) {
 		}
 		smp.Errors[kmemleakPath] = scanNote
 	}
-	if err := s.st.appendRecord(Record{Sample: &smp}); err != nil {
+	if err := s.st.appendSample(&smp); err != nil {
 		return checks.Sample{}, err
 	}
 	return smp, nil

@@ -13,7 +13,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
@@ -39,9 +41,11 @@ const (
 	fileMode = 0o600
 )
 
-// Record is one line of samples.jsonl: a sample or a gap.
+// Record is one line of samples.jsonl: a sample in full, a sample as the
+// changes from the one before it (see compact.go), or a gap.
 type Record struct {
 	Sample *checks.Sample `json:"sample,omitempty"`
+	Delta  *SampleDelta   `json:"delta,omitempty"`
 	Gap    *Gap           `json:"gap,omitempty"`
 }
 
@@ -60,6 +64,8 @@ type store struct {
 	// of state; one per sample was most of the soak's allocation).
 	zw  *gzip.Writer
 	raw bytes.Buffer
+	// compact writes each sample as a delta against the one before it.
+	compact compactor
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -101,14 +107,15 @@ func createStore(root, target string, start time.Time) (*store, error) {
 	return openStore(dir)
 }
 
-// openStore opens an existing run folder for appending (analyze does not use it).
+// openStore opens a run folder createStore just made; samples.jsonl is
+// created exclusively, so nothing planted is ever appended to.
 func openStore(dir string) (*store, error) {
 	for _, sub := range []string{RawDir, WorkloadsDir, EvidenceDir} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), dirMode); err != nil {
 			return nil, fmt.Errorf("create %s in %s: %w", sub, dir, err)
 		}
 	}
-	f, err := os.OpenFile(filepath.Join(dir, SamplesFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, fileMode)
+	f, err := os.OpenFile(filepath.Join(dir, SamplesFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, fileMode)
 	if err != nil {
 		return nil, fmt.Errorf("open %s in %s: %w", SamplesFile, dir, err)
 	}
@@ -201,23 +208,74 @@ func encodeSnapshotWith(zw *gzip.Writer, index int, at time.Time, snap *remote.S
 	return zw.Close()
 }
 
-// maxRawBytes bounds what one raw tarball may expand to when read back.
-const maxRawBytes = 1 << 30
+// Caps on what a raw snapshot may hold when read back: a run folder is
+// untrusted input (someone sends it to you), so a small tarball must not
+// expand into gigabytes, nor a million empty entries into a huge map.
+const (
+	// maxRawBytes bounds the sum of a tarball's entries.
+	maxRawBytes = 256 << 20
+	// maxRawEntries bounds how many entries one tarball may have: a
+	// target's processes (three files each) and slab caches fit many times.
+	maxRawEntries = 1 << 16
+	// maxRawMetaBytes bounds the metadata entry, maxRawProcBytes a
+	// per-process file; every other file is bounded by what the soak reads
+	// of one file (remote.DefaultMaxFileBytes).
+	maxRawMetaBytes = 1 << 20
+	maxRawProcBytes = 1 << 20
+)
+
+// maxRawEntryBytes is the cap of one tarball entry by what it holds.
+func maxRawEntryBytes(name string) int64 {
+	switch {
+	case name == snapshotMetaEntry:
+		return maxRawMetaBytes
+	case strings.HasPrefix(name, "proc/") && strings.Count(name, "/") >= 2:
+		return maxRawProcBytes
+	}
+	return remote.DefaultMaxFileBytes
+}
 
 // ReadRaw reads a raw snapshot tarball back into a Snapshot with absolute
-// target paths. A torn tarball (a crash mid-write) is an error.
+// target paths. A torn tarball (a crash mid-write), an entry that is not a
+// regular file and an entry beyond its cap are errors.
 func ReadRaw(path string) (*remote.Snapshot, error) {
 	snap, _, err := readRawMeta(path)
 	return snap, err
 }
 
 func readRawMeta(path string) (*remote.Snapshot, snapshotMeta, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(nil, path)
 	if err != nil {
 		return nil, snapshotMeta{}, fmt.Errorf("open raw snapshot: %w", err)
 	}
 	defer f.Close()
 	return decodeRaw(f, path)
+}
+
+// openRegular opens name (inside root when root is not nil) for reading
+// without blocking on a FIFO or device, and refuses anything but a regular
+// file: a planted FIFO would hang the reader, a device feed it forever.
+func openRegular(root *os.Root, name string) (*os.File, error) {
+	var f *os.File
+	var err error
+	if root != nil {
+		f, err = root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	} else {
+		f, err = os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s is a %s, not a regular file", name, st.Mode().Type())
+	}
+	return f, nil
 }
 
 // decodeRaw reads a raw snapshot tarball from r; name (its path) is for
@@ -231,6 +289,7 @@ func decodeRaw(r io.Reader, name string) (*remote.Snapshot, snapshotMeta, error)
 	tr := tar.NewReader(zr)
 	snap := &remote.Snapshot{Files: map[string][]byte{}}
 	var total int64
+	entries := 0
 	sawMeta := false
 	for {
 		hdr, err := tr.Next()
@@ -240,15 +299,21 @@ func decodeRaw(r io.Reader, name string) (*remote.Snapshot, snapshotMeta, error)
 		if err != nil {
 			return nil, m, fmt.Errorf("read raw snapshot %s: %w", name, err)
 		}
+		if entries++; entries > maxRawEntries {
+			return nil, m, fmt.Errorf("read raw snapshot %s: more than %d entries; not a snapshot leakgate wrote", name, maxRawEntries)
+		}
 		if hdr.Typeflag != tar.TypeReg {
-			continue
+			return nil, m, fmt.Errorf("read raw snapshot %s: entry %q is not a regular file (type %q); not a snapshot leakgate wrote", name, hdr.Name, hdr.Typeflag)
+		}
+		if limit := maxRawEntryBytes(hdr.Name); hdr.Size < 0 || hdr.Size > limit {
+			return nil, m, fmt.Errorf("read raw snapshot %s: entry %q holds %d bytes, beyond its cap of %d", name, hdr.Name, hdr.Size, limit)
 		}
 		total += hdr.Size
-		if hdr.Size < 0 || total > maxRawBytes {
+		if total > maxRawBytes {
 			return nil, m, fmt.Errorf("read raw snapshot %s: expands beyond %d bytes", name, maxRawBytes)
 		}
-		data, err := io.ReadAll(io.LimitReader(tr, hdr.Size))
-		if err != nil {
+		data := make([]byte, hdr.Size)
+		if _, err := io.ReadFull(tr, data); err != nil {
 			return nil, m, fmt.Errorf("read raw snapshot %s entry %q: %w", name, hdr.Name, err)
 		}
 		if hdr.Name == snapshotMetaEntry && !sawMeta {
@@ -259,12 +324,29 @@ func decodeRaw(r io.Reader, name string) (*remote.Snapshot, snapshotMeta, error)
 			snap.Taken, snap.Errors, snap.Truncated, snap.Duration, snap.ReaderPID = m.Taken, m.Errors, m.Truncated, m.Duration, m.ReaderPID
 			continue
 		}
+		if _, dup := snap.Files["/"+hdr.Name]; dup {
+			return nil, m, fmt.Errorf("read raw snapshot %s: entry %q appears twice; not a snapshot leakgate wrote", name, hdr.Name)
+		}
 		snap.Files["/"+hdr.Name] = data
 	}
 	if !sawMeta {
 		return nil, m, fmt.Errorf("read raw snapshot %s: no %s entry; not a leakgate snapshot", name, snapshotMetaEntry)
 	}
 	return snap, m, nil
+}
+
+// appendSample writes a sample's samples.jsonl line, in full or as the
+// changes from the sample line before it.
+func (s *store) appendSample(smp *checks.Sample) error {
+	rec, commit, err := s.compact.record(smp)
+	if err != nil {
+		return fmt.Errorf("encode sample %d: %w", smp.Index, err)
+	}
+	if err := s.appendRecord(rec); err != nil {
+		return err
+	}
+	commit()
+	return nil
 }
 
 // appendRecord writes one samples.jsonl line and syncs it.
@@ -294,31 +376,40 @@ func writeJSONFile(path string, v any) error {
 		return fmt.Errorf("encode %s: %w", filepath.Base(path), err)
 	}
 	data = append(data, '\n')
-	tmp := path + ".tmp"
-	if err := writeFileSync(tmp, data); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("replace %s: %w", path, err)
-	}
-	return nil
+	return writeFileSync(path, data)
 }
 
-// writeFileSync creates name with fileMode, writes data and fsyncs it.
-func writeFileSync(name string, data []byte) error {
-	f, err := os.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, fileMode)
+// writeFileSync replaces name with data, atomically: a temporary file with a
+// random name, created exclusively beside it (so a planted file or symlink
+// is never opened), written, synced, then renamed over name (a rename
+// replaces a symlink, it does not follow it).
+func writeFileSync(name string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*.tmp")
 	if err != nil {
+		return fmt.Errorf("create %s: %w", name, diskHint(err))
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(fileMode); err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
 	if _, err := f.Write(data); err != nil {
-		f.Close()
 		return fmt.Errorf("write %s: %w", name, diskHint(err))
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
 		return fmt.Errorf("sync %s: %w", name, diskHint(err))
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", name, diskHint(err))
+	}
+	if err := os.Rename(f.Name(), name); err != nil {
+		return fmt.Errorf("replace %s: %w", name, err)
+	}
+	return nil
 }
 
 // ErrDiskFull marks an artifact write that failed for lack of space.
@@ -331,60 +422,91 @@ func diskHint(err error) error {
 	return err
 }
 
+// maxRecordBytes caps one samples.jsonl line: a sample on the reference
+// target is about 1.3 MB; a longer line is not one leakgate wrote.
+const maxRecordBytes = 64 << 20
+
 // readRecords reads samples.jsonl, tolerating a torn last line (a run killed
 // mid-write). A bad line elsewhere is an error: the file was tampered with.
 func readRecords(path string) ([]Record, error) {
 	var recs []Record
-	err := scanRecords(path, func(_ int64, r Record) { recs = append(recs, r) })
+	f, err := openRegular(nil, path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var bad error
+	err = decodeRecords(f, path, func(_ int64, r Record) { recs = append(recs, r) }, func(_ int, err error) {
+		if bad == nil {
+			bad = err
+		}
+	})
+	if err == nil {
+		err = bad
+	}
 	if err != nil {
 		return nil, err
 	}
 	return recs, nil
 }
 
-// scanRecords streams samples.jsonl to fn, one record at a time with the
-// byte offset of its line, tolerating a torn last line.
-func scanRecords(path string, fn func(offset int64, r Record)) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return decodeRecords(f, path, fn)
-}
-
-// decodeRecords is scanRecords over a reader; name (the file's path) is for
-// errors. It is the parsing without the file, so it can be fuzzed in memory.
-func decodeRecords(rd io.Reader, name string, fn func(offset int64, r Record)) error {
+// decodeRecords reads samples.jsonl from rd; name (the file's path) is for
+// errors. Each record goes to fn with the byte offset of its line; each line
+// that is not a record (bad JSON, neither sample nor gap, longer than
+// maxRecordBytes) goes to bad with its line number, and reading goes on. A
+// torn last line (a run killed mid-write) is dropped silently. The error is
+// for the file itself failing to read.
+func decodeRecords(rd io.Reader, name string, fn func(offset int64, r Record), bad func(line int, err error)) error {
 	br := bufio.NewReaderSize(rd, 1<<20)
 	lineNo := 0
 	var offset int64
+	var line []byte
 	for {
-		line, err := br.ReadBytes('\n')
-		if len(line) > 0 {
-			lineNo++
-			complete := line[len(line)-1] == '\n'
-			var r Record
-			if uerr := json.Unmarshal(line, &r); uerr != nil || (r.Sample == nil && r.Gap == nil) {
-				if !complete {
-					break // torn last line
+		line = line[:0]
+		tooLong := false
+		var err error
+		for {
+			var chunk []byte
+			chunk, err = br.ReadSlice('\n')
+			if !tooLong {
+				if len(line)+len(chunk) > maxRecordBytes {
+					tooLong, line = true, line[:0]
+				} else {
+					line = append(line, chunk...)
 				}
-				if uerr == nil {
+			}
+			offset += int64(len(chunk))
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				break
+			}
+		}
+		complete := err == nil
+		if len(line) > 0 || tooLong {
+			lineNo++
+			start := offset - int64(len(line))
+			var r Record
+			uerr := errors.New("longer than " + strconv.Itoa(maxRecordBytes) + " bytes")
+			if !tooLong {
+				if uerr = json.Unmarshal(line, &r); uerr == nil && r.Sample == nil && r.Delta == nil && r.Gap == nil {
 					uerr = errors.New("neither sample nor gap")
 				}
-				return fmt.Errorf("%s line %d: %w", name, lineNo, uerr)
 			}
-			fn(offset, r)
-			offset += int64(len(line))
+			switch {
+			case uerr == nil:
+				fn(start, r)
+			case !complete && !tooLong:
+				// torn last line: a run killed mid-write
+			default:
+				bad(lineNo, fmt.Errorf("%s line %d: %w", name, lineNo, uerr))
+			}
 		}
 		if errors.Is(err, io.EOF) {
-			break
+			return nil
 		}
 		if err != nil {
 			return fmt.Errorf("read %s: %w", name, err)
 		}
 	}
-	return nil
 }
 
 // readRecordAt reads the samples.jsonl record whose line starts at offset.
@@ -392,13 +514,13 @@ func readRecordAt(f *os.File, offset int64) (Record, error) {
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return Record{}, err
 	}
-	line, err := bufio.NewReader(f).ReadBytes('\n')
+	line, err := bufio.NewReader(io.LimitReader(f, maxRecordBytes+1)).ReadBytes('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return Record{}, err
 	}
 	var r Record
-	if err := json.Unmarshal(line, &r); err != nil || r.Sample == nil {
-		return Record{}, fmt.Errorf("%s at byte %d: not a sample record (%v)", f.Name(), offset, err)
+	if err := json.Unmarshal(line, &r); err != nil || (r.Sample == nil && r.Delta == nil) {
+		return Record{}, fmt.Errorf("%s at byte %d: not a sample record (%v)", filepath.Base(f.Name()), offset, err)
 	}
 	return r, nil
 }

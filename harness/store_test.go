@@ -93,7 +93,7 @@ func FuzzReadRecords(f *testing.F) {
 	// In memory: readRecords is os.Open plus decodeRecords (TestReadRecords_* cover the file).
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var recs []Record
-		err := decodeRecords(bytes.NewReader(data), "samples.jsonl", func(_ int64, r Record) { recs = append(recs, r) })
+		err := decodeRecords(bytes.NewReader(data), "samples.jsonl", func(_ int64, r Record) { recs = append(recs, r) }, func(int, error) {})
 		if err != nil {
 			return
 		}

@@ -64,6 +64,9 @@ func Classes() []Class {
 		{Name: "saw-tooth + drift", Leak: true, Describe: "saw-tooth of 0.25–1× the growth, period 1–3 h, plus drift", gen: sawLeakAmp(0.25, 1)},
 		{Name: "starts mid-run", Leak: true, Describe: "flat, then straight growth from 3–6 h in, σ = 5 %", gen: midRunLeak},
 		{Name: "AR(1) noise", Leak: true, Describe: "straight growth under AR(1) noise φ = 0.7, σ = 10 %", gen: ar1Leak},
+		{Name: "starts 20–60 %", Leak: true, Describe: "flat, then straight growth of 2–100× floor from 20–60 % of the run, σ = 0.25–4× the growth per sample", gen: lateLeak},
+		{Name: "bursts 0.5–4/h", Leak: true, Describe: "2–100× floor grown only at events (Poisson, 0.5–4/h), exponential sizes, σ = 2–50 % of the mean event", gen: burstLeak},
+		{Name: "counts × size", Leak: true, Describe: "integer object count × 64 B–8 KiB: 2–100× floor leaked as Poisson objects at a rate changing ×0.2–5 every 1–3 h, plus churn of 0.1–3× the mean leak per sample", gen: countLeak},
 		{Name: "bursty, 1 event/h", Leak: true, Hard: true, Describe: "growth only at about 12 events in the run: as likely from a random walk", gen: burstyLeakRate(1)},
 		{Name: "saw-tooth 2× + drift", Leak: true, Hard: true, Describe: "saw-tooth of 1–3× the growth, period 1–3 h, plus drift", gen: sawLeakAmp(1, 3)},
 		{Name: "flat", Describe: "white noise only", gen: flatNoise},
@@ -73,9 +76,130 @@ func Classes() []Class {
 		{Name: "saw-tooth", Describe: "saw-tooth 1–10× floor, period 1–3 h, no drift", gen: sawNoDrift},
 		{Name: "bounded walk", Describe: "random walk reflected inside ±1–5× floor, steps of half the band", gen: boundedWalkStep(1)},
 		{Name: "slow walk", Hard: true, Describe: "random walk reflected inside ±1–5× floor, steps of a tenth of the band: crosses it about once in 12 h", gen: boundedWalkStep(0.2)},
+		{Name: "pool in chunks", Describe: "object count × 64 B–8 KiB, allocated and freed in chunks of a quarter to half of its 5–40× floor band (Poisson, 6–12/h), kept inside the band", gen: chunkPool},
 		{Name: "spikes", Describe: "flat with one-sample spikes (5 %) of 2–20× floor", gen: spikes},
 		{Name: "decreasing", Describe: "straight decline of 2–20× floor", gen: decreasing},
 	}
+}
+
+// bigLeakGrowth is the growth of the shapes issue 16 found missed: 2–100×
+// the floor, so a miss far above the floor shows in the report.
+func bigLeakGrowth(rng *rand.Rand, floor float64) float64 {
+	return logUniform(rng, 2*floor, 100*floor)
+}
+
+// lateLeak is flat, then grows straight from 20–60 % of the run; the noise
+// is 0.25–4 times the growth per sample after the start.
+func lateLeak(rng *rand.Rand, times []float64, floor float64) []float64 {
+	g := bigLeakGrowth(rng, floor)
+	end := times[len(times)-1]
+	start := uniform(rng, 0.2, 0.6) * end
+	perSample := g / ((end - start) / (times[1] - times[0]))
+	sd := logUniform(rng, 0.25, 4) * perSample
+	v := make([]float64, len(times))
+	for i, t := range times {
+		v[i] = base + g*math.Max(0, t-start)/(end-start) + rng.NormFloat64()*sd
+	}
+	return v
+}
+
+// burstLeak grows only at Poisson events of 0.5–4/h with exponential sizes
+// summing to 2–100× the floor, under noise of 2–50 % of the mean event.
+func burstLeak(rng *rand.Rand, times []float64, floor float64) []float64 {
+	g := bigLeakGrowth(rng, floor)
+	rate := logUniform(rng, 0.5, 4)
+	end := times[len(times)-1]
+	var at, size []float64
+	total := 0.0
+	for t := rng.ExpFloat64() * hour / rate; t <= end; t += rng.ExpFloat64() * hour / rate {
+		s := rng.ExpFloat64()
+		at, size = append(at, t), append(size, s)
+		total += s
+	}
+	sd := logUniform(rng, 0.02, 0.5) * g / (rate * end / hour)
+	v := make([]float64, len(times))
+	level, k := 0.0, 0
+	for i, t := range times {
+		for k < len(at) && at[k] <= t {
+			level += size[k] / total * g
+			k++
+		}
+		v[i] = base + level + rng.NormFloat64()*sd
+	}
+	return v
+}
+
+// countLeak is a kmemleak-style series: an integer object count times an
+// object size of 64 B–8 KiB; leaked objects arrive as a Poisson process
+// (2–100× the floor over the run) whose rate follows the load, changing
+// every 1–3 h by a factor of 0.2–5, and a churn of whole objects, 0.1–3
+// times the leak per sample, comes and goes.
+func countLeak(rng *rand.Rand, times []float64, floor float64) []float64 {
+	size := math.Round(logUniform(rng, 64, 8192))
+	g := bigLeakGrowth(rng, floor)
+	n := len(times)
+	load := make([]float64, n)
+	total, m, next := 0.0, logUniform(rng, 0.2, 5), uniform(rng, 1, 3)*hour
+	for i, t := range times {
+		if t >= next {
+			m, next = logUniform(rng, 0.2, 5), next+uniform(rng, 1, 3)*hour
+		}
+		load[i] = m
+		if i > 0 {
+			total += m
+		}
+	}
+	perSample := g / size / float64(n-1)
+	churn := logUniform(rng, 0.1, 3) * perSample
+	v := make([]float64, n)
+	leaked := 0.0
+	for i := range times {
+		if i > 0 {
+			leaked += poisson(rng, g/size*load[i]/total)
+		}
+		v[i] = base + size*(leaked+math.Max(0, math.Round(churn+rng.NormFloat64()*churn)))
+	}
+	return v
+}
+
+// poisson draws a Poisson count of mean mu (normal approximation above 50).
+func poisson(rng *rand.Rand, mu float64) float64 {
+	if mu > 50 {
+		return math.Max(0, math.Round(mu+rng.NormFloat64()*math.Sqrt(mu)))
+	}
+	l, k, p := math.Exp(-mu), 0.0, rng.Float64()
+	for p > l {
+		k++
+		p *= rng.Float64()
+	}
+	return k
+}
+
+// chunkPool is a bounded pool of objects allocated and freed in chunks at
+// 6–12 events an hour: a staircase that goes both ways, the benign twin of
+// a bursty leak. (A pool that only allocated, a few chunks in 12 h, is a
+// bursty leak's exact twin, and one that crosses its band once in 12 h is
+// the slow walk's: no rule on one window can tell either from a leak.)
+func chunkPool(rng *rand.Rand, times []float64, floor float64) []float64 {
+	size := math.Round(logUniform(rng, 64, 8192))
+	limit := logUniform(rng, 5*floor, 40*floor) / size
+	rate := logUniform(rng, 6, 12)
+	chunk := uniform(rng, 0.25, 0.5) * limit
+	count := math.Round(uniform(rng, 0, limit))
+	next := rng.ExpFloat64() * hour / rate
+	v := make([]float64, len(times))
+	for i, t := range times {
+		for next <= t {
+			c := math.Round(chunk * rng.ExpFloat64())
+			if rng.Float64() < 0.5 {
+				c = -c
+			}
+			count = math.Max(0, math.Min(limit, count+c))
+			next += rng.ExpFloat64() * hour / rate
+		}
+		v[i] = base + size*count
+	}
+	return v
 }
 
 // burstyLeakRate grows only at Poisson events of burstsPerHour.

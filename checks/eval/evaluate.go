@@ -52,6 +52,10 @@ type ClassResult struct {
 	Delays [rules][]int
 	// EarlyStops counts benign series an early judgement would have stopped.
 	EarlyStops int
+	// MissedFloors holds, for every leak the judge missed, its growth in
+	// multiples of the floor (median of the last hour minus median of the
+	// first judged hour), ascending.
+	MissedFloors []float64
 }
 
 // Report is a whole evaluation.
@@ -97,6 +101,9 @@ func Evaluate(ctx context.Context, cfg Config) (Report, error) {
 			if err != nil {
 				return Report{}, fmt.Errorf("evaluate %s: %w", c.Name, err)
 			}
+			if c.Leak && !flags[Judge] {
+				res.MissedFloors = append(res.MissedFloors, grownFloors(times, v, opts, floor))
+			}
 			for r := range rules {
 				if flags[r] {
 					res.Flagged[r]++
@@ -115,6 +122,7 @@ func Evaluate(ctx context.Context, cfg Config) (Report, error) {
 				}
 			}
 		}
+		slices.Sort(res.MissedFloors)
 		if !c.Leak && !c.Hard {
 			benign = append(benign, c)
 		}
@@ -209,6 +217,25 @@ func benignRun(ctx context.Context, rng *rand.Rand, benign []Class, times []floa
 		}
 	}
 	return alarms, nil
+}
+
+// grownFloors is how far a series grew over its judged window, in multiples
+// of the floor: the median of its last hour minus the median of its first
+// judged hour (medians, so one noisy sample does not decide it).
+func grownFloors(times, v []float64, opts trend.Options, floor float64) float64 {
+	warm := warmupPoints(times, opts)
+	w := v[warm:]
+	k := max(1, min(len(w)/2, int(3600/(times[1]-times[0]))))
+	return (median(w[len(w)-k:]) - median(w[:k])) / floor
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func warmupPoints(times []float64, opts trend.Options) int {

@@ -158,3 +158,29 @@ func TestCulprit_NoneWhenEveryFrameIsMachinery(t *testing.T) {
 		t.Errorf("culprit of no frames %+v, want none", c)
 	}
 }
+
+func TestCulprit_NamesTheCallerOfGenericInodeAndListLRUHelpers(t *testing.T) {
+	tests := []struct {
+		name   string
+		frames []string
+		want   string
+	}{
+		{"an inode allocated through a file system's alloc_inode blames new_inode",
+			[]string{"kmem_cache_alloc_lru_noprof", "shmem_alloc_inode", "alloc_inode", "new_inode", "wlansim_debugfs_create"}, "new_inode"},
+		{"the LSM blob of an inode is the inode's allocation",
+			[]string{"__kmalloc_noprof", "security_inode_alloc", "inode_init_always", "alloc_inode", "iget_locked", "kernfs_get_inode"}, "inode_init_always"},
+		{"list_lru set-up under its 6.x names blames the code that set the list up",
+			[]string{"__kmalloc_node_noprof", "memcg_list_lru_alloc", "__list_lru_init", "wlansim_fill_super"}, "wlansim_fill_super"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			frames := make([]Frame, len(tt.frames))
+			for i, f := range tt.frames {
+				frames[i] = Frame{Function: f}
+			}
+			if got := Culprit(frames, nil); got == nil || got.Function != tt.want {
+				t.Errorf("culprit %+v, want %s", got, tt.want)
+			}
+		})
+	}
+}

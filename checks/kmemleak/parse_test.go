@@ -70,6 +70,16 @@ func TestParse_EveryKernelFormat(t *testing.T) {
 		file    string
 		objects []want
 	}{
+		{"a syzbot report (symbolized: file:line, [inline] frames sharing an address) blames the function its title names", "x86_64-6.7-syzbot-symbolized.txt", []want{
+			{"0xffff88800b935600", 64, "scx_serialise", 736, 4295779783, 80.593, true, 2, "", "", 11,
+				Frame{Function: "kmemleak_alloc_recursive"},
+				"scx_ops_enable", false},
+		}},
+		{"decode_stacktrace.sh output copied from the console (timestamps, (file:line), (inlined by), trailing blanks)", "x86_64-6.12-decode-stacktrace-console.txt", []want{
+			{"0xffff888104c1a200", 128, "insmod", 412, 4295102741, 0, false, 2, "5e8a21c4", "", 6,
+				Frame{Function: "kmemleak_alloc"},
+				"wlansim_alloc_rx_buf", false},
+		}},
 		{"the 5.4 arm64 field report keeps age, hex dump and hashed addresses", "arm64-5.4-wifi.txt", []want{
 			{"0xffffff80199a8000", 8192, "softirq", 0, 4295147135, 42936.6, true, 2, "", "", 16,
 				Frame{Function: "__kmalloc_track_caller", Offset: "+0x134/0x280", OffsetBytes: 0x134, LengthBytes: 0x280},

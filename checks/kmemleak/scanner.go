@@ -113,7 +113,12 @@ func (s *Scanner) Next() (Object, error) {
 		}
 		line = stripLogPrefix(line)
 		t := lines.TrimSpace(line)
-		if st == stateFrames && len(t) > 0 && (line[0] == ' ' || line[0] == '\t') {
+		if st == stateFrames && len(t) > 0 && (line[0] == ' ' || line[0] == '\t' || bytes.HasPrefix(t, inlinedByPrefix)) {
+			// addr2line's "(inlined by) caller file.c:12" (scripts/
+			// decode_stacktrace.sh) is the next frame out.
+			if t[0] == '(' {
+				t = lines.TrimSpace(bytes.TrimPrefix(t, inlinedByPrefix))
+			}
 			// The common line, first: a frame.
 			pf := s.parseFrame(t, prev)
 			keep, ok := pf.keep, pf.ok
@@ -523,7 +528,7 @@ func (s *Scanner) parseSymbol(t []byte) (f Frame, keep, ok bool) {
 		}
 		off, t = t[:oe], t[oe:]
 	}
-	mod, ok := s.parseModule(t)
+	mod, ok := s.parseModule(stripSourceLocation(t))
 	if !ok {
 		return Frame{}, false, false
 	}
@@ -533,6 +538,53 @@ func (s *Scanner) parseSymbol(t []byte) (f Frame, keep, ok bool) {
 		f.OffsetBytes, f.LengthBytes = parseOffset(off[1:])
 	}
 	return f, true, true
+}
+
+// inlinedByPrefix starts addr2line's lines for the callers a frame was
+// inlined into, as scripts/decode_stacktrace.sh prints them.
+var inlinedByPrefix = []byte("(inlined by) ")
+
+// stripSourceLocation drops what symbolizers add after a frame's symbol —
+// a source location (` mm/slub.c:4321`, decode_stacktrace.sh's
+// ` (mm/slub.c:4321)`, with a column or a discriminator) and syzbot's
+// ` [inline]` marker — keeping a ` [module]`. It is only called for frames
+// not seen before, so the common path never pays for it.
+func stripSourceLocation(t []byte) []byte {
+	if len(t) == 0 || (len(t) > 1 && t[0] == ' ' && t[1] == '[' && t[len(t)-1] == ']' && bytes.IndexByte(t[1:], ' ') < 0) {
+		return t // nothing or " [module]": the common cases, untouched
+	}
+	var out []byte
+	rest := t
+	for len(rest) > 0 {
+		rest = bytes.TrimLeft(rest, " ")
+		if len(rest) == 0 {
+			break
+		}
+		end := bytes.IndexByte(rest, ' ')
+		if end < 0 {
+			end = len(rest)
+		}
+		tok := rest[:end]
+		if !isSourceLocation(tok) && !bytes.Equal(tok, inlineMarker) {
+			out = append(append(out, ' '), tok...)
+		}
+		rest = rest[end:]
+	}
+	return out
+}
+
+var inlineMarker = []byte("[inline]")
+
+// isSourceLocation reports whether tok reads "path:line[:col]", possibly
+// in parentheses: a path with a '.' or '/' before the first ':', then a
+// decimal line number.
+func isSourceLocation(tok []byte) bool {
+	tok = bytes.TrimSuffix(bytes.TrimPrefix(tok, []byte("(")), []byte(")"))
+	colon := bytes.IndexByte(tok, ':')
+	if colon <= 0 || colon+1 >= len(tok) || !bytes.ContainsAny(tok[:colon], "./") {
+		return false
+	}
+	return tok[colon+1] >= '0' && tok[colon+1] <= '9'
 }
 
 // wholeFrame reports whether a frame line cut at the end of input still

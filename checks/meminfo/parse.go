@@ -1,8 +1,10 @@
 package meminfo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/leakgate/leakgate/checks/internal/lines"
 )
@@ -32,7 +34,11 @@ func Parse(b []byte) (Info, error) {
 			bad.Add(lineNo, line, err)
 			continue
 		}
-		if _, dup := info[key]; !dup && len(info) >= maxFields {
+		if _, dup := info[key]; dup {
+			bad.Add(lineNo, line, fmt.Errorf("%s appears twice; the first line is used", key))
+			continue
+		}
+		if len(info) >= maxFields {
 			bad.Add(lineNo, line, fmt.Errorf("more than %d fields: not a /proc/meminfo", maxFields))
 			continue
 		}
@@ -48,8 +54,9 @@ func Parse(b []byte) (Info, error) {
 // maxFields bounds the map a garbage file can build; meminfo has ~60 fields.
 const maxFields = 1024
 
-// maxKB keeps a kB figure's byte value inside uint64.
-const maxKB = (1<<64 - 1) / 1024
+// maxValue keeps a figure inside int64, which every consumer converts it
+// to: a larger value (a corrupt line) would print as a negative size.
+const maxValue = math.MaxInt64
 
 // parseLine reads "Key:   <n>[ kB]".
 func parseLine(line []byte) (string, uint64, error) {
@@ -73,10 +80,16 @@ func parseLine(line []byte) (string, uint64, error) {
 	if err != nil {
 		return "", 0, err
 	}
-	if scale == 1024 && v > maxKB {
-		return "", 0, fmt.Errorf("%d kB overflows bytes", v)
+	key := line[:colon]
+	if scale == 1 && !bytes.HasPrefix(key, []byte("HugePages_")) {
+		// Only the HugePages_ counts are unitless; a byte field that lost
+		// its unit would be read 1024 times too small.
+		return "", 0, fmt.Errorf("%d has no \" kB\" unit, which every field but HugePages_* has", v)
 	}
-	return string(line[:colon]), v * scale, nil
+	if v > maxValue/scale {
+		return "", 0, fmt.Errorf("%d %s is beyond what a memory counter can hold", v, map[uint64]string{1: "pages", 1024: "kB"}[scale])
+	}
+	return string(key), v * scale, nil
 }
 
 // LineErrors collects the lines of one file that did not parse; the lines

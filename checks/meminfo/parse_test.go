@@ -177,3 +177,27 @@ func TestParse_BoundsTheFieldsOfAGarbageFile(t *testing.T) {
 		t.Fatalf("%d fields, err %v; want %d and an error", len(info), err, maxFields)
 	}
 }
+
+func TestParse_FlagsWhatCannotBeARealMeminfoLine(t *testing.T) {
+	cases := []struct {
+		name, line, want string
+	}{
+		{"a byte field that lost its unit", "MemFree: 2048", `line 2 "MemFree: 2048": 2048 has no " kB" unit, which every field but HugePages_* has`},
+		{"a field given twice", "MemTotal: 5 kB", `line 2 "MemTotal: 5 kB": MemTotal appears twice; the first line is used`},
+		{"a kB figure beyond int64 bytes", "Cached: 9007199254740992 kB", `line 2 "Cached: 9007199254740992 kB": 9007199254740992 kB is beyond what a memory counter can hold`},
+		{"a page count beyond int64", "HugePages_Total: 9223372036854775808", `line 2 "HugePages_Total: 9223372036854775808": 9223372036854775808 pages is beyond what a memory counter can hold`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			info, err := Parse([]byte("MemTotal: 100 kB\n" + c.line + "\nHugePages_Free: 3\n"))
+
+			var bad *LineErrors
+			if !errors.As(err, &bad) || len(bad.Lines) != 1 || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err %v, want one bad line: %s", err, c.want)
+			}
+			if info["MemTotal"] != 100*1024 || info["HugePages_Free"] != 3 {
+				t.Errorf("the good lines were not kept as written: %v", info)
+			}
+		})
+	}
+}

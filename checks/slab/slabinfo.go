@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"sort"
 
 	"github.com/leakgate/leakgate/checks/internal/lines"
 )
@@ -29,6 +30,7 @@ func ParseSlabinfo(b []byte) ([]Cache, error) {
 	var names namePool
 	var rowErrs RowErrors
 	var fields [][]byte
+	var rowLines []int // the line of each cache, for duplicates
 	lineNo := 0
 	for len(b) > 0 {
 		var line []byte
@@ -47,6 +49,7 @@ func ParseSlabinfo(b []byte) ([]Cache, error) {
 		caches = append(caches, Cache{})
 		if n, ok := slabinfoRowFast(line, &caches[len(caches)-1]); ok {
 			names.add(line[:n])
+			rowLines = append(rowLines, lineNo)
 			continue
 		}
 		caches = caches[:len(caches)-1]
@@ -58,13 +61,38 @@ func ParseSlabinfo(b []byte) ([]Cache, error) {
 		}
 		names.add([]byte(c.Name))
 		caches = append(caches, c)
+		rowLines = append(rowLines, lineNo)
 	}
 	names.assign(caches)
+	caches = dropDuplicates(caches, rowLines, &rowErrs)
 	if len(rowErrs.Lines) > 0 {
 		errs := rowErrs // a copy escapes, so rowErrs itself can stay on the stack
 		return caches, &errs
 	}
 	return caches, nil
+}
+
+// dropDuplicates keeps the first row of each cache name and reports every
+// later one: the kernel prints a cache once, and counting it twice would
+// double its bytes.
+func dropDuplicates(caches []Cache, rowLines []int, errs *RowErrors) []Cache {
+	if len(caches) < 2 {
+		return caches
+	}
+	first := make(map[string]int, len(caches))
+	kept := caches[:0]
+	for i, c := range caches {
+		if at, dup := first[c.Name]; dup {
+			errs.Add(rowLines[i], []byte(c.Name), fmt.Errorf("cache %q appears twice (first at line %d); the first row is used", c.Name, at))
+			continue
+		}
+		first[c.Name] = rowLines[i]
+		kept = append(kept, c)
+	}
+	if len(errs.Lines) > 1 {
+		sort.SliceStable(errs.Lines, func(a, b int) bool { return errs.Lines[a].Line < errs.Lines[b].Line })
+	}
+	return kept
 }
 
 // ErrUnsupportedVersion is returned for a slabinfo header other than 2.x.

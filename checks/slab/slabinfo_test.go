@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -213,5 +214,33 @@ func TestParseSlabinfo_ManyBlankLinesReserveLittle(t *testing.T) {
 	caches, err := ParseSlabinfo(blank)
 	if err != nil || len(caches) != 0 || cap(caches) > maxPresize || allocs > 2 {
 		t.Fatalf("caches=%d cap=%d allocs=%v err=%v", len(caches), cap(caches), allocs, err)
+	}
+}
+
+func TestParseSlabinfo_ARepeatedCacheIsCountedOnceAndFlagged(t *testing.T) {
+	in := "slabinfo - version: 2.1\n" +
+		"kmalloc-64 100 128 64 64 1 : tunables 0 0 0 : slabdata 2 2 0\n" +
+		"dentry 10 21 192 21 1 : tunables 0 0 0 : slabdata 1 1 0\n" +
+		"kmalloc-64 999 999 64 64 1 : tunables 0 0 0 : slabdata 16 16 0\n"
+
+	caches, err := ParseSlabinfo([]byte(in))
+
+	var bad *RowErrors
+	if !errors.As(err, &bad) || len(bad.Lines) != 1 || bad.Lines[0].Line != 4 ||
+		bad.Lines[0].Err.Error() != `cache "kmalloc-64" appears twice (first at line 2); the first row is used` {
+		t.Fatalf("err %v, want line 4 flagged as a repeat of line 2", err)
+	}
+	if len(caches) != 2 || caches[0].Name != "kmalloc-64" || caches[0].ActiveObjects != 100 || caches[1].Name != "dentry" {
+		t.Errorf("caches %+v, want kmalloc-64 (its first row) and dentry", caches)
+	}
+}
+
+func TestCache_ActiveBytesSaturatesInsteadOfWrapping(t *testing.T) {
+	c := Cache{ActiveObjects: 1 << 40, ObjectSizeBytes: 1 << 30}
+	if got := c.ActiveBytes(); got != math.MaxInt64 {
+		t.Errorf("ActiveBytes = %d, want math.MaxInt64", got)
+	}
+	if got := (Cache{ActiveObjects: 3, ObjectSizeBytes: 64}).ActiveBytes(); got != 192 {
+		t.Errorf("ActiveBytes = %d, want 192", got)
 	}
 }

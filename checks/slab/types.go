@@ -2,6 +2,8 @@
 // per-cache sysfs figures, and allocation sites (alloc_calls, alloc_traces).
 package slab
 
+import "math"
+
 // Cache is one slab cache as seen in one sample.
 type Cache struct {
 	Name          string `json:"name"`
@@ -22,4 +24,19 @@ type Cache struct {
 }
 
 // ActiveBytes is the memory held by active objects.
-func (c Cache) ActiveBytes() int64 { return c.ActiveObjects * c.ObjectSizeBytes }
+//
+// A product beyond int64 (a corrupt row: no kernel holds 8 EiB of slab)
+// saturates at math.MaxInt64 rather than wrapping to a negative size.
+func (c Cache) ActiveBytes() int64 { return mulSaturating(c.ActiveObjects, c.ObjectSizeBytes) }
+
+// mulSaturating multiplies two non-negative counts, saturating at
+// math.MaxInt64; a negative operand gives 0.
+func mulSaturating(a, b int64) int64 {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	if a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
+}

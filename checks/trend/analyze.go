@@ -90,6 +90,23 @@ type Options struct {
 	// AR(1) wander's correlations are all positive.
 	PeriodicDrawdown     float64
 	PeriodicMaxInflation float64
+	// ShapeChecks lets models of the shapes the AR(1) check mistakes for
+	// serial correlation stand in for it and for its lower-bound floors,
+	// each on its own evidence: a change point (a segmented line leaving
+	// little correlation — at most 2.5 and a quarter of the straight
+	// line's strict inflation — the segment after the break tested alone at
+	// StrictAlpha over the breaks tried and clearing the floors at its own
+	// lower bound); steps (increments beyond 3 robust σ, at least four up
+	// for one down and up by a sign test at 1/8: the noise between them
+	// sets the variance, their net height bounds the growth); and the
+	// increments (growth over √Σd², a bound valid for a random walk). A
+	// later half slower than the earlier persists if it alone clears the
+	// floors. The main test, tau and persistence still apply. Ignored with
+	// WholeWindowOnly: early judging keeps its own rules.
+	ShapeChecks bool
+	// Bytes says the values are bytes: reasons print them in B, KiB, MiB
+	// or GiB rather than as bare numbers.
+	Bytes bool
 }
 
 // Correction is a way to account for serial correlation in the trend test.
@@ -126,6 +143,7 @@ func DefaultOptions() Options {
 		SteadyStrictAlpha:    0.2,
 		PeriodicDrawdown:     1,
 		PeriodicMaxInflation: 1.6,
+		ShapeChecks:          true,
 	}
 }
 
@@ -175,6 +193,14 @@ type Result struct {
 	PersistSlopePerHour float64 `json:"persist_slope_per_hour"`
 	// PersistSlopeHighPerHour is the upper bound of the later half's slope.
 	PersistSlopeHighPerHour float64 `json:"persist_slope_high_per_hour"`
+	// PersistStrictLowPerHour is the later half's slope lower bound under
+	// CorrectionStrict (its own correlation), PersistSpanHours its span.
+	PersistStrictLowPerHour float64 `json:"persist_strict_low_per_hour"`
+	PersistSpanHours        float64 `json:"persist_span_hours"`
+	// PersistIncrementsP and PersistIncrementsGrowthLow are the increments
+	// check on the later half alone (shape checks only).
+	PersistIncrementsP         float64 `json:"persist_increments_p"`
+	PersistIncrementsGrowthLow float64 `json:"persist_increments_growth_low"`
 	// EarlierSlopePerHour is the slope on the earlier half.
 	EarlierSlopePerHour float64 `json:"earlier_slope_per_hour"`
 	// Significant, Persistent and Material are the three tests a leak passes.
@@ -185,6 +211,9 @@ type Result struct {
 	// under CorrectionStrict, the larger of the whole window's and the
 	// later half's; MaterialAtLowerBound judges the floors on it.
 	StrictSlopeLowPerHour float64 `json:"strict_slope_low_per_hour"`
+	// StrictInflation is the whole window's variance inflation under
+	// CorrectionStrict.
+	StrictInflation float64 `json:"strict_inflation"`
 	// Drawdown is the largest fall of the judged values from their running
 	// maximum; Steady reports Drawdown ≤ SteadyDrawdown × FittedGrowth, or
 	// ≤ PeriodicDrawdown × FittedGrowth with VarianceInflation ≤
@@ -193,6 +222,44 @@ type Result struct {
 	Steady   bool    `json:"steady"`
 	// Last is the last judged value (after floor filtering).
 	Last float64 `json:"last"`
+	// ChangeAtHours is where the change-point check put the break (hours
+	// after the first judged point, 0 when it found none); ChangeP the
+	// segment after it's one-sided trend p with ChangeInflation, the strict
+	// variance inflation of the segmented fit's residuals;
+	// ChangeSlopePerHour and ChangeSlopeLowPerHour its slope and lower
+	// bound; ChangeGrowthLow that bound times the segment's span.
+	ChangeAtHours         float64 `json:"change_at_hours,omitempty"`
+	ChangeP               float64 `json:"change_p"`
+	ChangeInflation       float64 `json:"change_inflation"`
+	ChangeSlopePerHour    float64 `json:"change_slope_per_hour"`
+	ChangeSlopeLowPerHour float64 `json:"change_slope_low_per_hour"`
+	ChangeGrowthLow       float64 `json:"change_growth_low"`
+	// ChangeBreaks is how many breaks the fit tried: the check's p is
+	// Bonferroni-corrected for the search (ChangeP × ChangeBreaks).
+	ChangeBreaks int `json:"change_breaks,omitempty"`
+	// IncrementsZ is the judged growth over √(Σd²) of its increments d;
+	// IncrementsP the bound exp(−z²/2) on how often a series whose
+	// increments are as likely down as up grows that far (a random walk,
+	// the AR(1) model's worst case); IncrementsGrowthLow the growth less
+	// √(2·ln 20)·√(Σ(d − d̄)²), its 95 % lower bound under that model.
+	IncrementsZ         float64 `json:"increments_z"`
+	IncrementsP         float64 `json:"increments_p"`
+	IncrementsGrowthLow float64 `json:"increments_growth_low"`
+	// StepsUp and StepsDown count the increments beyond 3 robust σ;
+	// StepsGrowthLow is their net height less 2σ per √step. For a steady
+	// rise it may stand in for the AR(1) lower bound in the floors.
+	StepsUp        int     `json:"steps_up"`
+	StepsDown      int     `json:"steps_down"`
+	StepsGrowthLow float64 `json:"steps_growth_low"`
+	// StepsTrendP and StepsStrictP are the whole window's trend p with the
+	// variance inflation (Hamed–Rao, and the strict correction) of the
+	// series less its steps, doubled for the extra look; 1 unless the steps
+	// pass the sign test at 1/8. P is at most StepsTrendP.
+	StepsTrendP  float64 `json:"steps_trend_p"`
+	StepsStrictP float64 `json:"steps_strict_p"`
+	// Shape names the model that stood in for the AR(1) check ("change
+	// point" or "steps"), empty when it was not needed or none did.
+	Shape string `json:"shape,omitempty"`
 }
 
 // ErrBadInput is wrapped by every error about the series itself.
@@ -226,36 +293,93 @@ func Decide(r *Result, p float64, opts Options) {
 	if r.Steady && strictAlpha > 0 {
 		strictAlpha = max(strictAlpha, opts.SteadyStrictAlpha)
 	}
+	strictOK := strictAlpha <= 0 || r.PStrict <= strictAlpha
+	shape := ""
+	switch {
+	case !opts.ShapeChecks || opts.WholeWindowOnly:
+	case r.ChangeAtHours > 0 && r.ChangeInflation <= changeMaxInflation && r.StrictInflation >= changeExplains*r.ChangeInflation && r.ChangeP*float64(r.ChangeBreaks) <= changeAlpha(opts) && r.ChangeSlopeLowPerHour >= opts.MinSlopePerHour &&
+		r.ChangeSlopeLowPerHour > 0 && r.ChangeGrowthLow >= opts.MinGrowth:
+		shape = "change point"
+	case r.StepsStrictP <= strictAlpha && r.StepsGrowthLow > 0 && r.StepsGrowthLow >= opts.MinGrowth &&
+		r.StepsGrowthLow >= opts.MinSlopePerHour*r.SpanHours:
+		shape = "steps"
+	case r.IncrementsP <= strictAlpha && r.IncrementsGrowthLow > 0 && r.IncrementsGrowthLow >= opts.MinGrowth &&
+		r.IncrementsGrowthLow >= opts.MinSlopePerHour*r.SpanHours:
+		shape = "increments"
+	}
 	r.Significant = p <= opts.Alpha && r.SlopePerHour > 0 && r.Monotonic >= opts.MinMonotonic &&
-		(strictAlpha <= 0 || r.PStrict <= strictAlpha)
-	r.Persistent = r.PersistSlopeHighPerHour >= opts.PersistFraction*r.EarlierSlopePerHour &&
+		(strictOK || shape != "")
+	// A later half slower than the earlier still persists when it alone
+	// is a leak above the floors at its own strict lower bound: a leak
+	// whose rate follows a falling load has not stopped.
+	// With no growth floor there is nothing for the later half to clear.
+	laterAlone := opts.ShapeChecks && !opts.WholeWindowOnly && opts.MinGrowth > 0 &&
+		(r.PersistStrictLowPerHour > 0 && r.PersistStrictLowPerHour >= opts.MinSlopePerHour &&
+			r.PersistStrictLowPerHour*r.PersistSpanHours >= opts.MinGrowth ||
+			r.PersistIncrementsP <= strictAlpha && r.PersistIncrementsGrowthLow > 0 &&
+				r.PersistIncrementsGrowthLow >= opts.MinGrowth && r.PersistIncrementsGrowthLow >= opts.MinSlopePerHour*r.PersistSpanHours)
+	r.Persistent = (r.PersistSlopeHighPerHour >= opts.PersistFraction*r.EarlierSlopePerHour || laterAlone) &&
 		r.PersistSlopePerHour > 0 &&
 		(opts.PersistAlpha <= 0 || r.PersistP <= opts.PersistAlpha)
 	r.Material = r.SlopePerHour >= opts.MinSlopePerHour && r.FittedGrowth >= opts.MinGrowth
+	atLow := true
 	if opts.MaterialAtLowerBound {
 		// Only the floors that are set: a zero floor asks for no materiality.
 		low := r.StrictSlopeLowPerHour
-		r.Material = r.Material && (opts.MinSlopePerHour <= 0 || low >= opts.MinSlopePerHour) &&
+		atLow = (opts.MinSlopePerHour <= 0 || low >= opts.MinSlopePerHour) &&
 			(opts.MinGrowth <= 0 || low*r.SpanHours >= opts.MinGrowth)
+		if !atLow && shape == "" && opts.ShapeChecks && !opts.WholeWindowOnly && r.Steady && strictOK &&
+			isStaircase(r.StepsUp, r.StepsDown) && r.StepsGrowthLow > 0 && r.StepsGrowthLow >= opts.MinGrowth && r.StepsGrowthLow >= opts.MinSlopePerHour*r.SpanHours {
+			shape = "steps"
+		}
+		r.Material = r.Material && (atLow || shape != "")
 	}
-	switch {
-	case !r.Significant:
-		r.Verdict = OK
-		r.Reason = fmt.Sprintf("no significant steady upward trend (p=%.3g vs %.3g, tau=%.2f vs %.2f, strict p=%.3g vs %.3g)",
-			p, opts.Alpha, r.Monotonic, opts.MinMonotonic, r.PStrict, strictAlpha)
-	case !r.Persistent:
-		r.Verdict = OK
-		r.Reason = fmt.Sprintf("trend does not persist: later-half slope %.4g/h (at most %.4g/h) vs earlier %.4g/h (p=%.3g)",
-			r.PersistSlopePerHour, r.PersistSlopeHighPerHour, r.EarlierSlopePerHour, r.PersistP)
-	case !r.Material:
-		r.Verdict = OK
-		r.Reason = fmt.Sprintf("growth %.4g (%.4g/h, at least %.4g/h) below floor %.4g (%.4g/h)",
-			r.FittedGrowth, r.SlopePerHour, r.StrictSlopeLowPerHour, opts.MinGrowth, opts.MinSlopePerHour)
-	default:
+	r.Shape = ""
+	if r.Significant && r.Material && (!strictOK || !atLow) {
+		r.Shape = shape
+	}
+	r.Verdict = OK
+	if r.Significant && r.Persistent && r.Material {
 		r.Verdict = Leak
-		r.Reason = fmt.Sprintf("grows %.4g/h [%.4g, %.4g], p=%.3g, still growing on the later half",
-			r.SlopePerHour, r.SlopeLow, r.SlopeHigh, p)
 	}
+	r.Reason = reason(r, p, strictAlpha, strictOK, atLow, opts)
+}
+
+// stepsSignAlpha is the sign test's level for the steps to count as a
+// staircase: 3 steps up and none down (1/8), 5 up and 1 down (7/64), … A
+// single step is a benign step's shape, and a pool's steps go both ways.
+const stepsSignAlpha = 0.125
+
+// changeMaxInflation is the most variance inflation the segmented fit may
+// leave and still stand in for the AR(1) check: the change point is there
+// to explain the correlation a straight line saw. A leak that starts
+// part-way under white noise leaves 1–2; a strongly correlated wander keeps
+// 4 or more after its best break, and stays with the AR(1) check.
+const changeMaxInflation = 2.5
+
+// isStaircase reports whether steps up and down make a staircase: up far more
+// often than down by the sign test (stepsSignAlpha), and no more than one
+// step down for four up — a leak's decreases are rare, a pool's are not.
+func isStaircase(up, down int) bool {
+	return signTestP(up, down) <= stepsSignAlpha && 4*down <= up
+}
+
+// changeExplains is how many times less variance inflation the segmented
+// fit must leave than the straight line under the strict correction: the
+// change point stands in for the AR(1) check only when it explains the
+// correlation the check saw. A leak starting part-way leaves the line tens
+// of times the segmented fit's; a wander whose best break falls early in
+// the window, about twice.
+const changeExplains = 4
+
+// changeAlpha is the level of the change-point check: StrictAlpha whether
+// or not the rise is steady, as the break is chosen to fit the series best
+// and a wander's best break makes its last stretch look like a fresh trend.
+func changeAlpha(opts Options) float64 {
+	if opts.StrictAlpha > 0 {
+		return opts.StrictAlpha
+	}
+	return opts.Alpha
 }
 
 // steady reports whether r's rise is steady (Options.SteadyDrawdown, or
@@ -311,7 +435,7 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 	for i := range t {
 		t[i] = times[start+i] - times[start]
 	}
-	r := Result{N: len(v), P: 1, PWhole: 1, PStrict: 1, PersistP: 1, VarianceInflation: 1}
+	r := Result{N: len(v), P: 1, PWhole: 1, PStrict: 1, PersistP: 1, VarianceInflation: 1, ChangeP: 1, ChangeInflation: 1, IncrementsP: 1, PersistIncrementsP: 1, StepsTrendP: 1, StepsStrictP: 1}
 	if len(v) == 0 {
 		return r
 	}
@@ -349,6 +473,7 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 	r.SlopeHigh = full.high * 3600
 	r.SlopeSampled = full.sen.sampled
 	r.StrictSlopeLowPerHour = full.strictLow * 3600
+	r.StrictInflation = full.strictInflation
 	r.FittedGrowth = r.SlopePerHour * r.SpanHours
 	if len(t)-h >= 3 {
 		// Long series reuse the whole window's inflation for the half.
@@ -370,6 +495,8 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 		}
 		r.PersistP = half.p
 		r.PersistSlopeHighPerHour = half.high * 3600
+		r.PersistStrictLowPerHour = half.strictLow * 3600
+		r.PersistSpanHours = (t[len(t)-1] - t[h]) / 3600
 		if !opts.WholeWindowOnly {
 			r.StrictSlopeLowPerHour = math.Max(r.StrictSlopeLowPerHour, half.strictLow*3600)
 		}
@@ -385,7 +512,51 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 			r.P, r.PStrict = r.PWhole, full.pStrict
 		}
 	}
+	if opts.ShapeChecks && !opts.WholeWindowOnly {
+		shapes(&r, t, v, ws, scratch, opts)
+		if len(t)-h >= 3 {
+			later := incrementsCheck(v[h:])
+			r.PersistIncrementsP, r.PersistIncrementsGrowthLow = later.p, later.growthLow
+		}
+	}
 	return r
+}
+
+// shapes runs the change-point and steps checks on the judged window.
+func shapes(r *Result, t, v []float64, ws *workspace, scratch []float64, opts Options) {
+	level := opts.ConfidenceLevel
+	if level <= 0 || level >= 1 {
+		level = 0.95
+	}
+	if c := changeCheck(t, v, ws, scratch, level); c.ok {
+		r.ChangeAtHours = (t[c.at] - t[0]) / 3600
+		r.ChangeP, r.ChangeInflation, r.ChangeBreaks = c.p, c.inflation, c.breaks
+		r.ChangeSlopePerHour, r.ChangeSlopeLowPerHour = c.slope*3600, c.low*3600
+		r.ChangeGrowthLow = c.low * (t[len(t)-1] - t[c.at])
+	}
+	st := stepsCheck(v, scratch)
+	r.StepsUp, r.StepsDown, r.StepsGrowthLow = st.up, st.down, st.growthLow
+	if isStaircase(st.up, st.down) {
+		// A staircase: the trend test again, with the correlation of the
+		// noise between the steps instead of the staircase's; a further
+		// look, so doubled.
+		res := stepResiduals(v, ws.floats(&ws.stepRes, len(v)), scratch)
+		infl, strict := 1.0, 1.0
+		if !negligible(res, v) {
+			infl, strict = ws.inflations(res, opts.Correction)
+		}
+		pairs := float64(r.N) * float64(r.N-1) / 2
+		plain := r.VarS / r.VarianceInflation
+		r.StepsTrendP = math.Min(1, 2*upperP(r.Monotonic*pairs, plain*infl))
+		r.StepsStrictP = math.Min(1, 2*upperP(r.Monotonic*pairs, plain*strict))
+		r.P = math.Min(r.P, r.StepsTrendP)
+	}
+	inc := incrementsCheck(v)
+	r.IncrementsZ, r.IncrementsP, r.IncrementsGrowthLow = inc.z, inc.p, inc.growthLow
+	// The increments test is a trend test in its own right, valid (and
+	// conservative) against every AR(1) series: a third look at the
+	// series, Bonferroni-combined with the other two.
+	r.P = math.Min(r.P, math.Min(1, 2*inc.p))
 }
 
 type testResult struct {
@@ -464,6 +635,8 @@ type workspace struct {
 	keys           []uint64
 	// slopes holds one window's pairwise slopes at a time.
 	slopes []float64
+	// stepRes holds a series less its steps.
+	stepRes []float64
 	// ranks, order and acov serve the Hamed–Rao correction.
 	ranks, acov []float64
 	order       []int32

@@ -139,7 +139,7 @@ func TestAnalyze_MaterialityAtTheLowerBound(t *testing.T) {
 		}
 		checked++
 		if r.Material || r.Verdict == Leak {
-			t.Fatalf("seed %d: growth %.4g at the lower bound is below the floor %.4g but the verdict is %s", seed, lowGrowth, opts.MinGrowth, r.Verdict)
+			t.Fatalf("seed %d: growth %.4g at the lower bound is below the floor %.4g but the verdict is %s (%s)", seed, lowGrowth, opts.MinGrowth, r.Verdict, r.Reason)
 		}
 		point := opts
 		point.MaterialAtLowerBound = false

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +17,8 @@ import (
 	"github.com/leakgate/leakgate/remote"
 )
 
-// copyRun copies a recorded run folder, since analyze rewrites its reports.
+// copyRun copies a recorded run folder, since analyze writes its
+// re-judgement into it.
 func copyRun(t *testing.T, name string) string {
 	t.Helper()
 	dst := filepath.Join(t.TempDir(), name)
@@ -25,39 +30,118 @@ func copyRun(t *testing.T, name string) string {
 
 func TestAnalyze_RecordedLeakRunFailsNamingTheCacheAndCulprit(t *testing.T) {
 	dir := copyRun(t, "leak-run")
-	os.Remove(filepath.Join(dir, "report.json"))
 
 	code, out, errOut := runCLI("analyze", dir)
 
 	if code != exitFindings {
 		t.Fatalf("exit %d, want 1; stderr %s", code, errOut)
 	}
-	for _, want := range []string{"wlansim_rxbuf", "wlansim_alloc_rx_buf"} {
+	for _, want := range []string{"wlansim_rxbuf", "wlansim_alloc_rx_buf", "re-judged under policy " + recordedDigest(t, dir) + " (the policy run.json records); the soak recorded fail"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("message lacks %q:\n%s", want, out)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "report.json")); err != nil {
-		t.Errorf("analyze did not rewrite report.json: %v", err)
+	rep := readRejudged(t, dir, recordedDigest(t, dir))
+	if rep.Verdict != "fail" || rep.Rejudged.RecordedVerdict != "fail" || rep.Rejudged.PolicyDigest != recordedDigest(t, dir) {
+		t.Errorf("re-judged report.json: verdict %q, recorded %q, policy %q", rep.Verdict, rep.Rejudged.RecordedVerdict, rep.Rejudged.PolicyDigest)
 	}
 }
 
-func TestAnalyze_JSONHasTheVerdictAndFindings(t *testing.T) {
-	dir := copyRun(t, "leak-run")
-
-	code, out, _ := runCLI("analyze", dir, "--json")
-
-	var rep struct {
-		Verdict  string `json:"verdict"`
-		Findings []struct {
-			Kind, Subject, Verdict string
-		} `json:"findings"`
+// recordedDigest is the digest of the policy the run folder records.
+func recordedDigest(t *testing.T, dir string) string {
+	t.Helper()
+	run, err := harness.LoadRun(dir)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("--json output is not JSON: %v\n%s", err, out)
+	return harness.PolicyDigest(run.RecordedPolicy())
+}
+
+type rejudgedReport struct {
+	Verdict  string `json:"verdict"`
+	Error    string `json:"error"`
+	Rejudged struct {
+		PolicyDigest    string   `json:"policy_digest"`
+		RecordedVerdict string   `json:"recorded_verdict"`
+		Unused          []string `json:"unused"`
+	} `json:"rejudged"`
+}
+
+func readRejudged(t *testing.T, dir, digest string) rejudgedReport {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "rejudged", digest, "report.json"))
+	if err != nil {
+		t.Fatalf("no re-judged report.json: %v", err)
 	}
-	if code != exitFindings || rep.Verdict != "fail" || len(rep.Findings) == 0 || rep.Findings[0].Verdict != "leak" {
-		t.Errorf("exit %d verdict %q findings %+v", code, rep.Verdict, rep.Findings)
+	var rep rejudgedReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// treeDigest hashes every file of dir outside rejudged/, by path.
+func treeDigest(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if rel == "rejudged" {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		out[rel] = fmt.Sprintf("%x", sha256.Sum256(b))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestAnalyze_NeverRewritesWhatTheSoakRecorded(t *testing.T) {
+	for _, name := range []string{"leak-run", "interrupted-run"} {
+		t.Run(name, func(t *testing.T) {
+			dir := copyRun(t, name)
+			before := treeDigest(t, dir)
+			pol := writeTemp(t, "fdr: 0.02\nallow:\n  - {kind: slab, subject: '*', reason: test}\n")
+
+			runCLI("analyze", dir)
+			runCLI("analyze", dir, "--policy", pol)
+			runCLI("analyze", dir, "--json")
+
+			if after := treeDigest(t, dir); !reflect.DeepEqual(after, before) {
+				t.Errorf("analyze changed the recorded files:\nbefore %v\nafter  %v", before, after)
+			}
+		})
+	}
+}
+
+func TestAnalyze_TwiceGivesTheSameAnswer(t *testing.T) {
+	dir := copyRun(t, "interrupted-run")
+
+	code1, out1, _ := runCLI("analyze", dir)
+	rep1, err := os.ReadFile(filepath.Join(dir, "rejudged", recordedDigest(t, dir), "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code2, out2, _ := runCLI("analyze", dir)
+	rep2, err := os.ReadFile(filepath.Join(dir, "rejudged", recordedDigest(t, dir), "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if code1 != code2 || out1 != out2 || !bytes.Equal(rep1, rep2) {
+		t.Errorf("second analyze differs: exit %d then %d\n%s\n---\n%s", code1, code2, out1, out2)
 	}
 }
 
@@ -72,18 +156,99 @@ func TestAnalyze_InterruptedRunWithTornFilesIsJudgedOnWhatItHas(t *testing.T) {
 	if !strings.Contains(out, "wlansim_rxbuf") {
 		t.Errorf("message lacks the leaking cache:\n%s", out)
 	}
-	var meta struct {
-		Status, Error string
+	rep := readRejudged(t, dir, recordedDigest(t, dir))
+	if rep.Verdict != "fail" || !strings.Contains(rep.Error, "interrupted") || rep.Rejudged.RecordedVerdict != "running" {
+		t.Errorf("re-judged verdict %q error %q recorded %q: want fail, saying the run was interrupted, recorded running", rep.Verdict, rep.Error, rep.Rejudged.RecordedVerdict)
 	}
+	// The torn last raw is named, not skipped silently.
+	want := `raw/0020.tar.gz: read raw snapshot raw/0020.tar.gz entry "proc/slabinfo": unexpected EOF`
+	if len(rep.Rejudged.Unused) != 1 || rep.Rejudged.Unused[0] != want {
+		t.Errorf("unused %q, want [%q]", rep.Rejudged.Unused, want)
+	}
+}
+
+func TestAnalyze_InterruptedRunNeverPassesWhateverThePolicy(t *testing.T) {
+	dir := copyRun(t, "interrupted-run")
+	pol := writeTemp(t, "allow:\n  - {kind: slab, subject: '*', reason: test}\n  - {kind: kmemleak, subject: '*', reason: test}\n  - {kind: meminfo, subject: '*', reason: test}\n  - {kind: process, subject: '*', reason: test}\n")
+
+	for i := range 2 { // the second call must not see a "finished" run
+		code, out, _ := runCLI("analyze", dir, "--policy", pol)
+		if code != exitFindings || !strings.Contains(out, "error: the soak was interrupted after 19 of 24 samples") {
+			t.Errorf("call %d: exit %d, want 1 with the interruption as the error:\n%s", i+1, code, out)
+		}
+	}
+}
+
+func TestAnalyze_RulesOfTheLiveVerdictApplyOffline(t *testing.T) {
+	allowAll := "allow:\n  - {kind: slab, subject: '*', reason: test}\n  - {kind: kmemleak, subject: '*', reason: test}\n  - {kind: meminfo, subject: '*', reason: test}\n  - {kind: process, subject: '*', reason: test}\n"
+	cases := []struct {
+		name   string
+		policy string
+		edit   func(t *testing.T, dir string)
+		want   string
+	}{
+		{"a warm-up beyond the run judges nothing and is an error", "warmup: 5h\n", nil,
+			"error: the warm-up of 5h0m0s is not shorter than the 4h0m6s the samples span: nothing after it was judged; shorten warmup"},
+		{"series that all lack samples are an error", "min_samples: 500\nearly_min_samples: 500\n", nil,
+			"error: 19 samples after the warm-up of 1h0m0s, and a verdict needs 500 (min_samples); a run this short cannot pass the gate"},
+		{"more than half the samples lost is an error", "warmup: 0s\n", func(t *testing.T, dir string) {
+			keepSamples(t, dir, 12)
+		}, "error: judged 12 of 25 planned samples (0 gaps, 0 unusable records or raws, the rest never taken); a soak that saw less than half of its samples cannot pass the gate"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyRun(t, "leak-run")
+			if c.edit != nil {
+				c.edit(t, dir)
+			}
+			pol := allowAll
+			if c.policy != allowAll {
+				pol += c.policy
+			}
+
+			code, out, errOut := runCLI("analyze", dir, "--policy", writeTemp(t, pol))
+
+			if code != exitFindings || !strings.Contains(out, c.want) {
+				t.Errorf("exit %d, want 1 with %q:\n%s%s", code, c.want, out, errOut)
+			}
+		})
+	}
+}
+
+// keepSamples cuts a run folder to its first n samples, as a soak whose
+// link died would leave it.
+func keepSamples(t *testing.T, dir string, n int) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "samples.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	if err := os.WriteFile(filepath.Join(dir, "samples.jsonl"), bytes.Join(lines[:n], nil), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for i := n; i < 25; i++ {
+		os.Remove(filepath.Join(dir, "raw", fmt.Sprintf("%04d.tar.gz", i)))
+	}
+}
+
+func TestAnalyze_PolicyAppliesOverTheRecordedOne(t *testing.T) {
+	dir := copyRun(t, "leak-run")
+	// The soak recorded an allow list for every growth; --policy changes the
+	// FDR only, so the recorded allow list still applies.
 	b, err := os.ReadFile(filepath.Join(dir, "run.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(b, &meta); err != nil {
+	b = bytes.Replace(b, []byte(`"Allow": null`), []byte(`"Allow": [{"kind":"slab","subject":"*","reason":"r"},{"kind":"kmemleak","subject":"*","reason":"r"},{"kind":"meminfo","subject":"*","reason":"r"}]`), 1)
+	if err := os.WriteFile(filepath.Join(dir, "run.json"), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if meta.Status != "fail" || !strings.Contains(meta.Error, "interrupted") {
-		t.Errorf("run.json status %q error %q: want fail, saying the run was interrupted", meta.Status, meta.Error)
+
+	code, out, errOut := runCLI("analyze", dir, "--policy", writeTemp(t, "fdr: 0.02\n"))
+
+	if code != exitOK || !strings.Contains(out, "(a policy given to analyze); the soak recorded fail") {
+		t.Errorf("exit %d, want 0 under the recorded allow list:\n%s%s", code, out, errOut)
 	}
 }
 

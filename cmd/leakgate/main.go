@@ -5,12 +5,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"sort"
 	"syscall"
+	"time"
 )
 
 // Exit codes shared by every subcommand.
@@ -19,6 +21,10 @@ const (
 	exitFindings = 1 // a leak found, a target not ready, a remote command's own failure
 	exitUsage    = 2 // bad input or flags
 	exitRemote   = 255
+	// exitInterrupted and exitTerminated are the shell's 128+signal for
+	// SIGINT and SIGTERM.
+	exitInterrupted = 130
+	exitTerminated  = 143
 )
 
 // command is one subcommand: its name, a one-line summary and its body.
@@ -40,10 +46,68 @@ func register(c command) {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	code := runStoppable(sigs, stopGrace, func(ctx context.Context) int {
+		return dispatch(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}, os.Stderr)
+	signal.Stop(sigs)
 	os.Exit(code)
+}
+
+// stopGrace is how long a subcommand has, after SIGINT or SIGTERM cancelled
+// its context, to stop on its own before leakgate exits without it.
+const stopGrace = 3 * time.Second
+
+// runStoppable runs body with a context that a signal on sigs cancels.
+// After the first signal body has grace to return (every write leakgate
+// makes is to a temporary file renamed into place, so stopping mid-way
+// leaves nothing half-written); a second signal or the end of grace
+// stops waiting. A signalled run exits with 130 (SIGINT) or 143 (SIGTERM)
+// whatever body returned.
+func runStoppable(sigs <-chan os.Signal, grace time.Duration, body func(context.Context) int, stderr io.Writer) int {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	done := make(chan int, 1)
+	go func() { done <- body(ctx) }()
+	select {
+	case code := <-done:
+		return code
+	case sig := <-sigs:
+		cancel(fmt.Errorf("%w: %s", errStopped, sig))
+		code := exitInterrupted
+		if sig == syscall.SIGTERM {
+			code = exitTerminated
+		}
+		select {
+		case <-done:
+		case <-sigs:
+			fmt.Fprintf(stderr, "leakgate: second signal; stopped at once\n")
+		case <-time.After(grace):
+			fmt.Fprintf(stderr, "leakgate: %s: stopped without waiting longer for the input\n", sig)
+		}
+		return code
+	}
+}
+
+// errStopped is the cause of a context a signal cancelled.
+var errStopped = errors.New("stopped by a signal")
+
+// contextReader returns r that fails with the context's cause once ctx is
+// done, checked before every read: an endless input (/dev/zero, a pipe
+// that never closes) stops at the next read after a signal.
+func contextReader(ctx context.Context, r io.Reader) io.Reader { return &ctxReader{ctx: ctx, r: r} }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if c.ctx.Err() != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	return c.r.Read(p)
 }
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -7,7 +7,10 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // parser turns one kernel file into printed output (text or JSON).
@@ -38,7 +41,7 @@ func init() {
 	register(command{name: "parse", summary: "parse one kernel memory file: parse KIND [FILE|-] [--json]", run: runParse})
 }
 
-func runParse(_ context.Context, args []string, stdout, stderr io.Writer) int {
+func runParse(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("parse", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts parseOptions
@@ -54,8 +57,17 @@ func runParse(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	kind := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
-		return exitUsage
+	// Flags may come before or after the file name.
+	var files []string
+	for rest := args[1:]; ; {
+		if err := fs.Parse(rest); err != nil {
+			return exitUsage
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		files = append(files, fs.Arg(0))
+		rest = fs.Args()[1:]
 	}
 	p, ok := parsers[kind]
 	if !ok {
@@ -71,10 +83,10 @@ func runParse(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	in := io.Reader(os.Stdin)
 	name := "-"
-	switch fs.NArg() {
+	switch len(files) {
 	case 0:
 	case 1:
-		name = fs.Arg(0)
+		name = files[0]
 	default:
 		fs.Usage()
 		return exitUsage
@@ -88,11 +100,81 @@ func runParse(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		in = f
 	}
-	if err := p.run(in, stdout, opts); err != nil {
+	out := stdout
+	var esc *escapingWriter
+	if !opts.JSON {
+		// Names come from the target (cache, process, module names): a
+		// terminal must not see their control characters.
+		esc = &escapingWriter{w: stdout}
+		out = esc
+	}
+	err := p.run(contextReader(ctx, in), out, opts)
+	if esc != nil {
+		esc.Close()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(stderr, "leakgate parse %s %s: %v\n", kind, name, context.Cause(ctx))
+			return exitInterrupted
+		}
 		fmt.Fprintf(stderr, "leakgate parse %s %s: %v\n", kind, name, err)
 		return exitUsage
 	}
 	return exitOK
+}
+
+// escapingWriter passes text through with every control character except
+// newline and tab — C0, DEL, C1 (UTF-8 encoded), bidi and zero-width
+// format characters — written as a Go escape (\x1b, \u202e), and invalid
+// UTF-8 as U+FFFD, so that a name read from the target cannot drive the
+// terminal. A rune split across writes is held until it is whole; Close
+// writes what is left.
+type escapingWriter struct {
+	w    io.Writer
+	held []byte
+	buf  []byte
+}
+
+func (e *escapingWriter) Write(p []byte) (int, error) {
+	data := p
+	if len(e.held) > 0 {
+		data = append(e.held, p...)
+		e.held = nil
+	}
+	e.buf = e.buf[:0]
+	for len(data) > 0 {
+		r, n := utf8.DecodeRune(data)
+		if r == utf8.RuneError && n <= 1 {
+			if !utf8.FullRune(data) {
+				e.held = append(e.held[:0], data...)
+				break
+			}
+			e.buf = utf8.AppendRune(e.buf, utf8.RuneError)
+			data = data[1:]
+			continue
+		}
+		if r != '\n' && r != '\t' && unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+			q := strconv.QuoteRune(r)
+			e.buf = append(e.buf, q[1:len(q)-1]...)
+		} else {
+			e.buf = append(e.buf, data[:n]...)
+		}
+		data = data[n:]
+	}
+	if _, err := e.w.Write(e.buf); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Close writes a rune left incomplete at the end as U+FFFD.
+func (e *escapingWriter) Close() error {
+	if len(e.held) == 0 {
+		return nil
+	}
+	e.held = nil
+	_, err := e.w.Write([]byte("\uFFFD"))
+	return err
 }
 
 func parserKinds() []string {

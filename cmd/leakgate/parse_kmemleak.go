@@ -27,12 +27,41 @@ func runParseKmemleak(in io.Reader, out io.Writer, opts parseOptions) error {
 	if opts.JSON {
 		return writeKmemleakJSON(in, out, opts)
 	}
-	rep, err := kmemleak.Parse(in, kmemleak.Options{OwnModules: opts.OwnModules, GroupsOnly: true})
+	text := &textCounter{r: in}
+	rep, err := kmemleak.Parse(text, kmemleak.Options{OwnModules: opts.OwnModules, GroupsOnly: true})
 	if err != nil {
 		return fmt.Errorf("read the kmemleak report: %w; give the file as read from %s", err, kmemleak.Path)
 	}
+	if err := refuseNonReport(rep, text); err != nil {
+		return err
+	}
 	writeKmemleakText(out, rep)
 	return nil
+}
+
+// textCounter counts the non-blank bytes read through it.
+type textCounter struct {
+	r        io.Reader
+	nonBlank int64
+}
+
+func (c *textCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	for _, b := range p[:n] {
+		if b != ' ' && b != '\t' && b != '\n' && b != '\r' {
+			c.nonBlank++
+		}
+	}
+	return n, err
+}
+
+// refuseNonReport refuses an input with text but no object: an empty
+// report means nothing leaked, a slabinfo or random bytes do not.
+func refuseNonReport(rep *kmemleak.Report, text *textCounter) error {
+	if rep.ObjectCount > 0 || text.nonBlank == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: no \"unreferenced object 0x…\" line in %d bytes of text (%d lines skipped); give the report as read from %s", errNotThisKind, text.nonBlank, rep.Skipped, kmemleak.Path)
 }
 
 // writeKmemleakJSON writes the report as one JSON object — "objects" first,
@@ -45,7 +74,8 @@ func writeKmemleakJSON(in io.Reader, out io.Writer, opts parseOptions) error {
 	enc.SetIndent("    ", "  ")
 	sep := "\n    "
 	w.WriteString(`{` + "\n" + `  "objects": [`)
-	rep, err := kmemleak.Parse(in, kmemleak.Options{OwnModules: opts.OwnModules, Each: func(o *kmemleak.Object) error {
+	text := &textCounter{r: in}
+	rep, err := kmemleak.Parse(text, kmemleak.Options{OwnModules: opts.OwnModules, Each: func(o *kmemleak.Object) error {
 		buf.Reset()
 		if err := enc.Encode(o); err != nil {
 			return err
@@ -57,6 +87,9 @@ func writeKmemleakJSON(in io.Reader, out io.Writer, opts parseOptions) error {
 	}})
 	if err != nil {
 		return fmt.Errorf("read the kmemleak report: %w; give the file as read from %s", err, kmemleak.Path)
+	}
+	if err := refuseNonReport(rep, text); err != nil {
+		return err // nothing written yet: no object went into w's buffer
 	}
 	if sep == "\n    " {
 		w.WriteString("],\n")

@@ -4,6 +4,7 @@ package main
 // alloc-calls, alloc-traces, meminfo, vmallocinfo, kconfig.
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,14 @@ func init() {
 	registerParser(parser{kind: "meminfo", summary: "/proc/meminfo in bytes, with the unaccounted residual", run: runParseMeminfo})
 	registerParser(parser{kind: "vmallocinfo", summary: "/proc/vmallocinfo: vmalloc pages per caller", run: runParseVmallocinfo})
 	registerParser(parser{kind: "kconfig", summary: "kernel config (text or /proc/config.gz): leak-relevant options", run: runParseKconfig})
+}
+
+// clip shortens a line quoted in an error.
+func clip(b []byte) string {
+	if len(b) > 60 {
+		return string(b[:60]) + "…"
+	}
+	return string(b)
 }
 
 // readProcInput reads the whole input, refusing more than maxProcInputBytes.
@@ -60,6 +69,22 @@ func rowProblems(err error) ([]string, error) {
 	return nil, err
 }
 
+// errNotThisKind is wrapped when the input is not a file of the kind asked
+// for: parse exits 2 with the reason instead of printing an empty result.
+var errNotThisKind = errors.New("not a file of this kind")
+
+// refuseForeign refuses a non-blank input of which no line parsed as kind.
+func refuseForeign(kind string, b []byte, parsed int, problems []string) error {
+	if parsed > 0 || len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	why := ""
+	if len(problems) > 0 {
+		why = "; the first: " + problems[0]
+	}
+	return fmt.Errorf("%w: no line parses as %s (%d did not%s); give a %s file", errNotThisKind, kind, len(problems), why, kind)
+}
+
 func writeJSON(out io.Writer, v any) error {
 	enc := json.NewEncoder(out)
 	enc.SetIndent("", "  ")
@@ -77,9 +102,15 @@ func runParseSlabinfo(in io.Reader, out io.Writer, opts parseOptions) error {
 	if err != nil {
 		return err
 	}
+	if first, _, _ := bytes.Cut(bytes.TrimLeft(b, " \t\r\n"), []byte("\n")); len(first) > 0 && !bytes.HasPrefix(first, []byte("slabinfo - version:")) {
+		return fmt.Errorf("%w: the first line %q is not slabinfo's version header (slabinfo - version: 2.1); give /proc/slabinfo", errNotThisKind, clip(first))
+	}
 	caches, err := slab.ParseSlabinfo(b)
 	problems, err := rowProblems(err)
 	if err != nil {
+		return err
+	}
+	if err := refuseForeign("slabinfo", b, len(caches), problems); err != nil {
 		return err
 	}
 	sort.SliceStable(caches, func(i, j int) bool { return caches[i].ActiveBytes() > caches[j].ActiveBytes() })
@@ -119,6 +150,11 @@ func runParseAllocSites(in io.Reader, out io.Writer, opts parseOptions, parse fu
 	problems, err := rowProblems(err)
 	if err != nil {
 		return err
+	}
+	if !rep.NoData {
+		if err := refuseForeign("allocation-site", b, len(rep.Sites), problems); err != nil {
+			return err
+		}
 	}
 	if opts.JSON {
 		return writeJSON(out, struct {
@@ -161,6 +197,12 @@ func runParseMeminfo(in io.Reader, out io.Writer, opts parseOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := refuseForeign("meminfo", b, len(info), problems); err != nil {
+		return err
+	}
+	if _, ok := info["MemTotal"]; !ok && len(bytes.TrimSpace(b)) > 0 {
+		return fmt.Errorf("%w: no MemTotal line, which every /proc/meminfo has; give /proc/meminfo", errNotThisKind)
+	}
 	unaccounted, caveats := meminfo.Unaccounted(info)
 	if opts.JSON {
 		return writeJSON(out, struct {
@@ -201,6 +243,11 @@ func runParseVmallocinfo(in io.Reader, out io.Writer, opts parseOptions) error {
 	problems, err := rowProblems(err)
 	if err != nil {
 		return err
+	}
+	if len(problems) > 0 {
+		if err := refuseForeign("vmallocinfo", b, len(callers), problems); err != nil {
+			return err
+		}
 	}
 	if opts.JSON {
 		return writeJSON(out, struct {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -108,30 +110,53 @@ func TestParseProcKinds_JSON(t *testing.T) {
 	}
 }
 
-func TestParseProcKinds_BadInputIsAUsageError(t *testing.T) {
+func TestParse_RefusesWhatIsNotItsFileWithTheReason(t *testing.T) {
+	random := filepath.Join(t.TempDir(), "random")
+	os.WriteFile(random, []byte("\x8f\x01garbage\x00\xff\n#!/bin/sh\nrm -rf /\n"), 0o600)
+	noTotal := filepath.Join(t.TempDir(), "meminfo")
+	os.WriteFile(noTotal, []byte("MemFree: 100 kB\n"), 0o600)
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"a file that is not a config", []string{"parse", "kconfig", "../../testdata/slab/alloc_calls-4.19.txt"}, "not a kernel config"},
-		{"a slabinfo of an unknown version", []string{"parse", "slabinfo", "../../testdata/kconfig/config-4.14-mips-minimal.txt"}, ""},
+		{"a config as slabinfo", []string{"parse", "slabinfo", "../../testdata/kconfig/config-4.14-mips-minimal.txt"},
+			`leakgate parse slabinfo ../../testdata/kconfig/config-4.14-mips-minimal.txt: not a file of this kind: the first line "#" is not slabinfo's version header (slabinfo - version: 2.1); give /proc/slabinfo`},
+		{"a slabinfo as a kmemleak report", []string{"parse", "kmemleak", "../../testdata/slab/slabinfo-5.4-bad-row.txt"}, `not a file of this kind: no "unreferenced object 0x…" line in`},
+		{"a slabinfo as a kmemleak report, JSON", []string{"parse", "kmemleak", "--json", "../../testdata/slab/slabinfo-5.4-bad-row.txt"}, `not a file of this kind: no "unreferenced object 0x…" line in`},
+		{"random bytes as meminfo", []string{"parse", "meminfo", random}, "not a file of this kind: no line parses as meminfo (3 did not; the first: line 1"},
+		{"random bytes as vmallocinfo", []string{"parse", "vmallocinfo", random}, "not a file of this kind: no line parses as vmallocinfo"},
+		{"random bytes as alloc-traces", []string{"parse", "alloc-traces", random}, "not a file of this kind: no line parses as allocation-site"},
+		{"a meminfo without MemTotal", []string{"parse", "meminfo", noTotal}, "not a file of this kind: no MemTotal line, which every /proc/meminfo has"},
 		{"a missing file", []string{"parse", "meminfo", "../../testdata/meminfo/no-such-file"}, "no such file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, out, errOut := runLeakgate(t, tt.args...)
-			if tt.want == "" {
-				// Every line of a config is a bad slabinfo row: reported, not fatal.
-				if code != exitOK || !strings.Contains(out, "did not parse") {
-					t.Errorf("exit %d, out %s", code, out)
-				}
-				return
-			}
-			if code != exitUsage || !strings.Contains(errOut, tt.want) {
-				t.Errorf("exit %d, stderr %q, want %q", code, errOut, tt.want)
+			if code != exitUsage || !strings.Contains(errOut, tt.want) || out != "" {
+				t.Errorf("exit %d, stdout %q, stderr %q; want 2, nothing on stdout, and %q", code, out, errOut, tt.want)
 			}
 		})
+	}
+}
+
+func TestParse_AnEmptyKmemleakReportIsNothingLeaked(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "kmemleak")
+	os.WriteFile(empty, nil, 0o600)
+
+	code, _, errOut := runLeakgate(t, "parse", "kmemleak", empty)
+
+	if code != exitOK {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestParse_FlagsMayFollowTheFile(t *testing.T) {
+	code, out, errOut := runLeakgate(t, "parse", "meminfo", "../../testdata/meminfo/meminfo-6.18.44.txt", "--json")
+
+	if code != exitOK || !strings.HasPrefix(out, "{") {
+		t.Errorf("exit %d, stderr %q, stdout %.80q", code, errOut, out)
 	}
 }
 
@@ -160,5 +185,30 @@ func TestParseProcKinds_ThisMachinesLiveFiles(t *testing.T) {
 				t.Errorf("exit %d, stderr %q, output:\n%s", code, errOut, out)
 			}
 		})
+	}
+}
+
+func TestParse_TextOutputEscapesTheTargetsControlCharacters(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "slabinfo")
+	os.WriteFile(p, []byte("slabinfo - version: 2.1\n"+
+		"evil\x1b]0;pwned\x07\u202e 10 10 64 64 1 : tunables 0 0 0 : slabdata 1 1 0\n"), 0o600)
+
+	code, out, errOut := runLeakgate(t, "parse", "slabinfo", p)
+
+	if code != exitOK || !strings.Contains(out, `evil\x1b]0;pwned\a\u202e`) || strings.ContainsAny(out, "\x1b\x07\u202e") {
+		t.Errorf("exit %d stderr %q, output:\n%q", code, errOut, out)
+	}
+}
+
+func TestEscapingWriter_HoldsARuneSplitAcrossWrites(t *testing.T) {
+	var b strings.Builder
+	w := &escapingWriter{w: &b}
+	csi := "\u009b" // C1 CSI, two bytes in UTF-8
+	w.Write([]byte("a" + csi[:1]))
+	w.Write([]byte(csi[1:] + "é\n\t\xff"))
+	w.Close()
+
+	if got, want := b.String(), "a\\u009bé\n\t\uFFFD"; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

@@ -34,19 +34,45 @@ const (
 
 // trendLine is what `trend --json` prints per series.
 type trendLine struct {
-	Series       string  `json:"series"`
-	Verdict      string  `json:"verdict"`
-	SlopePerHour float64 `json:"slope_per_hour"`
-	SlopeLow     float64 `json:"slope_low_per_hour"`
-	SlopeHigh    float64 `json:"slope_high_per_hour"`
-	P            float64 `json:"p_value"`
-	PRaw         float64 `json:"p_raw"`
-	Growth       float64 `json:"growth"`
-	FittedGrowth float64 `json:"fitted_growth"`
-	N            int     `json:"n"`
-	Monotonic    float64 `json:"monotonic"`
-	Reason       string  `json:"reason"`
+	Series       string    `json:"series"`
+	Verdict      string    `json:"verdict"`
+	SlopePerHour jsonFloat `json:"slope_per_hour"`
+	SlopeLow     jsonFloat `json:"slope_low_per_hour"`
+	SlopeHigh    jsonFloat `json:"slope_high_per_hour"`
+	P            jsonFloat `json:"p_value"`
+	PRaw         jsonFloat `json:"p_raw"`
+	Growth       jsonFloat `json:"growth"`
+	FittedGrowth jsonFloat `json:"fitted_growth"`
+	N            int       `json:"n"`
+	Monotonic    jsonFloat `json:"monotonic"`
+	Reason       string    `json:"reason"`
 }
+
+// jsonFloat is a float64 that JSON can always hold: a figure that
+// overflowed (±Inf) or is undefined (NaN) is written as the string "+Inf",
+// "-Inf" or "NaN" rather than failing the whole output.
+type jsonFloat float64
+
+// MarshalJSON writes f as a number, or as a string when it is not finite.
+func (f jsonFloat) MarshalJSON() ([]byte, error) {
+	v := float64(f)
+	switch {
+	case math.IsNaN(v):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(v, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(v, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return strconv.AppendFloat(nil, v, 'g', -1, 64), nil
+}
+
+// trendRescaleAbove: a series whose values reach beyond this is judged on
+// its values divided by their largest magnitude (slopes and growth scaled
+// back after), so that sums of squares and differences cannot overflow and
+// turn a rising ramp into "ok". The trend test is rank-based and the
+// floors are scaled alike, so the verdict is the same as unscaled.
+const trendRescaleAbove = 1e100
 
 func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	opts := trend.DefaultOptions()
@@ -95,13 +121,33 @@ func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		defer f.Close()
 		in = f
 	}
-	series, err := readTrendCSV(in)
+	series, err := readTrendCSV(&lineCapReader{r: contextReader(ctx, in), max: trendMaxLineBytes})
+	if err != nil && ctx.Err() != nil {
+		fmt.Fprintf(stderr, "leakgate trend %s: %v\n", name, context.Cause(ctx))
+		return exitInterrupted
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "leakgate trend %s: %v\n", name, err)
 		return exitUsage
 	}
+	scale := make([]float64, len(series))
 	for i := range series {
 		series[i].Options = opts
+		scale[i] = 1
+		m := 0.0
+		for _, v := range series[i].Values {
+			m = max(m, math.Abs(v))
+		}
+		if m > trendRescaleAbove {
+			scale[i] = m
+			vs := make([]float64, len(series[i].Values))
+			for j, v := range series[i].Values {
+				vs[j] = v / m
+			}
+			series[i].Values = vs
+			series[i].Options.MinSlopePerHour /= m
+			series[i].Options.MinGrowth /= m
+		}
 	}
 	if *replay {
 		return runTrendReplay(ctx, name, series, *asJSON, stdout, stderr) // trend_replay.go
@@ -115,11 +161,12 @@ func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	lines := make([]trendLine, len(results))
 	for i, r := range results {
 		leak = leak || r.Verdict == trend.Leak
+		k := scale[i]
 		lines[i] = trendLine{
 			Series: series[i].Name, Verdict: string(r.Verdict),
-			SlopePerHour: r.SlopePerHour, SlopeLow: r.SlopeLow, SlopeHigh: r.SlopeHigh,
-			P: r.PAdjusted, PRaw: r.P, Growth: r.Growth, FittedGrowth: r.FittedGrowth,
-			N: r.N, Monotonic: r.Monotonic, Reason: r.Reason,
+			SlopePerHour: jsonFloat(r.SlopePerHour * k), SlopeLow: jsonFloat(r.SlopeLow * k), SlopeHigh: jsonFloat(r.SlopeHigh * k),
+			P: jsonFloat(r.PAdjusted), PRaw: jsonFloat(r.P), Growth: jsonFloat(r.Growth * k), FittedGrowth: jsonFloat(r.FittedGrowth * k),
+			N: r.N, Monotonic: jsonFloat(r.Monotonic), Reason: r.Reason,
 		}
 	}
 	if *asJSON {
@@ -143,6 +190,33 @@ func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFindings
 	}
 	return exitOK
+}
+
+// trendMaxLineBytes caps one CSV line: a series name is at most
+// trendMaxSeriesName bytes and two numbers follow it.
+const trendMaxLineBytes = 64 << 10
+
+// lineCapReader fails once a line runs longer than max bytes, so an endless
+// line is an error, not a buffer that grows until the process dies.
+type lineCapReader struct {
+	r    io.Reader
+	max  int
+	run  int // bytes since the last newline
+	line int // newlines seen
+}
+
+func (l *lineCapReader) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	for i, c := range p[:n] {
+		if c == '\n' {
+			l.run, l.line = 0, l.line+1
+			continue
+		}
+		if l.run++; l.run > l.max {
+			return i, fmt.Errorf("%w: line %d: longer than %d bytes; want series,t,value", errTrendCSV, l.line+1, l.max)
+		}
+	}
+	return n, err
 }
 
 // errTrendCSV is wrapped by every CSV problem; messages carry the line.
@@ -236,6 +310,9 @@ func readTrendCSV(in io.Reader) ([]trend.Series, error) {
 
 // csvError rewords encoding/csv's errors, which already carry the line.
 func csvError(err error) error {
+	if errors.Is(err, errTrendCSV) {
+		return err
+	}
 	var pe *csv.ParseError
 	if errors.As(err, &pe) {
 		return fmt.Errorf("%w: line %d: %v; want three comma-separated fields", errTrendCSV, pe.StartLine, pe.Err)

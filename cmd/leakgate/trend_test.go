@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -188,4 +190,43 @@ func mustRead(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+func TestTrend_ExtremeValuesKeepTheVerdictAndTheExitStatus(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("series,t,value\n")
+	for i := range 48 {
+		// From -1.7e308 to +1.7e308: its growth overflows to +Inf.
+		fmt.Fprintf(&b, "ramp,%d,%g\n", i*600, -1.7e308*(1-float64(i)/47)+1.7e308*(float64(i)/47))
+		fmt.Fprintf(&b, "flat,%d,%g\n", i*600, 8e307*float64(1+i%2))
+	}
+	p := filepath.Join(t.TempDir(), "extreme.csv")
+	os.WriteFile(p, []byte(b.String()), 0o600)
+
+	code, out, errOut := runCLI("trend", p, "--json")
+
+	if code != exitFindings {
+		t.Fatalf("exit %d, want 1 (the ramp leaks); stderr %q\n%s", code, errOut, out)
+	}
+	verdicts := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var l struct {
+			Series, Verdict string
+			Slope           any `json:"slope_per_hour"`
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("line %q is not JSON: %v", line, err)
+		}
+		verdicts[l.Series] = l.Verdict
+	}
+	if verdicts["ramp"] != "leak" || verdicts["flat"] == "leak" {
+		t.Errorf("verdicts %v, want the ramp a leak and the alternating series not", verdicts)
+	}
+}
+
+func TestJSONFloat_WritesWhatJSONCannotHoldAsAString(t *testing.T) {
+	b, err := json.Marshal([]jsonFloat{1.5, jsonFloat(math.Inf(1)), jsonFloat(math.Inf(-1)), jsonFloat(math.NaN())})
+	if err != nil || string(b) != `[1.5,"+Inf","-Inf","NaN"]` {
+		t.Errorf("got %s, %v", b, err)
+	}
 }

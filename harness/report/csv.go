@@ -34,7 +34,7 @@ func WriteCSV(w io.Writer, start time.Time, series []Series) error {
 		// The name cell as encoding/csv quotes it, with its comma; numbers
 		// never need quoting.
 		head.Reset()
-		cw.Write([]string{spreadsheetSafe(s.Subject), ""}) //nolint:errcheck // a bytes.Buffer does not fail
+		cw.Write([]string{spreadsheetSafe(clean(s.Subject)), ""}) //nolint:errcheck // a bytes.Buffer does not fail
 		cw.Flush()
 		name := bytes.TrimSuffix(head.Bytes(), []byte("\n"))
 		for j := range s.Len() {
@@ -55,6 +55,9 @@ func WriteCSV(w io.Writer, start time.Time, series []Series) error {
 	return nil
 }
 
+// The name cell is clean (control characters escaped, so a terminal
+// printing the CSV is safe) and spreadsheetSafe.
+//
 // spreadsheetSafe defuses CSV formula injection (a process can name itself
 // "=cmd|..."): cells starting with = + - @ or a tab/CR get an apostrophe.
 func spreadsheetSafe(s string) string {

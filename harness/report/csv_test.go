@@ -10,7 +10,7 @@ import (
 	"github.com/leakgate/leakgate/checks"
 )
 
-func TestWriteCSV_QuotesHostileNamesSoTheyReadBack(t *testing.T) {
+func TestWriteCSV_HostileNamesReadBackQuotedWithControlsEscaped(t *testing.T) {
 	names := []string{
 		"kmalloc-8192",
 		`a,b "quoted"`,
@@ -18,6 +18,7 @@ func TestWriteCSV_QuotesHostileNamesSoTheyReadBack(t *testing.T) {
 		"\xff\xfe not utf-8",
 		"=HYPERLINK(\"http://x\")",
 		"@sum",
+		"retitle\x1b]0;pwned\x07",
 	}
 	var ss []Series
 	for _, n := range names {
@@ -40,7 +41,9 @@ func TestWriteCSV_QuotesHostileNamesSoTheyReadBack(t *testing.T) {
 	if len(rows) != 1+2*len(names) {
 		t.Fatalf("%d rows, want %d", len(rows), 1+2*len(names))
 	}
-	want := []string{"kmalloc-8192", `a,b "quoted"`, "two\nlines", "\xff\xfe not utf-8", "'=HYPERLINK(\"http://x\")", "'@sum"}
+	// Control characters come out escaped (a terminal printing the CSV is
+	// safe), invalid UTF-8 as U+FFFD.
+	want := []string{"kmalloc-8192", `a,b "quoted"`, `two\nlines`, "\uFFFD\uFFFD not utf-8", "'=HYPERLINK(\"http://x\")", "'@sum", `retitle\x1b]0;pwned\a`}
 	for i, w := range want {
 		if got := rows[1+2*i][0]; got != w {
 			t.Errorf("name %d read back as %q, want %q", i, got, w)

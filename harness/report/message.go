@@ -51,6 +51,7 @@ func Message(r Run) string {
 		}
 	}
 	writeRunLine(&b, r)
+	writeRejudged(&b, r.Rejudged)
 	if r.RunDir != "" {
 		fmt.Fprintf(&b, "  evidence: %s\n", clean(filepath.Join(r.RunDir, "report.html")))
 	}
@@ -459,6 +460,29 @@ func writeRunLine(b *strings.Builder, r Run) {
 	}
 	if len(parts) > 0 {
 		b.WriteString("  run: " + strings.Join(parts, "; ") + "\n")
+	}
+}
+
+// maxMessageUnused bounds the unusable records and raws the message lists.
+const maxMessageUnused = 5
+
+// writeRejudged says which policy re-judged the run, what the soak recorded
+// and what of the folder could not be used.
+func writeRejudged(b *strings.Builder, rj *Rejudged) {
+	if rj == nil {
+		return
+	}
+	rec := clean(string(rj.RecordedVerdict))
+	if rj.RecordedError != "" {
+		rec += " (" + clean(rj.RecordedError) + ")"
+	}
+	fmt.Fprintf(b, "  re-judged under policy %s (%s); the soak recorded %s\n", clean(rj.PolicyDigest), clean(rj.PolicySource), rec)
+	for i, u := range rj.Unused {
+		if i == maxMessageUnused {
+			fmt.Fprintf(b, "  … and %d more unusable records in report.json\n", len(rj.Unused)-i)
+			break
+		}
+		fmt.Fprintf(b, "  not used: %s\n", clean(u))
 	}
 }
 

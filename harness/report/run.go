@@ -56,6 +56,26 @@ type Run struct {
 	Comparison string `json:"comparison,omitempty"`
 	// Meta holds free-form facts worth keeping (versions, config digest).
 	Meta map[string]string `json:"meta,omitempty"`
+	// Rejudged, when set, says this report is a re-judgement of a recorded
+	// run (leakgate analyze), not the soak's own verdict.
+	Rejudged *Rejudged `json:"rejudged,omitempty"`
+}
+
+// Rejudged is what a re-judgement adds to a report: which policy judged the
+// run, what the soak itself recorded, and what of the run folder could not
+// be used (a run judged on less than it recorded never passes silently).
+type Rejudged struct {
+	// PolicyDigest names the policy that judged (sha256 of its JSON,
+	// shortened); PolicySource says where it came from.
+	PolicyDigest string `json:"policy_digest"`
+	PolicySource string `json:"policy_source"`
+	// RecordedVerdict and RecordedError are run.json's status and error as
+	// the soak wrote them (status "running": the soak was interrupted).
+	RecordedVerdict verdict.Run `json:"recorded_verdict"`
+	RecordedError   string      `json:"recorded_error,omitempty"`
+	// Unused names every record and raw snapshot of the folder that could
+	// not be used, with the reason.
+	Unused []string `json:"unused,omitempty"`
 }
 
 // Series is one sampled signal: a slab cache's objects, a kmemleak
