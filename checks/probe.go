@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/leakgate/leakgate/checks/allocinfo"
 	"github.com/leakgate/leakgate/checks/verdict"
@@ -24,11 +25,12 @@ type ReclaimResult struct {
 }
 
 // reclaimable reports whether a finding is one the reclaim probe can
-// re-measure: a leak or suspect that grew, of a cause read by a fast source
-// (the probe's second read takes only those) in bytes.
+// re-measure: a leak or suspect that moved, of a source marked Reclaim, in
+// bytes (an aggregate such as SUnreclaim included: kmemleak's metadata for
+// reclaimable dentries is unreclaimable slab until the dentries go).
 func reclaimable(f Finding) bool {
 	src, ok := SourceOf(f.Kind)
-	return ok && src.Fast && src.Cause && src.Unit == "bytes" && f.GrowthBytes > 0 &&
+	return ok && src.Reclaim && src.Unit == "bytes" && f.GrowthBytes != 0 &&
 		(f.Verdict == verdict.Leak || f.Verdict == verdict.Suspect)
 }
 
@@ -65,16 +67,20 @@ func Reclaim(j Judgement, b *SeriesBuilder, after Sample, minGaveBack float64) [
 		subject string
 	}
 	last := map[key]float64{}
+	falls := map[key]bool{}
 	for _, s := range b.Series() {
 		if len(s.Values) > 0 {
 			last[key{s.Kind, s.Subject}] = s.Values[len(s.Values)-1]
+			falls[key{s.Kind, s.Subject}] = s.Decreasing
 		}
 	}
 	now := map[key]float64{}
+	read := map[Kind]bool{}
 	for _, src := range sources {
-		if !src.Fast || (src.Read != nil && !src.Read(&after)) {
+		if !src.Reclaim || (src.Read != nil && !src.Read(&after)) {
 			continue
 		}
+		read[src.Kind] = true
 		src.Points(&after, func(p Point) { now[key{src.Kind, p.Subject}] = p.Value })
 	}
 	var out []ReclaimResult
@@ -84,12 +90,17 @@ func Reclaim(j Judgement, b *SeriesBuilder, after Sample, minGaveBack float64) [
 		}
 		k := key{f.Kind, f.Subject}
 		lastBytes, ok := last[k]
-		if !ok {
+		if !ok || !read[f.Kind] {
 			continue
 		}
 		afterBytes := now[k] // absent after the reclaim: all of it came back
 		r := ReclaimResult{Kind: f.Kind, Subject: f.Subject, GrowthBytes: f.GrowthBytes, LastBytes: int64(lastBytes), AfterBytes: int64(afterBytes)}
-		r.GaveBack = (lastBytes - afterBytes) / float64(f.GrowthBytes)
+		moved := math.Abs(float64(f.GrowthBytes))
+		if falls[k] { // MemAvailable: what came back is a rise
+			r.GaveBack = (afterBytes - lastBytes) / moved
+		} else {
+			r.GaveBack = (lastBytes - afterBytes) / moved
+		}
 		r.Reclaimable = r.GaveBack >= minGaveBack
 		out = append(out, r)
 	}

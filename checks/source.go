@@ -35,6 +35,11 @@ type Source struct {
 	// Fast is true for cheap counters, worth reading more often than the
 	// heavy evidence (kmemleak scans, per-process smaps).
 	Fast bool
+	// Reclaim is true for memory the kernel may give back when asked
+	// (drop_caches, a cache's shrink): the end-of-run reclaim probe reads
+	// the source again and a flagged series that gave its growth back is
+	// reclaimable, not a leak.
+	Reclaim bool
 	// MinGrowthBytes and MinSlopeBytesPerHour are the default materiality
 	// floors of a RuleTrend source (Policy overrides them per kind).
 	MinGrowthBytes, MinSlopeBytesPerHour int64
@@ -124,7 +129,7 @@ func IsCause(kind Kind) bool {
 // sources is the registry. Each entry's functions are below it.
 var sources = []Source{
 	{
-		Kind: KindSlab, Noun: "slab cache", Unit: "bytes", Rule: RuleTrend, Cause: true, Fast: true,
+		Kind: KindSlab, Noun: "slab cache", Unit: "bytes", Rule: RuleTrend, Cause: true, Fast: true, Reclaim: true,
 		// 1 MiB of slab in 12 h is 60 MiB a month on a 128–512 MiB device;
 		// 16 KiB/h is 384 KiB a day.
 		MinGrowthBytes: 1 << 20, MinSlopeBytesPerHour: 16 << 10,
@@ -146,7 +151,7 @@ var sources = []Source{
 		Paths:      processPaths, Parse: parseProcesses, Points: processPoints,
 	},
 	{
-		Kind: KindVmalloc, Noun: "vmalloc caller", Unit: "bytes", Rule: RuleTrend, Cause: true, Fast: true,
+		Kind: KindVmalloc, Noun: "vmalloc caller", Unit: "bytes", Rule: RuleTrend, Cause: true, Fast: true, Reclaim: true,
 		MinGrowthBytes: 1 << 20, MinSlopeBytesPerHour: 16 << 10,
 		Paths: func(SampleOptions) []string { return []string{PathVmallocinfo} },
 		Parse: parseVmalloc, Points: vmallocPoints,
@@ -154,7 +159,7 @@ var sources = []Source{
 	{
 		// Page-level growth slab and kmemleak cannot see (pages, page
 		// fragments, page_pool, vmalloc), by call site; cheap to read.
-		Kind: KindAllocinfo, Noun: "allocation site", Unit: "bytes", Rule: RuleTrend, Cause: true, Fast: true,
+		Kind: KindAllocinfo, Noun: "allocation site", Unit: "bytes", Rule: RuleTrend, Cause: true, Fast: true, Reclaim: true,
 		MinGrowthBytes: 1 << 20, MinSlopeBytesPerHour: 16 << 10,
 		Paths: func(SampleOptions) []string { return []string{allocinfo.Path} },
 		Parse: parseAllocinfo, Points: allocinfoPoints,
@@ -164,20 +169,34 @@ var sources = []Source{
 	{
 		// The stack behind page-level growth, naming the driver when
 		// allocinfo names only a generic helper; debugfs, slow grid.
-		Kind: KindPageOwner, Noun: "page stack", Unit: "bytes", Rule: RuleTrend, Cause: true, Signature: true,
+		Kind: KindPageOwner, Noun: "page stack", Unit: "bytes", Rule: RuleTrend, Cause: true, Signature: true, Reclaim: true,
 		MinGrowthBytes: 1 << 20, MinSlopeBytesPerHour: 16 << 10,
 		Paths: func(SampleOptions) []string { return []string{pageowner.ShowStacksPath} },
 		Parse: parsePageStacks, Points: pageStackPoints,
 		Read: func(s *Sample) bool { return s.PageStacks != nil },
 	},
 	{
-		Kind: KindMeminfo, Noun: "meminfo", Unit: "bytes", Rule: RuleTrend, Fast: true,
+		Kind: KindMeminfo, Noun: "meminfo", Unit: "bytes", Rule: RuleTrend, Fast: true, Reclaim: true,
 		// Aggregates are noisier than any one cache: higher floors.
 		MinGrowthBytes: 4 << 20, MinSlopeBytesPerHour: 64 << 10,
 		Overview: []string{SubjectMemAvailable, SubjectSlab, SubjectSUnreclaim},
 		Paths:    func(SampleOptions) []string { return []string{PathMeminfo} },
 		Parse:    parseMeminfo, Points: meminfoPoints,
 	},
+}
+
+// ReclaimPaths is what the reclaim probe reads once the kernel was asked to
+// give memory back: every path of the sources marked Reclaim, as a fast
+// sample reads them (slabinfo without alloc_traces).
+func ReclaimPaths(opts SampleOptions) []string {
+	opts.Fast = true
+	paths := []string{PathBootID, PathUptime}
+	for _, src := range sources {
+		if src.Reclaim {
+			paths = append(paths, src.Paths(opts)...)
+		}
+	}
+	return paths
 }
 
 // ParseContext is what a source's parser sees of one snapshot.
@@ -477,8 +496,8 @@ func parsePageStacks(c *ParseContext, s *Sample) {
 // charted for context, never judged: they grow with what kmemleak tracks.
 func pageStackPoints(s *Sample, emit func(Point)) {
 	for _, st := range s.PageStacks {
-		emit(Point{Subject: st.Signature, Value: float64(st.Pages * pageowner.PageBytes), Culprit: st.Culprit, Frames: st.Frames,
-			Context: kmemleakOwn(st.Frames) || processMemory(st.Frames)})
+		emit(Point{Subject: st.Key(), Value: float64(st.Pages * pageowner.PageBytes), Culprit: st.Culprit, Frames: st.Frames,
+			Context: st.Bookkeeping != "" || kmemleakOwn(st.Frames) || processMemory(st.Frames)})
 	}
 }
 

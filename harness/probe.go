@@ -81,8 +81,7 @@ func (s *soak) reclaimProbe(ctx context.Context) bool {
 		return false
 	}
 	opts := sampleOptions(s.cfg.OwnModules)
-	opts.Fast = true
-	snap, err := s.tgt.ReadFiles(pctx, checks.SnapshotPaths(opts), remote.ReadOptions{})
+	snap, err := s.tgt.ReadFiles(pctx, checks.ReclaimPaths(opts), remote.ReadOptions{})
 	if err != nil {
 		probe.Note = fmt.Sprintf("read after reclaim: %v", err)
 		return false
@@ -94,7 +93,7 @@ func (s *soak) reclaimProbe(ctx context.Context) bool {
 	} else if _, err := s.st.writeRawAs(name, -1, at, snap); err != nil {
 		s.logf("reclaim probe: %v", err)
 	}
-	after := checks.ParseSnapshot(-1, at, snap.Files, snap.Errors, opts)
+	after := checks.ParseSnapshot(-1, at, snap.Files, snap.Errors, opts) // a full parse of what was read
 	probe.Results = checks.Reclaim(r.Judgement.Judgement, r.seriesBuilder(), after, minGaveBack)
 	for _, res := range probe.Results {
 		s.logf("reclaim probe: %s %s: %.0f %% of its growth came back (%d -> %d bytes)", res.Kind, res.Subject, 100*res.GaveBack, res.LastBytes, res.AfterBytes)

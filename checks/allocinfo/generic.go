@@ -55,6 +55,7 @@ var genericTable = []genericRule{
 	// The detector's own memory: kmemleak's object metadata grows with the
 	// objects it tracks, whatever the product does.
 	{`mm/kmemleak\.c`, `\w*`, "kmemleak's own metadata (the detector, not the product)"},
+	{`mm/page_owner\.c`, `\w*`, "page_owner's own stack records (the detector, not the product)"},
 }
 
 type compiledGenericRule struct {
