@@ -20,6 +20,10 @@ const (
 	KindProcess  Kind = "process"
 	KindMeminfo  Kind = "meminfo"
 	KindVmalloc  Kind = "vmalloc"
+	// KindAllocinfo is an allocation call site of /proc/allocinfo; KindPageOwner
+	// a page_owner allocation stack (show_stacks).
+	KindAllocinfo Kind = "allocinfo"
+	KindPageOwner Kind = "page_owner"
 )
 
 // Finding is one judged signal with its evidence, as the report shows it.
@@ -60,6 +64,9 @@ type Finding struct {
 	ObjectSizeBytes int64    `json:"object_size_bytes,omitempty"`
 	SizesBytes      []int64  `json:"sizes_bytes,omitempty"`
 	AllocCallers    []string `json:"alloc_callers,omitempty"`
+	// ExplainedBy are the causes behind an aggregate finding (meminfo), with
+	// their share of its growth.
+	ExplainedBy []Explanation `json:"explained_by,omitempty"`
 	// MergedWith are the other slab caches merged into this one (sysfs
 	// aliases): /proc/slabinfo counts them together under Subject.
 	MergedWith []string `json:"merged_with,omitempty"`

@@ -130,6 +130,7 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 		}
 		findings = kept
 	}
+	findings = diagnose(findings)
 	sortFindings(findings)
 	for _, f := range findings {
 		if f.Verdict == verdict.Leak {
@@ -171,7 +172,7 @@ func trendFinding(s Series, r trend.Result, pol Policy, opts JudgeOptions, memAv
 		SlopePerHour: r.SlopePerHour, SlopeLowPerHour: r.SlopeLow, SlopeHighPerHour: r.SlopeHigh,
 		P: r.PAdjusted, PRaw: r.P, Growth: r.Growth, GrowthBytes: int64(math.Round(r.FittedGrowth)),
 		Samples: r.N, Rising: r.Rising, Monotonic: r.Monotonic, Reason: r.Reason,
-		ObjectSizeBytes: s.ObjectSizeBytes, AllocCallers: s.AllocCallers,
+		ObjectSizeBytes: s.ObjectSizeBytes, AllocCallers: s.AllocCallers, Culprit: s.Culprit, Frames: s.Frames,
 	}
 	// Time to exhaustion at the slope's lower bound.
 	if r.SlopeLow > 0 && memAvail > 0 {
@@ -376,10 +377,12 @@ func verdictRank(v verdict.Finding) int {
 		return 0
 	case verdict.Suspect:
 		return 1
-	case verdict.Allowed:
+	case verdict.Reclaimable:
 		return 2
+	case verdict.Allowed:
+		return 3
 	}
-	return 3
+	return 4
 }
 
 func sortFindings(f []Finding) {
@@ -388,9 +391,50 @@ func sortFindings(f []Finding) {
 		if ra != rb {
 			return ra < rb
 		}
+		// The cause (a cache, a stack, a site, a process) before the
+		// aggregate symptom it explains (a meminfo figure).
+		if ca, cb := IsCause(f[a].Kind), IsCause(f[b].Kind); ca != cb {
+			return ca
+		}
 		if f[a].GrowthBytes != f[b].GrowthBytes {
 			return f[a].GrowthBytes > f[b].GrowthBytes
 		}
 		return f[a].Subject < f[b].Subject
 	})
+}
+
+// MergeEarly adds to a final judgement the leaks an early judgement of the
+// fast series found that the final one lacks, marked as such: the early
+// rule is stricter than the final one, so what it calls a leak is one, and
+// a run it stopped early keeps the findings that stopped it.
+func MergeEarly(final, early Judgement) Judgement {
+	leak := map[[2]string]bool{}
+	for _, f := range final.Findings {
+		if f.Verdict == verdict.Leak {
+			leak[[2]string{string(f.Kind), f.Subject}] = true
+		}
+	}
+	var added []Finding
+	for _, f := range early.Findings {
+		key := [2]string{string(f.Kind), f.Subject}
+		if f.Verdict != verdict.Leak || leak[key] {
+			continue
+		}
+		f.Reason = "on the fast counters: " + f.Reason
+		added = append(added, f)
+		leak[key] = true
+	}
+	if len(added) == 0 {
+		return final
+	}
+	kept := final.Findings[:0:0]
+	for _, f := range final.Findings {
+		if !leak[[2]string{string(f.Kind), f.Subject}] || f.Verdict == verdict.Leak {
+			kept = append(kept, f)
+		}
+	}
+	final.Findings = append(kept, added...)
+	sortFindings(final.Findings)
+	final.Verdict = verdict.Fail
+	return final
 }

@@ -40,6 +40,9 @@ type SampleOptions struct {
 	// 5.13; the file is ENOSYS without slub_debug=U). Names with '/', glob
 	// characters or spaces are skipped.
 	AllocCallsCaches []string
+	// Fast reads only the cheap counters (the sources marked Fast: slabinfo,
+	// meminfo, vmallocinfo), for a sample between the full ones.
+	Fast bool
 	// ReaderPID is the pid of the shell that read the snapshot on the target
 	// (remote.Snapshot.ReaderPID; 0 when unknown). That shell and its
 	// ancestors below the first child of init (the SSH server's per-connection
@@ -54,6 +57,9 @@ type SampleOptions struct {
 func SnapshotPaths(opts SampleOptions) []string {
 	paths := []string{PathBootID, PathUptime}
 	for _, src := range sources {
+		if opts.Fast && !src.Fast {
+			continue
+		}
 		paths = append(paths, src.Paths(opts)...)
 	}
 	return paths
@@ -88,7 +94,7 @@ func NewSample(index int, at time.Time, files map[string][]byte, opts SampleOpti
 // mm), of the observer's processes, of processes that exited between the
 // listing and the read, and alloc_traces globs that matched no cache.
 func ParseSnapshot(index int, at time.Time, files map[string][]byte, readErrs map[string]string, opts SampleOptions) Sample {
-	s := Sample{Index: index, At: at, Errors: map[string]string{}}
+	s := Sample{Index: index, At: at, Fast: opts.Fast, Errors: map[string]string{}}
 	c := &ParseContext{Files: files, Opts: opts, s: &s}
 	if b, ok := c.File(PathBootID); ok {
 		s.BootID = ParseBootID(b)
@@ -102,6 +108,9 @@ func ParseSnapshot(index int, at time.Time, files map[string][]byte, readErrs ma
 		c.Fail(PathUptime, err)
 	}
 	for _, src := range sources {
+		if opts.Fast && !src.Fast {
+			continue
+		}
 		src.Parse(c, &s)
 	}
 	for p, e := range readErrs {

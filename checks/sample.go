@@ -3,8 +3,10 @@ package checks
 import (
 	"time"
 
+	"github.com/leakgate/leakgate/checks/allocinfo"
 	"github.com/leakgate/leakgate/checks/kmemleak"
 	"github.com/leakgate/leakgate/checks/meminfo"
+	"github.com/leakgate/leakgate/checks/pageowner"
 	"github.com/leakgate/leakgate/checks/procmem"
 	"github.com/leakgate/leakgate/checks/slab"
 )
@@ -15,8 +17,11 @@ type Sample struct {
 	At     time.Time     `json:"at"`
 	BootID string        `json:"boot_id"`
 	Uptime time.Duration `json:"uptime_ns"`
-	Slabs  []slab.Cache  `json:"slabs,omitempty"`
-	Mem    meminfo.Info  `json:"meminfo,omitempty"`
+	// Fast marks a sample of the cheap counters only (SampleOptions.Fast),
+	// taken between the full samples.
+	Fast  bool         `json:"fast,omitempty"`
+	Slabs []slab.Cache `json:"slabs,omitempty"`
+	Mem   meminfo.Info `json:"meminfo,omitempty"`
 	// UnaccountedBytes is the meminfo residual no counter explains.
 	UnaccountedBytes int64 `json:"unaccounted_bytes"`
 	// Leaks are the kmemleak report's groups, cumulative since boot.
@@ -28,6 +33,12 @@ type Sample struct {
 	UnaccountedCaveats []string `json:"unaccounted_caveats,omitempty"`
 	// Vmalloc is /proc/vmallocinfo's vmalloc pages per caller, largest first.
 	Vmalloc []meminfo.VmallocCaller `json:"vmalloc,omitempty"`
+	// Allocinfo are /proc/allocinfo's call sites that hold at least
+	// AllocinfoMinBytes (Linux ≥ 6.10 with CONFIG_MEM_ALLOC_PROFILING).
+	Allocinfo []allocinfo.Site `json:"allocinfo,omitempty"`
+	// PageStacks are page_owner's allocation stacks with their outstanding
+	// pages (show_stacks, at least count_threshold pages each).
+	PageStacks []pageowner.Stack `json:"page_stacks,omitempty"`
 	// LeakObjects counts every kmemleak object in the report, grouped or not.
 	LeakObjects int `json:"kmemleak_objects"`
 	// AllocSites are the allocation sites per slab cache (slab_debug=U caches).

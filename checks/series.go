@@ -87,6 +87,8 @@ type SeriesBuilder struct {
 	// sets holds one set of series per source, in Sources order.
 	sets []seriesSet
 
+	// fastOnly keeps only the sources marked Fast (NewFastSeriesBuilder).
+	fastOnly              bool
 	added                 int
 	prevAt                time.Time
 	prevIndex             int
@@ -97,6 +99,15 @@ type SeriesBuilder struct {
 	allBoots              bool
 	lastMemAvailableBytes float64
 	lastSlabs             []slab.Cache
+}
+
+// NewFastSeriesBuilder returns an empty builder that keeps only the fast
+// sources' series, from full and fast samples alike: the early test's view
+// of a run sampled at two rates.
+func NewFastSeriesBuilder() *SeriesBuilder {
+	b := NewSeriesBuilder()
+	b.fastOnly = true
+	return b
 }
 
 // NewSeriesBuilder returns an empty builder.
@@ -287,6 +298,9 @@ func (set *seriesSet) get(key string, init func() Series) *partial {
 // a subject the sample lacks drops to zero, and ConsecutiveScans counts the
 // samples, up to the last, that held it.
 func (b *SeriesBuilder) addSource(src *Source, set *seriesSet, s *Sample, at int) {
+	if (s.Fast || b.fastOnly) && !src.Fast {
+		return // a fast sample did not read it, or the builder does not keep it
+	}
 	if src.Read != nil && !src.Read(s) {
 		return
 	}

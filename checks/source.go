@@ -5,8 +5,10 @@ import (
 	"path"
 	"strings"
 
+	"github.com/leakgate/leakgate/checks/allocinfo"
 	"github.com/leakgate/leakgate/checks/kmemleak"
 	"github.com/leakgate/leakgate/checks/meminfo"
+	"github.com/leakgate/leakgate/checks/pageowner"
 	"github.com/leakgate/leakgate/checks/slab"
 )
 
@@ -41,6 +43,9 @@ type Source struct {
 	TopGrowers bool
 	// Overview lists subjects always charted in the report's overview.
 	Overview []string
+	// Signature marks subjects that are backtrace signatures (a 16-hex
+	// digest, then frames): messages name them by the digest and culprit.
+	Signature bool
 
 	// Paths lists the target paths and globs one sample reads.
 	Paths func(opts SampleOptions) []string
@@ -127,7 +132,7 @@ var sources = []Source{
 		Paths:      slabPaths, Parse: parseSlab, Points: slabPoints,
 	},
 	{
-		Kind: KindKmemleak, Noun: "kmemleak signature", Unit: "objects", Rule: RuleScans, Cause: true,
+		Kind: KindKmemleak, Noun: "kmemleak signature", Unit: "objects", Rule: RuleScans, Cause: true, Signature: true,
 		Paths: func(SampleOptions) []string { return []string{PathKmemleak} },
 		Parse: parseKmemleak, Points: kmemleakPoints, ZeroWhenAbsent: true,
 		// A report that failed to read says nothing about which objects
@@ -145,6 +150,25 @@ var sources = []Source{
 		MinGrowthBytes: 1 << 20, MinSlopeBytesPerHour: 16 << 10,
 		Paths: func(SampleOptions) []string { return []string{PathVmallocinfo} },
 		Parse: parseVmalloc, Points: vmallocPoints,
+	},
+	{
+		// Page-level growth slab and kmemleak cannot see (pages, page
+		// fragments, page_pool, vmalloc), by call site; cheap to read.
+		Kind: KindAllocinfo, Noun: "allocation site", Unit: "bytes", Rule: RuleTrend, Cause: true, Fast: true,
+		MinGrowthBytes: 1 << 20, MinSlopeBytesPerHour: 16 << 10,
+		Paths: func(SampleOptions) []string { return []string{allocinfo.Path} },
+		Parse: parseAllocinfo, Points: allocinfoPoints,
+		// Absent on kernels before 6.10 or without the option: not an error.
+		Read: func(s *Sample) bool { return s.Allocinfo != nil },
+	},
+	{
+		// The stack behind page-level growth, naming the driver when
+		// allocinfo names only a generic helper; debugfs, slow grid.
+		Kind: KindPageOwner, Noun: "page stack", Unit: "bytes", Rule: RuleTrend, Cause: true, Signature: true,
+		MinGrowthBytes: 1 << 20, MinSlopeBytesPerHour: 16 << 10,
+		Paths: func(SampleOptions) []string { return []string{pageowner.ShowStacksPath} },
+		Parse: parsePageStacks, Points: pageStackPoints,
+		Read: func(s *Sample) bool { return s.PageStacks != nil },
 	},
 	{
 		Kind: KindMeminfo, Noun: "meminfo", Unit: "bytes", Rule: RuleTrend, Fast: true,
@@ -379,5 +403,67 @@ func meminfoPoints(s *Sample, emit func(Point)) {
 	}
 	if v, ok := s.Mem["Slab"]; ok {
 		emit(Point{Subject: SubjectSlab, Value: float64(v), Context: true})
+	}
+}
+
+// ---- allocinfo -----------------------------------------------------------
+
+// AllocinfoMinBytes is the smallest call site followed: a kernel has
+// thousands of sites, most of a few KiB; a leak's site crosses 64 KiB long
+// before it reaches the 1 MiB floor, and its series starts there.
+const AllocinfoMinBytes = 64 << 10
+
+func parseAllocinfo(c *ParseContext, s *Sample) {
+	b, ok := c.Files[allocinfo.Path]
+	if !ok {
+		// Kernels before 6.10 have no allocinfo: not worth an error a sample.
+		c.IgnoreReadErrors(func(p string) bool { return p == allocinfo.Path })
+		return
+	}
+	info, err := allocinfo.Parse(b)
+	c.Fail(allocinfo.Path, err)
+	if info == nil {
+		return
+	}
+	kept := make([]allocinfo.Site, 0, 64)
+	for _, site := range allocinfo.Merge(info.Sites) {
+		if site.Bytes >= AllocinfoMinBytes {
+			kept = append(kept, site)
+		}
+	}
+	s.Allocinfo = kept
+}
+
+func allocinfoPoints(s *Sample, emit func(Point)) {
+	for _, site := range s.Allocinfo {
+		emit(Point{Subject: site.Key(), Value: float64(site.Bytes), AllocCallers: []string{site.Func}})
+	}
+}
+
+// ---- page_owner stacks ---------------------------------------------------
+
+func parsePageStacks(c *ParseContext, s *Sample) {
+	b, ok := c.Files[pageowner.ShowStacksPath]
+	if !ok {
+		// Without page_owner=on (or before 6.10) there is no show_stacks.
+		c.IgnoreReadErrors(func(p string) bool { return p == pageowner.ShowStacksPath })
+		return
+	}
+	rep, err := pageowner.Parse(b, c.Opts.OwnModules)
+	c.Fail(pageowner.ShowStacksPath, err)
+	if rep == nil {
+		return
+	}
+	s.PageStacks = pageowner.Merge(rep.Stacks)
+	if s.PageStacks == nil {
+		s.PageStacks = []pageowner.Stack{}
+	}
+}
+
+// pageStackPoints is each stack's outstanding pages in bytes (base pages of
+// pageowner.PageBytes).
+func pageStackPoints(s *Sample, emit func(Point)) {
+	for _, st := range s.PageStacks {
+		emit(Point{Subject: st.Signature, Value: float64(st.Pages * pageowner.PageBytes), Culprit: st.Culprit, Frames: st.Frames})
 	}
 }

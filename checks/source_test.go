@@ -117,7 +117,7 @@ func TestJudge_OKCountsOnlySeriesWithoutAFinding(t *testing.T) {
 
 func TestPolicy_FloorsOfAnUnknownKindAreRefused(t *testing.T) {
 	_, err := LoadPolicy([]byte("min_growth_bytes: {slabs: 1048576}\n"), DefaultPolicy())
-	if err == nil || !strings.Contains(err.Error(), "min_growth_bytes.slabs") || !strings.Contains(err.Error(), "slab, process, vmalloc, meminfo") {
+	if err == nil || !strings.Contains(err.Error(), "min_growth_bytes.slabs") || !strings.Contains(err.Error(), "slab, process, vmalloc, allocinfo, page_owner, meminfo") {
 		t.Fatalf("err %v, want the unknown kind named with the known ones", err)
 	}
 	base := DefaultPolicy()

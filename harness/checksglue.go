@@ -150,7 +150,7 @@ var remoteRunSmall = remote.RunOptions{MaxOutputBytes: 1 << 20}
 
 // evaluateFacts turns probed facts into the preflight answer via kconfig.
 func evaluateFacts(f targetFacts) PreflightResult {
-	p := PreflightResult{Kernel: f.Kernel, ConfigSource: f.ConfigSource, ConfigDigest: digest(f.Config), Notes: f.Notes, MountedDebugfs: f.MountedDebugfs}
+	p := PreflightResult{Kernel: f.Kernel, ConfigSource: f.ConfigSource, ConfigDigest: digest(f.Config), Notes: f.Notes, MountedDebugfs: f.MountedDebugfs, CountThreshold: f.CountThreshold}
 	facts := kconfig.Facts{
 		ConfigSource:       f.ConfigSource,
 		KernelRelease:      f.Kernel,
@@ -162,6 +162,9 @@ func evaluateFacts(f targetFacts) PreflightResult {
 		StoreUserCaches:    f.StoreUser,
 		SlabCaches:         f.SlabCaches,
 		MergedCaches:       max(f.MergedCaches, 0),
+		AllocinfoReadable:  f.AllocinfoReadable,
+		MemProfiling:       f.MemProfiling,
+		PageOwnerStacks:    f.PageOwnerStacks,
 	}
 	if f.Config != nil {
 		cfg, err := kconfig.Parse(f.Config)

@@ -19,6 +19,13 @@ type Flags struct {
 	ProfilePath string
 	// Duration, Interval and Warmup override the profile (defaults 12h, 10m, 0).
 	Duration, Interval, Warmup time.Duration
+	// ReclaimProbe runs the end-of-run reclaim probe (--reclaim-probe, default
+	// true); ReloadProbe the reload probe of the profile's reload_modules
+	// (--reload-probe, default true).
+	ReclaimProbe, ReloadProbe bool
+	// FastInterval spaces samples of the cheap counters between the full
+	// ones (--fast-interval, default 1m; 0 or not below --interval: off).
+	FastInterval time.Duration
 	// Out is the root of run folders (--out, default out/wifi_soak).
 	Out string
 	// OwnModules are modules or symbol prefixes blamed first (--own-modules a,b).
@@ -48,6 +55,9 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.StringVar(&f.ProfilePath, "profile", "", "profile YAML: workloads, timing, policy and allowlists for a kind of rig")
 	fs.DurationVar(&f.Duration, "duration", DefaultDuration, "how long to soak after the baseline (overrides the profile when given)")
 	fs.DurationVar(&f.Interval, "interval", DefaultInterval, "time between samples (overrides the profile when given)")
+	fs.DurationVar(&f.FastInterval, "fast-interval", DefaultFastInterval, "time between samples of the cheap counters (slabinfo, meminfo, vmallocinfo) between full samples, for an early verdict; 0 turns it off (overrides the profile when given)")
+	fs.BoolVar(&f.ReclaimProbe, "reclaim-probe", true, "after the last sample, drop clean caches and shrink each flagged slab cache, then read once more: a cache that gives its growth back is reported as reclaimable, not as a leak")
+	fs.BoolVar(&f.ReloadProbe, "reload-probe", true, "after the last sample, unload and load again the profile's reload_modules, recording the memory that came back and every call site the kernel reports still held at unload (a leak)")
 	fs.DurationVar(&f.Warmup, "warmup", 0, "start of the soak the judge discounts (caches filling); overrides the profile when given")
 	fs.StringVar(&f.Out, "out", DefaultOutDir, "folder where run folders are created")
 	fs.Func("own-modules", "comma-separated modules or symbol prefixes whose frames are blamed first (adds to the profile's)", func(v string) error {
@@ -137,6 +147,12 @@ func (f *Flags) validate() error {
 		if !set["warmup"] && p.Warmup > 0 {
 			f.Warmup = p.Warmup
 		}
+		if !set["fast-interval"] && p.FastInterval > 0 {
+			f.FastInterval = p.FastInterval
+		}
+	}
+	if f.FastInterval < 0 || (f.FastInterval > 0 && f.FastInterval < time.Second) {
+		errs = append(errs, fmt.Errorf("--fast-interval %s must be 0 (off) or at least 1s", f.FastInterval))
 	}
 	switch {
 	case f.Duration <= 0:
@@ -167,16 +183,19 @@ func (f *Flags) validate() error {
 // Config turns validated flags and a connected target into a soak Config.
 func (f *Flags) Config(tgt remote.Target) Config {
 	cfg := Config{
-		Target:     tgt,
-		TargetName: f.Target,
-		TargetHost: TargetHost(f.Target),
-		Profile:    f.Profile,
-		Duration:   f.Duration,
-		Interval:   f.Interval,
-		Warmup:     f.Warmup,
-		OutDir:     f.Out,
-		Policy:     f.Policy,
-		SecretEnv:  []string{f.PasswordEnv, f.PassphraseEnv},
+		Target:         tgt,
+		TargetName:     f.Target,
+		TargetHost:     TargetHost(f.Target),
+		Profile:        f.Profile,
+		Duration:       f.Duration,
+		Interval:       f.Interval,
+		Warmup:         f.Warmup,
+		OutDir:         f.Out,
+		FastInterval:   f.FastInterval,
+		NoReclaimProbe: !f.ReclaimProbe,
+		NoReloadProbe:  !f.ReloadProbe,
+		Policy:         f.Policy,
+		SecretEnv:      []string{f.PasswordEnv, f.PassphraseEnv},
 	}
 	if f.Profile != nil {
 		cfg.OwnModules = append(cfg.OwnModules, f.Profile.OwnModules...)

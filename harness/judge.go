@@ -42,7 +42,16 @@ func (r *Run) judge(final bool) (bool, string) {
 		d := DefaultPolicy()
 		pol = &d
 	}
-	r.Judgement = Judgement{r.seriesBuilder().Judge(*pol, checks.JudgeOptions{Final: final})}
+	j := r.mergeEarly(r.seriesBuilder().Judge(*pol, checks.JudgeOptions{Final: final}), *pol)
+	if final && r.Meta.Reclaim != nil {
+		j = checks.ApplyReclaim(j, r.Meta.Reclaim.Results)
+	}
+	if final {
+		for _, m := range r.Meta.Reload {
+			j = checks.ApplyUnload(j, m.Held)
+		}
+	}
+	r.Judgement = Judgement{j}
 	nameMerged(r.Judgement.Judgement.Findings, r.Meta.SlabAliases)
 	if !final && r.Judgement.Failed() {
 		return true, r.Judgement.Summary()

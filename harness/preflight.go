@@ -8,10 +8,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/leakgate/leakgate/checks/allocinfo"
 	"github.com/leakgate/leakgate/checks/kconfig"
+	"github.com/leakgate/leakgate/checks/pageowner"
 	"github.com/leakgate/leakgate/harness/report"
 	"github.com/leakgate/leakgate/remote"
 )
@@ -34,6 +37,9 @@ type PreflightResult struct {
 	// RestoreTarget undoes both.
 	MountedDebugfs  bool `json:"mounted_debugfs,omitempty"`
 	StoppedAutoScan bool `json:"stopped_auto_scan,omitempty"`
+	// CountThreshold is page_owner's count_threshold before the preflight
+	// raised it ("" when it did not); RestoreTarget writes it back.
+	CountThreshold string `json:"count_threshold,omitempty"`
 }
 
 // Summary is one line naming the failed checks and their remediation.
@@ -84,6 +90,9 @@ func RestoreTarget(ctx context.Context, tgt remote.Target, pf PreflightResult) [
 	if pf.StoppedAutoScan {
 		do("turned kmemleak's automatic scan back on (scan=on)", "sh", "-c", scanScript, "sh", "scan=on", kmemleakPath)
 	}
+	if pf.CountThreshold != "" {
+		do("put page_owner's count_threshold back to "+pf.CountThreshold, "sh", "-c", `echo "$1" > "$2"`, "sh", pf.CountThreshold, pageowner.CountThresholdPath)
+	}
 	if pf.MountedDebugfs {
 		do("unmounted debugfs from "+debugfsPath+" (the preflight had mounted it)", "sh", "-c", `umount "$1" 2>&1`, "sh", debugfsPath)
 	}
@@ -125,11 +134,18 @@ type targetFacts struct {
 	MountedDebugfs bool
 	KmemleakFile   bool
 	ScanOffError   string // "" when the write succeeded
-	SlabinfoError  string // "" when readable
-	StoreUser      int    // caches with store_user = 1
-	SlabCaches     int    // caches in /proc/slabinfo
-	MergedCaches   int    // -1 when unknown
-	Notes          []string
+	// The page-level sources: see kconfig.Facts. CountThreshold is
+	// page_owner's count_threshold before the preflight raised it ("" when
+	// it did not).
+	AllocinfoReadable bool
+	MemProfiling      string
+	PageOwnerStacks   bool
+	CountThreshold    string
+	SlabinfoError     string // "" when readable
+	StoreUser         int    // caches with store_user = 1
+	SlabCaches        int    // caches in /proc/slabinfo
+	MergedCaches      int    // -1 when unknown
+	Notes             []string
 }
 
 // probeTimeout bounds each preflight command.
@@ -227,7 +243,43 @@ func prepareTarget(ctx context.Context, tgt remote.Target) (targetFacts, error) 
 			f.ScanOffError = fmt.Sprintf("exit status %d", res.ExitStatus)
 		}
 	}
+	if err := preparePageLevel(ctx, tgt, &f, run); err != nil {
+		return f, err
+	}
 	return f, nil
+}
+
+// preparePageLevel reads whether the page-level sources can be sampled
+// (/proc/allocinfo and its sysctl; page_owner_stacks in debugfs) and raises
+// page_owner's count_threshold to pageowner.DefaultCountThreshold, so that
+// show_stacks lists the few stacks holding real memory rather than every
+// stack the kernel ever saw (RestoreTarget puts the old value back).
+func preparePageLevel(ctx context.Context, tgt remote.Target, f *targetFacts, run func(argv ...string) (remote.Result, error)) error {
+	snap, err := readProbeFiles(ctx, tgt, []string{allocinfo.Path, allocinfo.SysctlPath, pageowner.CountThresholdPath})
+	if err != nil {
+		return err
+	}
+	_, f.AllocinfoReadable = snap.Files[allocinfo.Path]
+	f.MemProfiling = strings.TrimSpace(string(snap.Files[allocinfo.SysctlPath]))
+	old, ok := snap.Files[pageowner.CountThresholdPath]
+	f.PageOwnerStacks = ok
+	if !ok {
+		return nil
+	}
+	prev := strings.TrimSpace(string(old))
+	if n, err := strconv.Atoi(prev); err == nil && n >= pageowner.DefaultCountThreshold {
+		return nil
+	}
+	want := strconv.Itoa(pageowner.DefaultCountThreshold)
+	res, err := run("sh", "-c", `echo "$1" > "$2"`, "sh", want, pageowner.CountThresholdPath)
+	if err != nil {
+		return fmt.Errorf("write %s on %s: %w", pageowner.CountThresholdPath, tgt.Name(), err)
+	}
+	if res.ExitStatus == 0 {
+		f.CountThreshold = prev
+		f.Notes = append(f.Notes, fmt.Sprintf("set %s to %s (was %s) so show_stacks lists only stacks holding at least %s pages", pageowner.CountThresholdPath, want, prev, want))
+	}
+	return nil
 }
 
 func readProbeFiles(ctx context.Context, tgt remote.Target, paths []string) (*remote.Snapshot, error) {

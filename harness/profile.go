@@ -19,14 +19,34 @@ type Profile struct {
 	Name        string        `yaml:"name" json:"name"`
 	Description string        `yaml:"description,omitempty" json:"description,omitempty"`
 	Interval    time.Duration `yaml:"interval,omitempty" json:"interval_ns,omitempty"`
-	Duration    time.Duration `yaml:"duration,omitempty" json:"duration_ns,omitempty"`
-	Warmup      time.Duration `yaml:"warmup,omitempty" json:"warmup_ns,omitempty"`
-	OwnModules  []string      `yaml:"own_modules,omitempty" json:"own_modules,omitempty"`
-	Workloads   []Workload    `yaml:"workloads,omitempty" json:"workloads,omitempty"`
+	// FastInterval spaces the samples of cheap counters between full ones
+	// (Config.FastInterval; 0 leaves it to the flags).
+	FastInterval time.Duration `yaml:"fast_interval,omitempty" json:"fast_interval_ns,omitempty"`
+	Duration     time.Duration `yaml:"duration,omitempty" json:"duration_ns,omitempty"`
+	Warmup       time.Duration `yaml:"warmup,omitempty" json:"warmup_ns,omitempty"`
+	OwnModules   []string      `yaml:"own_modules,omitempty" json:"own_modules,omitempty"`
+	Workloads    []Workload    `yaml:"workloads,omitempty" json:"workloads,omitempty"`
 	// Policy holds overrides of checks.Policy, kept as YAML so the checks
 	// package decides what they mean.
 	Policy yaml.Node    `yaml:"policy,omitempty" json:"-"`
 	Allow  []AllowEntry `yaml:"allow,omitempty" json:"allow,omitempty"`
+	// ReloadModules are the rig's own driver modules the end-of-run reload
+	// probe unloads and loads again (see ReloadModule).
+	ReloadModules []ReloadModule `yaml:"reload_modules,omitempty" json:"reload_modules,omitempty"`
+}
+
+// ReloadModule says how to unload and load one of the rig's driver modules
+// on the target: Unload stops what holds the module and removes it (e.g.
+// ["sh", "-c", "killall wlansimd; rmmod wlansim"]), Load puts it back with
+// its parameters and restarts its users. Each is an argv run without a
+// shell unless it names one. The kernel's report of what the module still
+// held at unload is read from Log's output.
+type ReloadModule struct {
+	Module string   `yaml:"module" json:"module"`
+	Unload []string `yaml:"unload" json:"unload"`
+	Load   []string `yaml:"load" json:"load"`
+	// Log prints the kernel log (default ["dmesg"]).
+	Log []string `yaml:"log,omitempty" json:"log,omitempty"`
 }
 
 // Workload is one command run during a soak: in the background for the whole
@@ -102,7 +122,7 @@ func ParseProfile(data []byte) (*Profile, error) {
 
 // Validate checks the profile for values the soak cannot honour.
 func (p *Profile) Validate() error {
-	if p.Interval < 0 || p.Duration < 0 || p.Warmup < 0 {
+	if p.Interval < 0 || p.Duration < 0 || p.Warmup < 0 || p.FastInterval < 0 {
 		return errors.New("interval, duration and warmup must not be negative")
 	}
 	seen := map[string]bool{}
@@ -117,6 +137,11 @@ func (p *Profile) Validate() error {
 		seen[w.Name] = true
 		if err := w.validate(); err != nil {
 			return fmt.Errorf("workload %q: %w", w.Name, err)
+		}
+	}
+	for i, m := range p.ReloadModules {
+		if !workloadName.MatchString(m.Module) || len(m.Unload) == 0 || len(m.Load) == 0 {
+			return fmt.Errorf("reload_modules %d: module (a module name), unload and load (argv lists) are required", i)
 		}
 	}
 	for i, a := range p.Allow {

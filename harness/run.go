@@ -40,8 +40,16 @@ type Run struct {
 	// Interrupted is true for a folder whose soak never finished.
 	Interrupted bool
 
+	// FastSamples counts the samples of the fast grid (raw/fast).
+	FastSamples int
+
 	step   string
 	points *checks.SeriesBuilder
+	// fast holds the fast sources' series from full and fast samples alike
+	// (nil when the run has no fast grid); fastLoad feeds a loaded run's
+	// fast raws in time order with its full samples.
+	fast     *checks.SeriesBuilder
+	fastLoad *fastLoader
 	// observer is every distinct long-lived observer process seen (the
 	// SSH session; a reconnect adds one), without the per-sample shell.
 	observer []checks.ObserverProcess
@@ -66,6 +74,12 @@ type SampleInfo struct {
 func (r *Run) addSample(smp checks.Sample) {
 	if r.points == nil {
 		r.points = checks.NewSeriesBuilder()
+	}
+	if r.fast != nil {
+		if r.fastLoad != nil {
+			r.fastLoad.feedBefore(smp.At, r)
+		}
+		r.fast.Add(smp)
 	}
 	r.points.Add(smp)
 	r.noteObserver(smp.Observer)
@@ -109,7 +123,9 @@ type RunMeta struct {
 	Versions   map[string]string `json:"versions,omitempty"`
 	Duration   time.Duration     `json:"duration_ns"`
 	Interval   time.Duration     `json:"interval_ns"`
-	Warmup     time.Duration     `json:"warmup_ns,omitempty"`
+	// FastInterval is the fast grid's spacing (0: no fast grid).
+	FastInterval time.Duration `json:"fast_interval_ns,omitempty"`
+	Warmup       time.Duration `json:"warmup_ns,omitempty"`
 	// PlannedSamples is how many samples after the baseline were planned.
 	PlannedSamples int       `json:"planned_samples"`
 	Started        time.Time `json:"started"`
@@ -123,6 +139,12 @@ type RunMeta struct {
 	// SlabAliases maps a slab cache to the caches merged with it, read from
 	// /sys/kernel/slab at the baseline (empty when merging is off).
 	SlabAliases map[string][]string `json:"slab_aliases,omitempty"`
+	// Reclaim is what the end-of-run reclaim probe did and saw (nil when it
+	// did not run); a re-judgement applies the same results.
+	Reclaim *ReclaimProbe `json:"reclaim_probe,omitempty"`
+	// Reload is what the end-of-run reload probe did and saw (nil when it
+	// did not run).
+	Reload []ModuleReload `json:"reload_probe,omitempty"`
 	// PreflightNotes say what the preflight did to the target (mounting
 	// debugfs) and what the soak restored at its end.
 	PreflightNotes []string `json:"preflight_notes,omitempty"`
@@ -180,6 +202,13 @@ func LoadRun(dir string) (*Run, error) {
 	})
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
+	}
+	if r.fastLoad, err = newFastLoader(dir, r.Meta.OwnModules); err != nil {
+		return nil, err
+	}
+	if r.fastLoad != nil {
+		r.fast = checks.NewFastSeriesBuilder()
+		defer func() { r.fastLoad.feedBefore(time.Time{}, r); r.fastLoad = nil }()
 	}
 	var lines *os.File
 	if f, err := os.Open(samplesPath); err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
@@ -19,6 +20,7 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 	r := s.rec
 	planned := cfg.PlannedSamples()
 	sched := newSchedule(periodicWorkloads(s.workloads()), baseAt)
+	s.fast = newFastGrid(cfg, baseAt)
 	var lastEarly time.Time
 	for i := 1; i <= planned; i++ {
 		due := baseAt.Add(time.Duration(i) * cfg.Interval)
@@ -60,6 +62,7 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 			if stop, why := r.judge(false); stop {
 				// The findings and the sample count say it all; Error is for broken runs.
 				s.fail(verdict.Fail, "")
+				s.stoppedEarly = true
 				s.logf("ended early at sample %d of %d: %s", i, planned, why)
 				s.reportProgress(i, planned)
 				break
@@ -68,7 +71,7 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 		s.reportProgress(i, planned)
 	}
 	if r.Meta.Status == verdict.Running || r.Meta.Status == verdict.Fail {
-		s.finish()
+		s.finish(ctx)
 		return
 	}
 	// An interrupted or broken run still gets judged on what it has, for the report.
@@ -84,10 +87,31 @@ func earlyJudgeEvery(interval time.Duration) time.Duration {
 }
 
 // finish gives the final verdict on a run that took its samples.
-func (s *soak) finish() {
+func (s *soak) finish(ctx context.Context) {
 	r := s.rec
 	r.judge(true)
-	if r.Meta.Status != verdict.Running {
+	if r.Meta.Status != verdict.Running && !s.stoppedEarly {
+		return
+	}
+	reclaimed := s.reclaimProbe(ctx)
+	if reclaimed || s.reloadProbe(ctx) {
+		r.judge(true)
+	}
+	if s.stoppedEarly {
+		if !r.Judgement.Failed() {
+			// What stopped the run gave its memory back: it was a cache. The
+			// soak did not run its length, so it cannot pass.
+			r.Meta.Status = verdict.Error
+			var gave []string
+			if r.Meta.Reclaim != nil {
+				for _, res := range r.Meta.Reclaim.Results {
+					if res.Reclaimable {
+						gave = append(gave, res.Subject)
+					}
+				}
+			}
+			r.Meta.Error = fmt.Sprintf("the soak stopped early after %d samples for growth the reclaim probe then found reclaimable (%s); it did not run its full length, so it cannot pass: allow the cache in the profile or run it again", len(r.Samples), strings.Join(gave, ", "))
+		}
 		return
 	}
 	if r.Judgement.Failed() {
@@ -120,10 +144,24 @@ func (s *soak) waitUntil(ctx context.Context, due time.Time, wl *workloadSet, sc
 		if ok && at.Before(next) {
 			next = at
 		}
+		fastAt, fastOK := s.fast.due(due)
+		if fastOK && fastAt.Before(next) {
+			next = fastAt
+		}
 		if !now.Before(next) {
 			if ok && !at.After(now) {
 				sched.advance(w)
 				wl.runPeriodic(ctx, w)
+				continue
+			}
+			if fastOK && !fastAt.After(now) {
+				s.fast.advance(now)
+				if stop, why := s.fastSample(ctx); stop {
+					s.fail(verdict.Fail, "")
+					s.stoppedEarly = true
+					s.logf("ended early after fast sample %d: %s", s.fast.taken, why)
+					return false
+				}
 				continue
 			}
 			return true

@@ -54,6 +54,12 @@ type scenario struct {
 	// exist at sample n; slabExtra the extra active objects per cache.
 	leakObjects func(n int) int
 	slabExtra   func(n int) map[string]int64
+	// slabPerMinute gives slabExtra the minutes since the start instead of
+	// the sample number: growth the fast grid sees between full samples.
+	slabPerMinute bool
+	// reclaimable caches lose their slabExtra growth once the reclaim probe
+	// has written /proc/sys/vm/drop_caches.
+	reclaimable []string
 	// procAnonKB is the anonymous RSS of hostapd at sample n.
 	procAnonKB func(n int) int64
 	// procName, when set, replaces hostapd's name (pid 812).
@@ -187,7 +193,7 @@ func (s *scriptedTarget) writeTree(n int) {
 		"/proc/uptime":                    fmt.Sprintf("%.2f %.2f\n", uptime.Seconds(), uptime.Seconds()*1.8),
 		"/proc/cmdline":                   "console=ttyS0 slub_debug=U kmemleak=on\n",
 		"/proc/meminfo":                   captured(s.t, "meminfo"),
-		"/proc/slabinfo":                  s.slabinfo(n),
+		"/proc/slabinfo":                  s.slabinfo(s.slabStep(n, elapsed)),
 		"/sys/kernel/debug/kmemleak":      s.kmemleakReport(n),
 		"/proc/40/status":                 captured(s.t, "wlansimd-status"),
 		"/proc/40/smaps_rollup":           captured(s.t, "wlansimd-smaps_rollup"),
@@ -201,6 +207,9 @@ func (s *scriptedTarget) writeTree(n int) {
 		files[dir+"status"] = statusText(p.name, pid, p.anonKB)
 		files[dir+"stat"] = fmt.Sprintf("%d (%s) S 1 %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %d 5124096 999 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n", pid, p.name, pid, pid, 100+pid)
 		files[dir+"smaps_rollup"] = smapsText(p.anonKB)
+	}
+	if err := os.MkdirAll(filepath.Join(s.root, "proc", "sys", "vm"), 0o755); err != nil {
+		s.t.Errorf("scripted tree: %v", err)
 	}
 	if err := os.MkdirAll(filepath.Join(s.root, "tmp"), 0o755); err != nil {
 		s.t.Errorf("scripted tree: %v", err)
@@ -233,10 +242,24 @@ func (s *scriptedTarget) procAnon(n int) int64 {
 
 // slabinfo is the captured slabinfo with the scenario's extra active objects
 // added to their caches (and slabs grown to hold them).
+// slabStep is the step slabExtra is given: the sample number, or the
+// minutes since the start with slabPerMinute.
+func (s *scriptedTarget) slabStep(n int, elapsed time.Duration) int {
+	if s.sc.slabPerMinute {
+		return int(elapsed / time.Minute)
+	}
+	return n
+}
+
 func (s *scriptedTarget) slabinfo(n int) string {
 	extra := map[string]int64{}
 	if s.sc.slabExtra != nil {
 		extra = s.sc.slabExtra(n)
+	}
+	if b, err := os.ReadFile(filepath.Join(s.root, "proc", "sys", "vm", "drop_caches")); err == nil && strings.TrimSpace(string(b)) == "3" {
+		for _, c := range s.sc.reclaimable {
+			delete(extra, c)
+		}
 	}
 	var b strings.Builder
 	for _, line := range strings.SplitAfter(captured(s.t, "slabinfo"), "\n") {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/remote"
 )
@@ -45,6 +46,12 @@ type Config struct {
 	// samples (default 10m); Warmup, when set, replaces the policy's warm-up
 	// (the start of every series the judge ignores).
 	Duration, Interval, Warmup time.Duration
+	// FastInterval, when above zero and below Interval, adds a sample of the
+	// cheap counters (the fast sources: slabinfo, meminfo, vmallocinfo) on
+	// its own grid between the full samples, for the early-stop test. Each
+	// is still one round trip; kmemleak scans and per-process files stay on
+	// the Interval grid.
+	FastInterval time.Duration
 	// OutDir is where run folders are created (default out/wifi_soak).
 	OutDir string
 	// OwnModules are module names or symbol prefixes blamed first.
@@ -73,6 +80,13 @@ type Config struct {
 	// SecretEnv names environment variables holding secrets (the SSH
 	// password or passphrase); they are removed from host workloads' env.
 	SecretEnv []string
+	// NoReclaimProbe turns off the end-of-run reclaim probe (drop_caches and
+	// a shrink of each flagged slab cache, then one more read: a cache that
+	// gives its growth back is reclaimable, not a leak).
+	NoReclaimProbe bool
+	// NoReloadProbe turns off the end-of-run reload probe of the profile's
+	// reload_modules.
+	NoReloadProbe bool
 	// ExtraWorkloads are target-side background commands added to the profile's
 	// (the suite's --workload flag).
 	ExtraWorkloads []Workload
@@ -80,12 +94,15 @@ type Config struct {
 
 // Defaults of Config.
 const (
-	DefaultDuration    = 12 * time.Hour
-	DefaultInterval    = 10 * time.Minute
-	DefaultOutDir      = "out/wifi_soak"
-	DefaultScanTimeout = 30 * time.Minute
-	DefaultReadTimeout = 5 * time.Minute
-	DefaultMaxBackoff  = time.Minute
+	DefaultDuration = 12 * time.Hour
+	DefaultInterval = 10 * time.Minute
+	// DefaultFastInterval is the suite's --fast-interval (a Config leaves
+	// the fast grid off unless it sets FastInterval).
+	DefaultFastInterval = time.Minute
+	DefaultOutDir       = "out/wifi_soak"
+	DefaultScanTimeout  = 30 * time.Minute
+	DefaultReadTimeout  = 5 * time.Minute
+	DefaultMaxBackoff   = time.Minute
 )
 
 func (c *Config) complete() error {
@@ -105,6 +122,9 @@ func (c *Config) complete() error {
 		if c.Warmup == 0 {
 			c.Warmup = c.Profile.Warmup
 		}
+		if c.FastInterval == 0 {
+			c.FastInterval = c.Profile.FastInterval
+		}
 		if len(c.OwnModules) == 0 {
 			c.OwnModules = c.Profile.OwnModules
 		}
@@ -115,8 +135,8 @@ func (c *Config) complete() error {
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval
 	}
-	if c.Duration < 0 || c.Interval < 0 || c.Warmup < 0 {
-		return errors.New("soak: duration, interval and warmup must not be negative")
+	if c.Duration < 0 || c.Interval < 0 || c.Warmup < 0 || c.FastInterval < 0 {
+		return errors.New("soak: duration, interval, fast interval and warmup must not be negative")
 	}
 	if c.Interval > c.Duration {
 		return fmt.Errorf("soak: interval %s is longer than the duration %s; shorten --interval", c.Interval, c.Duration)
@@ -184,6 +204,10 @@ type soak struct {
 	st    *store
 	rec   *Run
 	tgt   remote.Target
+	// fast is the fast grid's state (nil when it is off).
+	fast *fastGrid
+	// stoppedEarly is set when the early test ended the run.
+	stoppedEarly bool
 }
 
 func (s *soak) logf(format string, args ...any) {
@@ -205,6 +229,7 @@ func (s *soak) run(ctx context.Context) (*Run, error) {
 		Status:         verdict.Running,
 		Duration:       cfg.Duration,
 		Interval:       cfg.Interval,
+		FastInterval:   fastInterval(cfg),
 		Warmup:         cfg.Warmup,
 		PlannedSamples: cfg.PlannedSamples(),
 		OwnModules:     cfg.OwnModules,
@@ -272,6 +297,9 @@ func (s *soak) lifecycle(ctx context.Context) {
 		return
 	}
 
+	if cfg.fastEnabled() {
+		r.fast = checks.NewFastSeriesBuilder() // before the baseline sample, which it holds too
+	}
 	s.status("baseline")
 	base, err := s.baseline(ctx)
 	if err != nil {
@@ -295,6 +323,14 @@ func (s *soak) lifecycle(ctx context.Context) {
 
 	s.status("sampling")
 	s.sampleLoop(ctx, base.At, wl)
+}
+
+// fastInterval is the fast grid's spacing, 0 when it is off.
+func fastInterval(cfg *Config) time.Duration {
+	if !cfg.fastEnabled() {
+		return 0
+	}
+	return cfg.FastInterval
 }
 
 // restoreTarget leaves the target as the preflight found it (kmemleak's

@@ -127,7 +127,11 @@ func (s *store) close() error {
 // writeRaw stores a snapshot as raw/NNNN.tar.gz and syncs it before anyone
 // parses it, so a parser bug or a crash never loses evidence.
 func (s *store) writeRaw(index int, at time.Time, snap *remote.Snapshot) (string, error) {
-	name := filepath.Join(s.dir, RawDir, fmt.Sprintf("%04d.tar.gz", index))
+	return s.writeRawAs(filepath.Join(s.dir, RawDir, fmt.Sprintf("%04d.tar.gz", index)), index, at, snap)
+}
+
+// writeRawAs writes a raw snapshot under name (synced).
+func (s *store) writeRawAs(name string, index int, at time.Time, snap *remote.Snapshot) (string, error) {
 	s.raw.Reset()
 	if s.zw == nil {
 		s.zw = gzip.NewWriter(&s.raw)

@@ -30,6 +30,12 @@ type Facts struct {
 	// MergedCaches counts symlinked names under /sys/kernel/slab: every
 	// mergeable cache is one (mm/slub.c sysfs_slab_add), 0 with slab_nomerge.
 	MergedCaches int `json:"merged_caches"`
+	// AllocinfoReadable is true when /proc/allocinfo could be read;
+	// MemProfiling is /proc/sys/vm/mem_profiling ("" when absent).
+	AllocinfoReadable bool   `json:"allocinfo_readable"`
+	MemProfiling      string `json:"mem_profiling,omitempty"`
+	// PageOwnerStacks is true when page_owner_stacks/show_stacks exists.
+	PageOwnerStacks bool `json:"page_owner_stacks"`
 }
 
 // Check is one preflight finding.
@@ -105,7 +111,8 @@ const (
 // Evaluate decides whether the target is ready for a leak soak. Required:
 // SLUB_DEBUG (slabinfo), DEBUG_KMEMLEAK, DEBUG_FS, kmemleak enabled at boot,
 // debugfs mounted and kmemleak accepting writes. Advisory (warn): allocation
-// owner tracking, unmerged caches, a readable config, symbol names.
+// owner tracking, unmerged caches, the page-level sources (allocinfo,
+// page_owner stacks), a readable config, symbol names.
 func Evaluate(f Facts) Report {
 	params := cmdlineParams(f.Cmdline)
 	checks := []Check{
@@ -119,6 +126,8 @@ func Evaluate(f Facts) Report {
 		kmemleakUsableCheck(f),
 		allocSitesCheck(f, params),
 		noMergeCheck(f, params),
+		allocinfoCheck(f),
+		pageOwnerCheck(f, params),
 		ikconfigProcCheck(f),
 		kallsymsCheck(f),
 	}

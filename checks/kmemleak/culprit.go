@@ -189,6 +189,12 @@ var skipTable = []skipRule{
 	{`_*(folio_alloc|filemap_alloc_folio|vma_alloc_folio)(_\w*)?|_*alloc_folio(_\w*)?`, "page allocator", false},
 	{`_*page_frag_(alloc|cache_refill)(_\w*)?|_*(netdev|napi)_alloc_frag(_\w*)?`, "page fragment allocator", false},
 	{`_*dma_alloc(_\w*)?|_*dma_direct_alloc(_\w*)?`, "DMA buffer allocator", false},
+	// page_owner stacks (show_stacks) start inside the buddy allocator and pass
+	// through the page-frag, page_pool and skb page helpers drivers fill RX
+	// rings with (mm/page_alloc.c, net/core/page_pool.c, include/linux/skbuff.h of 6.12).
+	{`post_alloc_hook|prep_new_page|prep_compound_page|get_page_from_freelist|_*rmqueue(_\w*)?|_*set_page_owner|save_stack|split_page|vm_area_alloc_pages`, "page allocator internals", false},
+	{`_*page_pool_(\w+_)?alloc\w*|page_pool_refill_alloc_cache`, "page_pool allocator", false},
+	{`_*dev_alloc_pages?(_\w*)?|sk(b)?_page_frag_refill`, "socket buffer page helper", false},
 	// vmalloc and per-CPU memory.
 	{`_*vmalloc(_\w*)?|_*vzalloc(_\w*)?|_*vcalloc(_\w*)?|_*get_vm_area(_\w*)?|alloc_vmap_area|_*vmap(_\w*)?`, "vmalloc", false},
 	{`_*pcpu_\w+|_*alloc_percpu(_\w*)?`, "per-CPU allocator", false},

@@ -17,6 +17,9 @@ const (
 	Insufficient Finding = "insufficient"
 	// Allowed: growth the policy's allow list explains; never fails a run.
 	Allowed Finding = "allowed"
+	// Reclaimable: growth the kernel gave back when asked (drop_caches, a
+	// slab cache's shrink) at the end of the run: a cache, not a leak.
+	Reclaimable Finding = "reclaimable"
 	// OK: no such trend.
 	OK Finding = "ok"
 )

@@ -380,7 +380,7 @@ func stamp(t time.Time) string {
 // verdictClass maps verdicts (of any of package verdict's types) to the CSS classes of the template.
 func verdictClass(v any) string {
 	switch strings.ToLower(fmt.Sprint(v)) {
-	case string(verdict.Pass), string(verdict.OK), string(verdict.Allowed):
+	case string(verdict.Pass), string(verdict.OK), string(verdict.Allowed), string(verdict.Reclaimable):
 		return "ok"
 	case string(verdict.Fail), string(verdict.Leak):
 		return "bad"

@@ -1,0 +1,68 @@
+package allocinfo
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/leakgate/leakgate/internal/benchfloor"
+)
+
+// syntheticAllocinfo builds an allocinfo of n sites of realistic shape (a 6.12
+// build prints ≈ 4,000; a distribution kernel with modules ≈ 30,000).
+func syntheticAllocinfo(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("allocinfo - version: 1.0\n#     <size>  <calls> <tag info>\n")
+	for i := 0; i < n; i++ {
+		if i%7 == 0 {
+			fmt.Fprintf(&b, "%12d %8d drivers/net/wireless/vendor/chip/rx_%d.c:%d [chipdrv] func:chip_rx_fill_%d \n", i*4096, i, i%50, i%3000, i)
+			continue
+		}
+		fmt.Fprintf(&b, "%12d %8d fs/kernfs/dir_%d.c:%d func:__kernfs_new_node_%d \n", i*64, i%1000, i%50, i%3000, i)
+	}
+	return b.Bytes()
+}
+
+// BenchmarkParse parses 4,000 sites, the size of the rig's file.
+func BenchmarkParse(b *testing.B) {
+	in := syntheticAllocinfo(4000)
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		info, err := Parse(in)
+		if err != nil || len(info.Sites) != 4000 {
+			b.Fatalf("%d sites, %v", len(info.Sites), err)
+		}
+	}
+}
+
+// BenchmarkVsFloor compares Parse with a bare bufio line scan of the same
+// bytes, alternately in one loop (see internal/benchfloor).
+func BenchmarkVsFloor(b *testing.B) {
+	in := syntheticAllocinfo(4000)
+	benchfloor.VsFloor(b, len(in), func() { _, _ = Parse(in) }, func() { scanFloor(in) })
+}
+
+func scanFloor(in []byte) int {
+	s := bufio.NewScanner(bytes.NewReader(in))
+	n := 0
+	for s.Scan() {
+		n += len(s.Bytes())
+	}
+	return n
+}
+
+// BenchmarkMerge folds 4,000 sites by key.
+func BenchmarkMerge(b *testing.B) {
+	info, err := Parse(syntheticAllocinfo(4000))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(Merge(info.Sites)) != 4000 {
+			b.Fatal("merge")
+		}
+	}
+}

@@ -1,0 +1,210 @@
+package harness
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/checks/verdict"
+)
+
+// leakOneMiBPerHour grows wlansim_rxbuf (576-byte objects) by 30 objects a
+// minute: 1.0 MiB/h, seen by the fast grid between full samples.
+var leakOneMiBPerHour = scenario{
+	slabPerMinute: true,
+	slabExtra: func(m int) map[string]int64 {
+		return map[string]int64{"wlansim_rxbuf": int64(30 * m)}
+	},
+}
+
+func TestSoak_FastCountersEndALeakingSoakEarlyNamingTheCache(t *testing.T) {
+	t.Parallel()
+	run, _ := soakFor(t, leakOneMiBPerHour, func(c *Config) { c.FastInterval = time.Minute })
+
+	if run.Meta.Status != verdict.Fail {
+		t.Fatalf("status = %q (%s), want fail", run.Meta.Status, run.Meta.Error)
+	}
+	f := leakFinding(run, checks.KindSlab, "wlansim_rxbuf")
+	if f == nil {
+		t.Fatalf("no slab leak naming wlansim_rxbuf: %+v", run.Judgement.Findings())
+	}
+	soaked := run.Samples[len(run.Samples)-1].At.Sub(run.Meta.BaselineAt)
+	// The 10-min grid alone needs 36 samples after the 1 h warm-up (7 h).
+	if soaked > 3*time.Hour {
+		t.Errorf("the soak ran %s before stopping; the fast grid should stop a 1 MiB/h leak within 1.5 h of the warm-up", soaked)
+	}
+	if run.FastSamples < 30 || run.Meta.FastInterval != time.Minute {
+		t.Errorf("fast samples %d, recorded fast interval %s: want the fast grid at 1m", run.FastSamples, run.Meta.FastInterval)
+	}
+	fast, err := os.ReadDir(filepath.Join(run.Dir, RawDir, FastRawDir))
+	if err != nil || len(fast) != run.FastSamples {
+		t.Errorf("raw/fast holds %d snapshots (%v), want one per fast sample (%d)", len(fast), err, run.FastSamples)
+	}
+	if !strings.Contains(run.Message(), "wlansim_rxbuf") {
+		t.Errorf("the message does not name the cache:\n%s", run.Message())
+	}
+
+	// Re-judged from its folder, the run fails the same way: the fast raws
+	// are evidence like the full ones.
+	loaded, err := LoadRun(run.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded.Rejudge(nil)
+	if loaded.FastSamples != run.FastSamples || leakFinding(loaded, checks.KindSlab, "wlansim_rxbuf") == nil || loaded.Meta.Status != verdict.Fail {
+		t.Errorf("loaded run: %d fast samples (want %d), status %s, findings %+v", loaded.FastSamples, run.FastSamples, loaded.Meta.Status, loaded.Judgement.Findings())
+	}
+}
+
+func TestSoak_FastGridOnACleanTargetRunsTheFullDuration(t *testing.T) {
+	t.Parallel()
+	run, tgt := soakFor(t, scenario{}, func(c *Config) { c.FastInterval = time.Minute })
+
+	if run.Meta.Status != verdict.Pass || len(run.Samples) != 73 {
+		t.Fatalf("status %q (%s), %d samples: want a pass after 73 samples", run.Meta.Status, run.Meta.Error, len(run.Samples))
+	}
+	// Nine fast samples between two full ones (the one due with a full
+	// sample is not taken): 72 intervals × 9.
+	if run.FastSamples != 72*9 {
+		t.Errorf("fast samples = %d, want %d", run.FastSamples, 72*9)
+	}
+	// The fast grid reads only the cheap counters: no kmemleak scan and no
+	// per-process file beyond the full grid's.
+	if w := tgt.kmemleakWrites(); len(w) > 3*74 {
+		t.Errorf("%d kmemleak writes for 73 full samples: the fast grid scanned", len(w))
+	}
+}
+
+func TestFlags_FastIntervalBelowASecondIsRefused(t *testing.T) {
+	for _, v := range []string{"-1s", "10ms"} {
+		var f Flags
+		fs := newFlagSet()
+		f.Register(fs)
+		if err := fs.Parse([]string{"--target", "local", "--fast-interval", v}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Validate(); err == nil || !strings.Contains(err.Error(), "--fast-interval") {
+			t.Errorf("--fast-interval %s: err %v, want it refused", v, err)
+		}
+	}
+}
+
+func leakFinding(r *Run, kind checks.Kind, subject string) *checks.Finding {
+	for _, f := range r.Judgement.Findings() {
+		if f.Kind == kind && f.Subject == subject && f.Verdict == verdict.Leak {
+			return &f
+		}
+	}
+	return nil
+}
+
+func TestSoak_ReclaimProbeTurnsACacheThatGivesItsGrowthBackIntoReclaimable(t *testing.T) {
+	t.Parallel()
+	sc := scenario{
+		slabExtra:   func(n int) map[string]int64 { return map[string]int64{"dentry": int64(400 * n)} },
+		reclaimable: []string{"dentry"},
+	}
+	// No early stop: the run reaches its end and its final verdict. Growth
+	// over the judged window (samples 6-72): 66 × 400 × 256 B = 6 758 400 B;
+	// last (1301 + 28 800) × 256 = 7 705 856 B; after 1301 × 256 = 333 056 B;
+	// given back 7 372 800 / 6 758 400 = 109 %.
+	run, _ := soakFor(t, sc, func(c *Config) {
+		pol := DefaultPolicy()
+		pol.EarlyMinSamples = 1000
+		c.Policy = &pol
+	})
+
+	if run.Meta.Status != verdict.Pass {
+		t.Fatalf("status %q (%s), want pass: findings %+v", run.Meta.Status, run.Meta.Error, run.Judgement.Findings())
+	}
+	var f *checks.Finding
+	for _, x := range run.Judgement.Findings() {
+		if x.Kind == checks.KindSlab && x.Subject == "dentry" {
+			f = &x
+		}
+	}
+	if f == nil || f.Verdict != verdict.Reclaimable || !strings.Contains(f.Reason, "gave back 109 % of its growth when asked to reclaim (drop_caches, shrink): 7.35 MiB at the last sample, 0.32 MiB after") {
+		t.Fatalf("dentry finding %+v, want reclaimable saying it gave its growth back", f)
+	}
+	p := run.Meta.Reclaim
+	if p == nil || len(p.Results) != 1 || p.Results[0].Subject != "dentry" || !p.Results[0].Reclaimable {
+		t.Fatalf("run.json reclaim probe %+v, want dentry reclaimable", p)
+	}
+	loaded, err := LoadRun(run.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loaded.Rejudge(nil)
+	if loaded.Meta.Status != verdict.Pass {
+		t.Errorf("re-judged: %s, want the probe's result applied again (pass)", loaded.Meta.Status)
+	}
+}
+
+func TestSoak_ReclaimProbeLeavesALeakThatKeepsItsMemoryALeak(t *testing.T) {
+	t.Parallel()
+	sc := scenario{
+		slabExtra: func(n int) map[string]int64 { return map[string]int64{"wlansim_rxbuf": int64(64 * n)} },
+	}
+	run, _ := soakFor(t, sc, nil)
+
+	if run.Meta.Status != verdict.Fail || leakFinding(run, checks.KindSlab, "wlansim_rxbuf") == nil {
+		t.Fatalf("status %q, findings %+v: want wlansim_rxbuf still a leak", run.Meta.Status, run.Judgement.Findings())
+	}
+	p := run.Meta.Reclaim
+	if p == nil || len(p.Results) == 0 || p.Results[0].Reclaimable || p.Results[0].GaveBack > 0.01 {
+		t.Fatalf("reclaim probe %+v: want it run, with nothing given back", p)
+	}
+}
+
+func TestSoak_ARunStoppedEarlyForAReclaimableCacheIsAnErrorNotAPass(t *testing.T) {
+	t.Parallel()
+	sc := scenario{
+		slabExtra:   func(n int) map[string]int64 { return map[string]int64{"dentry": int64(400 * n)} },
+		reclaimable: []string{"dentry"},
+	}
+	run, _ := soakFor(t, sc, nil)
+
+	if run.Meta.Status != verdict.Error || !strings.Contains(run.Meta.Error, "reclaim probe then found reclaimable (dentry)") {
+		t.Fatalf("status %q (%s), want error: stopped early for a cache the probe found reclaimable", run.Meta.Status, run.Meta.Error)
+	}
+	if len(run.Samples) >= 73 {
+		t.Errorf("%d samples: the run was meant to stop early", len(run.Samples))
+	}
+}
+
+func TestSoak_ReloadProbeNamesTheSiteAModuleStillHeldAtUnload(t *testing.T) {
+	t.Parallel()
+	warn := "drivers/net/wireless/wlansim/wlansim.c:212 module wlansim func:wlansim_rx_fill has 1048576 allocated at module unload"
+	// The commands run on this host (the in-process server); their files
+	// live in a folder of the test's.
+	dir := t.TempDir()
+	klog, state := filepath.Join(dir, "klog"), filepath.Join(dir, "module-state")
+	prof := &Profile{Name: "reload", ReloadModules: []ReloadModule{{
+		Module: "wlansim",
+		Unload: []string{"sh", "-c", `echo "[  812.1] $1" >> "$2"; echo unloaded > "$3"`, "sh", warn, klog, state},
+		Load:   []string{"sh", "-c", `echo loaded > "$1"`, "sh", state},
+		Log:    []string{"sh", "-c", `cat "$1" 2>/dev/null; exit 0`, "sh", klog},
+	}}}
+	run, _ := soakFor(t, scenario{}, func(c *Config) { c.Profile = prof })
+
+	if run.Meta.Status != verdict.Fail {
+		t.Fatalf("status %q (%s), want fail", run.Meta.Status, run.Meta.Error)
+	}
+	f := leakFinding(run, checks.KindAllocinfo, "drivers/net/wireless/wlansim/wlansim.c:212 [wlansim] func:wlansim_rx_fill")
+	if f == nil || !strings.Contains(f.Reason, "still held 1.00 MiB when module wlansim was unloaded") {
+		t.Fatalf("findings %+v, want the allocinfo site held at unload", run.Judgement.Findings())
+	}
+	if len(run.Meta.Reload) != 1 || !run.Meta.Reload[0].Unloaded || !run.Meta.Reload[0].Reloaded || len(run.Meta.Reload[0].Held) != 1 {
+		t.Fatalf("run.json reload probe %+v", run.Meta.Reload)
+	}
+	got, err := os.ReadFile(state)
+	if err != nil || strings.TrimSpace(string(got)) != "loaded" {
+		t.Errorf("module state %q (%v): the probe must leave the module loaded", got, err)
+	}
+	if !strings.Contains(run.Message(), "allocation site drivers/net/wireless/wlansim/wlansim.c:212 [wlansim] func:wlansim_rx_fill") {
+		t.Errorf("the message does not name the site:\n%s", run.Message())
+	}
+}
