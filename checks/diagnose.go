@@ -82,6 +82,15 @@ func functionsOf(f Finding) map[string]bool {
 	for _, c := range f.AllocCallers {
 		m[c] = true
 	}
+	if f.Kind == KindPageOwner {
+		// A page stack names every function on its way to the allocator:
+		// the driver's site and any helper between.
+		for _, fr := range f.Frames {
+			if fr.Function != "" {
+				m[fr.Function] = true
+			}
+		}
+	}
 	return m
 }
 

@@ -16,9 +16,9 @@ import (
 // JudgeOptions say how a judgement is made.
 type JudgeOptions struct {
 	// Final is true for the end-of-run verdict. Early (non-final) judging
-	// is stricter — the policy's EarlyStopFDR and EarlyMinSamples, no
-	// suspects, kmemleak only as corroboration — so that a clean run is never
-	// stopped early; the MemAvailable floor applies to both.
+	// is stricter — the policy's EarlyRule, no suspects, kmemleak only as
+	// corroboration — so that a clean run is never stopped early; the
+	// MemAvailable floor applies to both.
 	Final bool
 }
 
@@ -88,7 +88,11 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 	j.Series = len(trendSeries) + len(leakSeries)
 	// Series are validated by construction (finite, increasing times), so
 	// AnalyzeRun's only error is cancellation, which cannot happen here.
-	results, err := trend.AnalyzeRun(context.Background(), trendSeries)
+	analyze := trend.AnalyzeRun
+	if !opts.Final && pol.EarlyRule == EarlySequential {
+		analyze = pol.sequentialRun // early.go
+	}
+	results, err := analyze(context.Background(), trendSeries)
 	if err != nil {
 		results = make([]trend.Result, len(trendSeries))
 		for i := range results {

@@ -68,9 +68,31 @@ type Policy struct {
 	// ExhaustionHorizon: a trend that would exhaust the latest MemAvailable
 	// within this time at its slope's lower bound is material whatever its growth.
 	ExhaustionHorizon time.Duration `yaml:"exhaustion_horizon" json:"exhaustion_horizon"`
+	// EarlyRule chooses how a run is judged before its end (early.go):
+	// "sequential" (checks/sequential) or "trend" (the default for now: the
+	// final judge at EarlyStopFDR and EarlyMinSamples with the Early*
+	// fields below).
+	EarlyRule EarlyRule `yaml:"early_rule" json:"early_rule"`
+	// EarlyFalseAlarm is the sequential rule's bound on the probability
+	// that a clean run is ever stopped early, over its whole length and all
+	// its series (split evenly over max(EarlySeries, series judged)).
+	EarlyFalseAlarm float64 `yaml:"early_false_alarm" json:"early_false_alarm"`
+	EarlySeries     int     `yaml:"early_series" json:"early_series"`
+	// EarlyMinSpan and EarlySequentialMinSamples: the sequential rule's
+	// first look needs this much time and this many samples after warm-up.
+	EarlyMinSpan              time.Duration `yaml:"early_min_span" json:"early_min_span"`
+	EarlySequentialMinSamples int           `yaml:"early_sequential_min_samples" json:"early_sequential_min_samples"`
+	// EarlyHorizon is the planned judged length of the soak (duration minus
+	// warm-up): a slope that will clear MinGrowthBytes by then is material
+	// early; 0 judges growth over the samples so far.
+	EarlyHorizon time.Duration `yaml:"early_horizon" json:"early_horizon"`
+	// EarlyMaxDrawdown: the sequential rule does not stop a series that fell
+	// from its running maximum by more than this fraction of its growth
+	// (plus noise): a saw-tooth or a wander; 0 turns the guard off.
+	EarlyMaxDrawdown float64 `yaml:"early_max_drawdown" json:"early_max_drawdown"`
 	// EarlyStopFDR replaces FDR when judging before the run ends, and
-	// EarlyMinSamples replaces MinSamples: only a leak already beyond doubt
-	// ends a run early.
+	// EarlyMinSamples replaces MinSamples (rule "trend"): only a leak
+	// already beyond doubt ends a run early.
 	EarlyStopFDR    float64 `yaml:"early_stop_fdr" json:"early_stop_fdr"`
 	EarlyMinSamples int     `yaml:"early_min_samples" json:"early_min_samples"`
 	// EarlyMinMonotonic replaces MinMonotonic early: only a steady rise
@@ -184,14 +206,33 @@ func DefaultPolicy() Policy {
 		ConfidenceLevel: 0.95,
 		// A gateway runs a month between reboots.
 		ExhaustionHorizon: 30 * 24 * time.Hour,
-		// Early stop: 1e-6 after BH on the whole window only, under the
+		// Early stop: the final judge's test at a far stricter level (rule
+		// "trend", below) until the harness keeps an early stop's findings
+		// (its final re-judgement of the shortened run would turn them into
+		// suspects under the growth floor). With early_rule: sequential: the
+		// sequential test after every sample, a clean run
+		// stopped with probability ≤ 0.5 % over its length (300 series or
+		// more share it), first look 2 h and 12 samples after warm-up (by
+		// then a saw-tooth of up to 3 h has dropped once since the start;
+		// with 20 min, 18 % of benign saw-teeth sampled every minute stopped),
+		// growth projected over the rest of a 12 h soak, the later half of
+		// the run keeping 70 % of the earlier half's pace, no fall of more
+		// than 60 % of the growth (docs/detection.md, early stopping).
+		EarlyRule:                 EarlyTrend,
+		EarlyFalseAlarm:           0.005,
+		EarlySeries:               300,
+		EarlyMinSpan:              2 * time.Hour,
+		EarlyHorizon:              11 * time.Hour,
+		EarlyMaxDrawdown:          0.6,
+		EarlySequentialMinSamples: 12,
+		EarlyPersistFraction:      0.7,
+		// Rule "trend": 1e-6 after BH on the whole window only, under the
 		// pessimistic correction, a steady rise (tau ≥ 0.6) and 6 h of points
 		// after warm-up — a prefix of a warm-up ramp or a saw-tooth looks like
-		// a leak, so a clean run must not be stopped on less (docs/detection.md).
-		EarlyStopFDR:         1e-6,
-		EarlyMinSamples:      36,
-		EarlyMinMonotonic:    0.6,
-		EarlyPersistFraction: 0.7,
+		// a leak to the final judge, so a clean run must not be stopped on less.
+		EarlyStopFDR:      1e-6,
+		EarlyMinSamples:   36,
+		EarlyMinMonotonic: 0.6,
 		// Below 16 MiB available the OOM killer is near: fail now.
 		MemAvailableFloorBytes: 16 << 20,
 		// kmemleak needs two scans to report a new object; a third growing
@@ -232,6 +273,18 @@ func (p Policy) Validate() error {
 		return bad("fdr", p.FDR, "between 0 and 1")
 	case !(p.EarlyStopFDR > 0 && p.EarlyStopFDR <= p.FDR):
 		return bad("early_stop_fdr", p.EarlyStopFDR, "above 0 and at most fdr")
+	case p.EarlyRule != EarlySequential && p.EarlyRule != EarlyTrend:
+		return bad("early_rule", p.EarlyRule, `"sequential" or "trend"`)
+	case !(p.EarlyFalseAlarm > 0 && p.EarlyFalseAlarm < 1):
+		return bad("early_false_alarm", p.EarlyFalseAlarm, "between 0 and 1, e.g. 0.005")
+	case p.EarlySeries < 1:
+		return bad("early_series", p.EarlySeries, "at least 1")
+	case p.EarlyMinSpan < 0 || p.EarlyHorizon < 0:
+		return bad("early_min_span/early_horizon", []time.Duration{p.EarlyMinSpan, p.EarlyHorizon}, "not negative")
+	case p.EarlySequentialMinSamples < 4:
+		return bad("early_sequential_min_samples", p.EarlySequentialMinSamples, "at least 4")
+	case p.EarlyMaxDrawdown < 0:
+		return bad("early_max_drawdown", p.EarlyMaxDrawdown, "not negative")
 	case p.MinSamples < 3:
 		return bad("min_samples", p.MinSamples, "at least 3")
 	case !(p.EarlyPersistFraction >= 0 && p.EarlyPersistFraction <= 1):

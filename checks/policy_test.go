@@ -55,6 +55,10 @@ func TestLoadPolicy_RejectsBadInput(t *testing.T) {
 		{"a negative floor", "min_growth_bytes:\n  process: -1\n"},
 		{"a periodic drawdown above the growth", "periodic_drawdown: 1.5\n"},
 		{"a negative periodic inflation", "periodic_max_inflation: -1\n"},
+		{"an unknown early rule", "early_rule: cusum\n"},
+		{"an early false-alarm bound of zero", "early_false_alarm: 0\n"},
+		{"no series to split the early bound over", "early_series: 0\n"},
+		{"a negative early horizon", "early_horizon: -1h\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -226,8 +226,14 @@ func (c *ParseContext) isQuiet(p string) bool {
 
 // ---- slab caches ----------------------------------------------------------
 
+// slabPaths is slabinfo, and on full samples the allocation sites of the
+// caches that track them: alloc_traces runs to megabytes (every site's
+// stacks) and is heavy evidence, not a cheap counter.
 func slabPaths(opts SampleOptions) []string {
 	paths := []string{PathSlabinfo}
+	if opts.Fast {
+		return paths
+	}
 	if opts.AllocTraces {
 		paths = append(paths, GlobAllocTraces)
 	}
@@ -434,9 +440,15 @@ func parseAllocinfo(c *ParseContext, s *Sample) {
 	s.Allocinfo = kept
 }
 
+// allocinfoPoints is each site's live bytes. A generic site (allocator
+// internals, page-fragment and skb helpers, library helpers: charged for
+// every caller, allocinfo.GenericReason) is charted for context and never
+// judged alone: allocator internals count again what slabinfo and
+// vmallocinfo count, and the others name no culprit — page_owner's stack
+// does.
 func allocinfoPoints(s *Sample, emit func(Point)) {
 	for _, site := range s.Allocinfo {
-		emit(Point{Subject: site.Key(), Value: float64(site.Bytes), AllocCallers: []string{site.Func}})
+		emit(Point{Subject: site.Key(), Value: float64(site.Bytes), AllocCallers: []string{site.Func}, Context: allocinfo.IsGeneric(site)})
 	}
 }
 
@@ -461,9 +473,40 @@ func parsePageStacks(c *ParseContext, s *Sample) {
 }
 
 // pageStackPoints is each stack's outstanding pages in bytes (base pages of
-// pageowner.PageBytes).
+// pageowner.PageBytes). The slab pages of kmemleak's own metadata are
+// charted for context, never judged: they grow with what kmemleak tracks.
 func pageStackPoints(s *Sample, emit func(Point)) {
 	for _, st := range s.PageStacks {
-		emit(Point{Subject: st.Signature, Value: float64(st.Pages * pageowner.PageBytes), Culprit: st.Culprit, Frames: st.Frames})
+		emit(Point{Subject: st.Signature, Value: float64(st.Pages * pageowner.PageBytes), Culprit: st.Culprit, Frames: st.Frames,
+			Context: kmemleakOwn(st.Frames) || processMemory(st.Frames)})
 	}
+}
+
+// processMemory reports whether a stack allocates process or page-cache
+// memory: a page fault, tmpfs or the page cache (mm/memory.c, mm/shmem.c,
+// mm/filemap.c). Those pages belong to processes (judged per process) and
+// to meminfo, not to a driver.
+func processMemory(frames []kmemleak.Frame) bool {
+	for _, f := range frames {
+		switch {
+		case f.Function == "handle_mm_fault", f.Function == "__handle_mm_fault", f.Function == "do_anonymous_page",
+			strings.HasPrefix(f.Function, "shmem_"), strings.HasPrefix(f.Function, "filemap_"), strings.HasPrefix(f.Function, "__filemap_"),
+			strings.HasPrefix(f.Function, "page_cache_ra"):
+			return true
+		}
+	}
+	return false
+}
+
+// kmemleakOwn reports whether a stack allocates kmemleak's own metadata
+// (mm/kmemleak.c, 6.12: __alloc_object and mem_pool_alloc under
+// __create_object).
+func kmemleakOwn(frames []kmemleak.Frame) bool {
+	for _, f := range frames {
+		switch f.Function {
+		case "__alloc_object", "__create_object", "create_object", "mem_pool_alloc", "__link_object":
+			return true
+		}
+	}
+	return false
 }

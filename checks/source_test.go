@@ -129,3 +129,19 @@ func TestPolicy_FloorsOfAnUnknownKindAreRefused(t *testing.T) {
 		t.Errorf("override %v over base %v: want vmalloc 2 MiB, slab kept, base untouched", p.MinGrowthBytes, base.MinGrowthBytes)
 	}
 }
+
+func TestSnapshotPaths_AFastSampleReadsOnlyTheCheapCounters(t *testing.T) {
+	opts := SampleOptions{AllocTraces: true, AllocCallsCaches: []string{"kmalloc-64"}, Fast: true}
+	got := strings.Join(SnapshotPaths(opts), " ")
+	want := "/proc/sys/kernel/random/boot_id /proc/uptime /proc/slabinfo /proc/vmallocinfo /proc/allocinfo /proc/meminfo"
+	if got != want {
+		t.Errorf("fast paths:\n got %s\nwant %s", got, want)
+	}
+	opts.Fast = false
+	full := strings.Join(SnapshotPaths(opts), " ")
+	for _, p := range []string{GlobAllocTraces, "/sys/kernel/slab/kmalloc-64/alloc_calls", PathKmemleak, GlobProcSmapsRollup, "/sys/kernel/debug/page_owner_stacks/show_stacks"} {
+		if !strings.Contains(full, p) {
+			t.Errorf("a full sample does not read %s: %s", p, full)
+		}
+	}
+}

@@ -4,10 +4,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/leakgate/leakgate/checks/compare"
 	"github.com/leakgate/leakgate/remote"
+	"github.com/leakgate/leakgate/results"
 )
 
 // Flags are a soak suite's flags: the target flags shared with the CLI, plus
@@ -19,6 +22,14 @@ type Flags struct {
 	ProfilePath string
 	// Duration, Interval and Warmup override the profile (defaults 12h, 10m, 0).
 	Duration, Interval, Warmup time.Duration
+	// DB is the results store (--db): a SQLite file (default
+	// <out>/results.db) or a postgres:// URL; "off" records nothing.
+	DB string
+	// Release labels the build soaked (--release); Baseline picks the run to
+	// compare with (--baseline auto|RUN_ID|release:LABEL, "" for none).
+	Release, Baseline string
+	// Comparison is the effective comparison policy, set by Validate.
+	Comparison compare.Policy
 	// ReclaimProbe runs the end-of-run reclaim probe (--reclaim-probe, default
 	// true); ReloadProbe the reload probe of the profile's reload_modules
 	// (--reload-probe, default true).
@@ -58,6 +69,9 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.FastInterval, "fast-interval", DefaultFastInterval, "time between samples of the cheap counters (slabinfo, meminfo, vmallocinfo) between full samples, for an early verdict; 0 turns it off (overrides the profile when given)")
 	fs.BoolVar(&f.ReclaimProbe, "reclaim-probe", true, "after the last sample, drop clean caches and shrink each flagged slab cache, then read once more: a cache that gives its growth back is reported as reclaimable, not as a leak")
 	fs.BoolVar(&f.ReloadProbe, "reload-probe", true, "after the last sample, unload and load again the profile's reload_modules, recording the memory that came back and every call site the kernel reports still held at unload (a leak)")
+	fs.StringVar(&f.DB, "db", "", "results store: a SQLite file (default <out>/results.db) or postgres://…; off records nothing")
+	fs.StringVar(&f.Release, "release", "", "label of the build soaked (firmware release), kept in the results store")
+	fs.StringVar(&f.Baseline, "baseline", "auto", "run to compare with: auto (the last passing run of this rig and profile), a run id, release:LABEL, or none")
 	fs.DurationVar(&f.Warmup, "warmup", 0, "start of the soak the judge discounts (caches filling); overrides the profile when given")
 	fs.StringVar(&f.Out, "out", DefaultOutDir, "folder where run folders are created")
 	fs.Func("own-modules", "comma-separated modules or symbol prefixes whose frames are blamed first (adds to the profile's)", func(v string) error {
@@ -176,6 +190,23 @@ func (f *Flags) validate() error {
 			errs = append(errs, fmt.Errorf("--policy: %w", err))
 		}
 	}
+	f.Comparison = compare.DefaultPolicy()
+	f.Comparison.Warmup = pol.Warmup
+	if f.Warmup > 0 {
+		f.Comparison.Warmup = f.Warmup
+	}
+	if f.Profile != nil && !f.Profile.Comparison.IsZero() {
+		if err := f.Profile.Comparison.Decode(&f.Comparison); err != nil {
+			errs = append(errs, fmt.Errorf("--profile comparison: %w", err))
+		}
+	}
+	switch {
+	case f.Baseline == "none":
+		f.Baseline = ""
+	case f.Baseline == "" || f.Baseline == "auto" || strings.HasPrefix(f.Baseline, "release:") && len(f.Baseline) > len("release:"):
+	case strings.ContainsAny(f.Baseline, "/ \t\n"):
+		errs = append(errs, fmt.Errorf("--baseline %q: want auto, none, a run id or release:LABEL", f.Baseline))
+	}
 	f.Policy = &pol
 	return errors.Join(errs...)
 }
@@ -193,6 +224,7 @@ func (f *Flags) Config(tgt remote.Target) Config {
 		OutDir:         f.Out,
 		FastInterval:   f.FastInterval,
 		NoReclaimProbe: !f.ReclaimProbe,
+		Store:          f.store(),
 		NoReloadProbe:  !f.ReloadProbe,
 		Policy:         f.Policy,
 		SecretEnv:      []string{f.PasswordEnv, f.PassphraseEnv},
@@ -222,4 +254,17 @@ func TargetHost(spec string) string {
 		return sp.Host
 	}
 	return spec
+}
+
+// store is the results store's options: the --db DSN (default a SQLite
+// file in --out), the release label, the baseline and the comparison policy.
+func (f *Flags) store() results.SoakOptions {
+	dsn := f.DB
+	switch dsn {
+	case "off":
+		dsn = ""
+	case "":
+		dsn = filepath.Join(f.Out, results.DefaultFile)
+	}
+	return results.SoakOptions{DSN: dsn, Release: f.Release, Baseline: f.Baseline, Policy: f.Comparison}
 }

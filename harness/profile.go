@@ -30,6 +30,9 @@ type Profile struct {
 	// package decides what they mean.
 	Policy yaml.Node    `yaml:"policy,omitempty" json:"-"`
 	Allow  []AllowEntry `yaml:"allow,omitempty" json:"allow,omitempty"`
+	// Comparison holds overrides of the A/B comparison's policy
+	// (compare.Policy: regression fail|warn, minimum changes, warm-up).
+	Comparison yaml.Node `yaml:"comparison,omitempty" json:"-"`
 	// ReloadModules are the rig's own driver modules the end-of-run reload
 	// probe unloads and loads again (see ReloadModule).
 	ReloadModules []ReloadModule `yaml:"reload_modules,omitempty" json:"reload_modules,omitempty"`

@@ -142,6 +142,11 @@ type RunMeta struct {
 	// Reclaim is what the end-of-run reclaim probe did and saw (nil when it
 	// did not run); a re-judgement applies the same results.
 	Reclaim *ReclaimProbe `json:"reclaim_probe,omitempty"`
+	// Release labels the build soaked (--release), for the results store.
+	Release string `json:"release,omitempty"`
+	// Comparison is what the results store and the comparison with the
+	// baseline run said (nil without a store).
+	Comparison *ComparisonNote `json:"comparison,omitempty"`
 	// Reload is what the end-of-run reload probe did and saw (nil when it
 	// did not run).
 	Reload []ModuleReload `json:"reload_probe,omitempty"`
@@ -381,7 +386,10 @@ func (r *Run) Report() report.Run {
 	for k, v := range r.Meta.Versions {
 		rr.Meta["version."+k] = v
 	}
-	for k, v := range map[string]string{"config_digest": r.Meta.ConfigDigest, "config_source": r.Meta.ConfigSource, "boot_id": r.Meta.BootID, "profile": r.Meta.Profile} {
+	if r.Meta.Comparison != nil {
+		rr.Comparison = r.Meta.Comparison.Message
+	}
+	for k, v := range map[string]string{"config_digest": r.Meta.ConfigDigest, "config_source": r.Meta.ConfigSource, "boot_id": r.Meta.BootID, "profile": r.Meta.Profile, "release": r.Meta.Release} {
 		if v != "" {
 			rr.Meta[k] = v
 		}

@@ -50,6 +50,9 @@ func (c *fakeClock) After(d time.Duration) <-chan time.Time {
 // (elapsed time over the interval).
 type scenario struct {
 	interval time.Duration
+	// startAfter moves the fake clock's start later (a second soak of the
+	// same rig, the day after the first).
+	startAfter time.Duration
 	// leakObjects is how many kmemleak objects of the wlansim_alloc_rx_buf signature
 	// exist at sample n; slabExtra the extra active objects per cache.
 	leakObjects func(n int) int

@@ -17,6 +17,7 @@ import (
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/remote"
+	"github.com/leakgate/leakgate/results"
 )
 
 // Soak runs one whole soak and returns the recorded run. The error is non-nil
@@ -87,6 +88,10 @@ type Config struct {
 	// NoReloadProbe turns off the end-of-run reload probe of the profile's
 	// reload_modules.
 	NoReloadProbe bool
+	// Store records the finished run in a results store and compares it
+	// with a baseline run (results.AfterSoak); an empty DSN records nothing.
+	// Store.Release labels the run.
+	Store results.SoakOptions
 	// ExtraWorkloads are target-side background commands added to the profile's
 	// (the suite's --workload flag).
 	ExtraWorkloads []Workload
@@ -235,6 +240,7 @@ func (s *soak) run(ctx context.Context) (*Run, error) {
 		OwnModules:     cfg.OwnModules,
 		Versions:       cfg.Versions,
 		Policy:         cfg.Policy,
+		Release:        cfg.Store.Release,
 	}}
 	if cfg.Profile != nil {
 		r.Meta.Profile = cfg.Profile.Name
@@ -263,6 +269,7 @@ func (s *soak) run(ctx context.Context) (*Run, error) {
 			r.Meta.Status, r.Meta.Error = verdict.Error, fmt.Sprintf("write reports in %s: %v", r.Dir, err)
 		}
 	}
+	s.recordResults(ctx)
 	s.logf("verdict %s%s", r.Meta.Status, suffixIf(r.Meta.Error))
 	return r, nil
 }

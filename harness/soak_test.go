@@ -18,6 +18,7 @@ import (
 func soakFor(t testing.TB, sc scenario, mutate func(*Config)) (*Run, *scriptedTarget) {
 	t.Helper()
 	clock := newFakeClock()
+	clock.now = clock.now.Add(sc.startAfter)
 	if sc.interval == 0 {
 		sc.interval = 10 * time.Minute
 	}

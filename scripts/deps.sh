@@ -10,6 +10,7 @@ wanted=(
   dropbear-bin:/usr/sbin/dropbear
   busybox-static:/bin/busybox
   chromium:/usr/bin/chromium
+  postgresql:/usr/lib/postgresql/15/bin/initdb
 )
 if [ "${LEAKGATE_NO_RIG:-}" != 1 ]; then
   wanted+=(

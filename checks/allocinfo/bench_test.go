@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/leakgate/leakgate/internal/benchfloor"
 )
 
-// syntheticAllocinfo builds an allocinfo of n sites of realistic shape (a 6.12
-// build prints ≈ 4,000; a distribution kernel with modules ≈ 30,000).
+// syntheticAllocinfo builds an allocinfo of n sites of realistic shape (the
+// rig's 6.12 tinyconfig kernel prints 1,057; a full kernel many times more).
 func syntheticAllocinfo(n int) []byte {
 	var b bytes.Buffer
 	b.WriteString("allocinfo - version: 1.0\n#     <size>  <calls> <tag info>\n")
@@ -24,7 +25,7 @@ func syntheticAllocinfo(n int) []byte {
 	return b.Bytes()
 }
 
-// BenchmarkParse parses 4,000 sites, the size of the rig's file.
+// BenchmarkParse parses 4,000 sites, four times the rig's file.
 func BenchmarkParse(b *testing.B) {
 	in := syntheticAllocinfo(4000)
 	b.SetBytes(int64(len(in)))
@@ -65,4 +66,13 @@ func BenchmarkMerge(b *testing.B) {
 			b.Fatal("merge")
 		}
 	}
+}
+
+// BenchmarkVsFloorRig is VsFloor on the rig's real 6.12 allocinfo (1,057 sites).
+func BenchmarkVsFloorRig(b *testing.B) {
+	in, err := os.ReadFile(fixtureDir + "/allocinfo-6.12.117-qemu-rig.txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchfloor.VsFloor(b, len(in), func() { _, _ = Parse(in) }, func() { scanFloor(in) })
 }

@@ -39,7 +39,7 @@ var genericTable = []genericRule{
 	{`net/core/skbuff\.c`, `\w*`, "socket buffer helper (net/core/skbuff.c): charged for every driver's skbs"},
 	{`include/linux/skbuff\.h`, `_*(dev|netdev|napi)_alloc_\w*`, "socket buffer page helper: charged for every driver's RX pages"},
 	{`net/core/page_pool\.c`, `\w*`, "page_pool: charged for every pool user's pages"},
-	{`net/core/(sock|dev|gro|netpoll|datagram|stream)\.c`, `_*(sock_(k|w|r)malloc|sock_alloc_send\w*|alloc_skb\w*|\w*_alloc_frag\w*|netdev_alloc\w*)`, "socket memory helper"},
+	{`net/core/(sock|dev|gro|netpoll|datagram|stream)\.c`, `_*(sock_(k|w|r)malloc|sock_alloc_send\w*|alloc_skb\w*|\w*_alloc_frag\w*|netdev_alloc\w*|sk(b)?_page_frag_refill)`, "socket memory helper"},
 	// Managed and pooled allocations charged to the wrapper.
 	{`drivers/base/devres\.c`, `\w*`, "devres (devm_*) helper: charged for every driver's managed allocations"},
 	{`mm/mempool\.c`, `\w*`, "mempool helper: charged for every pool user"},
@@ -49,6 +49,12 @@ var genericTable = []genericRule{
 	{`mm/(slub|slab_common|percpu|percpu-vm|vmalloc|page_alloc|memblock|sparse|page_ext|hugetlb|compaction)\.c`, `\w*`, "allocator internals"},
 	{`lib/(scatterlist|idr|radix-tree|xarray|maple_tree|genalloc|rhashtable|bucket_locks|kobject|kasprintf|string_helpers|stackdepot)\.c`, `\w*`, "library helper: charged for every caller"},
 	{`mm/util\.c`, `\w*`, "memory helper (mm/util.c): charged for every caller"},
+	// Process and page-cache memory: anonymous faults, tmpfs and file pages
+	// belong to the processes (judged per process) and to meminfo.
+	{`mm/(memory|shmem|filemap|readahead|swap_state|huge_memory|khugepaged|migrate)\.c`, `\w*`, "process and page-cache memory (faults, tmpfs, file pages): judged per process and in meminfo"},
+	// The detector's own memory: kmemleak's object metadata grows with the
+	// objects it tracks, whatever the product does.
+	{`mm/kmemleak\.c`, `\w*`, "kmemleak's own metadata (the detector, not the product)"},
 }
 
 type compiledGenericRule struct {

@@ -31,7 +31,8 @@
 //     uses it, so the same file:line func can appear on several lines; Merge
 //     folds them per Key.
 //   - The file is root-only (mode 0400) and grows with every loaded module's
-//     sites (≈ 4,000 lines, ~400 KB on a small 6.12 build).
+//     sites: 1,057 lines, 75 KB on the rig's tinyconfig 6.12 kernel; a full
+//     distribution kernel has many times more.
 package allocinfo
 
 import (

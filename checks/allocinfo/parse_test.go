@@ -279,6 +279,7 @@ func TestGenericReason_Table(t *testing.T) {
 		{"a skb helper is generic", Site{File: "net/core/skbuff.c", Func: "kmalloc_reserve"}, true},
 		{"the inline RX page helper is generic", Site{File: "include/linux/skbuff.h", Func: "__dev_alloc_pages_noprof"}, true},
 		{"page_pool is generic", Site{File: "net/core/page_pool.c", Func: "__page_pool_alloc_pages_slow"}, true},
+		{"the socket page-frag refill is generic", Site{File: "net/core/sock.c", Func: "skb_page_frag_refill"}, true},
 		{"devres is generic", Site{File: "drivers/base/devres.c", Func: "devm_kmalloc"}, true},
 		{"a driver's RX fill names its holder", Site{File: "drivers/net/wireless/wlansim/rx.c", Module: "wlansim", Func: "wlansim_rx_fill"}, false},
 		{"a driver function named like an allocator is not generic (anchored on the file)", Site{File: "drivers/net/wireless/x/dma.c", Func: "__page_frag_cache_refill"}, false},

@@ -195,6 +195,9 @@ var skipTable = []skipRule{
 	{`post_alloc_hook|prep_new_page|prep_compound_page|get_page_from_freelist|_*rmqueue(_\w*)?|_*set_page_owner|save_stack|split_page|vm_area_alloc_pages`, "page allocator internals", false},
 	{`_*page_pool_(\w+_)?alloc\w*|page_pool_refill_alloc_cache`, "page_pool allocator", false},
 	{`_*dev_alloc_pages?(_\w*)?|sk(b)?_page_frag_refill`, "socket buffer page helper", false},
+	// kmemleak's metadata allocator (mm/kmemleak.c), under every slab page a
+	// kmemleak_object cache grows by in a page_owner stack.
+	{`__alloc_object`, "kmemleak's own hooks", false},
 	// vmalloc and per-CPU memory.
 	{`_*vmalloc(_\w*)?|_*vzalloc(_\w*)?|_*vcalloc(_\w*)?|_*get_vm_area(_\w*)?|alloc_vmap_area|_*vmap(_\w*)?`, "vmalloc", false},
 	{`_*pcpu_\w+|_*alloc_percpu(_\w*)?`, "per-CPU allocator", false},

@@ -17,6 +17,7 @@ func TestMachineryReason_PagePathRows(t *testing.T) {
 		"page_pool_alloc_netmem", "__page_pool_alloc_netmems_slow", "page_pool_refill_alloc_cache", "page_pool_dev_alloc_pages",
 		"__dev_alloc_pages_noprof", "dev_alloc_page", "skb_page_frag_refill", "sk_page_frag_refill",
 		"__netdev_alloc_skb", "__napi_alloc_skb", "__alloc_skb", "napi_alloc_skb", "alloc_skb_with_frags",
+		"__alloc_object",
 	}
 	for _, f := range skipped {
 		if MachineryReason(f) == "" {
@@ -26,7 +27,7 @@ func TestMachineryReason_PagePathRows(t *testing.T) {
 	kept := []string{
 		"wlansim_rx_fill", "wlansim_alloc_rx_page", "mt76_dma_rx_fill", "ath11k_dp_rxbufs_replenish",
 		"page_pool_create", "page_pool_destroy", "save_stack_trace_user", "post_alloc_hook_test",
-		"do_anonymous_page", "__pte_alloc",
+		"do_anonymous_page", "__pte_alloc", "alloc_object", "__alloc_object_node",
 	}
 	for _, f := range kept {
 		if why := MachineryReason(f); why != "" {

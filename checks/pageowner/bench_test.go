@@ -4,13 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/leakgate/leakgate/internal/benchfloor"
 )
 
-// syntheticShowStacks builds n stacks of 12 frames each (a booted small
-// target prints ≈ 1,000 without count_threshold).
+// syntheticShowStacks builds n stacks of 12 frames each (the rig prints
+// ≈ 620 without count_threshold, 12 at 64).
 func syntheticShowStacks(n int) []byte {
 	var b bytes.Buffer
 	for i := 0; i < n; i++ {
@@ -53,4 +54,30 @@ func scanFloor(in []byte) int {
 		n += len(s.Bytes())
 	}
 	return n
+}
+
+// BenchmarkVsFloorRig is VsFloor on the rig's real show_stacks (count_threshold 16, 51 stacks).
+func BenchmarkVsFloorRig(b *testing.B) {
+	in, err := os.ReadFile(fixtureDir + "/show_stacks-6.12.117-qemu-rig.txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchfloor.VsFloor(b, len(in), func() { _, _ = Parse(in, []string{"wlansim"}) }, func() { scanFloor(in) })
+}
+
+// BenchmarkParserReuseRig parses the rig's show_stacks with one Parser, as
+// a soak does sample after sample.
+func BenchmarkParserReuseRig(b *testing.B) {
+	in, err := os.ReadFile(fixtureDir + "/show_stacks-6.12.117-qemu-rig.txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := NewParser([]string{"wlansim"})
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if rep, err := p.Parse(in); err != nil || len(rep.Stacks) != 51 {
+			b.Fatalf("%v", err)
+		}
+	}
 }

@@ -35,7 +35,7 @@ func FuzzParse(f *testing.F) {
 		}
 		var total int64
 		for _, s := range rep.Stacks {
-			if len(s.Frames) == 0 || len(s.Frames) > MaxFrames || s.Pages < 0 || s.Signature == "" {
+			if len(s.Frames) == 0 || len(s.Frames) > MaxFrames || s.Pages < 0 || s.Signature == "" || s.Bookkeeping != BookkeepingReason(s.Frames) {
 				t.Fatalf("stack out of its limits: %d frames, %d pages, signature %q", len(s.Frames), s.Pages, s.Signature)
 			}
 			if s.Culprit != nil {

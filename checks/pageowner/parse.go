@@ -61,6 +61,10 @@ type Stack struct {
 	// and up to four normalised frames past the allocator), the same across
 	// samples, boots and builds; distinct stacks can share one (Merge).
 	Signature string `json:"signature"`
+	// Bookkeeping is BookkeepingReason: set for the detectors' own memory
+	// and for pages without a saved stack, which a judge charts but never
+	// blames on the product.
+	Bookkeeping string `json:"bookkeeping,omitempty"`
 }
 
 // PageBytes is the base page size on x86_64 and on most arm64 and MIPS
@@ -108,9 +112,27 @@ const pagesPrefix = "nr_base_pages:"
 // reason) is returned together with every stack that did. Input with lines
 // but no stack at all returns ErrNotShowStacks and no Report.
 func Parse(b []byte, own []string) (*Report, error) {
+	return NewParser(own).Parse(b)
+}
+
+// Parser parses the successive show_stacks reads of one soak: it remembers
+// the frames it has read and the culprit table's answers between reads (both
+// bounded), so a sample costs a fraction of a fresh Parse. Not safe for
+// concurrent use.
+type Parser struct {
+	frames *kmemleak.FrameParser
+	blame  *kmemleak.Blamer
+}
+
+// NewParser returns a Parser blaming own's frames first (see Parse).
+func NewParser(own []string) *Parser {
+	return &Parser{frames: kmemleak.NewFrameParser(), blame: kmemleak.NewBlamer(own)}
+}
+
+// Parse is the package Parse with this Parser's own list and memory.
+func (p *Parser) Parse(b []byte) (*Report, error) {
 	rep := &Report{Stacks: []Stack{}}
-	fp := kmemleak.NewFrameParser()
-	blame := kmemleak.NewBlamer(own)
+	fp, blame := p.frames, p.blame
 	var errs LineErrors
 	var frames []kmemleak.Frame
 	startLine := 0 // line of the first frame of the stack being read
@@ -190,6 +212,7 @@ func newStack(frames []kmemleak.Frame, pages int64, blame *kmemleak.Blamer) Stac
 	}
 	s := Stack{Frames: append([]kmemleak.Frame(nil), frames...), Pages: pages}
 	s.Signature = blame.Signature(s.Frames)
+	s.Bookkeeping = BookkeepingReason(s.Frames)
 	if c := blame.Culprit(s.Frames); c != nil {
 		cc := *c
 		s.Culprit = &cc
@@ -197,18 +220,30 @@ func newStack(frames []kmemleak.Frame, pages int64, blame *kmemleak.Blamer) Stac
 	return s
 }
 
-// Merge folds stacks with the same Signature into one, summing Pages and
-// keeping the first one's frames and culprit, in first-seen order: two depot
-// stacks that differ only below the signature's frames are one leak site.
+// Key is the stack's series key: its Signature, prefixed with
+// "bookkeeping: " for a bookkeeping stack — the slab pages of kmemleak's
+// metadata for kernfs nodes sign like the kernfs nodes' own slab pages, and
+// the two must not fold into one series.
+func (s Stack) Key() string {
+	if s.Bookkeeping != "" {
+		return "bookkeeping: " + s.Signature
+	}
+	return s.Signature
+}
+
+// Merge folds stacks with the same Key into one, summing Pages and keeping
+// the first one's frames and culprit, in first-seen order: two depot stacks
+// that differ only below the signature's frames are one leak site.
 func Merge(stacks []Stack) []Stack {
 	out := make([]Stack, 0, len(stacks))
 	at := make(map[string]int, len(stacks))
 	for _, s := range stacks {
-		if i, ok := at[s.Signature]; ok {
+		k := s.Key()
+		if i, ok := at[k]; ok {
 			out[i].Pages += s.Pages
 			continue
 		}
-		at[s.Signature] = len(out)
+		at[k] = len(out)
 		out = append(out, s)
 	}
 	return out

@@ -40,7 +40,11 @@ func describe(s Stack) string {
 			c += " [" + s.Culprit.Module + "]"
 		}
 	}
-	return fmt.Sprintf("%d pages, %d frames, culprit %s | %s", s.Pages, len(s.Frames), c, s.Signature)
+	d := fmt.Sprintf("%d pages, %d frames, culprit %s | %s", s.Pages, len(s.Frames), c, s.Signature)
+	if s.Bookkeeping != "" {
+		d += " | bookkeeping: " + s.Bookkeeping
+	}
+	return d
 }
 
 func goldenOf(b []byte) golden {
@@ -214,5 +218,79 @@ func TestMerge_SumsStacksOfOneSignature(t *testing.T) {
 	top := Largest(m, 1)
 	if len(top) != 1 || top[0].Pages != 7 {
 		t.Errorf("Largest = %+v, want the 7-page stack", top)
+	}
+}
+
+// TestParser_ReuseGivesTheSameReport checks that a Parser's memory across
+// reads changes nothing in the result.
+func TestParser_ReuseGivesTheSameReport(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join(fixtureDir, "show_stacks-6.12.117-qemu-rig.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := NewParser(own)
+	for i := 0; i < 3; i++ {
+		got, err1 := p.Parse(in)
+		want, err2 := Parse(in, own)
+		if err1 != nil || err2 != nil {
+			t.Fatal(err1, err2)
+		}
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		if !bytes.Equal(g, w) {
+			t.Fatalf("read %d: reused Parser differs from a fresh Parse", i)
+		}
+	}
+}
+
+// TestBookkeepingReason_RigStacks checks, on the rig's real show_stacks, that
+// page_owner's dummy stack and kmemleak's metadata are bookkeeping and
+// wlansim's RX stacks are not.
+func TestBookkeepingReason_RigStacks(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join(fixtureDir, "show_stacks-6.12.117-qemu-rig.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Parse(in, own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dummy, kml, wlansim int
+	for _, s := range rep.Stacks {
+		switch {
+		case s.Frames[0].Function == "register_dummy_stack":
+			dummy++
+			if s.Bookkeeping == "" {
+				t.Errorf("page_owner's dummy stack (%d pages) is not bookkeeping", s.Pages)
+			}
+		case s.Culprit != nil && s.Culprit.Module == "wlansim":
+			wlansim++
+			if s.Bookkeeping != "" {
+				t.Errorf("wlansim stack %s marked as bookkeeping: %s", s.Culprit.Function, s.Bookkeeping)
+			}
+		case s.Bookkeeping == "kmemleak's own object metadata":
+			kml++
+		}
+	}
+	if dummy != 1 || wlansim < 2 || kml == 0 {
+		t.Errorf("found %d dummy, %d wlansim, %d kmemleak-metadata stacks; want 1, at least 2, at least 1", dummy, wlansim, kml)
+	}
+}
+
+// TestMerge_KeepsBookkeepingApartFromTheSameSignature checks that kmemleak's
+// metadata pages for kernfs nodes do not fold into the kernfs nodes' own.
+func TestMerge_KeepsBookkeepingApartFromTheSameSignature(t *testing.T) {
+	in := " alloc_pages_noprof+0x1/0x2\n kmem_cache_alloc_noprof+0x1/0x2\n __alloc_object+0x1/0x2\n __create_object+0x1/0x2\n kmem_cache_alloc_noprof+0x1/0x2\n __kernfs_new_node+0x1/0x2\nnr_base_pages: 5\n\n" +
+		" alloc_pages_noprof+0x1/0x2\n kmem_cache_alloc_noprof+0x1/0x2\n __kernfs_new_node+0x1/0x2\nnr_base_pages: 7\n"
+	rep, err := Parse([]byte(in), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Stacks[0].Signature != rep.Stacks[1].Signature {
+		t.Fatalf("precondition: the two stacks should share a signature: %q, %q", rep.Stacks[0].Signature, rep.Stacks[1].Signature)
+	}
+	m := Merge(rep.Stacks)
+	if len(m) != 2 || m[0].Pages != 5 || m[1].Pages != 7 || m[0].Key() != "bookkeeping: "+m[0].Signature || m[1].Key() != m[1].Signature {
+		t.Errorf("Merge = %+v, want the bookkeeping stack (5 pages) apart from the kernfs one (7)", m)
 	}
 }

@@ -21,7 +21,7 @@ import (
 func init() {
 	register(command{
 		name:    "trend",
-		summary: "judge series from CSV (series,t,value): trend [FILE|-] [--warmup DUR] [--min-slope X] [--min-growth X] [--alpha P] [--json]",
+		summary: "judge series from CSV (series,t,value): trend [FILE|-] [--warmup DUR] [--min-slope X] [--min-growth X] [--alpha P] [--replay] [--json]",
 		run:     runTrend,
 	})
 }
@@ -57,8 +57,9 @@ func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&opts.MinSlopePerHour, "min-slope", 0, "smallest leak slope, in value units per hour")
 	fs.Float64Var(&opts.MinGrowth, "min-growth", 0, "smallest leak growth over the window, in value units")
 	fs.Float64Var(&opts.Alpha, "alpha", opts.Alpha, "false discovery rate across the series (Benjamini–Hochberg)")
+	replay := fs.Bool("replay", false, "judge every prefix as a soak would (early rule after each point, final at the end); print when each series stopped")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: leakgate trend [FILE|-] [--warmup DUR] [--min-slope X] [--min-growth X] [--alpha P] [--json]")
+		fmt.Fprintln(stderr, "usage: leakgate trend [FILE|-] [--warmup DUR] [--min-slope X] [--min-growth X] [--alpha P] [--replay] [--json]")
 		fmt.Fprintln(stderr, "reads CSV with header series,t,value (t in seconds from the start); exit 1 when a series leaks")
 		fs.PrintDefaults()
 	}
@@ -101,6 +102,9 @@ func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	for i := range series {
 		series[i].Options = opts
+	}
+	if *replay {
+		return runTrendReplay(ctx, name, series, *asJSON, stdout, stderr) // trend_replay.go
 	}
 	results, err := trend.AnalyzeRun(ctx, series)
 	if err != nil {

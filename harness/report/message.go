@@ -45,6 +45,11 @@ func Message(r Run) string {
 		writePass(&b, r, on)
 	}
 	writeSuspects(&b, suspects)
+	for _, line := range strings.Split(r.Comparison, "\n") {
+		if line != "" {
+			b.WriteString(clean(line) + "\n")
+		}
+	}
 	writeRunLine(&b, r)
 	if r.RunDir != "" {
 		fmt.Fprintf(&b, "  evidence: %s\n", clean(filepath.Join(r.RunDir, "report.html")))

@@ -51,6 +51,9 @@ type Run struct {
 	Observer []checks.ObserverProcess `json:"observer,omitempty"`
 	// Policy is the judging policy as it was applied, for the record.
 	Policy any `json:"policy,omitempty"`
+	// Comparison is what the comparison with the baseline run said, one line
+	// per point ("" without a results store).
+	Comparison string `json:"comparison,omitempty"`
 	// Meta holds free-form facts worth keeping (versions, config digest).
 	Meta map[string]string `json:"meta,omitempty"`
 }

@@ -6,7 +6,8 @@
 #   --rig DIR          build output (default: run build.sh, which is cached)
 #   --state DIR        state folder (default: a new folder under ${TMPDIR:-/tmp})
 #   --append ARG       extra kernel command line word (repeatable), e.g. kmemleak=off;
-#                      kmemleak= and slub_debug=/slab_debug= replace the defaults
+#                      kmemleak=, page_owner= and slub_debug=/slab_debug= replace the defaults
+#                      (the defaults: slub_debug=U kmemleak=on page_owner=on)
 #   --param K=V        wlansim module parameter at load time (repeatable), e.g. leak=1
 #   --daemon-leak N    start wlansimd with its leak knob on (N bytes per request)
 #   --accel auto|tcg|kvm   default auto: KVM only when a quick probe boots a guest
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --mem) mem=$2; shift 2 ;;
     --timeout) timeout=$2; shift 2 ;;
     --allow-reboot) no_reboot=""; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) die "unknown option $1; see boot.sh --help" ;;
   esac
 done
@@ -56,10 +57,11 @@ if [ -e "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; then
 fi
 
 # ---- kernel command line ------------------------------------------------------
-want_kmemleak=1 want_slab=1
+want_kmemleak=1 want_slab=1 want_page_owner=1
 for a in "${extra[@]}"; do
   case $a in
     kmemleak=*) want_kmemleak=0 ;;
+    page_owner=*) want_page_owner=0 ;;
     slub_debug=*|slab_debug=*) want_slab=0 ;;
   esac
   case $a in *[!A-Za-z0-9_.,=:/+-]*) die "kernel argument $a has unsafe characters" ;; esac
@@ -68,6 +70,10 @@ done
 cmdline="console=ttyS0 panic=-1 no_timer_check"
 [ $want_slab = 1 ] && cmdline="$cmdline slub_debug=U"
 [ $want_kmemleak = 1 ] && cmdline="$cmdline kmemleak=on"
+# page_owner: per-stack page counts in /sys/kernel/debug/page_owner_stacks
+# (CONFIG_PAGE_OWNER does nothing without it). allocinfo is on from boot
+# (CONFIG_MEM_ALLOC_PROFILING_ENABLED_BY_DEFAULT).
+[ $want_page_owner = 1 ] && cmdline="$cmdline page_owner=on"
 for a in "${extra[@]}"; do cmdline="$cmdline $a"; done
 for p in "${params[@]}"; do
   case $p in

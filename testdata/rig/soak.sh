@@ -4,9 +4,13 @@
 # the VM. `make demo` is `testdata/rig/soak.sh --leak kernel --expect fail`.
 #
 # Usage: soak.sh [options] [-- extra suite flags, e.g. --duration 3m]
-#   --leak kernel|daemon|none   what to break (default kernel):
-#                               kernel: wlansim leak=1 leak_every=100
+#   --leak MODE                 what to break (default kernel):
+#                               kernel: wlansim leak=1 leak_every=100 (slab + kmemleak)
 #                               daemon: wlansimd leaks 512 bytes per request
+#                               pages:  RX pages (alloc_pages, order 1) pinned, one in 50 frames
+#                               frags:  RX fragments (netdev_alloc_frag) pinned, one in 50 frames
+#                               pages-clean, frags-clean: the same RX paths, nothing pinned
+#                               none:   nothing
 #   --kmemleak-off              boot with kmemleak=off (preflight must fail)
 #   --expect fail|pass|any      exit 0 only when the suite's outcome matches (default any:
 #                               the suite's own status)
@@ -26,15 +30,19 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --profile) profile=$2; shift 2 ;;
     --) shift; break ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "soak: unknown option $1; see soak.sh --help" >&2; exit 2 ;;
   esac
 done
 case $leak in
   kernel) boot_flags+=(--param leak=1 --param leak_every=100) ;;
   daemon) boot_flags+=(--daemon-leak 512) ;;
+  pages) boot_flags+=(--param rx_pages=1 --param rx_page_order=1 --param page_leak=1 --param leak_every=50) ;;
+  frags) boot_flags+=(--param rx_frags=1 --param page_leak=1 --param leak_every=50) ;;
+  pages-clean) boot_flags+=(--param rx_pages=1 --param rx_page_order=1) ;;
+  frags-clean) boot_flags+=(--param rx_frags=1) ;;
   none) ;;
-  *) echo "soak: --leak wants kernel, daemon or none" >&2; exit 2 ;;
+  *) echo "soak: --leak wants kernel, daemon, pages, frags, pages-clean, frags-clean or none" >&2; exit 2 ;;
 esac
 case $expect in fail|pass|any) ;; *) echo "soak: --expect wants fail, pass or any" >&2; exit 2 ;; esac
 mkdir -p "$out"

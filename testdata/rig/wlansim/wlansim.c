@@ -23,17 +23,32 @@
  * it grows again (an interface down/up). The pool is referenced from a global
  * list, so kmemleak never reports it.
  *
+ * Page-level RX buffers (rx_pages=1, rx_frags=1) add what slab and kmemleak
+ * cannot see, on the same traffic: each frame is also copied into an RX page
+ * from alloc_pages (order rx_page_order) or into a page fragment from
+ * netdev_alloc_frag — the way mt76 and ath11k fill RX rings. Both sit in
+ * 32-slot rings that free what a slot held before, so memory stays flat.
+ * With page_leak=1, one buffer in leak_every is moved to a pinned list that
+ * never drains instead: still referenced (kmemleak would stay quiet even if
+ * it tracked pages, which it does not), freed only at module unload. A pinned
+ * fragment keeps its whole page-frag chunk (32 KiB) alive, as a leaked RX
+ * fragment does on a real AP. No slab object is involved: the page list
+ * links through page->lru and the fragment list through the fragments.
+ *
  * All parameters are writable at runtime in /sys/module/wlansim/parameters.
  */
 #include <linux/atomic.h>
 #include <linux/fs.h>
+#include <linux/gfp.h>
 #include <linux/init.h>
 #include <linux/kernel.h>
 #include <linux/list.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
+#include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -57,6 +72,30 @@ MODULE_PARM_DESC(pool_cap, "benign pool: maximum number of entries");
 static unsigned int pool_grow_every = 4;
 module_param(pool_grow_every, uint, 0644);
 MODULE_PARM_DESC(pool_grow_every, "benign pool: add one entry every this many frames");
+
+static bool rx_pages;
+module_param(rx_pages, bool, 0644);
+MODULE_PARM_DESC(rx_pages, "also copy each frame into an RX page from alloc_pages (a 32-slot ring)");
+
+static unsigned int rx_page_order;
+module_param(rx_page_order, uint, 0644);
+MODULE_PARM_DESC(rx_page_order, "order of the RX pages (0..3)");
+
+static bool rx_frags;
+module_param(rx_frags, bool, 0644);
+MODULE_PARM_DESC(rx_frags, "also copy each frame into a page fragment from netdev_alloc_frag (a 32-slot ring)");
+
+static bool page_leak;
+module_param(page_leak, bool, 0644);
+MODULE_PARM_DESC(page_leak, "pin one RX page or fragment in leak_every on a list that never drains (the page-level bug)");
+
+static unsigned int pinned_pages;
+module_param(pinned_pages, uint, 0444);
+MODULE_PARM_DESC(pinned_pages, "RX pages pinned by page_leak (read-only)");
+
+static unsigned int pinned_frags;
+module_param(pinned_frags, uint, 0444);
+MODULE_PARM_DESC(pinned_frags, "RX fragments pinned by page_leak (read-only)");
 
 static unsigned int rx_frames;
 module_param(rx_frames, uint, 0444);
@@ -93,6 +132,17 @@ static LIST_HEAD(wlansim_pool);
 static DEFINE_MUTEX(wlansim_lock);	/* serialises RX and the pool */
 static atomic_t wlansim_seq = ATOMIC_INIT(0);
 static struct wlansim_rxbuf *wlansim_ring[WLANSIM_RING_SLOTS];	/* under wlansim_lock */
+
+/* Page-level RX buffers, all under wlansim_lock. */
+#define WLANSIM_FRAG_BYTES 2048
+struct wlansim_page_slot {
+	struct page *page;
+	unsigned int order;
+};
+static struct wlansim_page_slot wlansim_page_ring[WLANSIM_RING_SLOTS];
+static void *wlansim_frag_ring[WLANSIM_RING_SLOTS];
+static LIST_HEAD(wlansim_pinned_pages);	/* linked through page->lru; order in page->private */
+static void *wlansim_pinned_frags;	/* each fragment's first word points to the next */
 
 static void wlansim_pool_free_all(void)
 {
@@ -193,6 +243,93 @@ static void wlansim_ring_free_all(void)
 	}
 }
 
+static bool wlansim_page_leaks(u32 seq)
+{
+	unsigned int every = READ_ONCE(leak_every);
+
+	return READ_ONCE(page_leak) && every && seq % every == 0;
+}
+
+/*
+ * Copies the frame into a fresh RX page, as a driver refilling its RX ring
+ * does, and parks it in the page ring (freeing the slot's previous page) —
+ * or, with page_leak, pins it on a list nothing ever drains.
+ */
+static noinline int wlansim_rx_fill_page(u32 seq, const u8 *frame, size_t len)
+{
+	unsigned int order = min_t(unsigned int, READ_ONCE(rx_page_order), 3);
+	struct wlansim_page_slot *slot;
+	struct page *page;
+
+	page = alloc_pages(GFP_KERNEL, order);
+	if (!page)
+		return -ENOMEM;
+	memcpy(page_address(page), frame, min_t(size_t, len, PAGE_SIZE << order));
+	if (wlansim_page_leaks(seq)) {
+		/* The bug: a reorder-buffer timeout path that keeps the page. */
+		set_page_private(page, order);
+		list_add_tail(&page->lru, &wlansim_pinned_pages);
+		WRITE_ONCE(pinned_pages, pinned_pages + 1);
+		return 0;
+	}
+	slot = &wlansim_page_ring[seq % WLANSIM_RING_SLOTS];
+	if (slot->page)
+		__free_pages(slot->page, slot->order);
+	slot->page = page;
+	slot->order = order;
+	return 1;
+}
+
+/* The same with a page fragment, as mt76 and ath11k fill RX rings. */
+static noinline int wlansim_rx_fill_frag(u32 seq, const u8 *frame, size_t len)
+{
+	void **slot;
+	void *frag;
+
+	frag = netdev_alloc_frag(WLANSIM_FRAG_BYTES);
+	if (!frag)
+		return -ENOMEM;
+	memcpy(frag, frame, min_t(size_t, len, WLANSIM_FRAG_BYTES));
+	if (wlansim_page_leaks(seq)) {
+		*(void **)frag = wlansim_pinned_frags;
+		wlansim_pinned_frags = frag;
+		WRITE_ONCE(pinned_frags, pinned_frags + 1);
+		return 0;
+	}
+	slot = &wlansim_frag_ring[seq % WLANSIM_RING_SLOTS];
+	if (*slot)
+		skb_free_frag(*slot);
+	*slot = frag;
+	return 1;
+}
+
+static void wlansim_page_rings_free_all(void)
+{
+	struct page *page, *tmp;
+	int i;
+
+	for (i = 0; i < WLANSIM_RING_SLOTS; i++) {
+		if (wlansim_page_ring[i].page)
+			__free_pages(wlansim_page_ring[i].page, wlansim_page_ring[i].order);
+		wlansim_page_ring[i].page = NULL;
+		if (wlansim_frag_ring[i])
+			skb_free_frag(wlansim_frag_ring[i]);
+		wlansim_frag_ring[i] = NULL;
+	}
+	list_for_each_entry_safe(page, tmp, &wlansim_pinned_pages, lru) {
+		list_del(&page->lru);
+		__free_pages(page, page_private(page));
+	}
+	while (wlansim_pinned_frags) {
+		void *next = *(void **)wlansim_pinned_frags;
+
+		skb_free_frag(wlansim_pinned_frags);
+		wlansim_pinned_frags = next;
+	}
+	WRITE_ONCE(pinned_pages, 0);
+	WRITE_ONCE(pinned_frags, 0);
+}
+
 /* Returns 1 when the frame was delivered, 0 when dropped. */
 static noinline int wlansim_rx_handler(const u8 *frame, size_t len)
 {
@@ -201,6 +338,10 @@ static noinline int wlansim_rx_handler(const u8 *frame, size_t len)
 	unsigned int every;
 	size_t i;
 
+	if (READ_ONCE(rx_pages) && wlansim_rx_fill_page(seq, frame, len) < 0)
+		return -ENOMEM;
+	if (READ_ONCE(rx_frags) && wlansim_rx_fill_frag(seq, frame, len) < 0)
+		return -ENOMEM;
 	rb = wlansim_alloc_rx_buf(len);
 	if (!rb)
 		return -ENOMEM;
@@ -287,8 +428,8 @@ static int __init wlansim_init(void)
 	err = misc_register(&wlansim_misc);
 	if (err)
 		goto err_pool;
-	pr_info("wlansim: ready (leak=%d leak_every=%u pool_cap=%u)\n",
-		leak, leak_every, pool_cap);
+	pr_info("wlansim: ready (leak=%d leak_every=%u pool_cap=%u rx_pages=%d rx_frags=%d page_leak=%d)\n",
+		leak, leak_every, pool_cap, rx_pages, rx_frags, page_leak);
 	return 0;
 
 err_pool:
@@ -304,6 +445,7 @@ static void __exit wlansim_exit(void)
 	mutex_lock(&wlansim_lock);
 	wlansim_pool_free_all();
 	wlansim_ring_free_all();
+	wlansim_page_rings_free_all();
 	mutex_unlock(&wlansim_lock);
 	kmem_cache_destroy(wlansim_pool_cache);
 	/* Leaked buffers make this complain: that is the point of the bug. */

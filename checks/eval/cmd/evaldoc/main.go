@@ -17,6 +17,7 @@ func main() {
 	perClass := flag.Int("per-class", 1000, "series per class")
 	runs := flag.Int("runs", 200, "runs of 300 benign series")
 	seed := flag.Uint64("seed", 20261125, "random seed")
+	earlyRuns := flag.Int("early-runs", 100, "runs of 300 series per seed (five seeds) for the early-stop rate")
 	policyFile := flag.String("policy", "", "YAML policy overrides to evaluate instead of the defaults")
 	flag.Parse()
 	pol := checks.DefaultPolicy()
@@ -36,6 +37,12 @@ func main() {
 		os.Exit(1)
 	}
 	md := rep.Markdown()
+	early, err := eval.EvaluateEarly(context.Background(), eval.DefaultEarlyConfig(pol, *seed, *perClass, *earlyRuns))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "evaldoc: %v\n", err)
+		os.Exit(1)
+	}
+	md += early.Markdown()
 	if *out == "-" {
 		fmt.Print(md)
 		return

@@ -1,0 +1,198 @@
+package compare
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Runs compares every series of the candidate b with the same (kind,
+// subject) of the baseline a. A series only in b is judged against a flat
+// baseline at its own first value (a new cache that grows is a regression);
+// a series only in a is reported as same with OnlyInBaseline set. Results
+// are sorted worst first (regressed, unknown, improved, same), then by kind
+// and subject.
+//
+// pol.ConfidenceLevel holds for the run as a family (Bonferroni): each of
+// the m series is compared at 1 − (1 − level)/m, so a release with
+// hundreds of unchanged caches is not failed by one of them by chance.
+func Runs(a, b []Series, pol Policy) ([]Result, error) {
+	if err := pol.Validate(); err != nil {
+		return nil, err
+	}
+	if m := len(b); m > 1 {
+		pol.ConfidenceLevel = 1 - (1-pol.ConfidenceLevel)/float64(m)
+	}
+	type key struct{ kind, subject string }
+	base := make(map[key]Series, len(a))
+	for _, s := range a {
+		base[key{s.Kind, s.Subject}] = s
+	}
+	seen := make(map[key]bool, len(b))
+	out := make([]Result, 0, len(b))
+	for _, s := range b {
+		k := key{s.Kind, s.Subject}
+		seen[k] = true
+		sa, ok := base[k]
+		if !ok {
+			sa = flatLike(s)
+		}
+		r, err := Compare(sa, s, pol)
+		if err != nil {
+			return nil, err
+		}
+		r.OnlyInCandidate = !ok
+		if !ok {
+			r.Reason = "new in the candidate; " + r.Reason
+		}
+		out = append(out, r)
+	}
+	for _, s := range a {
+		if seen[key{s.Kind, s.Subject}] {
+			continue
+		}
+		out = append(out, Result{Kind: s.Kind, Subject: s.Subject, Unit: s.Unit, Verdict: Same, SlopeVerdict: Same, LevelVerdict: Same,
+			OnlyInBaseline: true, Reason: "only in the baseline (gone in the candidate)"})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if ri, rj := rank(out[i].Verdict), rank(out[j].Verdict); ri != rj {
+			return ri < rj
+		}
+		if out[i].Kind != out[j].Kind {
+			return out[i].Kind < out[j].Kind
+		}
+		return out[i].Subject < out[j].Subject
+	})
+	return out, nil
+}
+
+// flatLike is a baseline that stayed at s's first value on s's own grid.
+func flatLike(s Series) Series {
+	f := s
+	f.Values = make([]float64, len(s.Values))
+	if len(s.Values) > 0 {
+		for i := range f.Values {
+			f.Values[i] = s.Values[0]
+		}
+	}
+	return f
+}
+
+func rank(v Verdict) int {
+	switch v {
+	case Regressed:
+		return 0
+	case Unknown:
+		return 1
+	case Improved:
+		return 2
+	}
+	return 3
+}
+
+// AnyFails reports whether a result regressed under a failing policy.
+func AnyFails(rs []Result) bool {
+	for _, r := range rs {
+		if r.Fails {
+			return true
+		}
+	}
+	return false
+}
+
+// AnyRegressed reports whether a result regressed, failing or warning.
+func AnyRegressed(rs []Result) bool {
+	for _, r := range rs {
+		if r.Verdict == Regressed {
+			return true
+		}
+	}
+	return false
+}
+
+// Message is the one line a release manager reads, naming the baseline as
+// given (e.g. "release r41"): "kmalloc-512 grows 3.1 MiB/h, release r41
+// grew 0.02 MiB/h on the same rig".
+func (r Result) Message(baseline string) string {
+	if r.OnlyInBaseline {
+		return fmt.Sprintf("%s %s: only in %s", r.Kind, r.Subject, baseline)
+	}
+	bRate, aRate := r.SlopeBPerHour, r.SlopeAPerHour
+	switch r.Verdict {
+	case Regressed:
+		if r.SlopeVerdict == Regressed {
+			return fmt.Sprintf("%s grows %s, %s grew %s on the same rig", r.Subject, rate(bRate, r.Unit), baseline, rate(aRate, r.Unit))
+		}
+		return fmt.Sprintf("%s sits at %s after %.1f h, %s sat at %s on the same rig", r.Subject, amount(r.LevelB, r.Unit), r.AtHour, baseline, amount(r.LevelA, r.Unit))
+	case Improved:
+		return fmt.Sprintf("%s grows %s, %s grew %s on the same rig (improved)", r.Subject, rate(bRate, r.Unit), baseline, rate(aRate, r.Unit))
+	case Unknown:
+		if r.MoreSoak > 0 {
+			return fmt.Sprintf("%s grows %s, %s grew %s: undecided, about %s more soak would decide", r.Subject, rate(bRate, r.Unit), baseline, rate(aRate, r.Unit), hours(r.MoreSoak))
+		}
+		return fmt.Sprintf("%s grows %s, %s grew %s: undecided", r.Subject, rate(bRate, r.Unit), baseline, rate(aRate, r.Unit))
+	}
+	return fmt.Sprintf("%s grows %s, %s grew %s on the same rig (same)", r.Subject, rate(bRate, r.Unit), baseline, rate(aRate, r.Unit))
+}
+
+// reason explains the verdict with both intervals.
+func reason(r Result, minSlope, minLevel float64) string {
+	return fmt.Sprintf("slope %s: %s %s/h [%s, %s], minimum %s; level at %.1f h %s: %s %s [%s, %s], minimum %s",
+		r.SlopeVerdict, signedNum(r.SlopeDiffPerHour), r.Unit, signedNum(r.SlopeDiffLowPerHour), signedNum(r.SlopeDiffHighPerHour), num(minSlope),
+		r.AtHour, r.LevelVerdict, signedNum(r.LevelDiff), r.Unit, signedNum(r.LevelDiffLow), signedNum(r.LevelDiffHigh), num(minLevel))
+}
+
+// rate prints a slope per hour in the unit's best scale: "3.1 MiB/h", "0.02 MiB/h", "4/h".
+func rate(perHour float64, unit string) string { return amount(perHour, unit) + "/h" }
+
+// amount prints a value of unit: bytes in MiB (two decimals below 0.1 MiB
+// so a small baseline slope still shows), other units as numbers.
+func amount(v float64, unit string) string {
+	switch unit {
+	case "bytes":
+		return formatMiB(v)
+	case "kB":
+		return formatMiB(v * 1024)
+	case "objects":
+		return num(v) + " objects"
+	}
+	return num(v)
+}
+
+func formatMiB(b float64) string {
+	m := b / (1 << 20)
+	switch {
+	case math.Abs(m) >= 1:
+		return fmt.Sprintf("%.1f MiB", m)
+	case math.Abs(m) >= 0.01:
+		return fmt.Sprintf("%.2f MiB", m)
+	case math.Abs(b) >= 1024:
+		return fmt.Sprintf("%.1f KiB", b/1024)
+	}
+	return fmt.Sprintf("%.0f B", b)
+}
+
+func num(v float64) string {
+	s := fmt.Sprintf("%.4g", v)
+	return strings.TrimSuffix(s, ".0")
+}
+
+func signedNum(v float64) string {
+	if v >= 0 {
+		return "+" + num(v)
+	}
+	return num(v)
+}
+
+// hours prints a duration as whole hours ("7 h") or minutes below an hour.
+func hours(d time.Duration) string {
+	if d >= MaxMoreSoak {
+		return "30+ days"
+	}
+	if d < time.Hour {
+		return fmt.Sprintf("%d min", int(d.Minutes()+0.5))
+	}
+	return fmt.Sprintf("%.0f h", math.Ceil(d.Hours()))
+}
