@@ -102,3 +102,13 @@ func TestLocalReadFiles_NamesTheShellThatRead(t *testing.T) {
 		t.Errorf("ReaderPID is the harness itself, not the shell")
 	}
 }
+
+func TestNewLocal_IsALocalTransportThatMovesNoFiles(t *testing.T) {
+	tgt := NewLocal("")
+	if _, ok := TransportOf(tgt).(*Local); !ok {
+		t.Errorf("TransportOf(NewLocal) = %T, want *remote.Local", TransportOf(tgt))
+	}
+	if _, ok := tgt.(FileTransfer); ok {
+		t.Errorf("a local target offers FileTransfer; nothing implements it for Local")
+	}
+}
