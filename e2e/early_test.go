@@ -9,16 +9,18 @@ import (
 )
 
 // TestRigSoak_FastGridEndsALeakingSoakEarly is the early verdict, time
-// compressed sixty-fold (the profile's 10 s interval stands for 10 min, the
-// 45 s warm-up for 45 min): wlansim leaks one RX buffer in 8 frames (about
-// 1 MiB a minute here, 1 MiB/h in soak time), the cheap counters are read
-// every 2 s, and the soak must end well before its 5 minutes, naming the
-// cache.
+// compressed (the profile's 45 s warm-up stands for 45 min): wlansim leaks
+// one RX buffer in 8 frames (about 1 MiB a minute here, 1 MiB/h in soak
+// time), full samples come every 30 s (a kmemleak double scan takes
+// seconds under TCG, and the fast grid runs in the time between), the
+// cheap counters every 2 s, and the soak must end well before its 6
+// minutes, naming the cache: the full grid alone needs 36 samples after
+// the warm-up to stop early, 18 minutes at this interval.
 func TestRigSoak_FastGridEndsALeakingSoakEarly(t *testing.T) {
 	t.Parallel()
 	vm := rig.Start(t, rig.BootOptions{ModuleParams: map[string]string{"leak": "1", "leak_every": "8"}})
 	start := time.Now()
-	res := soak(t, vm, "--fast-interval", "2s", "--duration", "5m")
+	res := soak(t, vm, "--interval", "30s", "--fast-interval", "2s", "--duration", "6m")
 	took := time.Since(start)
 
 	if res.exitCode == 0 || res.report.Verdict != "fail" {
@@ -29,7 +31,7 @@ func TestRigSoak_FastGridEndsALeakingSoakEarly(t *testing.T) {
 		t.Fatalf("no slab leak naming the driver's cache; findings: %s", res.summary())
 	}
 	if !strings.Contains(res.output, "ended early") {
-		t.Errorf("the soak did not end early (it took %s of a planned 5 min soak)\n%s", took.Round(time.Second), res.output)
+		t.Errorf("the soak did not end early (it took %s of a planned 6 min soak)\n%s", took.Round(time.Second), res.output)
 	}
 	if res.report.Samples >= res.report.PlannedSamples {
 		t.Errorf("%d of %d planned samples taken: the soak ran its full length", res.report.Samples, res.report.PlannedSamples)
