@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/leakgate/leakgate/checks/trend"
@@ -143,6 +144,23 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 	}
 	j.Findings = findings
 	return j
+}
+
+// Failed reports whether the judge found a leak or a ceiling was crossed.
+func (j Judgement) Failed() bool { return j.Verdict == verdict.Fail }
+
+// Summary names the leaks in one line ("leak: slab kmalloc-512, ...").
+func (j Judgement) Summary() string {
+	var parts []string
+	for _, f := range j.Findings {
+		if f.Verdict == verdict.Leak {
+			parts = append(parts, fmt.Sprintf("%s %s", f.Kind, f.Subject))
+		}
+	}
+	if len(parts) == 0 {
+		return "no leak"
+	}
+	return "leak: " + strings.Join(parts, ", ")
 }
 
 // count tallies a series that got no finding as ok or insufficient; a

@@ -67,13 +67,13 @@ func TestSoak_ALeakingMergedCacheNamesTheCachesMergedWithIt(t *testing.T) {
 		t.Fatalf("status %q (%s), want fail", run.Meta.Status, run.Meta.Error)
 	}
 	var f *checks.Finding
-	for i, g := range run.Judgement.Findings() {
+	for i, g := range run.Judgement.Findings {
 		if g.Subject == "kmalloc-512" && g.Verdict == verdict.Leak {
-			f = &run.Judgement.Findings()[i]
+			f = &run.Judgement.Findings[i]
 		}
 	}
 	if f == nil {
-		t.Fatalf("no leak in kmalloc-512; findings %+v", run.Judgement.Findings())
+		t.Fatalf("no leak in kmalloc-512; findings %+v", run.Judgement.Findings)
 	}
 	if want := []string{"sgpool-16", "wlansim_desc"}; !reflect.DeepEqual(f.MergedWith, want) {
 		t.Errorf("merged with %q, want %q", f.MergedWith, want)

@@ -29,7 +29,7 @@ func TestSoak_FastCountersEndALeakingSoakEarlyNamingTheCache(t *testing.T) {
 	}
 	f := leakFinding(run, checks.KindSlab, "wlansim_rxbuf")
 	if f == nil {
-		t.Fatalf("no slab leak naming wlansim_rxbuf: %+v", run.Judgement.Findings())
+		t.Fatalf("no slab leak naming wlansim_rxbuf: %+v", run.Judgement.Findings)
 	}
 	soaked := run.Samples[len(run.Samples)-1].At.Sub(run.Meta.BaselineAt)
 	// The 10-min grid alone needs 36 samples after the 1 h warm-up (7 h).
@@ -55,7 +55,7 @@ func TestSoak_FastCountersEndALeakingSoakEarlyNamingTheCache(t *testing.T) {
 	}
 	loaded.Rejudge(nil)
 	if status, _ := loaded.Outcome(); loaded.FastSamples != run.FastSamples || leakFinding(loaded, checks.KindSlab, "wlansim_rxbuf") == nil || status != verdict.Fail {
-		t.Errorf("loaded run: %d fast samples (want %d), status %s, findings %+v", loaded.FastSamples, run.FastSamples, status, loaded.Judgement.Findings())
+		t.Errorf("loaded run: %d fast samples (want %d), status %s, findings %+v", loaded.FastSamples, run.FastSamples, status, loaded.Judgement.Findings)
 	}
 }
 
@@ -94,7 +94,7 @@ func TestFlags_FastIntervalBelowASecondIsRefused(t *testing.T) {
 }
 
 func leakFinding(r *Run, kind checks.Kind, subject string) *checks.Finding {
-	for _, f := range r.Judgement.Findings() {
+	for _, f := range r.Judgement.Findings {
 		if f.Kind == kind && f.Subject == subject && f.Verdict == verdict.Leak {
 			return &f
 		}
@@ -119,10 +119,10 @@ func TestSoak_ReclaimProbeTurnsACacheThatGivesItsGrowthBackIntoReclaimable(t *te
 	})
 
 	if run.Meta.Status != verdict.Pass {
-		t.Fatalf("status %q (%s), want pass: findings %+v", run.Meta.Status, run.Meta.Error, run.Judgement.Findings())
+		t.Fatalf("status %q (%s), want pass: findings %+v", run.Meta.Status, run.Meta.Error, run.Judgement.Findings)
 	}
 	var f *checks.Finding
-	for _, x := range run.Judgement.Findings() {
+	for _, x := range run.Judgement.Findings {
 		if x.Kind == checks.KindSlab && x.Subject == "dentry" {
 			f = &x
 		}
@@ -152,7 +152,7 @@ func TestSoak_ReclaimProbeLeavesALeakThatKeepsItsMemoryALeak(t *testing.T) {
 	run, _ := soakFor(t, sc, nil)
 
 	if run.Meta.Status != verdict.Fail || leakFinding(run, checks.KindSlab, "wlansim_rxbuf") == nil {
-		t.Fatalf("status %q, findings %+v: want wlansim_rxbuf still a leak", run.Meta.Status, run.Judgement.Findings())
+		t.Fatalf("status %q, findings %+v: want wlansim_rxbuf still a leak", run.Meta.Status, run.Judgement.Findings)
 	}
 	p := run.Meta.Reclaim
 	if p == nil || len(p.Results) == 0 || p.Results[0].Reclaimable || p.Results[0].GaveBack > 0.01 {
@@ -196,7 +196,7 @@ func TestSoak_ReloadProbeNamesTheSiteAModuleStillHeldAtUnload(t *testing.T) {
 	}
 	f := leakFinding(run, checks.KindAllocinfo, "drivers/net/wireless/wlansim/wlansim.c:212 [wlansim] func:wlansim_rx_fill")
 	if f == nil || !strings.Contains(f.Reason, "still held 1.00 MiB when module wlansim was unloaded") {
-		t.Fatalf("findings %+v, want the allocinfo site held at unload", run.Judgement.Findings())
+		t.Fatalf("findings %+v, want the allocinfo site held at unload", run.Judgement.Findings)
 	}
 	if len(run.Meta.Reload) != 1 || !run.Meta.Reload[0].Unloaded || !run.Meta.Reload[0].Reloaded || len(run.Meta.Reload[0].Held) != 1 {
 		t.Fatalf("run.json reload probe %+v", run.Meta.Reload)

@@ -27,7 +27,7 @@ func TestSoak_AHostileProcessNameStaysData(t *testing.T) {
 		t.Fatalf("status %q (%s), want fail on the process leak", run.Meta.Status, run.Meta.Error)
 	}
 	var subject string
-	for _, f := range run.Judgement.Findings() {
+	for _, f := range run.Judgement.Findings {
 		if f.Verdict == verdict.Leak && f.Kind == checks.KindProcess {
 			subject = f.Subject
 		}

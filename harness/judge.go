@@ -1,37 +1,8 @@
 package harness
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/leakgate/leakgate/checks"
-	"github.com/leakgate/leakgate/checks/verdict"
 )
-
-// Judgement is the verdict on a run's samples (checks.Judge's answer).
-type Judgement struct {
-	checks.Judgement
-}
-
-// Failed reports whether the judge found a leak or a ceiling was crossed.
-func (j Judgement) Failed() bool { return j.Verdict == verdict.Fail }
-
-// Findings are the leak, suspect and allowed series, leaks first.
-func (j Judgement) Findings() []checks.Finding { return j.Judgement.Findings }
-
-// Summary names the leaks in one line.
-func (j Judgement) Summary() string {
-	var parts []string
-	for _, f := range j.Judgement.Findings {
-		if f.Verdict == verdict.Leak {
-			parts = append(parts, fmt.Sprintf("%s %s", f.Kind, f.Subject))
-		}
-	}
-	if len(parts) == 0 {
-		return "no leak"
-	}
-	return "leak: " + strings.Join(parts, ", ")
-}
 
 // judge judges the run's series under its policy; final false applies the
 // early-stop thresholds (only a leak beyond doubt, or the MemAvailable
@@ -61,8 +32,8 @@ func (r *Run) judgeUnder(pol Policy, final bool) {
 			j = checks.ApplyUnload(j, m.Held)
 		}
 	}
-	r.Judgement = Judgement{j}
-	nameMerged(r.Judgement.Judgement.Findings, r.Meta.SlabAliases)
+	r.Judgement = j
+	nameMerged(r.Judgement.Findings, r.Meta.SlabAliases)
 }
 
 // nameMerged gives each slab finding, and each slab finding folded into

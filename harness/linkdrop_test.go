@@ -225,7 +225,7 @@ func assertNoSampleLost(t *testing.T, run *Run, wantPass bool) {
 			t.Fatalf("status %q (%s), want fail", run.Meta.Status, run.Meta.Error)
 		}
 		var named bool
-		for _, f := range run.Judgement.Findings() {
+		for _, f := range run.Judgement.Findings {
 			if f.Verdict == verdict.Leak && f.Kind == checks.KindSlab && f.Subject == "wlansim_rxbuf" {
 				named = true
 			}

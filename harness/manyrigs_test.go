@@ -97,7 +97,7 @@ func TestSoak_ThirtyTwoRigsAtOnceFromOneRunner(t *testing.T) {
 				t.Errorf("rig %d: samples.jsonl holds rig %d's process", i, k)
 			}
 		}
-		for _, f := range run.Judgement.Findings() {
+		for _, f := range run.Judgement.Findings {
 			if f.Kind == checks.KindProcess && !strings.HasPrefix(f.Subject, own+"/") && !strings.HasPrefix(f.Subject, "procd/") {
 				t.Errorf("rig %d: finding on another rig's process %s", i, f.Subject)
 			}

@@ -49,10 +49,10 @@ for f in "$@"; do echo 1 > "$f" 2>/dev/null; done; exit 0`
 // recorded results.
 func (s *soak) reclaimProbe(ctx context.Context) bool {
 	r := s.rec
-	if s.cfg.NoReclaimProbe || checks.ReclaimFindings(r.Judgement.Judgement) == 0 {
+	if s.cfg.NoReclaimProbe || checks.ReclaimFindings(r.Judgement) == 0 {
 		return false
 	}
-	caches := checks.ReclaimCandidates(r.Judgement.Judgement)
+	caches := checks.ReclaimCandidates(r.Judgement)
 	s.status("reclaim probe")
 	probe := &ReclaimProbe{At: s.clock.Now(), Caches: caches}
 	r.Meta.Reclaim = probe
@@ -94,7 +94,7 @@ func (s *soak) reclaimProbe(ctx context.Context) bool {
 		s.logf("reclaim probe: %v", err)
 	}
 	after := checks.ParseSnapshot(-1, at, snap.Files, snap.Errors, opts) // a full parse of what was read
-	probe.Results = checks.Reclaim(r.Judgement.Judgement, r.seriesBuilder(), after, minGaveBack)
+	probe.Results = checks.Reclaim(r.Judgement, r.seriesBuilder(), after, minGaveBack)
 	for _, res := range probe.Results {
 		s.logf("reclaim probe: %s %s: %.0f %% of its growth came back (%d -> %d bytes)", res.Kind, res.Subject, 100*res.GaveBack, res.LastBytes, res.AfterBytes)
 	}

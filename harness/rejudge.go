@@ -191,7 +191,7 @@ func (r *Run) rejudgedOutcome(pol Policy) (verdict.Run, string) {
 	recorded := r.Meta.Status
 	n := len(r.Samples)
 	planned := r.Meta.PlannedSamples + 1
-	j := r.Judgement.Judgement
+	j := r.Judgement
 	switch recorded {
 	case verdict.Running, verdict.Pass, verdict.Fail, verdict.Error:
 	default:

@@ -39,7 +39,7 @@ type Run struct {
 	// Preflight is what the preflight checked.
 	Preflight []report.Check
 	// Judgement is the latest verdict on the samples.
-	Judgement Judgement
+	Judgement checks.Judgement
 	// Interrupted is true for a folder whose soak never finished.
 	Interrupted bool
 	// Unused names every record and raw snapshot of a loaded run folder
@@ -523,7 +523,7 @@ func (r *Run) Report() report.Run {
 		Ended:          ended,
 		Verdict:        status,
 		Error:          reason,
-		Findings:       r.Judgement.Findings(),
+		Findings:       r.Judgement.Findings,
 		Series:         r.series(),
 		Preflight:      r.Preflight,
 		Reboot:         r.Meta.Reboot,

@@ -83,7 +83,7 @@ func TestSoak_SlabLeakWithKmemleakSignatureFails(t *testing.T) {
 		t.Fatalf("status = %q (%s), want fail", run.Meta.Status, run.Meta.Error)
 	}
 	var slabLeak, kmLeak bool
-	for _, f := range run.Judgement.Findings() {
+	for _, f := range run.Judgement.Findings {
 		if f.Verdict != verdict.Leak {
 			continue
 		}
@@ -95,7 +95,7 @@ func TestSoak_SlabLeakWithKmemleakSignatureFails(t *testing.T) {
 		}
 	}
 	if !slabLeak || !kmLeak {
-		t.Errorf("findings %+v: want a slab leak in wlansim_rxbuf and a kmemleak leak blaming wlansim_alloc_rx_buf", run.Judgement.Findings())
+		t.Errorf("findings %+v: want a slab leak in wlansim_rxbuf and a kmemleak leak blaming wlansim_alloc_rx_buf", run.Judgement.Findings)
 	}
 	msg := run.Message()
 	if !strings.Contains(msg, "wlansim_rxbuf") {
@@ -151,7 +151,7 @@ func TestSoak_ProcessLeakNamesTheProcess(t *testing.T) {
 		t.Fatalf("status = %q (%s), want fail", run.Meta.Status, run.Meta.Error)
 	}
 	var found bool
-	for _, f := range run.Judgement.Findings() {
+	for _, f := range run.Judgement.Findings {
 		if f.Verdict == verdict.Leak && f.Kind == checks.KindProcess && strings.HasPrefix(f.Subject, "hostapd") {
 			found = true
 		} else if f.Verdict == verdict.Leak {
@@ -159,7 +159,7 @@ func TestSoak_ProcessLeakNamesTheProcess(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Errorf("no process leak naming hostapd in %+v", run.Judgement.Findings())
+		t.Errorf("no process leak naming hostapd in %+v", run.Judgement.Findings)
 	}
 	if msg := run.Message(); !strings.Contains(msg, "hostapd") {
 		t.Errorf("message does not name hostapd:\n%s", msg)
