@@ -61,16 +61,18 @@ func LoadPolicyFile(path string, base Policy) (Policy, error) {
 	return pol, nil
 }
 
-func sampleOptions(own []string) checks.SampleOptions {
-	return checks.SampleOptions{OwnModules: own, AllocTraces: true}
+func sampleOptions(own []string, allocCalls ...string) checks.SampleOptions {
+	return checks.SampleOptions{OwnModules: own, AllocTraces: true, AllocCallsCaches: allocCalls}
 }
 
-func snapshotPaths(own []string) []string { return checks.SnapshotPaths(sampleOptions(own)) }
+func snapshotPaths(own []string, allocCalls ...string) []string {
+	return checks.SnapshotPaths(sampleOptions(own, allocCalls...))
+}
 
 // newSample parses a snapshot; the shell that read it and its SSH session
 // are the observer and are not judged.
-func newSample(i int, at time.Time, snap *remote.Snapshot, own []string) checks.Sample {
-	opts := sampleOptions(own)
+func newSample(i int, at time.Time, snap *remote.Snapshot, own []string, allocCalls ...string) checks.Sample {
+	opts := sampleOptions(own, allocCalls...)
 	opts.ReaderPID = snap.ReaderPID
 	return checks.ParseSnapshot(i, at, snap.Files, snap.Errors, opts)
 }
@@ -150,7 +152,7 @@ var remoteRunSmall = remote.RunOptions{MaxOutputBytes: 1 << 20}
 
 // evaluateFacts turns probed facts into the preflight answer via kconfig.
 func evaluateFacts(f targetFacts) PreflightResult {
-	p := PreflightResult{Kernel: f.Kernel, ConfigSource: f.ConfigSource, ConfigDigest: digest(f.Config), Notes: f.Notes, MountedDebugfs: f.MountedDebugfs, CountThreshold: f.CountThreshold}
+	p := PreflightResult{Kernel: f.Kernel, ConfigSource: f.ConfigSource, ConfigDigest: digest(f.Config), Notes: f.Notes, MountedDebugfs: f.MountedDebugfs, CountThreshold: f.CountThreshold, AllocCallsCaches: f.OwnerCaches}
 	facts := kconfig.Facts{
 		ConfigSource:       f.ConfigSource,
 		KernelRelease:      f.Kernel,

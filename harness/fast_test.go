@@ -209,3 +209,35 @@ func TestSoak_ReloadProbeNamesTheSiteAModuleStillHeldAtUnload(t *testing.T) {
 		t.Errorf("the message does not name the site:\n%s", run.Message())
 	}
 }
+
+// TestSoak_OnA54KernelTheSlabFindingNamesItsAllocCallsSites soaks a target
+// reporting kernel 5.4 whose wlansim_rxbuf tracks owners (store_user=1):
+// before 5.14 the sites are in sysfs alloc_calls, which every sample must
+// read for that cache, and the slab finding names the driver's function.
+func TestSoak_OnA54KernelTheSlabFindingNamesItsAllocCallsSites(t *testing.T) {
+	t.Parallel()
+	sc := scenario{
+		kernel: "5.4.194",
+		files: map[string]string{
+			"/sys/kernel/slab/wlansim_rxbuf/store_user":  "1\n",
+			"/sys/kernel/slab/wlansim_rxbuf/alloc_calls": "    820 wlansim_alloc_rx_buf+0x2c/0x90 [wlansim] age=120/40211/90042 pid=40 cpus=0\n      4 kmem_cache_prealloc+0x10/0x40 age=5 pid=1 cpus=0\n",
+			"/sys/kernel/slab/kmalloc-64/store_user":     "0\n",
+		},
+		slabExtra: func(n int) map[string]int64 { return map[string]int64{"wlansim_rxbuf": int64(64 * n)} },
+	}
+	run, _ := soakFor(t, sc, nil)
+
+	if got := strings.Join(run.Meta.AllocCallsCaches, ","); got != "wlansim_rxbuf" {
+		t.Fatalf("run.json alloc_calls_caches %q, want wlansim_rxbuf (the one cache with store_user=1)", got)
+	}
+	f := leakFinding(run, checks.KindSlab, "wlansim_rxbuf")
+	if f == nil {
+		t.Fatalf("no slab leak: %+v", run.Judgement.Findings)
+	}
+	if strings.Join(f.AllocCallers, ",") != "wlansim_alloc_rx_buf,kmem_cache_prealloc" {
+		t.Errorf("allocation callers %q, want the sites alloc_calls lists", f.AllocCallers)
+	}
+	if !strings.Contains(run.Message(), "\n  allocated by wlansim_alloc_rx_buf, kmem_cache_prealloc (the cache's allocation sites)\n") {
+		t.Errorf("the message does not name the allocation sites:\n%s", run.Message())
+	}
+}

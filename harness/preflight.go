@@ -8,10 +8,13 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"path"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/allocinfo"
 	"github.com/leakgate/leakgate/checks/kconfig"
 	"github.com/leakgate/leakgate/checks/pageowner"
@@ -40,7 +43,16 @@ type PreflightResult struct {
 	// CountThreshold is page_owner's count_threshold before the preflight
 	// raised it ("" when it did not); RestoreTarget writes it back.
 	CountThreshold string `json:"count_threshold,omitempty"`
+	// AllocCallsCaches are the caches whose sysfs alloc_calls each sample
+	// reads (kernels before 5.14 booted with slub_debug=U): the allocation
+	// sites a slab finding names.
+	AllocCallsCaches []string `json:"alloc_calls_caches,omitempty"`
 }
+
+// maxAllocCallsCaches bounds the alloc_calls files one sample reads (each is
+// up to a page); slub_debug=U on every cache of a big kernel would be
+// hundreds.
+const maxAllocCallsCaches = 64
 
 // Summary is one line naming the failed checks and their remediation.
 func (p PreflightResult) Summary() string {
@@ -139,13 +151,16 @@ type targetFacts struct {
 	// it did not).
 	AllocinfoReadable bool
 	MemProfiling      string
-	PageOwnerStacks   bool
-	CountThreshold    string
-	SlabinfoError     string // "" when readable
-	StoreUser         int    // caches with store_user = 1
-	SlabCaches        int    // caches in /proc/slabinfo
-	MergedCaches      int    // -1 when unknown
-	Notes             []string
+	// OwnerCaches are the caches tracking allocation owners (store_user=1)
+	// on a kernel before 5.14, whose sysfs alloc_calls each sample reads.
+	OwnerCaches     []string
+	PageOwnerStacks bool
+	CountThreshold  string
+	SlabinfoError   string // "" when readable
+	StoreUser       int    // caches with store_user = 1
+	SlabCaches      int    // caches in /proc/slabinfo
+	MergedCaches    int    // -1 when unknown
+	Notes           []string
 }
 
 // probeTimeout bounds each preflight command.
@@ -202,7 +217,16 @@ func prepareTarget(ctx context.Context, tgt remote.Target) (targetFacts, error) 
 	for p, b := range snap.Files {
 		if strings.HasPrefix(p, "/sys/kernel/slab/") && strings.HasSuffix(p, "/store_user") && strings.TrimSpace(string(b)) == "1" {
 			f.StoreUser++
+			if name := path.Base(path.Dir(p)); checks.ValidCacheName(name) {
+				f.OwnerCaches = append(f.OwnerCaches, name)
+			}
 		}
+	}
+	sort.Strings(f.OwnerCaches)
+	// Kernels before 5.14 list a cache's allocation sites in sysfs
+	// (alloc_calls, one page); from 5.14 debugfs alloc_traces replaces it.
+	if kconfig.KernelAtLeast(f.Kernel, 5, 14) || len(f.OwnerCaches) > maxAllocCallsCaches {
+		f.OwnerCaches = nil
 	}
 	f.DebugfsMount = kconfig.DebugfsMounted(snap.Files[mountsPath], debugfsPath)
 

@@ -151,6 +151,9 @@ type RunMeta struct {
 	// Reclaim is what the end-of-run reclaim probe did and saw (nil when it
 	// did not run); a re-judgement applies the same results.
 	Reclaim *ReclaimProbe `json:"reclaim_probe,omitempty"`
+	// AllocCallsCaches are the caches whose sysfs alloc_calls every sample
+	// read (kernels before 5.14 with owner tracking), from the preflight.
+	AllocCallsCaches []string `json:"alloc_calls_caches,omitempty"`
 	// Release labels the build soaked (--release), for the results store.
 	Release string `json:"release,omitempty"`
 	// Comparison is what the results store and the comparison with the
@@ -431,7 +434,7 @@ func (r *Run) parseRaw(rawRoot *os.Root, i int) (checks.Sample, error) {
 	if meta.At.IsZero() {
 		return checks.Sample{}, errors.New("records no time")
 	}
-	return newSample(i, meta.At, snap, r.Meta.OwnModules), nil
+	return newSample(i, meta.At, snap, r.Meta.OwnModules, r.Meta.AllocCallsCaches...), nil
 }
 
 // probeRawPrefix starts the names of the end-of-run probes' raw snapshots.

@@ -236,7 +236,7 @@ func (s *soak) sampleOnce(ctx context.Context, i int) (checks.Sample, error) {
 		}
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReadTimeout)
-	snap, err := s.tgt.ReadFiles(rctx, snapshotPaths(s.cfg.OwnModules), remote.ReadOptions{})
+	snap, err := s.tgt.ReadFiles(rctx, snapshotPaths(s.cfg.OwnModules, s.rec.Meta.AllocCallsCaches...), remote.ReadOptions{})
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
@@ -250,7 +250,7 @@ func (s *soak) sampleOnce(ctx context.Context, i int) (checks.Sample, error) {
 	if _, err := s.st.writeRaw(i, at, snap); err != nil {
 		return checks.Sample{}, err
 	}
-	smp := newSample(i, at, snap, s.cfg.OwnModules)
+	smp := newSample(i, at, snap, s.cfg.OwnModules, s.rec.Meta.AllocCallsCaches...)
 	if scanNote != "" {
 		if smp.Errors == nil {
 			smp.Errors = map[string]string{}

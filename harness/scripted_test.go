@@ -63,6 +63,10 @@ type scenario struct {
 	// reclaimable caches lose their slabExtra growth once the reclaim probe
 	// has written /proc/sys/vm/drop_caches.
 	reclaimable []string
+	// kernel replaces the release the target reports (6.12.117); files adds
+	// fixed files to its tree.
+	kernel string
+	files  map[string]string
 	// procAnonKB is the anonymous RSS of hostapd at sample n.
 	procAnonKB func(n int) int64
 	// procName, when set, replaces hostapd's name (pid 812).
@@ -191,7 +195,7 @@ func (s *scriptedTarget) writeTree(n int) {
 	}
 	files := map[string]string{
 		"/proc/sys/kernel/random/boot_id": bootID + "\n",
-		"/proc/sys/kernel/osrelease":      "6.12.117\n",
+		"/proc/sys/kernel/osrelease":      cmp.Or(s.sc.kernel, "6.12.117") + "\n",
 		"/proc/mounts":                    "debugfs /sys/kernel/debug debugfs rw,relatime 0 0\n",
 		"/proc/uptime":                    fmt.Sprintf("%.2f %.2f\n", uptime.Seconds(), uptime.Seconds()*1.8),
 		"/proc/cmdline":                   "console=ttyS0 slub_debug=U kmemleak=on\n",
@@ -201,6 +205,9 @@ func (s *scriptedTarget) writeTree(n int) {
 		"/proc/40/status":                 captured(s.t, "wlansimd-status"),
 		"/proc/40/smaps_rollup":           captured(s.t, "wlansimd-smaps_rollup"),
 		"/proc/40/stat":                   "40 (wlansimd) S 1 40 40 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 140 5124096 999 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n",
+	}
+	for p, b := range s.sc.files {
+		files[p] = b
 	}
 	for pid, p := range map[int]struct {
 		name   string

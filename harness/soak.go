@@ -294,6 +294,7 @@ func (s *soak) lifecycle(ctx context.Context) {
 	r.Meta.ConfigDigest = pf.ConfigDigest
 	r.Meta.ConfigSource = pf.ConfigSource
 	r.Meta.PreflightNotes = pf.Notes
+	r.Meta.AllocCallsCaches = pf.AllocCallsCaches
 	if err != nil {
 		s.fail(verdict.Error, fmt.Sprintf("preflight could not check %s: %v", cfg.TargetName, err))
 		return

@@ -30,7 +30,7 @@ func allocinfoCheck(f Facts) Check {
 		c.Remediation = "echo 1 > /proc/sys/vm/mem_profiling before the soak, or boot with sysctl.vm.mem_profiling=1"
 	case f.AllocinfoReadable:
 		c.Status, c.Seen = verdict.CheckOK, "/proc/allocinfo readable (mem_profiling "+orUnknown(strings.TrimSpace(f.MemProfiling))+")"
-	case !kernelAtLeast(f.KernelRelease, 6, 10):
+	case !KernelAtLeast(f.KernelRelease, 6, 10):
 		c.Status, c.Seen = verdict.CheckWarn, "kernel "+orUnknown(f.KernelRelease)+" predates /proc/allocinfo (6.10): "+lostWithoutPageLevel
 		c.Remediation = "on a ≥ 6.10 kernel, CONFIG_MEM_ALLOC_PROFILING=y and boot with sysctl.vm.mem_profiling=1"
 	case f.Config != nil && f.Config["CONFIG_MEM_ALLOC_PROFILING"] == "y":
@@ -54,7 +54,7 @@ func pageOwnerCheck(f Facts, params []string) Check {
 	switch {
 	case f.PageOwnerStacks && on:
 		c.Status, c.Seen = verdict.CheckOK, "page_owner=on, show_stacks readable"
-	case !kernelAtLeast(f.KernelRelease, 6, 10):
+	case !KernelAtLeast(f.KernelRelease, 6, 10):
 		c.Status, c.Seen = verdict.CheckWarn, "kernel "+orUnknown(f.KernelRelease)+" predates page_owner_stacks (6.10): page stacks are not sampled"
 		c.Remediation = "on a ≥ 6.10 kernel, CONFIG_PAGE_OWNER=y and boot with page_owner=on"
 	case f.Config != nil && f.Config["CONFIG_PAGE_OWNER"] != "y":
@@ -77,9 +77,9 @@ func seenOr(f Facts, option, otherwise string) string {
 	return f.Config.Seen(option)
 }
 
-// kernelAtLeast reports whether a release ("6.12.117-openwrt") is at least
+// KernelAtLeast reports whether a release ("6.12.117-openwrt") is at least
 // major.minor; an unreadable release is not.
-func kernelAtLeast(release string, major, minor int) bool {
+func KernelAtLeast(release string, major, minor int) bool {
 	parts := strings.SplitN(release, ".", 3)
 	if len(parts) < 2 {
 		return false

@@ -53,8 +53,8 @@ func TestPageLevelChecks_SayWhatEachKernelCanNameAndHowToFixTheGap(t *testing.T)
 
 func TestKernelAtLeast_ReadsVendorReleaseStrings(t *testing.T) {
 	for rel, want := range map[string]bool{"6.10.0": true, "6.12.117-openwrt": true, "6.9.12": false, "5.15.0": false, "7.0": true, "6.10-rc1": true, "": false, "abc": false} {
-		if got := kernelAtLeast(rel, 6, 10); got != want {
-			t.Errorf("kernelAtLeast(%q, 6, 10) = %v, want %v", rel, got, want)
+		if got := KernelAtLeast(rel, 6, 10); got != want {
+			t.Errorf("KernelAtLeast(%q, 6, 10) = %v, want %v", rel, got, want)
 		}
 	}
 }

@@ -171,6 +171,13 @@ func writeLeak(b *strings.Builder, f checks.Finding, r Run, on string) {
 	if bt := backtrace(frames, culprit); bt != "" {
 		b.WriteString("    " + bt + "\n")
 	}
+	if culprit == nil && len(f.AllocCallers) > 0 && f.Kind == checks.KindSlab {
+		callers := f.AllocCallers
+		if len(callers) > maxMessageFrames/2 {
+			callers = callers[:maxMessageFrames/2]
+		}
+		fmt.Fprintf(b, "  allocated by %s (the cache's allocation sites)\n", clean(strings.Join(callers, ", ")))
+	}
 	n := 0
 	for _, e := range f.Evidence {
 		if e.Kind == checks.KindKmemleak && km != nil && e.Subject == km.Subject {
