@@ -241,3 +241,13 @@ func TestSoak_OnA54KernelTheSlabFindingNamesItsAllocCallsSites(t *testing.T) {
 		t.Errorf("the message does not name the allocation sites:\n%s", run.Message())
 	}
 }
+
+func TestReport_CarriesTheJudgesSeriesCounts(t *testing.T) {
+	r := &Run{Meta: RunMeta{Status: verdict.Pass}, Judgement: checks.Judgement{Series: 108, Insufficient: 3, OK: 105}}
+
+	rr := r.Report()
+
+	if rr.SeriesJudged != 108 || rr.SeriesInsufficient != 3 {
+		t.Errorf("report series %d judged, %d insufficient; want the judgement's 108 and 3", rr.SeriesJudged, rr.SeriesInsufficient)
+	}
+}

@@ -534,7 +534,10 @@ func (r *Run) Report() report.Run {
 		PlannedSamples: r.Meta.PlannedSamples + 1,
 		Interval:       r.Meta.Interval,
 		Observer:       r.observer,
-		Meta:           map[string]string{},
+		// The judge's counts, so the message can say what it looked at.
+		SeriesJudged:       r.Judgement.Series,
+		SeriesInsufficient: r.Judgement.Insufficient,
+		Meta:               map[string]string{},
 	}
 	if rr.Verdict == verdict.Running {
 		rr.Verdict = verdict.Error
