@@ -350,14 +350,23 @@ func sampleAt(t *testing.T, dir string, i int) (time.Time, bool) {
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
-		var rec struct {
-			Sample *struct {
-				Index int       `json:"index"`
-				At    time.Time `json:"at"`
-			} `json:"sample"`
+		// A sample line is whole (sample) or the changes from the one
+		// before it (delta, harness/compact.go); both carry index and time.
+		type head struct {
+			Index int       `json:"index"`
+			At    time.Time `json:"at"`
 		}
-		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Sample != nil && rec.Sample.Index == i {
-			return rec.Sample.At, true
+		var rec struct {
+			Sample *head `json:"sample"`
+			Delta  *head `json:"delta"`
+		}
+		if json.Unmarshal(sc.Bytes(), &rec) != nil {
+			continue
+		}
+		for _, h := range []*head{rec.Sample, rec.Delta} {
+			if h != nil && h.Index == i {
+				return h.At, true
+			}
 		}
 	}
 	return time.Time{}, false

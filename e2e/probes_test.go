@@ -61,7 +61,8 @@ reload_modules:
   - module: wlansim
     # busybox init respawns wlansimd, which holds /dev/wlansim: retry until rmmod wins.
     unload: ["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do killall wlansimd 2>/dev/null; rmmod wlansim 2>/dev/null && exit 0; sleep 0.2; done; exit 1"]
-    load: ["sh", "-c", "insmod /lib/modules/wlansim.ko $(tr ' ' '\n' < /proc/cmdline | sed -n 's/^wlansim\.//p')"]
+    # the module parameters the rig booted with (wlansim.<param>=<value>), again.
+    load: ["sh", "-c", "p=; for w in $(cat /proc/cmdline); do case $w in wlansim.*) p=\"$p ${w#wlansim.}\";; esac; done; insmod /lib/modules/wlansim.ko $p"]
 `
 	if err := os.WriteFile(profile, append(base, reload...), 0o600); err != nil {
 		t.Fatal(err)
