@@ -251,3 +251,24 @@ func TestReport_CarriesTheJudgesSeriesCounts(t *testing.T) {
 		t.Errorf("report series %d judged, %d insufficient; want the judgement's 108 and 3", rr.SeriesJudged, rr.SeriesInsufficient)
 	}
 }
+
+func TestSoak_BothProbesRunWhenTheReclaimProbeHasSomethingToMeasure(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "module-state")
+	prof := &Profile{Name: "both", ReloadModules: []ReloadModule{{
+		Module: "wlansim",
+		Unload: []string{"sh", "-c", `echo unloaded > "$1"`, "sh", state},
+		Load:   []string{"sh", "-c", `echo loaded > "$1"`, "sh", state},
+		Log:    []string{"true"},
+	}}}
+	sc := scenario{slabExtra: func(n int) map[string]int64 { return map[string]int64{"wlansim_rxbuf": int64(64 * n)} }}
+	run, _ := soakFor(t, sc, func(c *Config) { c.Profile = prof })
+
+	if run.Meta.Reclaim == nil || len(run.Meta.Reclaim.Results) == 0 {
+		t.Errorf("the reclaim probe did not measure the flagged cache: %+v", run.Meta.Reclaim)
+	}
+	if len(run.Meta.Reload) != 1 || !run.Meta.Reload[0].Unloaded || !run.Meta.Reload[0].Reloaded {
+		t.Errorf("the reload probe did not run after the reclaim probe: %+v", run.Meta.Reload)
+	}
+}

@@ -94,7 +94,8 @@ func (s *soak) finish(ctx context.Context) {
 		return
 	}
 	reclaimed := s.reclaimProbe(ctx)
-	if reclaimed || s.reloadProbe(ctx) {
+	reloaded := s.reloadProbe(ctx)
+	if reclaimed || reloaded {
 		r.judge(true)
 	}
 	if s.stoppedEarly {
