@@ -497,7 +497,7 @@ func parsePageStacks(c *ParseContext, s *Sample) {
 func pageStackPoints(s *Sample, emit func(Point)) {
 	for _, st := range s.PageStacks {
 		emit(Point{Subject: st.Key(), Value: float64(st.Pages * pageowner.PageBytes), Culprit: st.Culprit, Frames: st.Frames,
-			Context: st.Bookkeeping != "" || kmemleakOwn(st.Frames) || processMemory(st.Frames)})
+			Context: st.Bookkeeping != "" || processMemory(st.Frames)})
 	}
 }
 
@@ -511,19 +511,6 @@ func processMemory(frames []kmemleak.Frame) bool {
 		case f.Function == "handle_mm_fault", f.Function == "__handle_mm_fault", f.Function == "do_anonymous_page",
 			strings.HasPrefix(f.Function, "shmem_"), strings.HasPrefix(f.Function, "filemap_"), strings.HasPrefix(f.Function, "__filemap_"),
 			strings.HasPrefix(f.Function, "page_cache_ra"):
-			return true
-		}
-	}
-	return false
-}
-
-// kmemleakOwn reports whether a stack allocates kmemleak's own metadata
-// (mm/kmemleak.c, 6.12: __alloc_object and mem_pool_alloc under
-// __create_object).
-func kmemleakOwn(frames []kmemleak.Frame) bool {
-	for _, f := range frames {
-		switch f.Function {
-		case "__alloc_object", "__create_object", "create_object", "mem_pool_alloc", "__link_object":
 			return true
 		}
 	}
