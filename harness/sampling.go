@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"strings"
 	"time"
 
@@ -216,7 +217,7 @@ func (s *soak) sampleWithRetry(ctx context.Context, i int, deadline time.Time) (
 		if !now.Add(backoff).Before(deadline) {
 			return checks.Sample{}, fmt.Errorf("target unreachable until the next sample was due: %w", err)
 		}
-		s.logf("sample %d: %v; retrying in %s", i, err, backoff)
+		s.logf("sample %d: %v; retrying in %s", i, err, human.Duration(backoff))
 		select {
 		case <-ctx.Done():
 			return checks.Sample{}, ctx.Err()

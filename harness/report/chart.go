@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"html/template"
 	"image/color"
 	"math"
@@ -47,13 +48,13 @@ func drawChart(title string, tl timeline, series []Series, trend *trendLine, col
 	start := tl.start
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("draw chart %q: %v", clean(title), p)
+			err = fmt.Errorf("draw chart %q: %v", human.Escape(title), p)
 		}
 	}()
 	if len(series) == 0 {
-		return "", fmt.Errorf("draw chart %q: no series", clean(title))
+		return "", fmt.Errorf("draw chart %q: no series", human.Escape(title))
 	}
-	title = clean(title)
+	title = human.Escape(title)
 	if len(series) == 1 {
 		if from, ok := nearlyFlat(series[0]); ok {
 			// A small change on a large level (MemAvailable moving KiB
@@ -82,7 +83,7 @@ func drawChart(title string, tl timeline, series []Series, trend *trendLine, col
 		}
 		l, err := plotter.NewLine(xys)
 		if err != nil {
-			return "", fmt.Errorf("draw chart %q: %w", clean(title), err)
+			return "", fmt.Errorf("draw chart %q: %w", human.Escape(title), err)
 		}
 		l.Color = palette[i%len(palette)]
 		l.Width = vg.Points(1.5)
@@ -95,12 +96,12 @@ func drawChart(title string, tl timeline, series []Series, trend *trendLine, col
 			}
 		}
 		if len(series) > 1 {
-			p.Legend.Add(truncate(clean(s.Subject), maxLegendName), l)
+			p.Legend.Add(truncate(human.Escape(s.Subject), maxLegendName), l)
 		}
 		drawn++
 	}
 	if drawn == 0 {
-		return "", fmt.Errorf("draw chart %q: no finite points", clean(title))
+		return "", fmt.Errorf("draw chart %q: no finite points", human.Escape(title))
 	}
 	markGaps(p, tl)
 	if trend != nil && len(series) == 1 {
@@ -113,7 +114,7 @@ func drawChart(title string, tl timeline, series []Series, trend *trendLine, col
 	p.Draw(draw.New(c))
 	var buf bytes.Buffer
 	if _, err := c.WriteTo(&buf); err != nil {
-		return "", fmt.Errorf("draw chart %q: %w", clean(title), err)
+		return "", fmt.Errorf("draw chart %q: %w", human.Escape(title), err)
 	}
 	return template.HTML(inlineSVG(buf.String())), nil //nolint:gosec // vgsvg escapes every text it draws.
 }
@@ -241,10 +242,10 @@ func nearlyFlat(s Series) (string, bool) {
 	if math.IsNaN(first) || hi-lo >= 0.02*level || hi == lo {
 		return "", false
 	}
-	if k := bytesPerUnit(s.Unit); k > 0 {
-		return humanBytes(first * k), true
+	if k := human.UnitBytes(s.Unit); k > 0 {
+		return human.Bytes(first * k), true
 	}
-	return strings.TrimSpace(number(first) + " " + clean(s.Unit)), true
+	return strings.TrimSpace(human.Count(first) + " " + human.Escape(s.Unit)), true
 }
 
 // plainTicks are gonum/plot's default ticks labelled without exponents,
@@ -281,12 +282,12 @@ func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
 // and the factor from series values to it.
 func yUnit(series []Series) (string, float64) {
 	unit := series[0].Unit
-	k := bytesPerUnit(unit)
+	k := human.UnitBytes(unit)
 	if k == 0 {
 		if unit == "" {
 			return "value", 1
 		}
-		return clean(unit), 1
+		return human.Escape(unit), 1
 	}
 	maxAbs := 0.0
 	for i := range series {
