@@ -2,6 +2,7 @@ package results
 
 import (
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"html/template"
 	"io"
 	"math"
@@ -125,12 +126,10 @@ func overlaySVG(a, b compare.Series, labelA, labelB string) template.HTML {
 	return template.HTML(sb.String()) //nolint:gosec // built from numbers and escaped labels above
 }
 
+// compactNumber labels a chart axis in the one unit style (internal/human).
 func compactNumber(v float64, unit string) string {
-	if unit == "kB" {
-		v, unit = v*1024, "bytes"
+	if k := human.UnitBytes(unit); k > 0 {
+		return human.Bytes(v * k)
 	}
-	if unit == "bytes" && math.Abs(v) >= 1<<20 {
-		return fmt.Sprintf("%.1f MiB", v/(1<<20))
-	}
-	return fmt.Sprintf("%.4g", v)
+	return human.Count(v)
 }
