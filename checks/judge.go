@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"math"
 	"regexp"
 	"sort"
@@ -387,8 +388,8 @@ func memAvailableFloor(memAvail float64, pol Policy) *Finding {
 	}
 	return &Finding{
 		Kind: KindMeminfo, Subject: SubjectMemAvailable, Verdict: verdict.Leak, Unit: "bytes",
-		Reason: fmt.Sprintf("MemAvailable is %.1f MiB, below the %.1f MiB floor: the target is about to run out of memory",
-			memAvail/(1<<20), float64(pol.MemAvailableFloorBytes)/(1<<20)),
+		Reason: fmt.Sprintf("MemAvailable is %s, below the %s floor: the target is about to run out of memory",
+			human.Bytes(memAvail), human.Bytes(float64(pol.MemAvailableFloorBytes))),
 	}
 }
 

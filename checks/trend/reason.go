@@ -2,7 +2,7 @@ package trend
 
 import (
 	"fmt"
-	"math"
+	"github.com/leakgate/leakgate/internal/human"
 	"strings"
 )
 
@@ -120,21 +120,14 @@ func incrementsText(r *Result, strictAlpha float64, u units) string {
 		r.IncrementsZ, r.IncrementsP, strictAlpha, u.v(r.IncrementsGrowthLow))
 }
 
-// units formats values: bytes as B/KiB/MiB/GiB, anything else as a number.
+// units formats values in the one unit style (internal/human): bytes with
+// three significant digits, as the reasons quote interval bounds that one
+// decimal would print alike; anything else as a count.
 type units struct{ bytes bool }
 
 func (u units) v(x float64) string {
 	if !u.bytes {
-		return fmt.Sprintf("%.4g", x)
+		return human.Count(x)
 	}
-	a := math.Abs(x)
-	switch {
-	case a >= 1<<30:
-		return fmt.Sprintf("%.3g GiB", x/(1<<30))
-	case a >= 1<<20:
-		return fmt.Sprintf("%.3g MiB", x/(1<<20))
-	case a >= 1<<10:
-		return fmt.Sprintf("%.3g KiB", x/(1<<10))
-	}
-	return fmt.Sprintf("%.0f B", x)
+	return human.BytesFine(x)
 }

@@ -20,7 +20,15 @@ var binaryUnits = []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
 // decimal in the largest binary unit that keeps the number under 1024
 // ("1.0 KiB", "1.5 MiB"); negative counts keep their sign, NaN and ±Inf
 // print "n/a".
-func Bytes(b float64) string {
+func Bytes(b float64) string { return bytesWith(b, false) }
+
+// BytesFine is Bytes with three significant digits instead of one decimal,
+// trailing zeros dropped ("1.97 MiB", "147 KiB", "1 MiB"), for statistical figures quoted beside their
+// interval, whose bounds one decimal would print alike.
+func BytesFine(b float64) string { return bytesWith(b, true) }
+
+// bytesWith is Bytes, or BytesFine when fine is set.
+func bytesWith(b float64, fine bool) string {
 	if math.IsNaN(b) || math.IsInf(b, 0) {
 		return "n/a"
 	}
@@ -39,8 +47,15 @@ func Bytes(b float64) string {
 		v /= 1024
 		// Step up when one decimal would print 1024.0 (1048575 B is 1.0 MiB).
 		if math.Round(v*10) < 1024*10 || i == len(binaryUnits)-1 {
-			if v >= 1e6 {
+			switch {
+			case v >= 1e6:
 				return sign + strconv.FormatFloat(v, 'g', 3, 64) + " " + u
+			case fine:
+				f := strconv.FormatFloat(v, 'f', max(0, 2-int(math.Floor(math.Log10(v)))), 64)
+				if strings.Contains(f, ".") {
+					f = strings.TrimSuffix(strings.TrimRight(f, "0"), ".")
+				}
+				return sign + f + " " + u
 			}
 			return sign + strconv.FormatFloat(v, 'f', 1, 64) + " " + u
 		}

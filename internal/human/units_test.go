@@ -41,6 +41,21 @@ func TestBytes_Boundaries(t *testing.T) {
 	}
 }
 
+func TestBytesFine_ThreeSignificantDigits(t *testing.T) {
+	tests := []struct {
+		in   float64
+		want string
+	}{
+		{1000, "1000 B"}, {1024, "1 KiB"}, {147.4 * 1024, "147 KiB"}, {1.966 * (1 << 20), "1.97 MiB"},
+		{1.955 * (1 << 20), "1.96 MiB"}, {15.26 * (1 << 30), "15.3 GiB"}, {-2.5 * 1024, "-2.5 KiB"}, {1000 * 1024, "1000 KiB"}, {math.NaN(), "n/a"},
+	}
+	for _, tt := range tests {
+		if got := BytesFine(tt.in); got != tt.want {
+			t.Errorf("BytesFine(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestSignedBytesAndRates(t *testing.T) {
 	tests := []struct {
 		name string
