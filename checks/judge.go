@@ -226,7 +226,7 @@ func trendFinding(s Series, r trend.Result, pol Policy, opts JudgeOptions, memAv
 	case r.Significant && r.Persistent && exhausts && r.SlopePerHour > 0:
 		f.Verdict = verdict.Leak
 		f.Reason = fmt.Sprintf("%s; at its slope's lower bound it exhausts MemAvailable in %s (horizon %s)",
-			r.Reason, f.TimeToExhaustion.Round(time.Hour), pol.ExhaustionHorizon)
+			r.Reason, human.Approx(f.TimeToExhaustion), human.Duration(pol.ExhaustionHorizon))
 	case opts.Final && r.Significant && r.Persistent:
 		f.Verdict = verdict.Suspect
 	default:

@@ -46,3 +46,13 @@ func TestTopGrowers_EscapeCacheNamesAndPrintBinaryUnits(t *testing.T) {
 		}
 	}
 }
+
+func TestSafeName_EvidenceAndRunFolderNamesCarryNoControlCharacters(t *testing.T) {
+	if got, want := safeName(hostileName), "evil_2J_leakgate_verdict_pass"; got != want {
+		t.Errorf("safeName(%q) = %q, want %q", hostileName, got, want)
+	}
+	dir := EvidenceFolder(nil, t.TempDir(), hostileName)
+	if strings.ContainsAny(dir, "\x1b\n") || !strings.HasSuffix(dir, "-evil_2J_leakgate_verdict_pass-evidence") {
+		t.Errorf("evidence folder %q", dir)
+	}
+}

@@ -513,15 +513,5 @@ func (p *prefix) halves(mid float64) (early, late float64, ok bool) {
 // size formats bytes in the one unit style (internal/human).
 func size(b float64) string { return human.Bytes(b) }
 
-// hours formats a span in hours as "1 h 12 min".
-func hours(h float64) string {
-	d := time.Duration(h * float64(time.Hour)).Round(time.Minute)
-	hh, mm := int(d.Hours()), int(d.Minutes())%60
-	switch {
-	case hh == 0:
-		return fmt.Sprintf("%d min", mm)
-	case mm == 0:
-		return fmt.Sprintf("%d h", hh)
-	}
-	return fmt.Sprintf("%d h %d min", hh, mm)
-}
+// hours formats a span in hours in the one style (internal/human): "1 h 12 min".
+func hours(h float64) string { return human.Duration(time.Duration(h * float64(time.Hour))) }
