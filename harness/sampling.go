@@ -282,7 +282,7 @@ func (s *soak) checkReboot(ctx context.Context, i int, smp checks.Sample) bool {
 	r.Meta.Reboot = rb
 	why := "boot_id changed"
 	if !changed {
-		why = fmt.Sprintf("uptime went back from %s to %s", prevUptime.Round(time.Second), smp.Uptime.Round(time.Second))
+		why = fmt.Sprintf("uptime went back from %s to %s", human.Duration(prevUptime), human.Duration(smp.Uptime))
 	}
 	s.fail(verdict.Fail, fmt.Sprintf("target %s rebooted before sample %d (%s); the samples before it are kept, see evidence/reboot.txt", s.cfg.TargetName, i, why))
 	return true
