@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/leakgate/leakgate/checks/compare"
 )
@@ -80,7 +81,7 @@ var comparisonPage = template.Must(template.New("compare").Funcs(template.FuncMa
 {{end}}</table></body></html>
 `))
 
-// overlaySVG draws a and b against soak hours on shared axes.
+// overlaySVG draws a and b against time since their start on shared axes.
 func overlaySVG(a, b compare.Series, labelA, labelB string) template.HTML {
 	const w, h, pad = 640.0, 220.0, 40.0
 	maxT, lo, hi := 0.0, math.Inf(1), math.Inf(-1)
@@ -104,7 +105,9 @@ func overlaySVG(a, b compare.Series, labelA, labelB string) template.HTML {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f">`, w, h, w, h)
 	fmt.Fprintf(&sb, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#888"/>`, pad, h-pad, w-pad, h-pad)
-	fmt.Fprintf(&sb, `<text x="%.0f" y="%.0f" font-size="11">0 h</text><text x="%.0f" y="%.0f" font-size="11" text-anchor="end">%.1f h</text>`, pad, h-pad+14, w-pad, h-pad+14, maxT/3600)
+	// The time axis' ends: its start and the soak's length in the one
+	// duration style ("12 h", "3 min"), whatever the span.
+	fmt.Fprintf(&sb, `<text x="%.0f" y="%.0f" font-size="11">0</text><text x="%.0f" y="%.0f" font-size="11" text-anchor="end">%s</text>`, pad, h-pad+14, w-pad, h-pad+14, human.Duration(time.Duration(maxT*float64(time.Second))))
 	fmt.Fprintf(&sb, `<text x="2" y="%.0f" font-size="11">%s</text><text x="2" y="%.0f" font-size="11">%s</text>`, y(hi)+4, template.HTMLEscapeString(compactNumber(hi, b.Unit)), y(lo), template.HTMLEscapeString(compactNumber(lo, b.Unit)))
 	for _, p := range []struct {
 		s      compare.Series
