@@ -234,7 +234,7 @@ func TestCompare_ARunFolderAgainstItsAutoBaselineInTheStore(t *testing.T) {
 // newline that would forge an output line.
 const hostile = "evil\x1b[2J\nregressed: nothing"
 
-func TestCompareAndHistory_EscapeTargetNames(t *testing.T) {
+func TestImportCompareAndHistory_EscapeTargetNames(t *testing.T) {
 	root := t.TempDir()
 	mk := func(name, release string, at time.Time, rate float64) string {
 		return resultstest.WriteRunFolder(t, root, resultstest.RunFolder{
@@ -246,14 +246,15 @@ func TestCompareAndHistory_EscapeTargetNames(t *testing.T) {
 	}
 	a, b := mk("run-r41", "r41", t0, 0.02*mib), mk("run-r42", "r42", t0.Add(24*time.Hour), 3.1*mib)
 	db := filepath.Join(t.TempDir(), "results.db")
-	if code, _, errOut := runCLI("import", a, b, "--db", db); code != exitOK {
+	code, importOut, errOut := runCLI("import", a, b, "--db", db)
+	if code != exitOK {
 		t.Fatalf("import: %s", errOut)
 	}
 
 	_, compareOut, _ := runCLI("compare", a, b)
 	_, historyOut, _ := runCLI("history", "--db", db)
 
-	for name, out := range map[string]string{"compare": compareOut, "history": historyOut} {
+	for name, out := range map[string]string{"import": importOut, "compare": compareOut, "history": historyOut} {
 		if strings.Contains(out, "\x1b") || strings.Contains(out, "\nregressed: nothing") {
 			t.Errorf("%s prints a raw control character:\n%q", name, out)
 		}
