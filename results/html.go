@@ -66,8 +66,13 @@ var comparisonPage = template.Must(template.New("compare").Funcs(template.FuncMa
 		if r.MoreSoak <= 0 {
 			return ""
 		}
-		return fmt.Sprintf("%.1f h", r.MoreSoak.Hours())
+		return human.Duration(r.MoreSoak)
 	},
+	// diff prints a difference and its interval in the one unit style.
+	"diff": func(v, lo, hi float64, unit string) string {
+		return signedValue(v, unit) + " [" + signedValue(lo, unit) + ", " + signedValue(hi, unit) + "]"
+	},
+	"at": func(h float64) string { return human.Duration(time.Duration(h * float64(time.Hour))) },
 }).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>leakgate comparison</title>
 <style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}
@@ -76,8 +81,8 @@ var comparisonPage = template.Must(template.New("compare").Funcs(template.FuncMa
 {{range .Charts}}<h3>{{.Title}}</h3>{{.SVG}}{{end}}
 <table><tr><th>verdict</th><th>kind</th><th>series</th><th>slope difference /h [interval]</th><th>level difference [interval] at hour</th><th>more soak</th><th>why</th></tr>
 {{range .Results}}<tr class="{{.Verdict}}"><td>{{.Verdict}}</td><td>{{.Kind}}</td><td>{{.Subject}}</td>
-<td>{{printf "%.4g [%.4g, %.4g]" .SlopeDiffPerHour .SlopeDiffLowPerHour .SlopeDiffHighPerHour}}</td>
-<td>{{printf "%.4g [%.4g, %.4g] at %.1f h" .LevelDiff .LevelDiffLow .LevelDiffHigh .AtHour}}</td><td>{{hours .}}</td><td>{{.Reason}}</td></tr>
+<td>{{diff .SlopeDiffPerHour .SlopeDiffLowPerHour .SlopeDiffHighPerHour .Unit}}</td>
+<td>{{diff .LevelDiff .LevelDiffLow .LevelDiffHigh .Unit}} at {{at .AtHour}}</td><td>{{hours .}}</td><td>{{.Reason}}</td></tr>
 {{end}}</table></body></html>
 `))
 
@@ -127,6 +132,15 @@ func overlaySVG(a, b compare.Series, labelA, labelB string) template.HTML {
 	}
 	sb.WriteString(`</svg>`)
 	return template.HTML(sb.String()) //nolint:gosec // built from numbers and escaped labels above
+}
+
+// signedValue prints a signed difference of unit: sizes in binary units,
+// anything else as a count.
+func signedValue(v float64, unit string) string {
+	if k := human.UnitBytes(unit); k > 0 {
+		return human.SignedBytes(v * k)
+	}
+	return human.SignedCount(v)
 }
 
 // compactNumber labels a chart axis in the one unit style (internal/human).

@@ -94,7 +94,7 @@ func TestCompare_APoolSaturatingHigherIsALevelRegression(t *testing.T) {
 	if want := 2.0 * mib; !near(r.LevelDiff, want) {
 		t.Errorf("level difference %v, want %v", r.LevelDiff, want)
 	}
-	if got, want := r.Message("release r41"), "ath11k_rx sits at 3.0 MiB after 4.0 h, release r41 sat at 1.0 MiB on the same rig"; got != want {
+	if got, want := r.Message("release r41"), "ath11k_rx sits at 3.0 MiB after 4 h, release r41 sat at 1.0 MiB on the same rig"; got != want {
 		t.Errorf("message\n got %q\nwant %q", got, want)
 	}
 }
@@ -340,7 +340,7 @@ func TestReason_GivesBothIntervalsWithTheirMinimums(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "slope same: +0 B/h [+0 B/h, +0 B/h], minimum 16.0 KiB/h; level at 4.0 h same: +0 B [+0 B, +0 B], minimum 1.0 MiB"
+	want := "slope same: +0 B/h [+0 B/h, +0 B/h], minimum 16.0 KiB/h; level at 4 h same: +0 B [+0 B, +0 B], minimum 1.0 MiB"
 	if r.Reason != want {
 		t.Errorf("reason\n got %q\nwant %q", r.Reason, want)
 	}

@@ -127,7 +127,7 @@ func (r Result) Message(baseline string) string {
 		if r.SlopeVerdict == Regressed {
 			return fmt.Sprintf("%s grows %s, %s grew %s on the same rig", r.Subject, rate(bRate, r.Unit), baseline, rate(aRate, r.Unit))
 		}
-		return fmt.Sprintf("%s sits at %s after %.1f h, %s sat at %s on the same rig", r.Subject, amount(r.LevelB, r.Unit), r.AtHour, baseline, amount(r.LevelA, r.Unit))
+		return fmt.Sprintf("%s sits at %s after %s, %s sat at %s on the same rig", r.Subject, amount(r.LevelB, r.Unit), atHours(r.AtHour), baseline, amount(r.LevelA, r.Unit))
 	case Improved:
 		return fmt.Sprintf("%s grows %s, %s grew %s on the same rig (improved)", r.Subject, rate(bRate, r.Unit), baseline, rate(aRate, r.Unit))
 	case Unknown:
@@ -141,9 +141,9 @@ func (r Result) Message(baseline string) string {
 
 // reason explains the verdict with both intervals.
 func reason(r Result, minSlope, minLevel float64) string {
-	return fmt.Sprintf("slope %s: %s/h [%s/h, %s/h], minimum %s; level at %.1f h %s: %s [%s, %s], minimum %s",
+	return fmt.Sprintf("slope %s: %s/h [%s/h, %s/h], minimum %s; level at %s %s: %s [%s, %s], minimum %s",
 		r.SlopeVerdict, signedAmount(r.SlopeDiffPerHour, r.Unit), signedAmount(r.SlopeDiffLowPerHour, r.Unit), signedAmount(r.SlopeDiffHighPerHour, r.Unit), rate(minSlope, r.Unit),
-		r.AtHour, r.LevelVerdict, signedAmount(r.LevelDiff, r.Unit), signedAmount(r.LevelDiffLow, r.Unit), signedAmount(r.LevelDiffHigh, r.Unit), amount(minLevel, r.Unit))
+		atHours(r.AtHour), r.LevelVerdict, signedAmount(r.LevelDiff, r.Unit), signedAmount(r.LevelDiffLow, r.Unit), signedAmount(r.LevelDiffHigh, r.Unit), amount(minLevel, r.Unit))
 }
 
 // rate prints a slope per hour in the one unit style (internal/human):
@@ -172,6 +172,10 @@ func signedAmount(v float64, unit string) string {
 	}
 	return human.SignedCount(v)
 }
+
+// atHours prints a time since the start given in hours, in the one
+// duration style: "4 h", "3 h 30 min".
+func atHours(h float64) string { return human.Duration(time.Duration(h * float64(time.Hour))) }
 
 // hours prints a duration as whole hours ("7 h") or minutes below an hour.
 func hours(d time.Duration) string {
