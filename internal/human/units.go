@@ -22,9 +22,10 @@ var binaryUnits = []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
 // print "n/a".
 func Bytes(b float64) string { return bytesWith(b, false) }
 
-// BytesFine is Bytes with three significant digits instead of one decimal,
-// trailing zeros dropped ("1.97 MiB", "147 KiB", "1 MiB"), for statistical figures quoted beside their
-// interval, whose bounds one decimal would print alike.
+// BytesFine is Bytes with three significant digits instead of one
+// decimal, trailing zeros dropped ("1.97 MiB", "147 KiB", "1 MiB"), for
+// statistical figures quoted beside their interval, whose bounds one
+// decimal would print alike.
 func BytesFine(b float64) string { return bytesWith(b, true) }
 
 // bytesWith is Bytes, or BytesFine when fine is set.
@@ -80,6 +81,8 @@ func Count(v float64) string {
 	switch {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return "n/a"
+	case v == 0:
+		return "0" // not "-0"
 	case v == math.Trunc(v) && math.Abs(v) < 1e15:
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	case math.Abs(v) >= 1e15:
