@@ -61,9 +61,12 @@ const document = "# Comparing releases: the results store and the A/B gate\n\n" 
 	"   per series instead of thousands, and a closed form for how much more soak would decide.\n" +
 	"2. **Level difference at the same soak hour.** At the end of the common span, the mean of the difference over its\n" +
 	"   last tenth (at least 3 points), with the standard error of the mean of an AR(1) process\n" +
-	"   (√(σ²/n·(1 + 2Σₖ(1 − k/n)ρᵏ))) whose variance and lag-1 correlation come from the whole judged difference less\n" +
-	"   its line, or the window's own effective-n error if larger. This is what sees a pool that saturates higher,\n" +
-	"   once its slope no longer differs.\n" +
+	"   (√(σ²/n·(1 + 2Σₖ(1 − k/n)ρᵏ))) whose variance and lag-1 correlation come from the later half of the judged\n" +
+	"   difference less its own line (the whole difference less its line when that half has under 6 points), or the\n" +
+	"   window's own effective-n error if larger. This is what sees a pool that saturates higher, once its slope no\n" +
+	"   longer differs. (One line through the whole difference took a pool that filled higher early and then sat flat\n" +
+	"   for its fill as noise: on the rig's loaded-host timing, 56 KiB higher for the last 19 minutes came out\n" +
+	"   [+30, +85] KiB against a 32 KiB minimum, `unknown`; `TestCompare_APoolThatFilledHigherEarlyIsALevelRegression`.)\n" +
 	"3. **Verdict.** Each difference's interval is read against the policy's minimum practical change m: wholly above m\n" +
 	"   is regressed, wholly below −m improved, wholly inside ±m same, anything else unknown. Either difference regressed\n" +
 	"   makes the series regressed; improved needs the other difference decided and not worse; same needs both same.\n" +
