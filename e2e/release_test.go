@@ -104,23 +104,27 @@ func TestRigRelease_APoolThatGrowsBelowTheFloorFailsAgainstTheLastRelease(t *tes
 	if !head.MatchString(lines[0]) {
 		t.Errorf("comparison headline %q, want release B against release A (%s) on %s with a regression", lines[0], idA, vm.Spec())
 	}
-	grows := regexp.MustCompile(`^  regressed: slab wlansim_pool grows (\d+\.\d+) MiB/h, release A grew (-?\d+(?:\.\d+)? (?:MiB|KiB|B))/h on the same rig$`)
-	sits := regexp.MustCompile(`^  regressed: slab wlansim_pool sits at (0\.\d\d) MiB after \d+\.\d h, release A sat at (0\.\d\d) MiB on the same rig$`)
+	grows := regexp.MustCompile(`^  regressed: slab wlansim_pool grows (\d+(?:\.\d+)?) (KiB|MiB)/h, release A grew (-?\d+(?:\.\d+)? (?:MiB|KiB|B))/h on the same rig$`)
+	sits := regexp.MustCompile(`^  regressed: slab wlansim_pool sits at (\d+(?:\.\d+)?) KiB after [^,]+, release A sat at (\d+(?:\.\d+)?) KiB on the same rig$`)
 	var line string
 	for _, l := range lines[1:] {
 		switch m, n := grows.FindStringSubmatch(l), sits.FindStringSubmatch(l); {
 		case m != nil:
 			line = l
 			got, _ := strconv.ParseFloat(m[1], 64)
+			if m[2] == "KiB" {
+				got /= 1024
+			}
 			if got < wantMiBPerHour*0.6 || got > wantMiBPerHour*1.4 {
 				t.Errorf("the gate says wlansim_pool grows %.2f MiB/h; the frames received say %.2f MiB/h", got, wantMiBPerHour)
 			}
 		case n != nil:
 			line = l
-			// A's 512 entries × 320 B = 0.16 MiB; B's at most 692 = 0.21 MiB.
+			// A's 512 entries × 320 B = 160 KiB; B's at most 692 = 216.25 KiB.
 			levelB, _ := strconv.ParseFloat(n[1], 64)
-			if n[2] != "0.16" || levelB <= 0.16 || levelB > 0.21 {
-				t.Errorf("the gate says wlansim_pool sits at %s MiB against %s; the caps say at most 0.21 against 0.16", n[1], n[2])
+			levelA, _ := strconv.ParseFloat(n[2], 64)
+			if levelA < 160 || levelA > 165 || levelB <= levelA+32 || levelB > 216.25+5 {
+				t.Errorf("the gate says wlansim_pool sits at %s KiB against %s KiB; the caps say at most 216.25 against 160", n[1], n[2])
 			}
 		}
 	}
@@ -254,12 +258,10 @@ func wlansimCounter(ctx context.Context, t *testing.T, vm *rig.VM, name string) 
 
 type historyRow struct {
 	release, run, rig, profile, verdict string
-	slopeMiBPerHour                     float64
 }
 
-// historyRows parses `leakgate history --series …`'s table: STARTED (date
-// and time), RELEASE, RUN, RIG, PROFILE, VERDICT, the slope ("x MiB/h [lo,
-// hi]") and the series' verdict.
+// historyRows parses `leakgate history`'s table: STARTED (date and time),
+// RELEASE, RUN, RIG, PROFILE, VERDICT, then the series' columns.
 func historyRows(t *testing.T, out string) []historyRow {
 	t.Helper()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -269,14 +271,10 @@ func historyRows(t *testing.T, out string) []historyRow {
 	var rows []historyRow
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
-		if len(f) < 9 || f[8] != "MiB/h" {
-			t.Fatalf("history line %q: want date, time, release, run, rig, profile, verdict, slope", l)
+		if len(f) < 7 {
+			t.Fatalf("history line %q: want date, time, release, run, rig, profile, verdict", l)
 		}
-		slope, err := strconv.ParseFloat(f[7], 64)
-		if err != nil {
-			t.Fatalf("history line %q: slope: %v", l, err)
-		}
-		rows = append(rows, historyRow{release: f[2], run: f[3], rig: f[4], profile: f[5], verdict: f[6], slopeMiBPerHour: slope})
+		rows = append(rows, historyRow{release: f[2], run: f[3], rig: f[4], profile: f[5], verdict: f[6]})
 	}
 	return rows
 }

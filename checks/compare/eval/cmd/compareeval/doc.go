@@ -21,7 +21,7 @@ const document = "# Comparing releases: the results store and the A/B gate\n\n" 
 	"It prints one line per regressed or undecided series, in the words a release manager reads:\n\n" +
 	"```\n" +
 	"release r42 against release r41 (20261125T200000Z-rig1) on rig1: 1 regressed, 0 unknown, 0 improved, 1 same\n" +
-	"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 0.02 MiB/h on the same rig\n" +
+	"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 20.5 KiB/h on the same rig\n" +
 	"```\n\n" +
 	"With `--baseline auto|RUN_ID|release:LABEL` and one run folder, the baseline is looked up in `--db` (below); the\n" +
 	"first run of a rig and profile has none under `auto`, which prints `no baseline yet` and exits 0.\n" +
@@ -108,7 +108,7 @@ const document = "# Comparing releases: the results store and the A/B gate\n\n" 
 	"can measure in 90 s on a 512 MiB rig would exhaust MemAvailable in time and be a leak on its own). It asserts that\n" +
 	"B's own judgement has no leak, that the gate fails B with `regressed: slab wlansim_pool grows … MiB/h, release A\n" +
 	"grew …/h on the same rig` (the rate checked against the frames wlansim received) or, once the pool has stopped,\n" +
-	"`sits at … MiB after … h, release A sat at 0.16 MiB` (512 entries), that `comparison.html` is written, and that\n" +
+	"`sits at … KiB after …, release A sat at 160.0 KiB` (512 entries), that `comparison.html` is written, and that\n" +
 	"`leakgate history` lists A (pass) and B (fail) on the same rig.\n\n" +
 	"The growth is a referenced one (a list never pruned), not wlansim's `leak=1` error path: that path leaves\n" +
 	"unreferenced objects, and the kmemleak rule calls any steady unreferenced growth a leak in a single run whatever its\n" +
