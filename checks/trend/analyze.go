@@ -257,8 +257,16 @@ type Result struct {
 	// pass the sign test at 1/8. P is at most StepsTrendP.
 	StepsTrendP  float64 `json:"steps_trend_p"`
 	StepsStrictP float64 `json:"steps_strict_p"`
+	// SizeGrowth is the median of the judged window's last hour less the
+	// median of its first; SizeLaterGrowth the same on the later half;
+	// SizeNoise the robust σ of the increments (1.4826 × their median
+	// absolute value). The size check reads them (see size.go).
+	SizeGrowth      float64 `json:"size_growth"`
+	SizeLaterGrowth float64 `json:"size_later_growth"`
+	SizeNoise       float64 `json:"size_noise"`
 	// Shape names the model that stood in for the AR(1) check ("change
-	// point" or "steps"), empty when it was not needed or none did.
+	// point", "steps", "increments" or "size"), empty when it was not
+	// needed or none did.
 	Shape string `json:"shape,omitempty"`
 }
 
@@ -341,6 +349,16 @@ func Decide(r *Result, p float64, opts Options) {
 	r.Verdict = OK
 	if r.Significant && r.Persistent && r.Material {
 		r.Verdict = Leak
+	} else if sizeSays(r, opts) {
+		// The size check stands on its own evidence: a rise this large
+		// against the floor and its own noise, that gave back little and
+		// still grew on its later half, is a leak whichever of the other
+		// checks vetoed it; the reason names them.
+		failed := vetoList(r, p, strictAlpha, strictOK, atLow, opts)
+		r.Significant, r.Persistent, r.Material = true, true, true
+		r.Verdict, r.Shape = Leak, "size"
+		r.Reason = sizeLeakReason(r, p, failed, opts)
+		return
 	}
 	r.Reason = reason(r, p, strictAlpha, strictOK, atLow, opts)
 }
@@ -518,6 +536,8 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 			later := incrementsCheck(v[h:])
 			r.PersistIncrementsP, r.PersistIncrementsGrowthLow = later.p, later.growthLow
 		}
+		sz := sizeCheck(t, v, h, scratch)
+		r.SizeGrowth, r.SizeLaterGrowth, r.SizeNoise = sz.growth, sz.later, sz.noise
 	}
 	return r
 }

@@ -88,7 +88,7 @@ func shapeDetail(r *Result, strictAlpha float64, opts Options, u units) string {
 	if !opts.ShapeChecks || opts.WholeWindowOnly || opts.MinGrowth <= 0 || r.FittedGrowth < vetoDetailFloors*opts.MinGrowth {
 		return ""
 	}
-	return "; not overruled: " + changeText(r, changeAlpha(opts), u) + "; " + stepsText(r, strictAlpha, u) + "; " + incrementsText(r, strictAlpha, u)
+	return "; not overruled: " + changeText(r, changeAlpha(opts), u) + "; " + stepsText(r, strictAlpha, u) + "; " + incrementsText(r, strictAlpha, u) + "; " + sizeText(r, u)
 }
 
 // changeText describes the change-point check's figures.
@@ -137,4 +137,51 @@ func (u units) v(x float64) string {
 		return fmt.Sprintf("%.3g KiB", x/(1<<10))
 	}
 	return fmt.Sprintf("%.0f B", x)
+}
+
+// vetoList names, before the size check overrules them, the checks that
+// kept r from a leak verdict, each with its figures.
+func vetoList(r *Result, p, strictAlpha float64, strictOK, atLow bool, opts Options) string {
+	u := units{bytes: opts.Bytes}
+	var parts []string
+	if p > opts.Alpha {
+		parts = append(parts, fmt.Sprintf("Mann–Kendall p=%.3g > %.3g (variance ×%.2f for serial correlation)", p, opts.Alpha, r.VarianceInflation))
+	}
+	if r.Monotonic < opts.MinMonotonic {
+		parts = append(parts, fmt.Sprintf("Kendall tau=%.2f < %.2f", r.Monotonic, opts.MinMonotonic))
+	}
+	if !strictOK || !atLow {
+		parts = append(parts, vetoes(r, strictAlpha, strictOK, atLow, opts, u))
+	}
+	if !r.Persistent {
+		parts = append(parts, fmt.Sprintf("the later-half check: slope %s/h (at most %s/h, p=%.3g) vs earlier %s/h",
+			u.v(r.PersistSlopePerHour), u.v(r.PersistSlopeHighPerHour), r.PersistP, u.v(r.EarlierSlopePerHour)))
+	}
+	if len(parts) == 0 {
+		return "no check"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// sizeLeakReason is the reason of a leak the size check called over the
+// vetoes of the other checks (failed, from vetoList).
+func sizeLeakReason(r *Result, p float64, failed string, opts Options) string {
+	u := units{bytes: opts.Bytes}
+	return fmt.Sprintf("grew %s over the window, %.0f× the %s floor (slope %s/h, p=%.3g, tau=%.2f); vetoed by %s; overruled by the %s",
+		u.v(r.SizeGrowth), r.SizeGrowth/opts.MinGrowth, u.v(opts.MinGrowth), u.v(r.SlopePerHour), p, r.Monotonic, failed, sizeText(r, u))
+}
+
+// sizeText describes the size check's figures against its thresholds.
+func sizeText(r *Result, u units) string {
+	ratio := math.Inf(1)
+	if r.SizeNoise > 0 {
+		ratio = r.SizeGrowth / r.SizeNoise
+	}
+	laterRatio := math.Inf(1)
+	if r.SizeNoise > 0 {
+		laterRatio = r.SizeLaterGrowth / r.SizeNoise
+	}
+	return fmt.Sprintf("size check: last hour's median %s above the first's (%.0f× the increments' robust σ %s, need %d× the floor and %d σ), gave back at most %s (%.0f %%, at most %.0f %%), %d steps up and %d down, later half up %s (%.1f σ, need the floor and %d σ)",
+		u.v(r.SizeGrowth), ratio, u.v(r.SizeNoise), sizeFloors, sizeNoiseRatio, u.v(r.Drawdown), 100*r.Drawdown/math.Max(r.SizeGrowth, 1e-300), 100*sizeMaxDrawdown,
+		r.StepsUp, r.StepsDown, u.v(r.SizeLaterGrowth), laterRatio, sizeLaterNoise)
 }

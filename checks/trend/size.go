@@ -1,0 +1,122 @@
+package trend
+
+import (
+	"math"
+	"slices"
+)
+
+// The size check judges a rise by how far it went, in units of its own
+// noise and of the floor, rather than by a model of its correlation. The
+// AR(1) check asks whether serial correlation could explain the trend, and
+// for a leak that grows in a few bursts, or counts objects at a rate that
+// follows the load, its answer is yes: the residuals about one straight
+// line drift like a random walk. But every benign shape a correlation model
+// stands in for is bounded in what it reaches, measured robustly:
+//
+//   - AR(1) noise (φ ≤ 0.9, σ ≤ 2× the floor): its increments have
+//     σ_d = σ·√(2(1−φ)) ≥ 0.45σ, so a rise of sizeNoiseRatio = 25 σ_d is
+//     ≥ 11σ between two hour-medians whose difference has a standard
+//     deviation ≤ √2·σ: about 8 standard deviations.
+//   - a step of 2–20× the floor under noise of 5 % of the step reaches
+//     about 14 σ_d, but nothing after it: the later half grows by noise
+//     alone, far below sizeLaterNoise σ_d and the floor.
+//   - a warm-up ramp A(1−e^(−t/τ)) with τ ≤ 2 h and A ≤ 20× the floor
+//     grows by at most A·e^(−3.25) ≈ 0.78× the floor over the later half
+//     of a 1–12 h window: below the floor that half must clear.
+//   - saw-teeth, bounded walks and chunk pools give back what they gain:
+//     their drawdown is their amplitude, more than sizeMaxDrawdown of the
+//     growth, and a pool's large steps go down about as often as up.
+//
+// A rise that passes all of it is a leak on its own evidence, whatever the
+// AR(1) model says; the evaluation (docs/detection.md) measures that no
+// benign class here reaches it.
+
+// sizeResult is the size check's figures on one window.
+type sizeResult struct {
+	// growth is the median of the last hour less the median of the first
+	// (each end at least sizeMinEndPoints points, at most a quarter of
+	// the window); later the same on the later half alone.
+	growth, later float64
+	// noise is the robust σ of the increments: 1.4826 × their median
+	// absolute value, or their mean absolute value when most are zero
+	// (an integer count that mostly does not move).
+	noise float64
+}
+
+const (
+	// sizeFloors is how many floors the robust growth must reach.
+	sizeFloors = 8
+	// sizeNoiseRatio is how many robust σ of the increments it must reach.
+	sizeNoiseRatio = 25
+	// sizeLaterNoise is how many σ of the increments the later half must
+	// grow by on its own (and by one floor at least).
+	sizeLaterNoise = 5
+	// sizeMaxDrawdown is the most the rise may give back from its running
+	// maximum, as a fraction of the robust growth.
+	sizeMaxDrawdown = 0.3
+	// sizeMinEndPoints is the fewest points a median of an end stands on.
+	sizeMinEndPoints = 3
+)
+
+// sizeCheck measures v (times t in seconds from the first judged point;
+// h is the first index of the later half); scratch holds len(v) floats.
+func sizeCheck(t, v []float64, h int, scratch []float64) sizeResult {
+	n := len(v)
+	if n < 2*sizeMinEndPoints || h < 1 || n-h < 2*sizeMinEndPoints {
+		return sizeResult{}
+	}
+	abs := scratch[:n-1]
+	sum := 0.0
+	for i := 1; i < n; i++ {
+		abs[i-1] = math.Abs(v[i] - v[i-1])
+		sum += abs[i-1]
+	}
+	r := sizeResult{noise: 1.4826 * selectK(abs, (len(abs)-1)/2)}
+	if r.noise == 0 {
+		r.noise = sum / float64(n-1)
+	}
+	r.growth = endsRise(t, v, scratch)
+	r.later = endsRise(t[h:], v[h:], scratch)
+	return r
+}
+
+// endsRise is the median of the last hour of v less the median of its
+// first hour, each end between sizeMinEndPoints points and a quarter of v.
+func endsRise(t, v, scratch []float64) float64 {
+	n := len(v)
+	k := 0
+	for k < n && t[k]-t[0] < 3600 {
+		k++
+	}
+	k = max(sizeMinEndPoints, min(k, n/4))
+	if k > n/2 {
+		return 0
+	}
+	return medianOf(v[n-k:], scratch) - medianOf(v[:k], scratch)
+}
+
+// medianOf returns the median of xs, using scratch (≥ len(xs)) as a copy.
+func medianOf(xs, scratch []float64) float64 {
+	s := scratch[:len(xs)]
+	copy(s, xs)
+	slices.Sort(s)
+	m := len(s) / 2
+	if len(s)%2 == 1 {
+		return s[m]
+	}
+	return (s[m-1] + s[m]) / 2
+}
+
+// sizeSays reports whether r's rise is, by the size check alone, a leak
+// above opts' floors: many floors and many σ of its own noise, given back
+// little, still growing on its later half.
+func sizeSays(r *Result, opts Options) bool {
+	if !opts.ShapeChecks || opts.WholeWindowOnly || opts.MinGrowth <= 0 || r.SizeNoise < 0 {
+		return false
+	}
+	g := r.SizeGrowth
+	return g > 0 && g >= sizeFloors*opts.MinGrowth && g >= sizeFloors*opts.MinSlopePerHour*r.SpanHours &&
+		g >= sizeNoiseRatio*r.SizeNoise && r.Drawdown <= sizeMaxDrawdown*g && 4*r.StepsDown <= r.StepsUp &&
+		r.SizeLaterGrowth >= opts.MinGrowth && r.SizeLaterGrowth >= opts.MinSlopePerHour*r.PersistSpanHours &&
+		r.SizeLaterGrowth >= sizeLaterNoise*r.SizeNoise && r.Monotonic >= opts.MinMonotonic && r.SlopePerHour > 0
+}
