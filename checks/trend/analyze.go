@@ -354,7 +354,7 @@ func Decide(r *Result, p float64, opts Options) {
 		// against the floor and its own noise, that gave back little and
 		// still grew on its later half, is a leak whichever of the other
 		// checks vetoed it; the reason names them.
-		failed := vetoList(r, p, strictAlpha, strictOK, atLow, opts)
+		failed := vetoList(r, p, strictAlpha, strictOK || shape != "", atLow || shape != "", opts)
 		r.Significant, r.Persistent, r.Material = true, true, true
 		r.Verdict, r.Shape = Leak, "size"
 		r.Reason = sizeLeakReason(r, p, failed, opts)

@@ -140,21 +140,27 @@ func (u units) v(x float64) string {
 }
 
 // vetoList names, before the size check overrules them, the checks that
-// kept r from a leak verdict, each with its figures.
+// kept r from a leak verdict, each with its figures; strictOK and atLow are
+// true where a shape check already stood in for the AR(1) check.
 func vetoList(r *Result, p, strictAlpha float64, strictOK, atLow bool, opts Options) string {
 	u := units{bytes: opts.Bytes}
 	var parts []string
 	if p > opts.Alpha {
-		parts = append(parts, fmt.Sprintf("Mann–Kendall p=%.3g > %.3g (variance ×%.2f for serial correlation)", p, opts.Alpha, r.VarianceInflation))
+		parts = append(parts, fmt.Sprintf("the trend test (Mann–Kendall p=%.3g > %.3g, variance ×%.2f for serial correlation)", p, opts.Alpha, r.VarianceInflation))
 	}
 	if r.Monotonic < opts.MinMonotonic {
-		parts = append(parts, fmt.Sprintf("Kendall tau=%.2f < %.2f", r.Monotonic, opts.MinMonotonic))
+		parts = append(parts, fmt.Sprintf("the steadiness check (Kendall tau=%.2f < %.2f)", r.Monotonic, opts.MinMonotonic))
 	}
-	if !strictOK || !atLow {
-		parts = append(parts, vetoes(r, strictAlpha, strictOK, atLow, opts, u))
+	if !strictOK {
+		parts = append(parts, fmt.Sprintf("the AR(1) check (p=%.3g > %.3g under a bias-corrected AR(1) model, variance ×%.1f on the whole window)",
+			r.PStrict, strictAlpha, r.StrictInflation))
+	}
+	if !atLow {
+		parts = append(parts, fmt.Sprintf("the floor at the slope's lower bound under the AR(1) model (%s/h over %.1f h, below %s)",
+			u.v(r.StrictSlopeLowPerHour), r.SpanHours, u.v(opts.MinGrowth)))
 	}
 	if !r.Persistent {
-		parts = append(parts, fmt.Sprintf("the later-half check: slope %s/h (at most %s/h, p=%.3g) vs earlier %s/h",
+		parts = append(parts, fmt.Sprintf("the later-half check (slope %s/h, at most %s/h, p=%.3g, vs earlier %s/h)",
 			u.v(r.PersistSlopePerHour), u.v(r.PersistSlopeHighPerHour), r.PersistP, u.v(r.EarlierSlopePerHour)))
 	}
 	if len(parts) == 0 {

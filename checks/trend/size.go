@@ -10,26 +10,33 @@ import (
 // AR(1) check asks whether serial correlation could explain the trend, and
 // for a leak that grows in a few bursts, or counts objects at a rate that
 // follows the load, its answer is yes: the residuals about one straight
-// line drift like a random walk. But every benign shape a correlation model
-// stands in for is bounded in what it reaches, measured robustly:
+// line drift like a random walk. But what each benign shape the evaluation
+// knows can reach is bounded, measured robustly (medians of an hour at each
+// end, the median absolute increment for the noise):
 //
-//   - AR(1) noise (φ ≤ 0.9, σ ≤ 2× the floor): its increments have
-//     σ_d = σ·√(2(1−φ)) ≥ 0.45σ, so a rise of sizeNoiseRatio = 25 σ_d is
-//     ≥ 11σ between two hour-medians whose difference has a standard
-//     deviation ≤ √2·σ: about 8 standard deviations.
-//   - a step of 2–20× the floor under noise of 5 % of the step reaches
-//     about 14 σ_d, but nothing after it: the later half grows by noise
-//     alone, far below sizeLaterNoise σ_d and the floor.
-//   - a warm-up ramp A(1−e^(−t/τ)) with τ ≤ 2 h and A ≤ 20× the floor
-//     grows by at most A·e^(−3.25) ≈ 0.78× the floor over the later half
-//     of a 1–12 h window: below the floor that half must clear.
-//   - saw-teeth, bounded walks and chunk pools give back what they gain:
-//     their drawdown is their amplitude, more than sizeMaxDrawdown of the
-//     growth, and a pool's large steps go down about as often as up.
+//   - AR(1) noise, φ ≤ 0.9: its increments have σ_d = σ·√(2(1−φ)) ≥
+//     0.45σ, so a rise of sizeNoiseRatio = 12 σ_d is ≥ 5.4σ between two
+//     hour-medians whose difference has a standard deviation ≤ √2·σ (3.8
+//     of them, p < 10⁻⁴), and it must not give back more than 30 % of it
+//     on the way, which a wander of that size does.
+//   - a step then flat (2–20× the floor, noise 5 % of the step): the later
+//     half grows by noise alone, the difference of two 6-point medians,
+//     σ·√(π/6) = 0.72σ, against sizeLaterNoise = 3 σ_d = 4.2σ: 5.9 of its
+//     standard deviations.
+//   - a warm-up ramp A(1−e^(−t/τ)), τ ≤ 2 h, noise 2 % of A: from 6.5 h on
+//     it rises by at most A·e^(−3.25) = 0.039A, under half of the 3 σ_d =
+//     0.085A the later half must add.
+//   - saw-teeth, bounded walks, spikes and chunk pools give back what they
+//     gain: their drawdown is their amplitude, more than sizeMaxDrawdown =
+//     30 % of the growth, and a pool's large steps go down about as often
+//     as up (at most one down for four up passes).
 //
-// A rise that passes all of it is a leak on its own evidence, whatever the
-// AR(1) model says; the evaluation (docs/detection.md) measures that no
-// benign class here reaches it.
+// A rise that clears all of it, and sizeFloors = 3 floors, is a leak on its
+// own evidence whatever the AR(1) model says; the evaluation
+// (docs/detection.md) measures that no benign class here reaches it. Leaks
+// whose noise grows with their growth (a straight line under noise of a
+// quarter of it, or under a saw-tooth) do not clear 12 σ_d and stay with
+// the other checks.
 
 // sizeResult is the size check's figures on one window.
 type sizeResult struct {
@@ -45,12 +52,12 @@ type sizeResult struct {
 
 const (
 	// sizeFloors is how many floors the robust growth must reach.
-	sizeFloors = 8
+	sizeFloors = 3
 	// sizeNoiseRatio is how many robust σ of the increments it must reach.
-	sizeNoiseRatio = 25
+	sizeNoiseRatio = 12
 	// sizeLaterNoise is how many σ of the increments the later half must
 	// grow by on its own (and by one floor at least).
-	sizeLaterNoise = 5
+	sizeLaterNoise = 3
 	// sizeMaxDrawdown is the most the rise may give back from its running
 	// maximum, as a fraction of the robust growth.
 	sizeMaxDrawdown = 0.3
