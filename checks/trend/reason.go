@@ -46,7 +46,8 @@ func reason(r *Result, p, strictAlpha float64, strictOK, atLow bool, opts Option
 		return grewPrefix(r, opts, u) + s + shapeDetail(r, strictAlpha, opts, u)
 	case !r.Persistent:
 		return grewPrefix(r, opts, u) + fmt.Sprintf("trend does not persist: later-half slope %s/h (at most %s/h, p=%.3g) vs earlier %s/h",
-			u.v(r.PersistSlopePerHour), u.v(r.PersistSlopeHighPerHour), r.PersistP, u.v(r.EarlierSlopePerHour))
+			u.v(r.PersistSlopePerHour), u.v(r.PersistSlopeHighPerHour), r.PersistP, u.v(r.EarlierSlopePerHour)) +
+			shapeDetail(r, strictAlpha, opts, u)
 	default:
 		return grewPrefix(r, opts, u) + fmt.Sprintf("growth %s (%s/h, at least %s/h under the AR(1) model) below the floor %s (%s/h)",
 			u.v(r.FittedGrowth), u.v(r.SlopePerHour), u.v(r.StrictSlopeLowPerHour), u.v(opts.MinGrowth), u.v(opts.MinSlopePerHour)) +
