@@ -101,8 +101,10 @@ type Options struct {
 	// sets the variance, their net height bounds the growth); and the
 	// increments (growth over √Σd², a bound valid for a random walk). A
 	// later half slower than the earlier persists if it alone clears the
-	// floors. The main test, tau and persistence still apply. Ignored with
-	// WholeWindowOnly: early judging keeps its own rules.
+	// floors. The main test, tau and persistence still apply to those;
+	// the size check (size.go) calls a leak on its own evidence, over every
+	// other check. Ignored with WholeWindowOnly: early judging keeps its
+	// own rules.
 	ShapeChecks bool
 	// Bytes says the values are bytes: reasons print them in B, KiB, MiB
 	// or GiB rather than as bare numbers.
