@@ -266,6 +266,15 @@ type Result struct {
 	SizeGrowth      float64 `json:"size_growth"`
 	SizeLaterGrowth float64 `json:"size_later_growth"`
 	SizeNoise       float64 `json:"size_noise"`
+	// SizeEvents and SizeEventsDown count the increments of at least 6 of
+	// those σ up and down, SizeEventsHeight the height of those up, and
+	// SizeLastEventHours is when the last one up came (hours after the
+	// first judged point): a counting process whose quiet tail is not
+	// improbable may stand in for the later half's own growth.
+	SizeEvents         int     `json:"size_events"`
+	SizeEventsDown     int     `json:"size_events_down"`
+	SizeEventsHeight   float64 `json:"size_events_height"`
+	SizeLastEventHours float64 `json:"size_last_event_hours"`
 	// Shape names the model that stood in for the AR(1) check ("change
 	// point", "steps", "increments" or "size"), empty when it was not
 	// needed or none did.
@@ -540,6 +549,7 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 		}
 		sz := sizeCheck(t, v, h, scratch)
 		r.SizeGrowth, r.SizeLaterGrowth, r.SizeNoise = sz.growth, sz.later, sz.noise
+		r.SizeEvents, r.SizeEventsDown, r.SizeEventsHeight, r.SizeLastEventHours = sz.events, sz.eventsDown, sz.eventsHeight, sz.lastEvent/3600
 	}
 	return r
 }

@@ -59,12 +59,19 @@ func reason(r *Result, p, strictAlpha float64, strictOK, atLow bool, opts Option
 // the floor or more with that growth, so the figure that makes a person
 // doubt an ok verdict comes first.
 func grewPrefix(r *Result, opts Options, u units) string {
-	if opts.MinGrowth <= 0 || r.FittedGrowth < vetoDetailFloors*opts.MinGrowth {
+	g := grown(r)
+	if opts.MinGrowth <= 0 || g < vetoDetailFloors*opts.MinGrowth {
 		return ""
 	}
 	return fmt.Sprintf("grew %s (%.0f× the %s floor, %s/h, tau=%.2f) yet ok: ",
-		u.v(r.FittedGrowth), r.FittedGrowth/opts.MinGrowth, u.v(opts.MinGrowth), u.v(r.SlopePerHour), r.Monotonic)
+		u.v(g), g/opts.MinGrowth, u.v(opts.MinGrowth), u.v(r.SlopePerHour), r.Monotonic)
 }
+
+// grown is how far r grew for the reason's purposes: the larger of the
+// fitted growth and the size check's (median of the last hour less that of
+// the first), so a leak in a few bursts, whose Theil–Sen slope is small,
+// still gets the figures of every check that let it through.
+func grown(r *Result) float64 { return math.Max(r.FittedGrowth, r.SizeGrowth) }
 
 // vetoes names the AR(1) checks that failed.
 func vetoes(r *Result, strictAlpha float64, strictOK, atLow bool, opts Options, u units) string {
@@ -86,7 +93,7 @@ func vetoes(r *Result, strictAlpha float64, strictOK, atLow bool, opts Options, 
 // shapeDetail reports, for a large growth judged ok with the shape checks
 // on, why neither shape check stood in for the AR(1) check.
 func shapeDetail(r *Result, strictAlpha float64, opts Options, u units) string {
-	if !opts.ShapeChecks || opts.WholeWindowOnly || opts.MinGrowth <= 0 || r.FittedGrowth < vetoDetailFloors*opts.MinGrowth {
+	if !opts.ShapeChecks || opts.WholeWindowOnly || opts.MinGrowth <= 0 || grown(r) < vetoDetailFloors*opts.MinGrowth {
 		return ""
 	}
 	return "; not overruled: " + changeText(r, changeAlpha(opts), u) + "; " + stepsText(r, strictAlpha, u) + "; " + incrementsText(r, strictAlpha, u) + "; " + sizeText(r, u)
@@ -188,7 +195,12 @@ func sizeText(r *Result, u units) string {
 	if r.SizeNoise > 0 {
 		laterRatio = r.SizeLaterGrowth / r.SizeNoise
 	}
-	return fmt.Sprintf("size check: last hour's median %s above the first's (%.0f× the increments' robust σ %s, need %d× the floor and %d σ), gave back at most %s (%.0f %%, at most %.0f %%), %d steps up and %d down, later half up %s (%.1f σ, need the floor and %d σ)",
+	s := fmt.Sprintf("size check: last hour's median %s above the first's (%.0f× the increments' robust σ %s, need %d× the floor and %d σ), gave back at most %s (%.0f %%, at most %.0f %%), %d steps up and %d down, later half up %s (%.1f σ, need the floor and %d σ)",
 		u.v(r.SizeGrowth), ratio, u.v(r.SizeNoise), sizeFloors, sizeNoiseRatio, u.v(r.Drawdown), 100*r.Drawdown/math.Max(r.SizeGrowth, 1e-300), 100*sizeMaxDrawdown,
 		r.StepsUp, r.StepsDown, u.v(r.SizeLaterGrowth), laterRatio, sizeLaterNoise)
+	if r.SizeEvents > 0 {
+		s += fmt.Sprintf(" or a counting process not shown to stop (%d events of %d σ up and %d down, %s in all, the last at %.1f h of %.1f: p=%.3g of so quiet a tail, need %d events, none down, half the growth, p ≥ %.2g)",
+			r.SizeEvents, sizeEventNoise, r.SizeEventsDown, u.v(r.SizeEventsHeight), r.SizeLastEventHours, r.SpanHours, sizeQuietP(r), sizeMinEvents, sizeQuietAlpha)
+	}
+	return s
 }

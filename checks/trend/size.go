@@ -31,6 +31,14 @@ import (
 //     30 % of the growth, and a pool's large steps go down about as often
 //     as up (at most one down for four up passes).
 //
+// A leak that grows at a few events an hour may have none in its later
+// half; then a counting process — at least 3 events of 6 σ_d up, none
+// down, half the growth — persists unless its quiet tail is improbable:
+// given K events at a constant rate, all K fall before the last fraction q
+// of the window with probability (1−q)^K, and below 5 % it has stopped. A
+// benign step is one event, a warm-up ramp's steepest judged increment is
+// 0.061A against 6 σ_d = 0.17A, and a pool's events go both ways.
+//
 // A rise that clears all of it, and sizeFloors = 3 floors, is a leak on its
 // own evidence whatever the AR(1) model says; the evaluation
 // (docs/detection.md) measures that no benign class here reaches it. Leaks
@@ -48,6 +56,12 @@ type sizeResult struct {
 	// absolute value, or their mean absolute value when most are zero
 	// (an integer count that mostly does not move).
 	noise float64
+	// events and eventsDown count the increments of at least
+	// sizeEventNoise σ up and down; eventsHeight is the sum of those up;
+	// lastEvent is the time of the last one up (seconds from t[0]).
+	events, eventsDown int
+	eventsHeight       float64
+	lastEvent          float64
 }
 
 const (
@@ -61,6 +75,19 @@ const (
 	// sizeMaxDrawdown is the most the rise may give back from its running
 	// maximum, as a fraction of the robust growth.
 	sizeMaxDrawdown = 0.3
+	// sizeEventNoise is how many σ of the increments make one an event:
+	// Gaussian noise never reaches 6σ in a window, and neither does a
+	// warm-up ramp's steepest judged increment (at most 0.061A against
+	// 6σ_d = 0.17A) nor, by their mean absolute increment, a chunk pool.
+	sizeEventNoise = 6
+	// sizeMinEvents is the fewest events that make a counting process
+	// rather than a step (a benign step is one event).
+	sizeMinEvents = 3
+	// sizeQuietAlpha is the level below which the quiet tail after the
+	// last event says the process stopped: given K events, a constant
+	// rate puts them all before the last fraction q of the window with
+	// probability (1−q)^K.
+	sizeQuietAlpha = 0.05
 	// sizeMinEndPoints is the fewest points a median of an end stands on.
 	sizeMinEndPoints = 3
 )
@@ -81,6 +108,16 @@ func sizeCheck(t, v []float64, h int, scratch []float64) sizeResult {
 	r := sizeResult{noise: 1.4826 * selectK(abs, (len(abs)-1)/2)}
 	if r.noise == 0 {
 		r.noise = sum / float64(n-1)
+	}
+	for i := 1; i < n; i++ {
+		switch d := v[i] - v[i-1]; {
+		case d >= sizeEventNoise*r.noise:
+			r.events++
+			r.eventsHeight += d
+			r.lastEvent = t[i] - t[0]
+		case d <= -sizeEventNoise*r.noise:
+			r.eventsDown++
+		}
 	}
 	r.growth = endsRise(t, v, scratch)
 	r.later = endsRise(t[h:], v[h:], scratch)
@@ -124,6 +161,32 @@ func sizeSays(r *Result, opts Options) bool {
 	g := r.SizeGrowth
 	return g > 0 && g >= sizeFloors*opts.MinGrowth && g >= sizeFloors*opts.MinSlopePerHour*r.SpanHours &&
 		g >= sizeNoiseRatio*r.SizeNoise && r.Drawdown <= sizeMaxDrawdown*g && 4*r.StepsDown <= r.StepsUp &&
-		r.SizeLaterGrowth >= opts.MinGrowth && r.SizeLaterGrowth >= opts.MinSlopePerHour*r.PersistSpanHours &&
-		r.SizeLaterGrowth >= sizeLaterNoise*r.SizeNoise && r.Monotonic >= opts.MinMonotonic && r.SlopePerHour > 0
+		(sizeLaterGrew(r, opts) || sizeCounting(r) && sizeQuietP(r) >= sizeQuietAlpha) &&
+		r.Monotonic >= opts.MinMonotonic && r.SlopePerHour > 0
+}
+
+// sizeLaterGrew reports whether r's later half grew by a floor and
+// sizeLaterNoise σ of the increments on its own.
+func sizeLaterGrew(r *Result, opts Options) bool {
+	return r.SizeLaterGrowth >= opts.MinGrowth && r.SizeLaterGrowth >= opts.MinSlopePerHour*r.PersistSpanHours &&
+		r.SizeLaterGrowth >= sizeLaterNoise*r.SizeNoise
+}
+
+// sizeCounting reports whether r's growth is a counting process: at least
+// sizeMinEvents events up, none down, the events at least half the growth.
+// Only then may a quiet tail that is not improbable stand in for the later
+// half's own growth: a benign step is one event, and a pool's events go
+// both ways.
+func sizeCounting(r *Result) bool {
+	return r.SizeEvents >= sizeMinEvents && r.SizeEventsDown == 0 && r.SizeEventsHeight >= r.SizeGrowth/2
+}
+
+// sizeQuietP is the probability, given r's SizeEvents events at a constant
+// rate over the window, that all of them fall before the last one did:
+// (1 − quiet/span)^K. 0 without events.
+func sizeQuietP(r *Result) float64 {
+	if r.SizeEvents == 0 || r.SpanHours <= 0 {
+		return 0
+	}
+	return math.Pow(math.Min(1, r.SizeLastEventHours/r.SpanHours), float64(r.SizeEvents))
 }

@@ -70,6 +70,21 @@ func TestSizeSays_EachConditionCanVeto(t *testing.T) {
 		{"one large step down for three up is not", func(r *Result, _ *Options) { r.StepsUp = 3 }, false},
 		{"a later half below the floor is not", func(r *Result, _ *Options) { r.SizeLaterGrowth = 1<<20 - 1 }, false},
 		{"a later half below 3 σ is not", func(r *Result, _ *Options) { r.SizeNoise, r.SizeLaterGrowth = 1<<20, 3<<20-1 }, false},
+		{"a flat later half after three events is, when (6/11)³ = 0.162 of tails are so quiet", func(r *Result, _ *Options) {
+			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsHeight, r.SizeLastEventHours = 0, 3, 20<<20, 6
+		}, true},
+		{"a flat later half after three events is not, when only (2/11)³ = 0.006 are", func(r *Result, _ *Options) {
+			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsHeight, r.SizeLastEventHours = 0, 3, 20<<20, 2
+		}, false},
+		{"a flat later half after two events is not", func(r *Result, _ *Options) {
+			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsHeight, r.SizeLastEventHours = 0, 2, 20<<20, 10
+		}, false},
+		{"a flat later half after three events up and one down is not", func(r *Result, _ *Options) {
+			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsDown, r.SizeEventsHeight, r.SizeLastEventHours = 0, 3, 1, 20<<20, 6
+		}, false},
+		{"a flat later half after events of less than half the growth is not", func(r *Result, _ *Options) {
+			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsHeight, r.SizeLastEventHours = 0, 3, 10<<20-1, 6
+		}, false},
 		{"tau below MinMonotonic is not", func(r *Result, _ *Options) { r.Monotonic = 0.34 }, false},
 		{"a falling slope is not", func(r *Result, _ *Options) { r.SlopePerHour = -1 }, false},
 		{"without shape checks it is off", func(_ *Result, o *Options) { o.ShapeChecks = false }, false},
@@ -133,8 +148,81 @@ func TestAnalyze_TwoLargeBurstsAreALeakBySizeOverTheAR1Veto(t *testing.T) {
 	const want = "grew 32 MiB over the window, 32× the 1 MiB floor (slope 3.16 MiB/h, p=8.6e-07, tau=0.64); " +
 		"vetoed by the floor at the slope's lower bound under the AR(1) model (16.7 KiB/h over 11.0 h, below 1 MiB); " +
 		"overruled by the size check: last hour's median 32 MiB above the first's (258× the increments' robust σ 127 KiB, need 3× the floor and 12 σ), " +
-		"gave back at most 437 KiB (1 %, at most 30 %), 3 steps up and 0 down, later half up 15.9 MiB (128.5 σ, need the floor and 3 σ)"
+		"gave back at most 437 KiB (1 %, at most 30 %), 3 steps up and 0 down, later half up 15.9 MiB (128.5 σ, need the floor and 3 σ) " +
+		"or a counting process not shown to stop (2 events of 6 σ up and 0 down, 32 MiB in all, the last at 8.0 h of 11.0: p=0.529 of so quiet a tail, " +
+		"need 3 events, none down, half the growth, p ≥ 0.05)"
 	if r.Reason != want {
 		t.Errorf("reason\n got %s\nwant %s", r.Reason, want)
+	}
+}
+
+// bursts is 12 h at 10 min on 64 MiB: an allocation of 8 MiB at each of
+// the samples at, under Gaussian noise of σ = 100 KiB (a fixed seed).
+func bursts(at ...int) (ts, v []float64) {
+	rng := rand.New(rand.NewPCG(16, 3))
+	ts, v = make([]float64, 73), make([]float64, 73)
+	level := 0.0
+	for i := range ts {
+		for _, a := range at {
+			if i == a {
+				level += 8 << 20
+			}
+		}
+		ts[i] = float64(i) * 600
+		v[i] = 64<<20 + level + 100*1024*rng.NormFloat64()
+	}
+	return ts, v
+}
+
+func TestAnalyze_AQuietLaterHalfIsAStopOnlyWhenImprobableForTheEventsBefore(t *testing.T) {
+	// Three bursts, none in the later half (from sample 39): the later
+	// half does not grow, so only the counting process can persist. The
+	// judged window starts at sample 6 and spans 11 h; the last event's
+	// time t_K gives p = (t_K/11)^3.
+	tests := []struct {
+		name  string
+		at    []int
+		want  Verdict
+		lastH float64
+		p     float64
+	}{
+		// Last at sample 38: 32 samples = 5.333 h; (5.333/11)^3 = 0.1140.
+		{"events spread over the first half keep counting", []int{16, 27, 38}, Leak, 5.333, 0.1140},
+		// Last at sample 12: 1 h; (1/11)^3 = 1/1331 = 7.513e-4.
+		{"events all in the first hour then eleven quiet hours have stopped", []int{8, 10, 12}, OK, 1, 7.513e-4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ts, v := bursts(tc.at...)
+			o := shapeOptions()
+			o.ShapeChecks = true
+			r, err := Analyze(ts, v, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Verdict != tc.want || r.SizeEvents != 3 || r.SizeEventsDown != 0 || math.Abs(r.SizeLastEventHours-tc.lastH) > 1e-3 ||
+				math.Abs(sizeQuietP(&r)-tc.p)/tc.p > 1e-3 {
+				t.Errorf("%s with %d events up, %d down, the last at %.3f h, quiet p %.4g; want %s, 3 events, none down, the last at %.3f h, p %.4g (%s)",
+					r.Verdict, r.SizeEvents, r.SizeEventsDown, r.SizeLastEventHours, sizeQuietP(&r), tc.want, tc.lastH, tc.p, r.Reason)
+			}
+			if tc.want == Leak && r.Shape != "size" {
+				t.Errorf("leak by %q, want by size (%s)", r.Shape, r.Reason)
+			}
+		})
+	}
+}
+
+func TestAnalyze_OneStepThenFlatIsNoCountingProcess(t *testing.T) {
+	// One 8 MiB step at sample 20 (benign: a cache filled once): one event,
+	// so the quiet later half is not excused by a counting process.
+	ts, v := bursts(20)
+	o := shapeOptions()
+	o.ShapeChecks = true
+	r, err := Analyze(ts, v, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != OK || r.SizeEvents != 1 || sizeCounting(&r) {
+		t.Errorf("%s with %d events (counting %v), want ok with 1 event (%s)", r.Verdict, r.SizeEvents, sizeCounting(&r), r.Reason)
 	}
 }
