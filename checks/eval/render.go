@@ -244,7 +244,12 @@ const issue16Notes = "- **Shape checks (issue 16): what they bought.** Judged ag
 	"The classes from before issue 16 keep a few misses of 10–21× the floor (linear 25 %, saw-tooth + drift, AR(1) noise: 0–4 per seed): their noise " +
 	"grows with their growth, so size does not add evidence (under 12 σ, or giving back more than 30 %). The reason printed " +
 	"for every ok verdict on a series that grew 4× the floor or more names the checks that vetoed it with their figures and why neither " +
-	"a shape check nor the size check overruled it.\n"
+	"a shape check nor the size check overruled it.\n" +
+	"- **What the size check calls a leak that no benign class here has a twin for.** A series that grew in two large steps, one in each " +
+	"half, by 3 floors or more and gave nothing back (`TestAnalyze_TwoLargeBurstsAreALeakBySizeOverTheAR1Veto`), or in three or more " +
+	"spread over the first half (a quiet tail as likely as 5 % or more): a leak at a few events in 12 h looks so, and so would a hash table " +
+	"resized twice. The eval's benign steps are single, so these figures do not measure that case; a run that resizes tables by more " +
+	"than the floor should set its floor above one resize.\n"
 
 // floorsList prints growths as "1.2 3.4 …", at most 40 of them (the largest
 // kept when there are more).
