@@ -2,9 +2,11 @@ package trend
 
 import (
 	"fmt"
-	"github.com/leakgate/leakgate/internal/human"
+	"math"
 	"strings"
 	"time"
+
+	"github.com/leakgate/leakgate/internal/human"
 )
 
 // vetoDetailFloors is the growth, in multiples of the floor, above which an
@@ -162,8 +164,8 @@ func vetoList(r *Result, p, strictAlpha float64, strictOK, atLow bool, opts Opti
 			r.PStrict, strictAlpha, r.StrictInflation))
 	}
 	if !atLow {
-		parts = append(parts, fmt.Sprintf("the floor at the slope's lower bound under the AR(1) model (%s/h over %.1f h, below %s)",
-			u.v(r.StrictSlopeLowPerHour), r.SpanHours, u.v(opts.MinGrowth)))
+		parts = append(parts, fmt.Sprintf("the floor at the slope's lower bound under the AR(1) model (%s/h over %s, below %s)",
+			u.v(r.StrictSlopeLowPerHour), hoursText(r.SpanHours), u.v(opts.MinGrowth)))
 	}
 	if !r.Persistent {
 		parts = append(parts, fmt.Sprintf("the later-half check (slope %s/h, at most %s/h, p=%.3g, vs earlier %s/h)",
@@ -197,8 +199,8 @@ func sizeText(r *Result, u units) string {
 		u.v(r.SizeGrowth), ratio, u.v(r.SizeNoise), sizeFloors, sizeNoiseRatio, u.v(r.Drawdown), 100*r.Drawdown/math.Max(r.SizeGrowth, 1e-300), 100*sizeMaxDrawdown,
 		r.StepsUp, r.StepsDown, u.v(r.SizeLaterGrowth), laterRatio, sizeLaterNoise)
 	if r.SizeEvents > 0 {
-		s += fmt.Sprintf(" or a counting process not shown to stop (%d events of %d σ up and %d down, %s in all, the last at %.1f h of %.1f: p=%.3g of so quiet a tail, need %d events, none down, half the growth, p ≥ %.2g)",
-			r.SizeEvents, sizeEventNoise, r.SizeEventsDown, u.v(r.SizeEventsHeight), r.SizeLastEventHours, r.SpanHours, sizeQuietP(r), sizeMinEvents, sizeQuietAlpha)
+		s += fmt.Sprintf(" or a counting process not shown to stop (%d events of %d σ up and %d down, %s in all, the last after %s of %s: p=%.3g of so quiet a tail, need %d events, none down, half the growth, p ≥ %.2g)",
+			r.SizeEvents, sizeEventNoise, r.SizeEventsDown, u.v(r.SizeEventsHeight), hoursText(r.SizeLastEventHours), hoursText(r.SpanHours), sizeQuietP(r), sizeMinEvents, sizeQuietAlpha)
 	}
 	return s
 }

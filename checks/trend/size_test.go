@@ -146,10 +146,10 @@ func TestAnalyze_TwoLargeBurstsAreALeakBySizeOverTheAR1Veto(t *testing.T) {
 		t.Errorf("growth %v, later %v; want 32 MiB and 16 MiB ± 300 KiB", r.SizeGrowth, r.SizeLaterGrowth)
 	}
 	const want = "grew 32 MiB over the window, 32× the 1 MiB floor (slope 3.16 MiB/h, p=8.6e-07, tau=0.64); " +
-		"vetoed by the floor at the slope's lower bound under the AR(1) model (16.7 KiB/h over 11.0 h, below 1 MiB); " +
+		"vetoed by the floor at the slope's lower bound under the AR(1) model (16.7 KiB/h over 11 h, below 1 MiB); " +
 		"overruled by the size check: last hour's median 32 MiB above the first's (258× the increments' robust σ 127 KiB, need 3× the floor and 12 σ), " +
 		"gave back at most 437 KiB (1 %, at most 30 %), 3 steps up and 0 down, later half up 15.9 MiB (128.5 σ, need the floor and 3 σ) " +
-		"or a counting process not shown to stop (2 events of 6 σ up and 0 down, 32 MiB in all, the last at 8.0 h of 11.0: p=0.529 of so quiet a tail, " +
+		"or a counting process not shown to stop (2 events of 6 σ up and 0 down, 32 MiB in all, the last after 8 h of 11 h: p=0.529 of so quiet a tail, " +
 		"need 3 events, none down, half the growth, p ≥ 0.05)"
 	if r.Reason != want {
 		t.Errorf("reason\n got %s\nwant %s", r.Reason, want)
