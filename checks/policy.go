@@ -88,6 +88,10 @@ type Policy struct {
 	// first look needs this much time and this many samples after warm-up.
 	EarlyMinSpan              time.Duration `yaml:"early_min_span" json:"early_min_span"`
 	EarlySequentialMinSamples int           `yaml:"early_sequential_min_samples" json:"early_sequential_min_samples"`
+	// EarlyLookEvery spaces the sequential rule's looks after the first
+	// (sequential.Options.LookEvery): fewer looks share EarlyFalseAlarm, so
+	// each needs less evidence; 0 looks at every sample.
+	EarlyLookEvery time.Duration `yaml:"early_look_every" json:"early_look_every"`
 	// EarlyHorizon is the planned judged length of the soak (duration minus
 	// warm-up): a slope that will clear MinGrowthBytes by then is material
 	// early; 0 judges growth over the samples so far.
@@ -234,6 +238,7 @@ func DefaultPolicy() Policy {
 		EarlyHorizon:              11 * time.Hour,
 		EarlyMaxDrawdown:          0.6,
 		EarlySequentialMinSamples: 12,
+		EarlyLookEvery:            10 * time.Minute,
 		EarlyPersistFraction:      0.7,
 		// Rule "trend": 1e-6 after BH on the whole window only, under the
 		// pessimistic correction, a steady rise (tau ≥ 0.6) and 6 h of points
@@ -288,8 +293,8 @@ func (p Policy) Validate() error {
 		return bad("early_false_alarm", p.EarlyFalseAlarm, "between 0 and 1, e.g. 0.005")
 	case p.EarlySeries < 1:
 		return bad("early_series", p.EarlySeries, "at least 1")
-	case p.EarlyMinSpan < 0 || p.EarlyHorizon < 0:
-		return bad("early_min_span/early_horizon", []time.Duration{p.EarlyMinSpan, p.EarlyHorizon}, "not negative")
+	case p.EarlyMinSpan < 0 || p.EarlyHorizon < 0 || p.EarlyLookEvery < 0:
+		return bad("early_min_span/early_horizon/early_look_every", []time.Duration{p.EarlyMinSpan, p.EarlyHorizon, p.EarlyLookEvery}, "not negative")
 	case p.EarlySequentialMinSamples < 4:
 		return bad("early_sequential_min_samples", p.EarlySequentialMinSamples, "at least 4")
 	case p.EarlyMaxDrawdown < 0:

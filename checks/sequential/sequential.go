@@ -49,6 +49,13 @@ type Options struct {
 	// spanning at least this long.
 	MinPoints int
 	MinSpan   time.Duration
+	// LookEvery spaces the looks after the first: a look happens at the
+	// first point whose judged span has passed the next multiple of
+	// LookEvery past MinSpan; 0 looks at every point. Evidence for a slope
+	// grows slowly, so looking every minute buys at most LookEvery of delay
+	// but spends the false-alarm budget over ten times the looks (each
+	// look's level is lower, its bar on z higher).
+	LookEvery time.Duration
 	// MinSlopePerHour: the slope's lower bound (at ConfidenceLevel) must
 	// reach it.
 	MinSlopePerHour float64
@@ -85,6 +92,7 @@ func DefaultOptions() Options {
 		Warmup:          time.Hour,
 		MinPoints:       12,
 		MinSpan:         20 * time.Minute,
+		LookEvery:       10 * time.Minute,
 		MinSlopePerHour: 16 << 10,
 		MinGrowth:       1 << 20,
 		Horizon:         11 * time.Hour,
@@ -107,8 +115,8 @@ func (o Options) Validate() error {
 	switch {
 	case !(o.Alpha > 0 && o.Alpha < 1):
 		return bad("Alpha", o.Alpha, "between 0 and 1")
-	case o.Warmup < 0 || o.MinSpan < 0 || o.Horizon < 0:
-		return bad("Warmup/MinSpan/Horizon", []time.Duration{o.Warmup, o.MinSpan, o.Horizon}, "not negative")
+	case o.Warmup < 0 || o.MinSpan < 0 || o.Horizon < 0 || o.LookEvery < 0:
+		return bad("Warmup/MinSpan/Horizon/LookEvery", []time.Duration{o.Warmup, o.MinSpan, o.Horizon, o.LookEvery}, "not negative")
 	case o.MinPoints < 4:
 		return bad("MinPoints", o.MinPoints, "at least 4")
 	case !(o.ConfidenceLevel > 0 && o.ConfidenceLevel < 1):
@@ -165,7 +173,9 @@ type Monitor struct {
 	// every point (for the correlation estimate)
 	judged, all fit
 	looks       int
-	decision    Decision
+	// nextLook is the judged span (hours) the next look waits for.
+	nextLook float64
+	decision Decision
 	// quiet skips wording the reasons of looks that do not stop (Replay
 	// words only the last); a stop is always worded.
 	quiet bool
@@ -259,8 +269,31 @@ func (m *Monitor) look(t float64) Decision {
 		d.Reason = m.say("%d judged points over %s: too few to look", m.judged.n, hours(spanH))
 		return d
 	}
-	m.looks++
-	d.Bound = lookLevel(o.Alpha, m.looks)
+	// Between looks the statistics are worked out and reported against
+	// the next look's level, but nothing stops: only looks spend Alpha.
+	due := m.looks == 0 || spanH+1e-9 >= m.nextLook
+	if due {
+		m.looks++
+		if step := o.LookEvery.Hours(); step > 0 {
+			// The next look, on the grid MinSpan + k·LookEvery.
+			k := math.Floor((spanH-o.MinSpan.Hours())/step+1e-9) + 1
+			m.nextLook = o.MinSpan.Hours() + k*step
+		}
+		d.Bound = lookLevel(o.Alpha, m.looks)
+	} else {
+		d.Bound = lookLevel(o.Alpha, m.looks+1)
+	}
+	d = m.test(d, spanH)
+	if d.Stop && !due {
+		d.Stop = false
+		d.Reason = m.say("every check passes; waits for the next look at %s of judged points", hours(m.nextLook))
+	}
+	return d
+}
+
+// test works out the look's statistics and applies the bound and guards.
+func (m *Monitor) test(d Decision, spanH float64) Decision {
+	o := m.opts
 	n := float64(m.judged.n)
 	b, sxx, sse, r1, ok := m.judged.line()
 	if !ok {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 const mib = 1 << 20
@@ -288,6 +289,63 @@ func TestMonitor_LeakUnderLowNoiseStopsWithinFourHoursOfWarmup(t *testing.T) {
 		}
 		if !d.Stop || d.At > 5*3600 {
 			t.Fatalf("leak %d (%.1f MiB over 12 h): %+v, want a stop by 5 h", k, g/mib, d)
+		}
+	}
+}
+
+func TestMonitor_LooksFallOnTheLookEveryGridAndSpendAlphaOnlyThere(t *testing.T) {
+	// One point a minute, warm-up 1 h, first look at 20 min of judged
+	// points, then every 10 min: looks at spans 20, 30, 40, 50 min are
+	// looks 1–4 (levels α/2, α/12, α/12, α/48); a point between looks
+	// reports the next look's level.
+	o := DefaultOptions()
+	m, err := NewMonitor(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := o.Alpha
+	want := map[int]float64{20: a / 2, 21: a / 12, 29: a / 12, 30: a / 12, 31: a / 12, 40: a / 12, 41: a / 48, 50: a / 48}
+	for i, x := range minutes(60 + 51) {
+		d, err := m.Add(x, 64*mib)
+		if err != nil {
+			t.Fatal(err)
+		}
+		span := i - 60
+		if w, ok := want[span]; ok && math.Abs(d.Bound-w) > 1e-18 {
+			t.Errorf("span %d min: bound %v, want %v", span, d.Bound, w)
+		}
+	}
+	if m.looks != 4 {
+		t.Errorf("%d looks over 50 min of judged points, want 4", m.looks)
+	}
+}
+
+func TestMonitor_AStopBetweenLooksWaitsForTheNextLook(t *testing.T) {
+	// Warm-up flat at 0.255 MiB, then a perfect line from 0 at 1 MiB/h:
+	// the drawdown is 0.255 MiB and its limit 0.6 × 1 MiB/h × span (no
+	// noise), so the drawdown guard holds the stop until the span passes
+	// 25.5 min. Looking at every point stops at 26 min (t = 5160 s); looking
+	// every 10 min stops at the look at 30 min (t = 5400 s).
+	times := minutes(200)
+	values := make([]float64, len(times))
+	for i, x := range times {
+		values[i] = 0.255 * mib
+		if x >= 3600 {
+			values[i] = mib * (x - 3600) / 3600
+		}
+	}
+	for _, c := range []struct {
+		every time.Duration
+		at    float64
+	}{{0, 5160}, {10 * time.Minute, 5400}} {
+		o := DefaultOptions()
+		o.LookEvery = c.every
+		d, err := Replay(times, values, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !d.Stop || d.At != c.at {
+			t.Errorf("look every %v: %+v, want a stop at %v s", c.every, d, c.at)
 		}
 	}
 }
