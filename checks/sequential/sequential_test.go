@@ -105,10 +105,11 @@ func TestMonitor_StraightLineAboveTheFloorsStopsAtTheFirstLook(t *testing.T) {
 	if !d.Stop || d.At != 4800 || d.Points != 21 || math.Abs(d.SlopePerHour-mib) > 1e-3 {
 		t.Fatalf("got %+v, want a stop at 4800 s after 21 points at 1 MiB/h", d)
 	}
-	// The first look is tested at Alpha/2 = 0.005/300/2.
-	want := "stopped at 1 h 20 min: grows 1.0 MiB/h (lower bound 1.0 MiB/h); sequential test crossed its bound after 20 min of judged points: p 0 ≤ 8.3e-06"
-	if d.Reason != want || d.Bound != DefaultOptions().Alpha/2 {
-		t.Fatalf("reason %q (bound %v), want %q at bound Alpha/2", d.Reason, d.Bound, want)
+	// The planned soak holds (11 h − 20 min)/10 min + 1 = 65 looks, each
+	// tested at 0.9 × 0.005/300 / 65 = 2.31e-7.
+	want := "stopped at 1 h 20 min: grows 1.0 MiB/h (lower bound 1.0 MiB/h); sequential test crossed its bound after 20 min of judged points: p 0 ≤ 2.3e-07"
+	if d.Reason != want || math.Abs(d.Bound-0.9*DefaultOptions().Alpha/65) > 1e-20 {
+		t.Fatalf("reason %q (bound %v), want %q at bound 0.9·Alpha/65", d.Reason, d.Bound, want)
 	}
 }
 
@@ -297,8 +298,10 @@ func TestMonitor_LooksFallOnTheLookEveryGridAndSpendAlphaOnlyThere(t *testing.T)
 	// One point a minute, warm-up 1 h, first look at 20 min of judged
 	// points, then every 10 min: looks at spans 20, 30, 40, 50 min are
 	// looks 1–4 (levels α/2, α/12, α/12, α/48); a point between looks
-	// reports the next look's level.
+	// reports the next look's level. No planned soak (Horizon 0): every
+	// look is on the epochs.
 	o := DefaultOptions()
+	o.Horizon = 0
 	m, err := NewMonitor(o)
 	if err != nil {
 		t.Fatal(err)
@@ -317,6 +320,33 @@ func TestMonitor_LooksFallOnTheLookEveryGridAndSpendAlphaOnlyThere(t *testing.T)
 	}
 	if m.looks != 4 {
 		t.Errorf("%d looks over 50 min of judged points, want 4", m.looks)
+	}
+}
+
+func TestOptionsLevel_PlannedLooksShareNinetyPercentEquallyAndOvertimeTheRest(t *testing.T) {
+	// Horizon 1 h, first look at 20 min, then every 10 min: looks at 20,
+	// 30, 40, 50, 60 min are the 5 planned ones, each at 0.9α/5 = 0.18α;
+	// look 6 is overtime look 1 at 0.1α/2, look 7 overtime look 2 at
+	// 0.1α/12.
+	o := DefaultOptions()
+	o.Alpha, o.Horizon, o.MinSpan, o.LookEvery = 0.01, time.Hour, 20*time.Minute, 10*time.Minute
+	if n := o.plannedLooks(); n != 5 {
+		t.Fatalf("planned looks %d, want 5", n)
+	}
+	for _, c := range []struct {
+		look int
+		want float64
+	}{{1, 0.0018}, {5, 0.0018}, {6, 0.0005}, {7, 0.001 / 12}} {
+		if got := o.level(c.look); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("level(%d) = %v, want %v", c.look, got, c.want)
+		}
+	}
+	sum := 0.0
+	for k := 1; k < 1<<16; k++ {
+		sum += o.level(k)
+	}
+	if sum > o.Alpha {
+		t.Errorf("levels of 65535 looks sum to %v, above Alpha %v", sum, o.Alpha)
 	}
 }
 
