@@ -565,6 +565,7 @@ func (r EarlyReport) Markdown() string {
 	p("| benign series (every benign class) stopped early | — | %d of %d | %d of %d | %d of %d | %d of %d |\n\n",
 		stopped[0][0], judged[0][0], stopped[0][1], judged[0][1], stopped[1][0], judged[1][0], stopped[1][1], judged[1][1])
 	b.WriteString(bound.boundMarkdown(c))
+	r.readingMarkdown(&b, bound)
 	for rule := range 2 {
 		p("### Per class, rule %s\n\n", ruleNames[rule])
 		p("Leaks: share stopped early and delay after warm-up (median / 90th percentile over the stopped ones, hours). Benign: share stopped early. %d series per class and rate.\n\n", r.Classes[0].N[rule])
@@ -593,6 +594,53 @@ func (r EarlyReport) Markdown() string {
 		p("\n")
 	}
 	return b.String()
+}
+
+// classByName returns the class result named name (zero if absent).
+func (r EarlyReport) classByName(name string) EarlyClassResult {
+	for _, c := range r.Classes {
+		if c.Name == name {
+			return c
+		}
+	}
+	return EarlyClassResult{}
+}
+
+// readingMarkdown says what the early figures mean, with their numbers.
+func (r EarlyReport) readingMarkdown(b *strings.Builder, bound DelayBound) {
+	c := r.Config
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	share := func(name string, rule, rate int) float64 {
+		k := r.classByName(name)
+		return 100 * ratio(k.Stopped[rule][rate], k.N[rule])
+	}
+	p("### Reading the early figures\n\n")
+	p("- **The target is out of reach, by information.** A median of 1.5 h needs half the headline leaks stopped by then; the oracle above stops at most %.0f %% at the fast rate, "+
+		"and its own median is %s. The sequential rule reaches %s with fast counters: it must estimate the noise's correlation (the oracle knows it; for noise correlated 0.7 between 1-min samples the rule's upper bound is about 0.78 after 7 h of points, which widens the slope's standard error by about a fifth) "+
+		"and spread α over its looks (z ≈ 5.0 at each of the planned looks against the oracle's one look at %.2f). "+
+		"What is left are shapes a straight line fits badly: a leak that starts mid-run, grows in bursts or rides a saw-tooth leaves residuals the AR(1) bound reads as near a unit root, "+
+		"so the rule leaves them to the final judge and its shape checks (%.0f %%, %.0f %% and %.0f %% of them stopped early at 1 min).\n",
+		100*shareAt(bound, fastRate, 1.5), fmtHours(bound.MedianHours(fastRate)), fmtHours(r.HeadlineMedianHours(SequentialRule, fastRate)), bound.ZAlpha,
+		share("starts mid-run", SequentialRule, fastRate), share("bursty", SequentialRule, fastRate), share("saw-tooth + drift", SequentialRule, fastRate))
+	p("- **Rule trend on fast counters stops benign shapes.** Judged every %.0f min on the 1-min series, as the harness judges the fast series, the policy's default early rule stops "+
+		"%.0f %% of benign warm-up ramps and %.0f %% of benign saw-teeth: 36 samples are 36 minutes at 1 min, and 36 minutes of a ramp or of a saw-tooth's rise is a clean rise. "+
+		"With fast counters on, a clean run holding a cache that warms up past the warm-up or a pool that fills and drains would end early as a leak. The sequential rule stops none of them "+
+		"(it waits %v of judged points, past the longest saw-tooth period, and a fall of more than %.0f %% of the growth holds it back).\n",
+		c.EarlyJudgeEverySeconds(fastRate)/60, share("saturating", TrendRule, fastRate), share("saw-tooth", TrendRule, fastRate), c.Policy.EarlyMinSpan, 100*c.Policy.EarlyMaxDrawdown)
+	p("- **The guarantee, stated and measured.** Under its model (a straight line plus stationary Gaussian AR(1) noise, the correlation bounded from above on the run so far) the sequential rule stops a clean run of %d series "+
+		"with probability at most %.3g over its whole length: a union bound over its looks and series. Measured on clean runs at 1 min (noise correlated 0.7 between samples, up to 0.99 for AR(1) noise) and on runs of every benign shape, in the headline table. "+
+		"Near a unit root the correlation's bound is Dickey–Fuller's (never below r1 + 30/n): with 25/n, AR(1) noise correlated 0.99 between 1-min samples stopped 3 of 500 clean runs, above the budget.\n\n",
+		c.RunSize, c.Policy.EarlyFalseAlarm)
+}
+
+// shareAt is the bound's share at the first span ≥ h hours.
+func shareAt(b DelayBound, rate int, h float64) float64 {
+	for i, s := range b.SpanHours {
+		if s >= h-1e-9 {
+			return b.Share[rate][i]
+		}
+	}
+	return math.NaN()
 }
 
 func fmtHours(h float64) string {

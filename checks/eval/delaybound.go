@@ -213,14 +213,7 @@ func (b DelayBound) boundMarkdown(c EarlyConfig) string {
 		}
 		p("| %s | %s | %s |\n", name, fmtHours(b.SpanFor(slowRate, i, 0.5)), fmtHours(b.SpanFor(fastRate, i, 0.5)))
 	}
-	at := func(rate int, h float64) float64 {
-		for i, s := range b.SpanHours {
-			if s >= h-1e-9 {
-				return b.Share[rate][i]
-			}
-		}
-		return math.NaN()
-	}
+	at := func(rate int, h float64) float64 { return shareAt(b, rate, h) }
 	p("| **headline median** (the span by which the bound on all seven classes reaches half) | %s | %s |\n\n", fmtHours(b.MedianHours(slowRate)), fmtHours(b.MedianHours(fastRate)))
 	p("By 1.5 h of judged points the oracle stops at most %.1f %% of the headline leaks at %.0f min and %.1f %% at %.0f min: "+
 		"a median delay ≤ 1.5 h at a run-level false-alarm rate of %.3g is impossible on these classes for any rule, by information alone. "+
