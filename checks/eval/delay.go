@@ -510,15 +510,16 @@ func (r EarlyReport) Markdown() string {
 	slow, fast := c.SlowSeconds/60, c.FastSeconds/60
 	p("\n## Early stopping\n\n")
 	p("Generated with the rest of this page (`make eval`); seeds %v. The policy's default early rule is `%s`. Two rules are measured:\n\n", c.Seeds, c.Policy.EarlyRule)
+	planned := max(1, int((o.Horizon-o.MinSpan)/max(o.LookEvery, 1))+1) // sequential's plannedLooks
 	p("- **sequential** (`early_rule: sequential`, `checks/sequential`): "+
 		"a least-squares slope on the judged window, its variance widened for AR(1) correlation estimated on the whole run so far "+
-		"(bias-corrected, plus two standard errors, never less than r1 + 25/n near a unit root; a series whose bound reaches 0.95 is left to the final judge), a Student t on the AR(1) degrees of freedom. "+
+		"(bias-corrected, plus two standard errors, never less than r1 + 30/n near a unit root; a series whose bound reaches 0.95 is left to the final judge), a Student t on the AR(1) degrees of freedom. "+
 		"It looks first after %d samples over %v of judged points (after the %v warm-up), then every %v of judged points (`early_look_every`; between looks nothing stops), "+
-		"look k tested at α/(2^j (j+1)(j+2)) with j = ⌊log₂ k⌋, levels that sum to α. "+
+		"the %d looks of the planned soak share 90 %% of α equally (each at %.3g) and looks past it share the rest (overtime look k at 0.1α/(2^j (j+1)(j+2)), j = ⌊log₂ k⌋), so the levels sum to at most α. "+
 		"α per series is `early_false_alarm` %.3g split over max(`early_series`, series) = %d: **under the model (a straight line plus stationary Gaussian AR(1) noise) a clean run of up to %d series is stopped with probability at most %.3g over its whole length**, whatever its length. "+
 		"A stop also needs the slope's %.0f %% lower bound ≥ %.0f KiB/h and, projected over the planned %v of judged soak (`early_horizon`: a leak that will be material by the end is material now), ≥ %.0f KiB; the run's later half keeping %.0f %% of its earlier half's pace; "+
 		"and no fall of more than %.0f %% of the growth plus %.0f residual σ.\n",
-		o.MinPoints, o.MinSpan, o.Warmup, o.LookEvery, c.Policy.EarlyFalseAlarm, c.RunSize, c.RunSize, c.Policy.EarlyFalseAlarm,
+		o.MinPoints, o.MinSpan, o.Warmup, o.LookEvery, planned, 0.9*o.Alpha/float64(planned), c.Policy.EarlyFalseAlarm, c.RunSize, c.RunSize, c.Policy.EarlyFalseAlarm,
 		100*o.ConfidenceLevel, o.MinSlopePerHour/1024, o.Horizon, o.MinGrowth/1024, 100*o.PersistFraction, 100*o.MaxDrawdown, o.DrawdownNoise)
 	p("- **trend** (`early_rule: trend`): the final judge's test on the whole window at FDR %.3g, the pessimistic correction, tau ≥ %.2f, at least %d judged samples; "+
 		"judged as the harness does, after every full sample on the %.0f-min series and every %.0f min on the %.0f-min one. It has no stated guarantee over the looks.\n\n",
@@ -623,10 +624,10 @@ func (r EarlyReport) readingMarkdown(b *strings.Builder, bound DelayBound) {
 		100*shareAt(bound, fastRate, 1.5), fmtHours(bound.MedianHours(fastRate)), fmtHours(r.HeadlineMedianHours(SequentialRule, fastRate)), bound.ZAlpha,
 		share("starts mid-run", SequentialRule, fastRate), share("bursty", SequentialRule, fastRate), share("saw-tooth + drift", SequentialRule, fastRate))
 	p("- **Rule trend on fast counters stops benign shapes.** Judged every %.0f min on the 1-min series, as the harness judges the fast series, the policy's default early rule stops "+
-		"%.0f %% of benign warm-up ramps and %.0f %% of benign saw-teeth: 36 samples are 36 minutes at 1 min, and 36 minutes of a ramp or of a saw-tooth's rise is a clean rise. "+
+		"%.0f %% of benign warm-up ramps, %.0f %% of benign saw-teeth and %.0f %% of clean AR(1) series: 36 samples are 36 minutes at 1 min, and 36 minutes of a ramp or of a saw-tooth's rise is a clean rise. "+
 		"With fast counters on, a clean run holding a cache that warms up past the warm-up or a pool that fills and drains would end early as a leak. The sequential rule stops none of them "+
 		"(it waits %v of judged points, past the longest saw-tooth period, and a fall of more than %.0f %% of the growth holds it back).\n",
-		c.EarlyJudgeEverySeconds(fastRate)/60, share("saturating", TrendRule, fastRate), share("saw-tooth", TrendRule, fastRate), c.Policy.EarlyMinSpan, 100*c.Policy.EarlyMaxDrawdown)
+		c.EarlyJudgeEverySeconds(fastRate)/60, share("saturating", TrendRule, fastRate), share("saw-tooth", TrendRule, fastRate), share("AR(1)", TrendRule, fastRate), c.Policy.EarlyMinSpan, 100*c.Policy.EarlyMaxDrawdown)
 	p("- **The guarantee, stated and measured.** Under its model (a straight line plus stationary Gaussian AR(1) noise, the correlation bounded from above on the run so far) the sequential rule stops a clean run of %d series "+
 		"with probability at most %.3g over its whole length: a union bound over its looks and series. Measured on clean runs at 1 min (noise correlated 0.7 between samples, up to 0.99 for AR(1) noise) and on runs of every benign shape, in the headline table. "+
 		"Near a unit root the correlation's bound is Dickey–Fuller's (never below r1 + 30/n): with 25/n, AR(1) noise correlated 0.99 between 1-min samples stopped 3 of 500 clean runs, above the budget.\n\n",
