@@ -562,6 +562,11 @@ func (r *Run) Report() report.Run {
 	if r.Meta.Comparison != nil {
 		rr.Comparison = r.Meta.Comparison.Message
 	}
+	if r.Meta.BaselineAt.IsZero() && r.Dir != "" {
+		// A run that ended before its baseline (preflight, connection) has
+		// no samples: what the target showed is in the evidence folder.
+		rr.Meta["evidence"] = filepath.Join(r.Dir, EvidenceDir)
+	}
 	for k, v := range map[string]string{"config_digest": r.Meta.ConfigDigest, "config_source": r.Meta.ConfigSource, "boot_id": r.Meta.BootID, "profile": r.Meta.Profile, "release": r.Meta.Release} {
 		if v != "" {
 			rr.Meta[k] = v
