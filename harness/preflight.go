@@ -360,7 +360,7 @@ func RecordPreflightFailure(ctx context.Context, cfg Config, pf PreflightResult,
 			Name:        "preflight could check the target",
 			Status:      verdict.CheckFail,
 			Seen:        checkErr.Error(),
-			Remediation: "make the target reachable and its /proc readable over the connection, then run the gate again",
+			Remediation: fmt.Sprintf("it failed with %q; make the target reachable and its /proc readable over the connection, then run the gate again", checkErr.Error()),
 		})
 	}
 	cfg.Preflight = &pf
