@@ -21,6 +21,10 @@ type JudgeOptions struct {
 	// corroboration — so that a clean run is never stopped early; the
 	// MemAvailable floor applies to both.
 	Final bool
+	// ReclaimAccounted names the slab caches the kernel accounts as
+	// reclaimable (ReclaimAccounted); their growth does not explain
+	// SUnreclaim's.
+	ReclaimAccounted []string
 }
 
 // Judgement is the verdict on a run with its findings.
@@ -40,6 +44,10 @@ type Judgement struct {
 	Reboots int `json:"reboots"`
 	// Final echoes JudgeOptions.Final.
 	Final bool `json:"final"`
+
+	// reclaimAccounted echoes JudgeOptions.ReclaimAccounted for the probes'
+	// re-diagnosis.
+	reclaimAccounted []string
 }
 
 // Judge decides whether a run leaks: it builds series from the samples,
@@ -135,7 +143,8 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 		}
 		findings = kept
 	}
-	findings = diagnose(findings)
+	j.reclaimAccounted = opts.ReclaimAccounted
+	findings = diagnose(findings, j.reclaimAccounted)
 	sortFindings(findings)
 	for _, f := range findings {
 		if f.Verdict == verdict.Leak {

@@ -24,6 +24,13 @@ type ReclaimResult struct {
 	Reclaimable bool    `json:"reclaimable"`
 }
 
+// seriesKey names one judged series across a judgement, a series builder and
+// a probe's sample.
+type seriesKey struct {
+	kind    Kind
+	subject string
+}
+
 // reclaimable reports whether a finding is one the reclaim probe can
 // re-measure: a leak or suspect that moved, of a source marked Reclaim, in
 // bytes (an aggregate such as SUnreclaim included: kmemleak's metadata for
@@ -62,33 +69,29 @@ func ReclaimCandidates(j Judgement) []string {
 // to reclaim); one that gave back at least minGaveBack of its growth is
 // reclaimable.
 func Reclaim(j Judgement, b *SeriesBuilder, after Sample, minGaveBack float64) []ReclaimResult {
-	type key struct {
-		kind    Kind
-		subject string
-	}
-	last := map[key]float64{}
-	falls := map[key]bool{}
+	last := map[seriesKey]float64{}
+	falls := map[seriesKey]bool{}
 	for _, s := range b.Series() {
 		if len(s.Values) > 0 {
-			last[key{s.Kind, s.Subject}] = s.Values[len(s.Values)-1]
-			falls[key{s.Kind, s.Subject}] = s.Decreasing
+			last[seriesKey{s.Kind, s.Subject}] = s.Values[len(s.Values)-1]
+			falls[seriesKey{s.Kind, s.Subject}] = s.Decreasing
 		}
 	}
-	now := map[key]float64{}
+	now := map[seriesKey]float64{}
 	read := map[Kind]bool{}
 	for _, src := range sources {
 		if !src.Reclaim || (src.Read != nil && !src.Read(&after)) {
 			continue
 		}
 		read[src.Kind] = true
-		src.Points(&after, func(p Point) { now[key{src.Kind, p.Subject}] = p.Value })
+		src.Points(&after, func(p Point) { now[seriesKey{src.Kind, p.Subject}] = p.Value })
 	}
 	var out []ReclaimResult
 	for _, f := range j.Findings {
 		if !reclaimable(f) {
 			continue
 		}
-		k := key{f.Kind, f.Subject}
+		k := seriesKey{f.Kind, f.Subject}
 		lastBytes, ok := last[k]
 		if !ok || !read[f.Kind] {
 			continue
@@ -114,22 +117,18 @@ func ApplyReclaim(j Judgement, results []ReclaimResult) Judgement {
 	if len(results) == 0 {
 		return j
 	}
-	type key struct {
-		kind    Kind
-		subject string
-	}
-	by := map[key]ReclaimResult{}
+	by := map[seriesKey]ReclaimResult{}
 	for _, r := range results {
 		kind := r.Kind
 		if kind == "" {
 			kind = KindSlab
 		}
-		by[key{kind, r.Subject}] = r
+		by[seriesKey{kind, r.Subject}] = r
 	}
 	fs := append([]Finding(nil), j.Findings...)
 	for i := range fs {
 		f := &fs[i]
-		r, ok := by[key{f.Kind, f.Subject}]
+		r, ok := by[seriesKey{f.Kind, f.Subject}]
 		if !ok || !r.Reclaimable || (f.Verdict != verdict.Leak && f.Verdict != verdict.Suspect) {
 			continue
 		}
@@ -180,7 +179,7 @@ func ApplyUnload(j Judgement, held []allocinfo.HeldAtUnload) Judgement {
 			fs = append(fs, f)
 		}
 	}
-	fs = diagnose(fs)
+	fs = diagnose(fs, j.reclaimAccounted)
 	sortFindings(fs)
 	j.Findings = fs
 	j.Verdict = verdict.Fail

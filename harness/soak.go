@@ -316,7 +316,7 @@ func (s *soak) lifecycle(ctx context.Context) {
 	}
 	r.Meta.BootID, r.Meta.Uptime = base.BootID, base.Uptime
 	r.Meta.BaselineAt = base.At
-	r.Meta.SlabAliases = s.slabAliases(ctx)
+	r.Meta.SlabAliases, r.Meta.ReclaimAccounted = s.slabAliases(ctx)
 	if err := s.st.writeJSON(RunFile, r.Meta); err != nil {
 		s.fail(verdict.Error, err.Error())
 		return
