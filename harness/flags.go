@@ -61,6 +61,8 @@ type Flags struct {
 	Policy *Policy
 
 	fs *flag.FlagSet
+	// bothTargets is set by ForTarget when --target and --targets were given.
+	bothTargets bool
 	// fromProfile names the timing flags whose value the profile gave.
 	fromProfile []string
 	validated   bool
@@ -124,9 +126,7 @@ func (f *Flags) ForTarget(target string) *Flags {
 	c.Targets = nil
 	c.validated, c.err = false, nil
 	if len(f.Targets) > 0 {
-		if f.Target != "" {
-			c.validated, c.err = true, errors.New("give --target or --targets, not both")
-		}
+		c.bothTargets = f.Target != ""
 		c.Target = target
 	}
 	return &c
@@ -145,6 +145,9 @@ func (f *Flags) Validate() error {
 
 func (f *Flags) validate() error {
 	var errs []error
+	if f.bothTargets {
+		errs = append(errs, errors.New("--target and --targets: give one of them, not both"))
+	}
 	if err := f.Flags.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -162,3 +162,21 @@ func TestFlags_TheTimeCompressedRigTimingsAreValid(t *testing.T) {
 		}
 	}
 }
+
+func TestFlags_TargetAndTargetsTogetherIsOneMoreProblemOfTheConfigError(t *testing.T) {
+	var f Flags
+	fs := newFlagSet()
+	f.Register(fs)
+	if err := fs.Parse([]string{"--target", "a", "--targets", "b,c", "--interval", "1s"}); err != nil {
+		t.Fatal(err)
+	}
+
+	err := f.ForTarget("b").Validate()
+
+	var ce *ConfigError
+	want := "--target and --targets: give one of them, not both\n" +
+		"--interval 1s: want at least 10s, because each full sample runs two kmemleak scans 6s apart (kmemleak reports an object only once it is 5s old at the start of a scan) and then reads the snapshot"
+	if !errors.As(err, &ce) || err.Error() != want {
+		t.Errorf("Validate = %v, want a ConfigError:\n%s", err, want)
+	}
+}
