@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -178,5 +179,27 @@ func TestFlags_TargetAndTargetsTogetherIsOneMoreProblemOfTheConfigError(t *testi
 		"--interval 1s: want at least 10s, because each full sample runs two kmemleak scans 6s apart (kmemleak reports an object only once it is 5s old at the start of a scan) and then reads the snapshot"
 	if !errors.As(err, &ce) || err.Error() != want {
 		t.Errorf("Validate = %v, want a ConfigError:\n%s", err, want)
+	}
+}
+
+func TestLoadProfile_RefusesAnEndlessOrOversizedFileWithoutReadingItAll(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, []byte("name: p\n"+strings.Repeat("#", 2<<20)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{big, "profile " + big + ": profile is 1048577 bytes, more than the 1048576 allowed; split it"},
+		{fifo, "read profile " + fifo + ": " + fifo + " is a p---------, not a regular file"},
+		{"/dev/zero", "read profile /dev/zero: /dev/zero is a Dc---------, not a regular file"},
+	} {
+		_, err := LoadProfile(tc.path)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("LoadProfile(%s) = %v, want %s", tc.path, err, tc.want)
+		}
 	}
 }
