@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"math"
 	"regexp"
 	"sort"
@@ -225,7 +226,7 @@ func trendFinding(s Series, r trend.Result, pol Policy, opts JudgeOptions, memAv
 	case r.Significant && r.Persistent && exhausts && r.SlopePerHour > 0:
 		f.Verdict = verdict.Leak
 		f.Reason = fmt.Sprintf("%s; at its slope's lower bound it exhausts MemAvailable in %s (horizon %s)",
-			r.Reason, f.TimeToExhaustion.Round(time.Hour), pol.ExhaustionHorizon)
+			r.Reason, human.Approx(f.TimeToExhaustion), human.Duration(pol.ExhaustionHorizon))
 	case opts.Final && r.Significant && r.Persistent:
 		f.Verdict = verdict.Suspect
 	default:
@@ -396,8 +397,8 @@ func memAvailableFloor(memAvail float64, pol Policy) *Finding {
 	}
 	return &Finding{
 		Kind: KindMeminfo, Subject: SubjectMemAvailable, Verdict: verdict.Leak, Unit: "bytes",
-		Reason: fmt.Sprintf("MemAvailable is %.1f MiB, below the %.1f MiB floor: the target is about to run out of memory",
-			memAvail/(1<<20), float64(pol.MemAvailableFloorBytes)/(1<<20)),
+		Reason: fmt.Sprintf("MemAvailable is %s, below the %s floor: the target is about to run out of memory",
+			human.Bytes(memAvail), human.Bytes(float64(pol.MemAvailableFloorBytes))),
 	}
 }
 

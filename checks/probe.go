@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"math"
 
 	"github.com/leakgate/leakgate/checks/allocinfo"
@@ -147,7 +148,8 @@ func ApplyReclaim(j Judgement, results []ReclaimResult) Judgement {
 	return j
 }
 
-func mib(b int64) string { return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20)) }
+// mib prints a byte count in the one unit style (internal/human).
+func mib(b int64) string { return human.Bytes(float64(b)) }
 
 // ApplyUnload adds a leak for each call site the kernel reported still
 // holding memory when its module was unloaded (the reload probe): memory a

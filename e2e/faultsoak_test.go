@@ -18,6 +18,7 @@ import (
 	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/harness"
 	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/internal/human"
 	"github.com/leakgate/leakgate/internal/rig"
 	"github.com/leakgate/leakgate/remote"
 	"github.com/leakgate/leakgate/remote/remotetest"
@@ -356,7 +357,7 @@ func wantUndisturbedVerdict(t *testing.T, out faultOutcome) {
 	wantStatus, wantError := verdict.Pass, ""
 	if judged < pol.MinSamples {
 		wantStatus = verdict.Error
-		wantError = fmt.Sprintf("%d samples after the warm-up of %s, and a verdict needs %d (min_samples); a run this short cannot pass the gate", judged, pol.Warmup, pol.MinSamples)
+		wantError = fmt.Sprintf("%d samples after the warm-up of %s, and a verdict needs %d (min_samples); a run this short cannot pass the gate", judged, human.Duration(pol.Warmup), pol.MinSamples)
 	}
 	if run.Meta.Status != wantStatus || out.report.Verdict != wantStatus || run.Meta.Error != wantError {
 		t.Errorf("status %q, report.json verdict %q, error %q; want %q with error %q: the fault must leave no trace in the verdict\n%s",

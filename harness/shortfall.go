@@ -2,7 +2,8 @@ package harness
 
 import (
 	"fmt"
-	"time"
+
+	"github.com/leakgate/leakgate/internal/human"
 )
 
 // shortfall says why a run whose samples show no leak still cannot pass,
@@ -24,7 +25,7 @@ func (r *Run) shortfall(pol Policy) string {
 	}
 	span := r.Samples[n-1].At.Sub(r.Samples[0].At)
 	if pol.Warmup >= span {
-		return fmt.Sprintf("the warm-up of %s is not shorter than the %s the samples span: nothing after it was judged; shorten warmup", pol.Warmup, span.Round(time.Second))
+		return fmt.Sprintf("the warm-up of %s is not shorter than the %s the samples span: nothing after it was judged; shorten warmup", human.Duration(pol.Warmup), human.Duration(span))
 	}
 	judged := 0
 	for _, s := range r.Samples {
@@ -34,7 +35,7 @@ func (r *Run) shortfall(pol Policy) string {
 	}
 	j := r.Judgement
 	if judged < pol.MinSamples || j.Series == 0 || j.Insufficient == j.Series {
-		return fmt.Sprintf("%d samples after the warm-up of %s, and a verdict needs %d (min_samples); a run this short cannot pass the gate", judged, pol.Warmup, pol.MinSamples)
+		return fmt.Sprintf("%d samples after the warm-up of %s, and a verdict needs %d (min_samples); a run this short cannot pass the gate", judged, human.Duration(pol.Warmup), pol.MinSamples)
 	}
 	return ""
 }

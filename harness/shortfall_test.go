@@ -34,11 +34,11 @@ func TestSoak_ALiveRunTooShortToJudgeIsAnErrorAsAnalyzeSaysToo(t *testing.T) {
 		wantError  string
 	}{
 		{"every series short of min_samples after the warm-up is an error", 90 * time.Minute, nil, verdict.Error,
-			"4 samples after the warm-up of 1h0m0s, and a verdict needs 12 (min_samples); a run this short cannot pass the gate"},
+			"4 samples after the warm-up of 1 h, and a verdict needs 12 (min_samples); a run this short cannot pass the gate"},
 		{"a warm-up longer than the run is an error", 50 * time.Minute, nil, verdict.Error,
-			"the warm-up of 1h0m0s is not shorter than the 50m6s the samples span: nothing after it was judged; shorten warmup"},
+			"the warm-up of 1 h is not shorter than the 50 min the samples span: nothing after it was judged; shorten warmup"},
 		{"a run one sample short of min_samples is an error", 2 * time.Hour, shortRunPolicy(14), verdict.Error,
-			"13 samples after the warm-up of 0s, and a verdict needs 14 (min_samples); a run this short cannot pass the gate"},
+			"13 samples after the warm-up of 0 ms, and a verdict needs 14 (min_samples); a run this short cannot pass the gate"},
 		{"a run with exactly min_samples passes", 2 * time.Hour, shortRunPolicy(13), verdict.Pass, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

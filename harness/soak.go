@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"io"
 	"os"
 	"path/filepath"
@@ -215,8 +216,11 @@ type soak struct {
 	stoppedEarly bool
 }
 
+// logf writes one log line. Its arguments carry names and command output
+// from the target, so the message is escaped: one line, no control
+// characters (see human.Escape).
 func (s *soak) logf(format string, args ...any) {
-	fmt.Fprintf(s.cfg.Log, "%s leakgate: "+format+"\n", append([]any{s.clock.Now().UTC().Format(time.RFC3339)}, args...)...)
+	fmt.Fprintf(s.cfg.Log, "%s leakgate: %s\n", s.clock.Now().UTC().Format(time.RFC3339), human.Escape(fmt.Sprintf(format, args...)))
 }
 
 func (s *soak) run(ctx context.Context) (*Run, error) {
