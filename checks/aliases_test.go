@@ -109,3 +109,32 @@ func BenchmarkParseSlabLinks(b *testing.B) {
 		}
 	}
 }
+
+func TestParseSlabLinks_ReadsADirectorysReclaimAccount(t *testing.T) {
+	in := "dentry\t\t1\nkmalloc-64\t:0000064\n:0000064\t\t0\nwlansim_rxbuf\t\t\nbad\t:0000064\t1\n"
+
+	got, err := ParseSlabLinks([]byte(in))
+
+	want := []slab.SysfsEntry{{Name: "dentry", ReclaimAccount: true}, {Name: "kmalloc-64", Target: ":0000064"}, {Name: ":0000064"}, {Name: "wlansim_rxbuf"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("entries %+v, want %+v", got, want)
+	}
+	if err == nil || !strings.Contains(err.Error(), "1 malformed lines") || !strings.Contains(err.Error(), `"bad\t:0000064\t1"`) {
+		t.Errorf("error %v, want the link with a reclaim field counted as malformed", err)
+	}
+}
+
+func TestReclaimAccounted_NamesTheDirectoryAndEveryNameLinkedToIt(t *testing.T) {
+	entries := []slab.SysfsEntry{
+		{Name: ":a-0000192", ReclaimAccount: true}, {Name: "dentry", Target: "../slab/:a-0000192"}, {Name: "ext4_inode", Target: ":a-0000192"},
+		{Name: ":0000064"}, {Name: "kmalloc-64", Target: ":0000064"},
+		{Name: "buffer_head", ReclaimAccount: true},
+	}
+
+	got := ReclaimAccounted(entries)
+
+	want := []string{":a-0000192", "buffer_head", "dentry", "ext4_inode"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ReclaimAccounted = %v, want %v", got, want)
+	}
+}

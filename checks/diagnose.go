@@ -2,6 +2,7 @@ package checks
 
 import (
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/leakgate/leakgate/checks/verdict"
@@ -27,14 +28,14 @@ const maxExplanations = 5
 // culprit becomes that finding's evidence, and each aggregate finding says
 // which causes explain its growth. Causes are listed before aggregates by
 // sortFindings.
-func diagnose(findings []Finding) []Finding {
+func diagnose(findings []Finding, reclaimAccounted []string) []Finding {
 	findings = foldSites(findings)
 	for i := range findings {
 		f := &findings[i]
 		if IsCause(f.Kind) || f.Verdict != verdict.Leak {
 			continue
 		}
-		f.ExplainedBy = explain(*f, findings)
+		f.ExplainedBy = explain(*f, findings, reclaimAccounted)
 	}
 	return findings
 }
@@ -97,15 +98,15 @@ func functionsOf(f Finding) map[string]bool {
 // explain lists the cause leaks behind an aggregate, largest first: slab
 // caches for SUnreclaim; page stacks and allocation sites (memory no other
 // counter sees) for Unaccounted; every cause for MemAvailable.
-func explain(agg Finding, findings []Finding) []Explanation {
+func explain(agg Finding, findings []Finding, reclaimAccounted []string) []Explanation {
 	total := math.Abs(float64(agg.GrowthBytes))
 	if total == 0 {
 		return nil
 	}
-	counts := func(k Kind) bool {
+	counts := func(k Kind, subject string) bool {
 		switch agg.Subject {
 		case SubjectSUnreclaim:
-			return k == KindSlab
+			return k == KindSlab && !slices.Contains(reclaimAccounted, subject)
 		case SubjectUnaccounted:
 			return k == KindPageOwner || k == KindAllocinfo || k == KindVmalloc
 		}
@@ -113,7 +114,7 @@ func explain(agg Finding, findings []Finding) []Explanation {
 	}
 	var out []Explanation
 	for _, f := range findings {
-		if !IsCause(f.Kind) || f.Verdict != verdict.Leak || f.GrowthBytes <= 0 || !counts(f.Kind) {
+		if !IsCause(f.Kind) || f.Verdict != verdict.Leak || f.GrowthBytes <= 0 || !counts(f.Kind, f.Subject) {
 			continue
 		}
 		e := Explanation{Kind: f.Kind, Subject: f.Subject, GrowthBytes: f.GrowthBytes, Share: float64(f.GrowthBytes) / total}

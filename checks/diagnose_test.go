@@ -2,11 +2,13 @@ package checks
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/leakgate/leakgate/checks/allocinfo"
 	"github.com/leakgate/leakgate/checks/kmemleak"
 	"github.com/leakgate/leakgate/checks/pageowner"
+	"github.com/leakgate/leakgate/checks/slab"
 	"github.com/leakgate/leakgate/checks/verdict"
 )
 
@@ -62,6 +64,47 @@ func TestJudge_PageLevelLeakLeadsWithTheStackAndExplainsTheUnaccountedGrowth(t *
 	for i, f := range j.Findings {
 		if f.Kind == KindMeminfo && i < 1 {
 			t.Errorf("a meminfo symptom leads the findings")
+		}
+	}
+}
+
+// TestJudge_SUnreclaimIsNotExplainedByAReclaimAccountedCache: kmalloc-512
+// grows 64 KiB a sample and SUnreclaim with it; dentry grows as much, but the
+// kernel accounts it as SReclaimable, so it must not be listed as a cause of
+// SUnreclaim's growth (it still is a finding of its own).
+func TestJudge_SUnreclaimIsNotExplainedByAReclaimAccountedCache(t *testing.T) {
+	grow := func(i int, s *Sample) {
+		s.Slabs = append(s.Slabs, slab.Cache{Name: "kmalloc-512", ActiveObjects: int64(1000 + 128*i), ObjectSizeBytes: 512})
+		for k := range s.Slabs {
+			if s.Slabs[k].Name == "dentry" {
+				s.Slabs[k].ActiveObjects += int64(i) * 64 << 10 / 192
+			}
+		}
+		s.Mem["SUnreclaim"] += uint64(i) * 64 << 10
+	}
+	for _, tc := range []struct {
+		accounted []string
+		want      []string
+	}{
+		{nil, []string{"dentry", "kmalloc-512"}},
+		{[]string{"dentry"}, []string{"kmalloc-512"}},
+	} {
+		j := Judge(soakRun(73, 7, grow), DefaultPolicy(), JudgeOptions{Final: true, ReclaimAccounted: tc.accounted})
+
+		un := findSubject(j, SubjectSUnreclaim)
+		if un == nil || un.Verdict != verdict.Leak {
+			t.Fatalf("accounted %v: no SUnreclaim leak: %+v", tc.accounted, j.Findings)
+		}
+		var got []string
+		for _, e := range un.ExplainedBy {
+			got = append(got, e.Subject)
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("accounted %v: SUnreclaim explained by %v, want %v", tc.accounted, got, tc.want)
+		}
+		if d := findSubject(j, "dentry"); d == nil || d.Verdict != verdict.Leak {
+			t.Errorf("accounted %v: dentry's own finding %+v, want a leak (the reclaim probe decides)", tc.accounted, d)
 		}
 	}
 }

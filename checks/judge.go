@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"math"
 	"regexp"
 	"sort"
@@ -21,6 +22,10 @@ type JudgeOptions struct {
 	// corroboration — so that a clean run is never stopped early; the
 	// MemAvailable floor applies to both.
 	Final bool
+	// ReclaimAccounted names the slab caches the kernel accounts as
+	// reclaimable (ReclaimAccounted); their growth does not explain
+	// SUnreclaim's.
+	ReclaimAccounted []string
 }
 
 // Judgement is the verdict on a run with its findings.
@@ -40,6 +45,10 @@ type Judgement struct {
 	Reboots int `json:"reboots"`
 	// Final echoes JudgeOptions.Final.
 	Final bool `json:"final"`
+
+	// reclaimAccounted echoes JudgeOptions.ReclaimAccounted for the probes'
+	// re-diagnosis.
+	reclaimAccounted []string
 }
 
 // Judge decides whether a run leaks: it builds series from the samples,
@@ -135,7 +144,8 @@ func (b *SeriesBuilder) Judge(pol Policy, opts JudgeOptions) Judgement {
 		}
 		findings = kept
 	}
-	findings = diagnose(findings)
+	j.reclaimAccounted = opts.ReclaimAccounted
+	findings = diagnose(findings, j.reclaimAccounted)
 	sortFindings(findings)
 	for _, f := range findings {
 		if f.Verdict == verdict.Leak {
@@ -216,7 +226,7 @@ func trendFinding(s Series, r trend.Result, pol Policy, opts JudgeOptions, memAv
 	case r.Significant && r.Persistent && exhausts && r.SlopePerHour > 0:
 		f.Verdict = verdict.Leak
 		f.Reason = fmt.Sprintf("%s; at its slope's lower bound it exhausts MemAvailable in %s (horizon %s)",
-			r.Reason, f.TimeToExhaustion.Round(time.Hour), pol.ExhaustionHorizon)
+			r.Reason, human.Approx(f.TimeToExhaustion), human.Duration(pol.ExhaustionHorizon))
 	case opts.Final && r.Significant && r.Persistent:
 		f.Verdict = verdict.Suspect
 	default:
@@ -387,8 +397,8 @@ func memAvailableFloor(memAvail float64, pol Policy) *Finding {
 	}
 	return &Finding{
 		Kind: KindMeminfo, Subject: SubjectMemAvailable, Verdict: verdict.Leak, Unit: "bytes",
-		Reason: fmt.Sprintf("MemAvailable is %.1f MiB, below the %.1f MiB floor: the target is about to run out of memory",
-			memAvail/(1<<20), float64(pol.MemAvailableFloorBytes)/(1<<20)),
+		Reason: fmt.Sprintf("MemAvailable is %s, below the %s floor: the target is about to run out of memory",
+			human.Bytes(memAvail), human.Bytes(float64(pol.MemAvailableFloorBytes))),
 	}
 }
 

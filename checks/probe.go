@@ -2,6 +2,7 @@ package checks
 
 import (
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"math"
 
 	"github.com/leakgate/leakgate/checks/allocinfo"
@@ -22,6 +23,13 @@ type ReclaimResult struct {
 	// GaveBack is the share of the growth that came back (0..1, may exceed 1).
 	GaveBack    float64 `json:"gave_back"`
 	Reclaimable bool    `json:"reclaimable"`
+}
+
+// seriesKey names one judged series across a judgement, a series builder and
+// a probe's sample.
+type seriesKey struct {
+	kind    Kind
+	subject string
 }
 
 // reclaimable reports whether a finding is one the reclaim probe can
@@ -62,33 +70,29 @@ func ReclaimCandidates(j Judgement) []string {
 // to reclaim); one that gave back at least minGaveBack of its growth is
 // reclaimable.
 func Reclaim(j Judgement, b *SeriesBuilder, after Sample, minGaveBack float64) []ReclaimResult {
-	type key struct {
-		kind    Kind
-		subject string
-	}
-	last := map[key]float64{}
-	falls := map[key]bool{}
+	last := map[seriesKey]float64{}
+	falls := map[seriesKey]bool{}
 	for _, s := range b.Series() {
 		if len(s.Values) > 0 {
-			last[key{s.Kind, s.Subject}] = s.Values[len(s.Values)-1]
-			falls[key{s.Kind, s.Subject}] = s.Decreasing
+			last[seriesKey{s.Kind, s.Subject}] = s.Values[len(s.Values)-1]
+			falls[seriesKey{s.Kind, s.Subject}] = s.Decreasing
 		}
 	}
-	now := map[key]float64{}
+	now := map[seriesKey]float64{}
 	read := map[Kind]bool{}
 	for _, src := range sources {
 		if !src.Reclaim || (src.Read != nil && !src.Read(&after)) {
 			continue
 		}
 		read[src.Kind] = true
-		src.Points(&after, func(p Point) { now[key{src.Kind, p.Subject}] = p.Value })
+		src.Points(&after, func(p Point) { now[seriesKey{src.Kind, p.Subject}] = p.Value })
 	}
 	var out []ReclaimResult
 	for _, f := range j.Findings {
 		if !reclaimable(f) {
 			continue
 		}
-		k := key{f.Kind, f.Subject}
+		k := seriesKey{f.Kind, f.Subject}
 		lastBytes, ok := last[k]
 		if !ok || !read[f.Kind] {
 			continue
@@ -114,22 +118,18 @@ func ApplyReclaim(j Judgement, results []ReclaimResult) Judgement {
 	if len(results) == 0 {
 		return j
 	}
-	type key struct {
-		kind    Kind
-		subject string
-	}
-	by := map[key]ReclaimResult{}
+	by := map[seriesKey]ReclaimResult{}
 	for _, r := range results {
 		kind := r.Kind
 		if kind == "" {
 			kind = KindSlab
 		}
-		by[key{kind, r.Subject}] = r
+		by[seriesKey{kind, r.Subject}] = r
 	}
 	fs := append([]Finding(nil), j.Findings...)
 	for i := range fs {
 		f := &fs[i]
-		r, ok := by[key{f.Kind, f.Subject}]
+		r, ok := by[seriesKey{f.Kind, f.Subject}]
 		if !ok || !r.Reclaimable || (f.Verdict != verdict.Leak && f.Verdict != verdict.Suspect) {
 			continue
 		}
@@ -148,7 +148,8 @@ func ApplyReclaim(j Judgement, results []ReclaimResult) Judgement {
 	return j
 }
 
-func mib(b int64) string { return fmt.Sprintf("%.2f MiB", float64(b)/(1<<20)) }
+// mib prints a byte count in the one unit style (internal/human).
+func mib(b int64) string { return human.Bytes(float64(b)) }
 
 // ApplyUnload adds a leak for each call site the kernel reported still
 // holding memory when its module was unloaded (the reload probe): memory a
@@ -180,7 +181,7 @@ func ApplyUnload(j Judgement, held []allocinfo.HeldAtUnload) Judgement {
 			fs = append(fs, f)
 		}
 	}
-	fs = diagnose(fs)
+	fs = diagnose(fs, j.reclaimAccounted)
 	sortFindings(fs)
 	j.Findings = fs
 	j.Verdict = verdict.Fail

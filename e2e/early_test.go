@@ -145,7 +145,7 @@ func TestRigEarly_ALeakOf1MiBPerHourEndsACompressedSoakEarlyNamingTheCache(t *te
 	// whole or that none was.
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`^\s*\[FAILED\] leak: slab cache wlansim_rxbuf \+[0-9]+ objects \(.*\) on ssh://\S+$`),
-		regexp.MustCompile(`^\s*why: on the fast counters: stopped at [0-9]+ min: grows [0-9.]+ MiB/h \(lower bound [0-9.]+ MiB/h\); sequential test crossed its bound after [0-9]+ min of judged points: p \S+ ≤ \S+$`),
+		regexp.MustCompile(`^\s*why: on the fast counters: stopped at ` + span + `: grows [0-9.]+ MiB/h \(lower bound [0-9.]+ MiB/h\); sequential test crossed its bound after ` + span + ` of judged points: p \S+ ≤ \S+$`),
 		regexp.MustCompile(`^\s*\S+ leakgate: ended early after fast sample [0-9]+: leak: (slab \S+, )*slab wlansim_rxbuf(, slab \S+)*$`),
 		regexp.MustCompile(`^\s*\S+ leakgate: fast grid: [0-9]+ fast samples, [0-9]+ slots skipped \(a read still running\)$`),
 	} {
@@ -174,6 +174,10 @@ func TestRigEarly_ACleanCompressedSoakIsNotStoppedEarly(t *testing.T) {
 		t.Errorf("raw/fast holds %d samples (%v): the fast grid starved beside the full samples", len(fast), err)
 	}
 }
+
+// span matches a duration as the messages print it (human.Duration: "6 min",
+// "3 min 12 s").
+const span = `[0-9]+ (s|min|h)( [0-9]+ (s|min))?`
 
 // earlyStopLine is the harness's log line when the fast grid's early test
 // ends a soak; its first group is the time.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,19 @@ func TestSlabLinksScript_ListsThisMachinesSysfsExactly(t *testing.T) {
 		if e.Target != want {
 			t.Errorf("%s -> %q, want %q", e.Name, e.Target, want)
 		}
+		if want != "" {
+			continue
+		}
+		account, err := os.ReadFile(filepath.Join("/sys/kernel/slab", e.Name, "reclaim_account"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := e.ReclaimAccount; got != (strings.TrimSpace(string(account)) == "1") {
+			t.Errorf("%s reclaim_account %v, sysfs says %q", e.Name, got, account)
+		}
+	}
+	if accounted := checks.ReclaimAccounted(entries); !slices.Contains(accounted, "dentry") {
+		t.Errorf("reclaim-accounted caches %v lack dentry (SLAB_RECLAIM_ACCOUNT in fs/dcache.c)", accounted)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/internal/human"
 	"github.com/leakgate/leakgate/remote"
 )
 
@@ -129,7 +130,7 @@ func (s *soak) startFast(sctx context.Context, stopSampling context.CancelCauseF
 			if n := g.advance(s.clock.Now()); n > 0 && g.skipped == n {
 				// The first time only: a target slower than the fast grid
 				// would repeat it on every read. The total is logged at the end.
-				s.logf("fast grid: %d slot(s) skipped after fast sample %d: its read outlasted the fast interval %s; later skips are counted, not logged", n, g.taken, g.interval)
+				s.logf("fast grid: %d slot(s) skipped after fast sample %d: its read outlasted the fast interval %s; later skips are counted, not logged", n, g.taken, human.Duration(g.interval))
 			}
 		}
 	}()

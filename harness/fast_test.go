@@ -134,7 +134,7 @@ func TestSoak_ReclaimProbeTurnsACacheThatGivesItsGrowthBackIntoReclaimable(t *te
 			f = &x
 		}
 	}
-	if f == nil || f.Verdict != verdict.Reclaimable || !strings.Contains(f.Reason, "gave back 109 % of its growth when asked to reclaim (drop_caches, shrink): 7.35 MiB at the last sample, 0.32 MiB after") {
+	if f == nil || f.Verdict != verdict.Reclaimable || !strings.Contains(f.Reason, "gave back 109 % of its growth when asked to reclaim (drop_caches, shrink): 7.3 MiB at the last sample, 325.2 KiB after") {
 		t.Fatalf("dentry finding %+v, want reclaimable saying it gave its growth back", f)
 	}
 	p := run.Meta.Reclaim
@@ -202,7 +202,7 @@ func TestSoak_ReloadProbeNamesTheSiteAModuleStillHeldAtUnload(t *testing.T) {
 		t.Fatalf("status %q (%s), want fail", run.Meta.Status, run.Meta.Error)
 	}
 	f := leakFinding(run, checks.KindAllocinfo, "drivers/net/wireless/wlansim/wlansim.c:212 [wlansim] func:wlansim_rx_fill")
-	if f == nil || !strings.Contains(f.Reason, "still held 1.00 MiB when module wlansim was unloaded") {
+	if f == nil || !strings.Contains(f.Reason, "still held 1.0 MiB when module wlansim was unloaded") {
 		t.Fatalf("findings %+v, want the allocinfo site held at unload", run.Judgement.Findings)
 	}
 	if len(run.Meta.Reload) != 1 || !run.Meta.Reload[0].Unloaded || !run.Meta.Reload[0].Reloaded || len(run.Meta.Reload[0].Held) != 1 {
@@ -415,7 +415,7 @@ func TestSoak_AFastSlotMissedWhileTheLastFastReadRunsIsSkippedAndCounted(t *test
 		return run.Meta.BaselineAt.Add(d).UTC().Format(time.RFC3339) + " leakgate: "
 	}
 	for _, want := range []string{
-		at(7*time.Minute+30*time.Second) + "fast grid: 2 slot(s) skipped after fast sample 5: its read outlasted the fast interval 1m0s; later skips are counted, not logged",
+		at(7*time.Minute+30*time.Second) + "fast grid: 2 slot(s) skipped after fast sample 5: its read outlasted the fast interval 1 min; later skips are counted, not logged",
 		// After the last full sample: due at 1 h, read 6 s later (kmemleak's
 		// scan spacing).
 		at(time.Hour+6*time.Second) + "fast grid: 52 fast samples, 2 slots skipped (a read still running)",

@@ -23,7 +23,7 @@ func (r *Run) judge(final bool) (bool, string) {
 // judgeUnder sets the run's judgement under pol (Rejudge's policy may not
 // be the one the run recorded).
 func (r *Run) judgeUnder(pol Policy, final bool) {
-	j := r.mergeEarly(r.seriesBuilder().Judge(pol, checks.JudgeOptions{Final: final}), pol)
+	j := r.mergeEarly(r.seriesBuilder().Judge(pol, checks.JudgeOptions{Final: final, ReclaimAccounted: r.Meta.ReclaimAccounted}), pol)
 	if final && r.Meta.Reclaim != nil {
 		j = checks.ApplyReclaim(j, r.Meta.Reclaim.Results)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,7 +97,7 @@ func (s *soak) reclaimProbe(ctx context.Context) bool {
 	after := checks.ParseSnapshot(-1, at, snap.Files, snap.Errors, opts) // a full parse of what was read
 	probe.Results = checks.Reclaim(r.Judgement, r.seriesBuilder(), after, minGaveBack)
 	for _, res := range probe.Results {
-		s.logf("reclaim probe: %s %s: %.0f %% of its growth came back (%d -> %d bytes)", res.Kind, res.Subject, 100*res.GaveBack, res.LastBytes, res.AfterBytes)
+		s.logf("reclaim probe: %s %s: %.0f %% of its growth came back (%s -> %s)", res.Kind, res.Subject, 100*res.GaveBack, human.Bytes(float64(res.LastBytes)), human.Bytes(float64(res.AfterBytes)))
 	}
 	return true
 }
@@ -138,7 +139,7 @@ func (s *soak) reloadProbe(ctx context.Context) bool {
 	for _, m := range s.cfg.Profile.ReloadModules {
 		res := s.reloadOne(ctx, m)
 		r.Meta.Reload = append(r.Meta.Reload, res)
-		s.logf("reload probe: %s: unloaded %v, reloaded %v, %d bytes came back, %d sites held memory at unload %s", m.Module, res.Unloaded, res.Reloaded, res.CameBackBytes, len(res.Held), res.Note)
+		s.logf("reload probe: %s: unloaded %v, reloaded %v, %s came back, %d sites held memory at unload %s", m.Module, res.Unloaded, res.Reloaded, human.Bytes(float64(res.CameBackBytes)), len(res.Held), res.Note)
 	}
 	return true
 }

@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"time"
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/verdict"
@@ -219,7 +219,7 @@ func (r *Run) rejudgedOutcome(pol Policy) (verdict.Run, string) {
 	}
 	span := r.Samples[n-1].At.Sub(r.Samples[0].At)
 	if pol.Warmup >= span {
-		return verdict.Error, fmt.Sprintf("the warm-up of %s is not shorter than the %s the samples span: nothing after it was judged; shorten warmup", pol.Warmup, span.Round(time.Second))
+		return verdict.Error, fmt.Sprintf("the warm-up of %s is not shorter than the %s the samples span: nothing after it was judged; shorten warmup", human.Duration(pol.Warmup), human.Duration(span))
 	}
 	judged := 0
 	for _, s := range r.Samples {
@@ -228,7 +228,7 @@ func (r *Run) rejudgedOutcome(pol Policy) (verdict.Run, string) {
 		}
 	}
 	if judged < pol.MinSamples || j.Series == 0 || j.Insufficient == j.Series {
-		return verdict.Error, fmt.Sprintf("%d samples after the warm-up of %s, and a verdict needs %d (min_samples); a run this short cannot pass the gate", judged, pol.Warmup, pol.MinSamples)
+		return verdict.Error, fmt.Sprintf("%d samples after the warm-up of %s, and a verdict needs %d (min_samples); a run this short cannot pass the gate", judged, human.Duration(pol.Warmup), pol.MinSamples)
 	}
 	if r.Meta.PlannedSamples > 0 && float64(planned-n) > maxLostFraction*float64(planned) {
 		return verdict.Error, fmt.Sprintf("judged %d of %d planned samples (%d gaps, %d unusable records or raws, the rest never taken); a soak that saw less than half of its samples cannot pass the gate", n, planned, len(r.Gaps), len(r.Unused))

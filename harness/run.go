@@ -148,6 +148,9 @@ type RunMeta struct {
 	// SlabAliases maps a slab cache to the caches merged with it, read from
 	// /sys/kernel/slab at the baseline (empty when merging is off).
 	SlabAliases map[string][]string `json:"slab_aliases,omitempty"`
+	// ReclaimAccounted names the slab caches the kernel accounts as
+	// reclaimable (sysfs reclaim_account), read with SlabAliases.
+	ReclaimAccounted []string `json:"reclaim_accounted,omitempty"`
 	// Reclaim is what the end-of-run reclaim probe did and saw (nil when it
 	// did not run); a re-judgement applies the same results.
 	Reclaim *ReclaimProbe `json:"reclaim_probe,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"strings"
 	"time"
 
@@ -276,7 +277,7 @@ func (s *soak) readWithRetry(ctx context.Context, i int, deadline time.Time) (fu
 		if !now.Add(backoff).Before(deadline) {
 			return fullRead{}, fmt.Errorf("target unreachable until the next sample was due: %w", err)
 		}
-		s.logf("sample %d: %v; retrying in %s", i, err, backoff)
+		s.logf("sample %d: %v; retrying in %s", i, err, human.Duration(backoff))
 		if !sleepUntil(ctx, s.clock, now.Add(backoff)) {
 			return fullRead{}, ctx.Err()
 		}
@@ -343,7 +344,7 @@ func (s *soak) checkReboot(ctx context.Context, i int, smp checks.Sample) bool {
 	r.Meta.Reboot = rb
 	why := "boot_id changed"
 	if !changed {
-		why = fmt.Sprintf("uptime went back from %s to %s", prevUptime.Round(time.Second), smp.Uptime.Round(time.Second))
+		why = fmt.Sprintf("uptime went back from %s to %s", human.Duration(prevUptime), human.Duration(smp.Uptime))
 	}
 	s.fail(verdict.Fail, fmt.Sprintf("target %s rebooted before sample %d (%s); the samples before it are kept, see evidence/reboot.txt", s.cfg.TargetName, i, why))
 	return true

@@ -1,8 +1,8 @@
 package harness
 
 import (
+	"github.com/leakgate/leakgate/internal/human"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/leakgate/leakgate/checks"
@@ -55,7 +55,8 @@ func (r *Run) topGrowers(n int) []string {
 	sort.SliceStable(gs, func(i, j int) bool { return gs[i].bytes > gs[j].bytes })
 	var out []string
 	for i := 0; i < len(gs) && i < n; i++ {
-		out = append(out, gs[i].name+" +"+humanBytes(gs[i].bytes))
+		// The name is the target's (a cache, a process): escaped for the log.
+		out = append(out, human.Escape(gs[i].name)+" "+human.SignedBytes(float64(gs[i].bytes)))
 	}
 	return out
 }
@@ -69,23 +70,3 @@ func processName(key string) string {
 	}
 	return key
 }
-
-func humanBytes(b int64) string {
-	const unit = 1024
-	if b < unit {
-		return itoa(b) + " B"
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB"}
-	v := float64(b)
-	i := -1
-	for v >= unit && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	s := strings.TrimSuffix(strings.TrimRight(ftoa1(v), "0"), ".")
-	return s + " " + units[i]
-}
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }
-
-func ftoa1(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"io"
 	"os"
 	"path/filepath"
@@ -228,10 +229,13 @@ type soak struct {
 	logMu sync.Mutex
 }
 
+// logf writes one log line. Its arguments carry names and command output
+// from the target, so the message is escaped: one line, no control
+// characters (see human.Escape).
 func (s *soak) logf(format string, args ...any) {
 	s.logMu.Lock()
 	defer s.logMu.Unlock()
-	fmt.Fprintf(s.cfg.Log, "%s leakgate: "+format+"\n", append([]any{s.clock.Now().UTC().Format(time.RFC3339)}, args...)...)
+	fmt.Fprintf(s.cfg.Log, "%s leakgate: %s\n", s.clock.Now().UTC().Format(time.RFC3339), human.Escape(fmt.Sprintf(format, args...)))
 }
 
 func (s *soak) run(ctx context.Context) (*Run, error) {
@@ -331,7 +335,7 @@ func (s *soak) lifecycle(ctx context.Context) {
 	}
 	r.Meta.BootID, r.Meta.Uptime = base.BootID, base.Uptime
 	r.Meta.BaselineAt = base.At
-	r.Meta.SlabAliases = s.slabAliases(ctx)
+	r.Meta.SlabAliases, r.Meta.ReclaimAccounted = s.slabAliases(ctx)
 	if err := s.st.writeJSON(RunFile, r.Meta); err != nil {
 		s.fail(verdict.Error, err.Error())
 		return

@@ -18,7 +18,7 @@ const ComparisonFile = "comparison.html"
 // comparison said at the end of the soak.
 type ComparisonNote struct {
 	// Message is the comparison's diagnosis ("kmalloc-512 grows 3.1 MiB/h,
-	// release r41 grew 0.02 MiB/h on the same rig") and any store problem.
+	// release r41 grew 20.5 KiB/h on the same rig") and any store problem.
 	Message string `json:"message,omitempty"`
 	// Regressed is true when a series regressed and the policy fails on it.
 	Regressed bool `json:"regressed,omitempty"`

@@ -2,10 +2,12 @@ package results
 
 import (
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"html/template"
 	"io"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/leakgate/leakgate/checks/compare"
 )
@@ -64,8 +66,13 @@ var comparisonPage = template.Must(template.New("compare").Funcs(template.FuncMa
 		if r.MoreSoak <= 0 {
 			return ""
 		}
-		return fmt.Sprintf("%.1f h", r.MoreSoak.Hours())
+		return human.Duration(r.MoreSoak)
 	},
+	// diff prints a difference and its interval in the one unit style.
+	"diff": func(v, lo, hi float64, unit string) string {
+		return signedValue(v, unit) + " [" + signedValue(lo, unit) + ", " + signedValue(hi, unit) + "]"
+	},
+	"at": func(h float64) string { return human.Duration(time.Duration(h * float64(time.Hour))) },
 }).Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>leakgate comparison</title>
 <style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}
@@ -74,12 +81,12 @@ var comparisonPage = template.Must(template.New("compare").Funcs(template.FuncMa
 {{range .Charts}}<h3>{{.Title}}</h3>{{.SVG}}{{end}}
 <table><tr><th>verdict</th><th>kind</th><th>series</th><th>slope difference /h [interval]</th><th>level difference [interval] at hour</th><th>more soak</th><th>why</th></tr>
 {{range .Results}}<tr class="{{.Verdict}}"><td>{{.Verdict}}</td><td>{{.Kind}}</td><td>{{.Subject}}</td>
-<td>{{printf "%.4g [%.4g, %.4g]" .SlopeDiffPerHour .SlopeDiffLowPerHour .SlopeDiffHighPerHour}}</td>
-<td>{{printf "%.4g [%.4g, %.4g] at %.1f h" .LevelDiff .LevelDiffLow .LevelDiffHigh .AtHour}}</td><td>{{hours .}}</td><td>{{.Reason}}</td></tr>
+<td>{{diff .SlopeDiffPerHour .SlopeDiffLowPerHour .SlopeDiffHighPerHour .Unit}}</td>
+<td>{{diff .LevelDiff .LevelDiffLow .LevelDiffHigh .Unit}} at {{at .AtHour}}</td><td>{{hours .}}</td><td>{{.Reason}}</td></tr>
 {{end}}</table></body></html>
 `))
 
-// overlaySVG draws a and b against soak hours on shared axes.
+// overlaySVG draws a and b against time since their start on shared axes.
 func overlaySVG(a, b compare.Series, labelA, labelB string) template.HTML {
 	const w, h, pad = 640.0, 220.0, 40.0
 	maxT, lo, hi := 0.0, math.Inf(1), math.Inf(-1)
@@ -103,7 +110,9 @@ func overlaySVG(a, b compare.Series, labelA, labelB string) template.HTML {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f">`, w, h, w, h)
 	fmt.Fprintf(&sb, `<line x1="%.0f" y1="%.0f" x2="%.0f" y2="%.0f" stroke="#888"/>`, pad, h-pad, w-pad, h-pad)
-	fmt.Fprintf(&sb, `<text x="%.0f" y="%.0f" font-size="11">0 h</text><text x="%.0f" y="%.0f" font-size="11" text-anchor="end">%.1f h</text>`, pad, h-pad+14, w-pad, h-pad+14, maxT/3600)
+	// The time axis' ends: its start and the soak's length in the one
+	// duration style ("12 h", "3 min"), whatever the span.
+	fmt.Fprintf(&sb, `<text x="%.0f" y="%.0f" font-size="11">0</text><text x="%.0f" y="%.0f" font-size="11" text-anchor="end">%s</text>`, pad, h-pad+14, w-pad, h-pad+14, human.Duration(time.Duration(maxT*float64(time.Second))))
 	fmt.Fprintf(&sb, `<text x="2" y="%.0f" font-size="11">%s</text><text x="2" y="%.0f" font-size="11">%s</text>`, y(hi)+4, template.HTMLEscapeString(compactNumber(hi, b.Unit)), y(lo), template.HTMLEscapeString(compactNumber(lo, b.Unit)))
 	for _, p := range []struct {
 		s      compare.Series
@@ -125,12 +134,19 @@ func overlaySVG(a, b compare.Series, labelA, labelB string) template.HTML {
 	return template.HTML(sb.String()) //nolint:gosec // built from numbers and escaped labels above
 }
 
+// signedValue prints a signed difference of unit: sizes in binary units,
+// anything else as a count.
+func signedValue(v float64, unit string) string {
+	if k := human.UnitBytes(unit); k > 0 {
+		return human.SignedBytes(v * k)
+	}
+	return human.SignedCount(v)
+}
+
+// compactNumber labels a chart axis in the one unit style (internal/human).
 func compactNumber(v float64, unit string) string {
-	if unit == "kB" {
-		v, unit = v*1024, "bytes"
+	if k := human.UnitBytes(unit); k > 0 {
+		return human.Bytes(v * k)
 	}
-	if unit == "bytes" && math.Abs(v) >= 1<<20 {
-		return fmt.Sprintf("%.1f MiB", v/(1<<20))
-	}
-	return fmt.Sprintf("%.4g", v)
+	return human.Count(v)
 }

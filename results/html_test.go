@@ -41,10 +41,17 @@ func TestWriteHTML_OverlaysBothRunsForTheRegressedSeriesAndEscapesNames(t *testi
 		"<h1>release r42 against release r41 (a) on rig1: 1 regressed, 0 unknown, 0 improved, 1 same</h1>",
 		"<h3>process &lt;script&gt;x&lt;/script&gt; grows 1.0 MiB/h, release r41 grew 0 B/h on the same rig</h3>",
 		`fill="#888">release r41</text>`, `fill="#c00">release r42</text>`,
+		// The time axis ends at the soak's length; sizes in the one style.
+		`text-anchor="end">4 h</text>`,
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}
+	}
+	// Differences in binary units, the time in the one duration style
+	// (html/template writes "+" as &#43;).
+	if want := "<td>&#43;1.0 MiB [&#43;1.0 MiB, &#43;1.0 MiB]</td>\n<td>&#43;3.8 MiB [&#43;3.6 MiB, &#43;4.0 MiB] at 4 h</td>"; !strings.Contains(page, want) {
+		t.Errorf("page lacks the row's differences %q:\n%s", want, page)
 	}
 	if n := strings.Count(page, "<polyline"); n != 2 {
 		t.Errorf("%d lines drawn, want 2 (one chart, both runs)", n)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"strings"
 	"time"
 
@@ -61,7 +62,7 @@ func (c Comparison) Regressed() []compare.Result {
 
 // Message is the comparison as a release manager reads it: a headline,
 // then one line per regressed or undecided series ("kmalloc-512 grows 3.1
-// MiB/h, release r41 grew 0.02 MiB/h on the same rig").
+// MiB/h, release r41 grew 20.5 KiB/h on the same rig").
 func (c Comparison) Message() string {
 	var b strings.Builder
 	counts := map[compare.Verdict]int{}
@@ -69,7 +70,8 @@ func (c Comparison) Message() string {
 		counts[r.Verdict]++
 	}
 	fmt.Fprintf(&b, "%s against %s (%s) on %s: %d regressed, %d unknown, %d improved, %d same\n",
-		c.Candidate.Label(), c.Baseline.Label(), c.Baseline.ID, c.Candidate.Rig,
+		// Labels, ids and the rig come from run folders and targets: escaped.
+		human.Escape(c.Candidate.Label()), human.Escape(c.Baseline.Label()), human.Escape(c.Baseline.ID), human.Escape(c.Candidate.Rig),
 		counts[compare.Regressed], counts[compare.Unknown], counts[compare.Improved], counts[compare.Same])
 	for _, r := range c.Results {
 		if r.Verdict != compare.Regressed && r.Verdict != compare.Unknown {

@@ -510,7 +510,7 @@ func TestCompareWithBaseline_NamesTheRegressedCacheAgainstTheLastPassingRelease(
 		t.Fatalf("comparison %+v, want one regression against run a", c)
 	}
 	want := "run b against release r41 (a) on rig1: 1 regressed, 0 unknown, 0 improved, 2 same\n" +
-		"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 0.02 MiB/h on the same rig"
+		"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 20.5 KiB/h on the same rig"
 	if got := c.Message(); got != want {
 		t.Errorf("message\n got %q\nwant %q", got, want)
 	}
@@ -703,7 +703,7 @@ func TestAfterSoak_RecordsComparesAndReportsAStoreThatIsDown(t *testing.T) {
 		t.Fatalf("second run: %+v", second)
 	}
 	if want := "release r42 against release r41 (a) on rig1: 1 regressed, 0 unknown, 0 improved, 2 same\n" +
-		"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 0.02 MiB/h on the same rig"; second.Message() != want {
+		"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 20.5 KiB/h on the same rig"; second.Message() != want {
 		t.Errorf("message\n got %q\nwant %q", second.Message(), want)
 	}
 

@@ -3,25 +3,18 @@ package allocinfo
 import (
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/leakgate/leakgate/internal/golden"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse: it must never panic; it either
 // refuses the input as not allocinfo or returns sites whose keys parse back
 // to themselves; every error is one of the documented kinds.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(fixtureDir, "*.txt"))
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	golden.Seed(f, fixtureDir, "*.txt")
 	f.Add([]byte("allocinfo - version: 1.0\n1 1 a:b:3 [m] func:f accurate:no\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		info, err := Parse(in)

@@ -6,18 +6,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/leakgate/leakgate/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the .want files beside the fixtures from the parser's output")
 
 const fixtureDir = "../../testdata/allocinfo"
 
-// golden is what a fixture's .want file holds: the parse as data.
-type golden struct {
+// want is what a fixture's .want file holds: the parse as data.
+type want struct {
 	Fatal      string   `json:"fatal,omitempty"`
 	Version    string   `json:"version,omitempty"`
 	Sites      int      `json:"sites"`
@@ -43,9 +43,9 @@ func describe(s Site) string {
 	return d
 }
 
-func goldenOf(b []byte) golden {
+func goldenOf(b []byte) want {
 	info, err := Parse(b)
-	var g golden
+	var g want
 	if info == nil {
 		g.Fatal = err.Error()
 		g.Keys = []string{}
@@ -81,39 +81,7 @@ func goldenOf(b []byte) golden {
 // TestParse_Fixtures parses every fixture and compares the result with the
 // .want file beside it (go test -update rewrites them; review the diff).
 func TestParse_Fixtures(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(fixtureDir, "*.txt"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures in %s: %v", fixtureDir, err)
-	}
-	for _, name := range files {
-		t.Run(filepath.Base(name), func(t *testing.T) {
-			in, err := os.ReadFile(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var buf bytes.Buffer
-			enc := json.NewEncoder(&buf)
-			enc.SetEscapeHTML(false)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(goldenOf(in)); err != nil {
-				t.Fatal(err)
-			}
-			got := buf.Bytes()
-			if *update {
-				if err := os.WriteFile(name+".want", got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(name + ".want")
-			if err != nil {
-				t.Fatalf("%v (create it with go test -update and review it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s: parse differs from %s.want (go test -update rewrites it):\n got: %s\nwant: %s", name, filepath.Base(name), got, want)
-			}
-		})
-	}
+	golden.Each(t, fixtureDir, "*.txt", *update, func(in []byte) any { return goldenOf(in) })
 }
 
 // TestParse_Lines checks single lines field by field, as the kernel prints them.

@@ -58,7 +58,7 @@ func TestCompare_ASteeperExactSlopeIsARegressionWithTheReleaseManagersMessage(t 
 	if want := 3.08 * mib * 13800 / 3600; !near(r.LevelDiff, want) || r.AtHour != 4 {
 		t.Errorf("level difference %v at %v h, want %v at 4 h", r.LevelDiff, r.AtHour, want)
 	}
-	if got, want := r.Message("release r41"), "kmalloc-512 grows 3.1 MiB/h, release r41 grew 0.02 MiB/h on the same rig"; got != want {
+	if got, want := r.Message("release r41"), "kmalloc-512 grows 3.1 MiB/h, release r41 grew 20.5 KiB/h on the same rig"; got != want {
 		t.Errorf("message\n got %q\nwant %q", got, want)
 	}
 }
@@ -94,7 +94,7 @@ func TestCompare_APoolSaturatingHigherIsALevelRegression(t *testing.T) {
 	if want := 2.0 * mib; !near(r.LevelDiff, want) {
 		t.Errorf("level difference %v, want %v", r.LevelDiff, want)
 	}
-	if got, want := r.Message("release r41"), "ath11k_rx sits at 3.0 MiB after 4.0 h, release r41 sat at 1.0 MiB on the same rig"; got != want {
+	if got, want := r.Message("release r41"), "ath11k_rx sits at 3.0 MiB after 4 h, release r41 sat at 1.0 MiB on the same rig"; got != want {
 		t.Errorf("message\n got %q\nwant %q", got, want)
 	}
 }
@@ -340,7 +340,7 @@ func TestReason_GivesBothIntervalsWithTheirMinimums(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "slope same: +0 bytes/h [+0, +0], minimum 1.638e+04; level at 4.0 h same: +0 bytes [+0, +0], minimum 1.049e+06"
+	want := "slope same: +0 B/h [+0 B/h, +0 B/h], minimum 16.0 KiB/h; level at 4 h same: +0 B [+0 B, +0 B], minimum 1.0 MiB"
 	if r.Reason != want {
 		t.Errorf("reason\n got %q\nwant %q", r.Reason, want)
 	}

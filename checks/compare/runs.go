@@ -2,9 +2,9 @@ package compare
 
 import (
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"math"
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -116,6 +116,8 @@ func AnyRegressed(rs []Result) bool {
 // given (e.g. "release r41"): "kmalloc-512 grows 3.1 MiB/h, release r41
 // grew 0.02 MiB/h on the same rig".
 func (r Result) Message(baseline string) string {
+	// Subjects and the baseline's name come from run folders and targets.
+	r.Subject, baseline = human.Escape(r.Subject), human.Escape(baseline)
 	if r.OnlyInBaseline {
 		return fmt.Sprintf("%s %s: only in %s", r.Kind, r.Subject, baseline)
 	}
@@ -125,7 +127,7 @@ func (r Result) Message(baseline string) string {
 		if r.SlopeVerdict == Regressed {
 			return fmt.Sprintf("%s grows %s, %s grew %s on the same rig", r.Subject, rate(bRate, r.Unit), baseline, rate(aRate, r.Unit))
 		}
-		return fmt.Sprintf("%s sits at %s after %.1f h, %s sat at %s on the same rig", r.Subject, amount(r.LevelB, r.Unit), r.AtHour, baseline, amount(r.LevelA, r.Unit))
+		return fmt.Sprintf("%s sits at %s after %s, %s sat at %s on the same rig", r.Subject, amount(r.LevelB, r.Unit), atHours(r.AtHour), baseline, amount(r.LevelA, r.Unit))
 	case Improved:
 		return fmt.Sprintf("%s grows %s, %s grew %s on the same rig (improved)", r.Subject, rate(bRate, r.Unit), baseline, rate(aRate, r.Unit))
 	case Unknown:
@@ -139,52 +141,41 @@ func (r Result) Message(baseline string) string {
 
 // reason explains the verdict with both intervals.
 func reason(r Result, minSlope, minLevel float64) string {
-	return fmt.Sprintf("slope %s: %s %s/h [%s, %s], minimum %s; level at %.1f h %s: %s %s [%s, %s], minimum %s",
-		r.SlopeVerdict, signedNum(r.SlopeDiffPerHour), r.Unit, signedNum(r.SlopeDiffLowPerHour), signedNum(r.SlopeDiffHighPerHour), num(minSlope),
-		r.AtHour, r.LevelVerdict, signedNum(r.LevelDiff), r.Unit, signedNum(r.LevelDiffLow), signedNum(r.LevelDiffHigh), num(minLevel))
+	return fmt.Sprintf("slope %s: %s/h [%s/h, %s/h], minimum %s; level at %s %s: %s [%s, %s], minimum %s",
+		r.SlopeVerdict, signedAmount(r.SlopeDiffPerHour, r.Unit), signedAmount(r.SlopeDiffLowPerHour, r.Unit), signedAmount(r.SlopeDiffHighPerHour, r.Unit), rate(minSlope, r.Unit),
+		atHours(r.AtHour), r.LevelVerdict, signedAmount(r.LevelDiff, r.Unit), signedAmount(r.LevelDiffLow, r.Unit), signedAmount(r.LevelDiffHigh, r.Unit), amount(minLevel, r.Unit))
 }
 
-// rate prints a slope per hour in the unit's best scale: "3.1 MiB/h", "0.02 MiB/h", "4/h".
+// rate prints a slope per hour in the one unit style (internal/human):
+// "3.1 MiB/h", "20.5 KiB/h", "4/h".
 func rate(perHour float64, unit string) string { return amount(perHour, unit) + "/h" }
 
-// amount prints a value of unit: bytes in MiB (two decimals below 0.1 MiB
-// so a small baseline slope still shows), other units as numbers.
+// amount prints a value of unit: sizes in binary units, objects and other
+// counts as numbers.
 func amount(v float64, unit string) string {
-	switch unit {
-	case "bytes":
-		return formatMiB(v)
-	case "kB":
-		return formatMiB(v * 1024)
-	case "objects":
-		return num(v) + " objects"
+	if k := human.UnitBytes(unit); k > 0 {
+		return human.Bytes(v * k)
 	}
-	return num(v)
+	if unit == "objects" {
+		return human.Count(v) + " objects"
+	}
+	return human.Count(v)
 }
 
-func formatMiB(b float64) string {
-	m := b / (1 << 20)
-	switch {
-	case math.Abs(m) >= 1:
-		return fmt.Sprintf("%.1f MiB", m)
-	case math.Abs(m) >= 0.01:
-		return fmt.Sprintf("%.2f MiB", m)
-	case math.Abs(b) >= 1024:
-		return fmt.Sprintf("%.1f KiB", b/1024)
+// signedAmount is amount with an explicit sign on growth, for differences.
+func signedAmount(v float64, unit string) string {
+	if k := human.UnitBytes(unit); k > 0 {
+		return human.SignedBytes(v * k)
 	}
-	return fmt.Sprintf("%.0f B", b)
+	if unit == "objects" {
+		return human.SignedCount(v) + " objects"
+	}
+	return human.SignedCount(v)
 }
 
-func num(v float64) string {
-	s := fmt.Sprintf("%.4g", v)
-	return strings.TrimSuffix(s, ".0")
-}
-
-func signedNum(v float64) string {
-	if v >= 0 {
-		return "+" + num(v)
-	}
-	return num(v)
-}
+// atHours prints a time since the start given in hours, in the one
+// duration style: "4 h", "3 h 30 min".
+func atHours(h float64) string { return human.Duration(time.Duration(h * float64(time.Hour))) }
 
 // hours prints a duration as whole hours ("7 h") or minutes below an hour.
 func hours(d time.Duration) string {

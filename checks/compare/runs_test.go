@@ -70,7 +70,7 @@ func TestMessage_Units(t *testing.T) {
 		want string
 	}{
 		{3.1 * mib, "bytes", "3.1 MiB"},
-		{0.02 * mib, "bytes", "0.02 MiB"},
+		{0.02 * mib, "bytes", "20.5 KiB"},
 		{2048, "bytes", "2.0 KiB"},
 		{12, "bytes", "12 B"},
 		{1024, "kB", "1.0 MiB"},

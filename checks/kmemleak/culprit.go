@@ -57,7 +57,11 @@ func culprit(frames []Frame, own OwnMatcher, classify func(string) frameClass) *
 }
 
 // firstBlamable returns the index of the first frame past the allocator
-// machinery that is not a context boundary, or -1. A bare address is blamed
+// machinery that is not a context boundary, or -1. An inlined frame is never
+// blamed: the frame it was inlined into is the one the target's own report
+// names, so a symbolized report and the raw one blame the same function
+// (syzbot's titles do the same: "memory leak in tcp_get_metrics", not in
+// the tcpm_new inlined into it). A bare address is blamed
 // only after a symbolised frame: with no symbols at all (no KALLSYMS) the
 // first bare address is the allocator itself, but after kmalloc a bare address
 // is code the kernel could not name — most often an unloaded or stripped
@@ -73,7 +77,7 @@ func firstBlamable(frames []Frame, classify func(string) frameClass) int {
 			continue
 		}
 		sawSymbol = true
-		if classify(f.Function).reason == "" {
+		if !f.Inline && classify(f.Function).reason == "" {
 			return i
 		}
 	}
@@ -224,6 +228,17 @@ var skipTable = []skipRule{
 	// is blamed.
 	{`_*list_lru_init\w*|_*memcg_list_lru_alloc\w*|_*list_lru_memcg_alloc\w*`, "list_lru allocator", false},
 	{`(\w+_)?alloc_inode(_\w*)?|_*inode_alloc_security|security_inode_alloc`, "inode allocator", false},
+	// Checked against syzbot's titles (testdata/kmemleak/syzbot): helpers
+	// every caller of a kind goes through, so the caller says who leaked.
+	// sk_alloc and its clone path serve every protocol; the protocol's
+	// create or clone (inet_create, mptcp_sk_clone_init) is blamed.
+	{`sk_prot_alloc|sk_alloc|sk_clone(_lock)?`, "socket allocator", false},
+	// bpf_prog_alloc serves every program-creating path (bpf_prog_load,
+	// a socket filter's __get_filter, seccomp); unlike a map type's
+	// constructor (htab_map_alloc) it does not say which program.
+	{`bpf_prog_alloc(_no_stats)?`, "bpf program allocator", false},
+	// An skb extension is cache memory handed to skb_ext_add's caller.
+	{`_*skb_ext_alloc`, "socket buffer allocator", false},
 }
 
 // compiledRule is a skipRule with its pattern compiled.

@@ -72,7 +72,7 @@ func TestParse_EveryKernelFormat(t *testing.T) {
 	}{
 		{"a syzbot report (symbolized: file:line, [inline] frames sharing an address) blames the function its title names", "x86_64-6.7-syzbot-symbolized.txt", []want{
 			{"0xffff88800b935600", 64, "scx_serialise", 736, 4295779783, 80.593, true, 2, "", "", 11,
-				Frame{Function: "kmemleak_alloc_recursive"},
+				Frame{Function: "kmemleak_alloc_recursive", Inline: true},
 				"scx_ops_enable", false},
 		}},
 		{"decode_stacktrace.sh output copied from the console (timestamps, (file:line), (inlined by), trailing blanks)", "x86_64-6.12-decode-stacktrace-console.txt", []want{

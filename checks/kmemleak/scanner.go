@@ -532,7 +532,7 @@ func (s *Scanner) parseSymbol(t []byte) (f Frame, keep, ok bool) {
 	if !ok {
 		return Frame{}, false, false
 	}
-	f = Frame{Function: s.intern(name), Module: mod}
+	f = Frame{Function: s.intern(name), Module: mod, Inline: len(off) == 0 && bytes.HasSuffix(bytes.TrimRight(t, " "), inlineMarker)}
 	if len(off) > 0 {
 		f.Offset = s.intern(off)
 		f.OffsetBytes, f.LengthBytes = parseOffset(off[1:])

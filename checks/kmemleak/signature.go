@@ -22,7 +22,8 @@ const SignatureFrames = 4
 // that is not allocator machinery (allocator names change between kernels:
 // kmalloc became kmalloc_noprof in 6.10), stop before the first context
 // boundary (interrupt, softirq, idle, syscall entry, thread start: below it
-// lies whatever the CPU was doing, which varies), keep at most
+// lies whatever the CPU was doing, which varies), leave out frames a
+// symbolizer marked [inline] (the raw report has none), keep at most
 // SignatureFrames, and fold consecutive repeats (__se_sys_bpf and
 // __do_sys_bpf are both "bpf", inlined or not). So the same leak site groups
 // across scans, reboots and kernel builds. A bare address (no KALLSYMS) is kept
@@ -70,6 +71,11 @@ func sigWalk(frames []Frame, classify func(string) frameClass, emit func(string)
 			c := classify(f.Function)
 			if c.boundary {
 				break
+			}
+			if f.Inline {
+				// Not in the target's own report: a symbolized copy of it
+				// must group with the raw one.
+				continue
 			}
 			name = c.norm
 		}

@@ -10,6 +10,11 @@ type Frame struct {
 	Module string `json:"module,omitempty"`
 	// Raw is true for a bare address the kernel could not symbolise.
 	Raw bool `json:"raw,omitempty"`
+	// Inline marks a symbolizer's frame for code inlined into the next
+	// frame (syzbot's and decode_stacktrace.sh's " [inline]"): it has no
+	// return address of its own, and the raw report the target prints
+	// does not show it.
+	Inline bool `json:"inline,omitempty"`
 	// OffsetBytes and LengthBytes are Offset's two numbers: the return
 	// address's distance into the function and the function's length.
 	OffsetBytes int64 `json:"offset_bytes,omitempty"`

@@ -1,7 +1,6 @@
 package meminfo
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leakgate/leakgate/internal/benchfloor"
 	"github.com/prometheus/procfs"
 )
 
@@ -154,17 +154,8 @@ func BenchmarkScanFloorMeminfo(b *testing.B) {
 	in := readFixture(b, "meminfo-6.18.44.txt")
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
-		scanFloor(in)
+		benchfloor.LineScan(in)
 	}
-}
-
-func scanFloor(in []byte) int {
-	s := bufio.NewScanner(bytes.NewReader(in))
-	n := 0
-	for s.Scan() {
-		n += len(s.Bytes())
-	}
-	return n
 }
 
 func TestParse_BoundsTheFieldsOfAGarbageFile(t *testing.T) {

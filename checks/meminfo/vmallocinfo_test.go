@@ -89,7 +89,7 @@ func BenchmarkScanFloorVmallocinfo(b *testing.B) {
 	in := readFixture(b, "vmallocinfo-6.18.44.txt")
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
-		scanFloor(in)
+		benchfloor.LineScan(in)
 	}
 }
 
@@ -98,9 +98,9 @@ func BenchmarkVsFloor(b *testing.B) {
 	mem := readFixture(b, "meminfo-6.18.44.txt")
 	vm := readFixture(b, "vmallocinfo-6.18.44.txt")
 	b.Run("meminfo-6.18", func(b *testing.B) {
-		benchfloor.VsFloor(b, len(mem), func() { Parse(mem) }, func() { scanFloor(mem) })
+		benchfloor.VsFloor(b, len(mem), func() { Parse(mem) }, func() { benchfloor.LineScan(mem) })
 	})
 	b.Run("vmallocinfo-6.18", func(b *testing.B) {
-		benchfloor.VsFloor(b, len(vm), func() { ParseVmallocinfo(vm) }, func() { scanFloor(vm) })
+		benchfloor.VsFloor(b, len(vm), func() { ParseVmallocinfo(vm) }, func() { benchfloor.LineScan(vm) })
 	})
 }

@@ -1,7 +1,6 @@
 package pageowner
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"os"
@@ -44,16 +43,7 @@ func BenchmarkParse(b *testing.B) {
 // bytes, alternately in one loop (see internal/benchfloor).
 func BenchmarkVsFloor(b *testing.B) {
 	in := syntheticShowStacks(1000)
-	benchfloor.VsFloor(b, len(in), func() { _, _ = Parse(in, []string{"drv"}) }, func() { scanFloor(in) })
-}
-
-func scanFloor(in []byte) int {
-	s := bufio.NewScanner(bytes.NewReader(in))
-	n := 0
-	for s.Scan() {
-		n += len(s.Bytes())
-	}
-	return n
+	benchfloor.VsFloor(b, len(in), func() { _, _ = Parse(in, []string{"drv"}) }, func() { benchfloor.LineScan(in) })
 }
 
 // BenchmarkVsFloorRig is VsFloor on the rig's real show_stacks (count_threshold 16, 51 stacks).
@@ -62,7 +52,7 @@ func BenchmarkVsFloorRig(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	benchfloor.VsFloor(b, len(in), func() { _, _ = Parse(in, []string{"wlansim"}) }, func() { scanFloor(in) })
+	benchfloor.VsFloor(b, len(in), func() { _, _ = Parse(in, []string{"wlansim"}) }, func() { benchfloor.LineScan(in) })
 }
 
 // BenchmarkParserReuseRig parses the rig's show_stacks with one Parser, as

@@ -3,23 +3,16 @@ package pageowner
 import (
 	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/leakgate/leakgate/internal/golden"
 )
 
 // FuzzParse feeds arbitrary bytes to Parse: it must never panic; it refuses
 // the input or returns stacks within their limits whose pages add up to the
 // report's total, each with a signature, and whose culprit is one of its frames.
 func FuzzParse(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join(fixtureDir, "*.txt"))
-	for _, name := range files {
-		b, err := os.ReadFile(name)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(b)
-	}
+	golden.Seed(f, fixtureDir, "*.txt")
 	f.Add([]byte(" [<ffff>] f+0x1/0x2 [m]\nnr_base_pages: 1\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		rep, err := Parse(in, own)

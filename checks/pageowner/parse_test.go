@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/leakgate/leakgate/internal/golden"
+
 	"github.com/leakgate/leakgate/checks/kmemleak"
 )
 
@@ -21,8 +23,8 @@ const fixtureDir = "../../testdata/pageowner"
 // own is the rig's own module, as the qemu-rig profile names it.
 var own = []string{"wlansim"}
 
-// golden is what a fixture's .want file holds: the parse as data.
-type golden struct {
+// want is what a fixture's .want file holds: the parse as data.
+type want struct {
 	Fatal    string   `json:"fatal,omitempty"`
 	Pages    int64    `json:"pages"`
 	BadLines []string `json:"bad_lines,omitempty"`
@@ -47,9 +49,9 @@ func describe(s Stack) string {
 	return d
 }
 
-func goldenOf(b []byte) golden {
+func goldenOf(b []byte) want {
 	rep, err := Parse(b, own)
-	g := golden{Stacks: []string{}}
+	g := want{Stacks: []string{}}
 	if rep == nil {
 		g.Fatal = err.Error()
 		return g
@@ -78,39 +80,7 @@ func goldenOf(b []byte) golden {
 // TestParse_Fixtures parses every fixture and compares the result with the
 // .want file beside it (go test -update rewrites them; review the diff).
 func TestParse_Fixtures(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(fixtureDir, "*.txt"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no fixtures in %s: %v", fixtureDir, err)
-	}
-	for _, name := range files {
-		t.Run(filepath.Base(name), func(t *testing.T) {
-			in, err := os.ReadFile(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var buf bytes.Buffer
-			enc := json.NewEncoder(&buf)
-			enc.SetEscapeHTML(false)
-			enc.SetIndent("", "  ")
-			if err := enc.Encode(goldenOf(in)); err != nil {
-				t.Fatal(err)
-			}
-			got := buf.Bytes()
-			if *update {
-				if err := os.WriteFile(name+".want", got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(name + ".want")
-			if err != nil {
-				t.Fatalf("%v (create it with go test -update and review it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s: parse differs from .want (go test -update rewrites it):\n got: %s\nwant: %s", name, got, want)
-			}
-		})
-	}
+	golden.Each(t, fixtureDir, "*.txt", *update, func(in []byte) any { return goldenOf(in) })
 }
 
 // TestParse_OneStackFieldByField checks a stack's frames, pages, culprit and

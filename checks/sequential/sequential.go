@@ -29,6 +29,7 @@ package sequential
 import (
 	"errors"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"math"
 	"time"
 
@@ -509,29 +510,8 @@ func (p *prefix) halves(mid float64) (early, late float64, ok bool) {
 	return e, l, ok1 && ok2
 }
 
-// size formats bytes in binary units.
-func size(b float64) string {
-	a := math.Abs(b)
-	switch {
-	case a >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", b/(1<<30))
-	case a >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", b/(1<<20))
-	case a >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", b/(1<<10))
-	}
-	return fmt.Sprintf("%.0f B", b)
-}
+// size formats bytes in the one unit style (internal/human).
+func size(b float64) string { return human.Bytes(b) }
 
-// hours formats a span in hours as "1 h 12 min".
-func hours(h float64) string {
-	d := time.Duration(h * float64(time.Hour)).Round(time.Minute)
-	hh, mm := int(d.Hours()), int(d.Minutes())%60
-	switch {
-	case hh == 0:
-		return fmt.Sprintf("%d min", mm)
-	case mm == 0:
-		return fmt.Sprintf("%d h", hh)
-	}
-	return fmt.Sprintf("%d h %d min", hh, mm)
-}
+// hours formats a span in hours in the one style (internal/human): "1 h 12 min".
+func hours(h float64) string { return human.Duration(time.Duration(h * float64(time.Hour))) }

@@ -207,7 +207,7 @@ func BenchmarkScanFloorAllocTraces(b *testing.B) {
 	in := benchInput(b, "alloc_traces-6.1-waste.txt", 200)
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
-		scanFloor(in)
+		benchfloor.LineScan(in)
 	}
 }
 
@@ -225,7 +225,7 @@ func BenchmarkScanFloorAllocCalls(b *testing.B) {
 	in := benchInput(b, "alloc_calls-4.19.txt", 200)
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
-		scanFloor(in)
+		benchfloor.LineScan(in)
 	}
 }
 
@@ -242,7 +242,7 @@ func BenchmarkVsFloor(b *testing.B) {
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
-			benchfloor.VsFloor(b, len(c.in), func() { c.parse(c.in) }, func() { scanFloor(c.in) })
+			benchfloor.VsFloor(b, len(c.in), func() { c.parse(c.in) }, func() { benchfloor.LineScan(c.in) })
 		})
 	}
 }

@@ -23,5 +23,5 @@ func BenchmarkResultOnlyAllocCalls(b *testing.B) {
 			s = append(s, AllocSite{Count: int64(i), Caller: text[:10], CallerOffset: text[10:20], CPUs: text[30:35], AgeMinJiffies: 5, PIDMax: 4})
 		}
 		sinkSites = s
-	}, func() { scanFloor(in) })
+	}, func() { benchfloor.LineScan(in) })
 }

@@ -1,7 +1,6 @@
 package slab
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"math"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/leakgate/leakgate/checks/internal/lines"
+	"github.com/leakgate/leakgate/internal/benchfloor"
 	"github.com/prometheus/procfs"
 )
 
@@ -195,17 +195,8 @@ func BenchmarkScanFloorSlabinfo(b *testing.B) {
 	in := readFixture(b, "slabinfo-6.18.44.txt")
 	b.SetBytes(int64(len(in)))
 	for b.Loop() {
-		scanFloor(in)
+		benchfloor.LineScan(in)
 	}
-}
-
-func scanFloor(in []byte) int {
-	s := bufio.NewScanner(bytes.NewReader(in))
-	n := 0
-	for s.Scan() {
-		n += len(s.Bytes())
-	}
-	return n
 }
 
 func TestParseSlabinfo_ManyBlankLinesReserveLittle(t *testing.T) {

@@ -84,6 +84,10 @@ func parseSysfsNumber(b []byte) (int64, error) {
 type SysfsEntry struct {
 	Name   string `json:"name"`
 	Target string `json:"target,omitempty"`
+	// ReclaimAccount is the directory's reclaim_account (SLAB_RECLAIM_ACCOUNT:
+	// the cache counts as SReclaimable, not SUnreclaim); false for a symlink
+	// or when the listing did not say.
+	ReclaimAccount bool `json:"reclaim_account,omitempty"`
 }
 
 // MergedCache is one real cache directory and every name that points at it.

@@ -2,8 +2,9 @@ package trend
 
 import (
 	"fmt"
-	"math"
+	"github.com/leakgate/leakgate/internal/human"
 	"strings"
+	"time"
 )
 
 // vetoDetailFloors is the growth, in multiples of the floor, above which an
@@ -73,8 +74,8 @@ func vetoes(r *Result, strictAlpha float64, strictOK, atLow bool, opts Options, 
 			r.PStrict, strictAlpha, r.StrictInflation))
 	}
 	if !atLow {
-		parts = append(parts, fmt.Sprintf("at the slope's lower bound under the AR(1) model, %s/h over %.1f h, it is below the floor %s",
-			u.v(r.StrictSlopeLowPerHour), r.SpanHours, u.v(opts.MinGrowth)))
+		parts = append(parts, fmt.Sprintf("at the slope's lower bound under the AR(1) model, %s/h over %s, it is below the floor %s",
+			u.v(r.StrictSlopeLowPerHour), hoursText(r.SpanHours), u.v(opts.MinGrowth)))
 	}
 	if len(parts) == 0 {
 		return "the AR(1) check passed"
@@ -96,8 +97,8 @@ func changeText(r *Result, strictAlpha float64, u units) string {
 	if r.ChangeAtHours <= 0 {
 		return "change-point check: no break fits better than a straight line"
 	}
-	return fmt.Sprintf("change-point check: from %.1f h on, %s/h (at least %s/h, %s over the segment), p=%.3g×%d breaks tried vs %.3g with the variance ×%.1f of the segmented fit (at most %.1f and at most 1/%.0f of the line's ×%.1f)",
-		r.ChangeAtHours, u.v(r.ChangeSlopePerHour), u.v(r.ChangeSlopeLowPerHour), u.v(r.ChangeGrowthLow), r.ChangeP, r.ChangeBreaks, strictAlpha,
+	return fmt.Sprintf("change-point check: from %s on, %s/h (at least %s/h, %s over the segment), p=%.3g×%d breaks tried vs %.3g with the variance ×%.1f of the segmented fit (at most %.1f and at most 1/%.0f of the line's ×%.1f)",
+		hoursText(r.ChangeAtHours), u.v(r.ChangeSlopePerHour), u.v(r.ChangeSlopeLowPerHour), u.v(r.ChangeGrowthLow), r.ChangeP, r.ChangeBreaks, strictAlpha,
 		r.ChangeInflation, changeMaxInflation, float64(changeExplains), r.StrictInflation)
 }
 
@@ -120,21 +121,18 @@ func incrementsText(r *Result, strictAlpha float64, u units) string {
 		r.IncrementsZ, r.IncrementsP, strictAlpha, u.v(r.IncrementsGrowthLow))
 }
 
-// units formats values: bytes as B/KiB/MiB/GiB, anything else as a number.
+// hoursText prints a time in hours in the one duration style: "11 h",
+// "5 h 30 min".
+func hoursText(h float64) string { return human.Duration(time.Duration(h * float64(time.Hour))) }
+
+// units formats values in the one unit style (internal/human): bytes with
+// three significant digits, as the reasons quote interval bounds that one
+// decimal would print alike; anything else as a count.
 type units struct{ bytes bool }
 
 func (u units) v(x float64) string {
 	if !u.bytes {
-		return fmt.Sprintf("%.4g", x)
+		return human.Count(x)
 	}
-	a := math.Abs(x)
-	switch {
-	case a >= 1<<30:
-		return fmt.Sprintf("%.3g GiB", x/(1<<30))
-	case a >= 1<<20:
-		return fmt.Sprintf("%.3g MiB", x/(1<<20))
-	case a >= 1<<10:
-		return fmt.Sprintf("%.3g KiB", x/(1<<10))
-	}
-	return fmt.Sprintf("%.0f B", x)
+	return human.BytesFine(x)
 }

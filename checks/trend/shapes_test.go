@@ -144,7 +144,7 @@ func TestAnalyze_ALeakStartingMidRunIsNotVetoedByTheAR1Check(t *testing.T) {
 	}
 	const overruled = "grows 1.75 MiB/h [631 KiB, 2.83 MiB], p=3.33e-16, still growing on the later half; the AR(1) check vetoed it: " +
 		"p=0.247 > 0.2 under a bias-corrected AR(1) model (variance ×67.0 on the whole window), overruled by the change-point check: " +
-		"from 5.0 h on, 3 MiB/h (at least 2.95 MiB/h, 17.7 MiB over the segment), p=7.5e-12×40 breaks tried vs 0.0001 with the variance ×1.6 of the segmented fit (at most 2.5 and at most 1/4 of the line's ×67.0)"
+		"from 5 h on, 3 MiB/h (at least 2.95 MiB/h, 17.7 MiB over the segment), p=7.5e-12×40 breaks tried vs 0.0001 with the variance ×1.6 of the segmented fit (at most 2.5 and at most 1/4 of the line's ×67.0)"
 	if r.Reason != overruled {
 		t.Errorf("reason\n got %s\nwant %s", r.Reason, overruled)
 	}
@@ -342,7 +342,7 @@ func TestAnalyze_ALeakInFourLargeStepsIsFoundByItsSteps(t *testing.T) {
 	const without = "grew 23.8 MiB (24× the 1 MiB floor, 2.17 MiB/h, tau=0.72) yet ok: growth 23.8 MiB (2.17 MiB/h, " +
 		"at least 76.4 KiB/h under the AR(1) model) below the floor 1 MiB (16 KiB/h)"
 	const with = "grows 2.17 MiB/h [1.85 MiB, 2.42 MiB], p=6.04e-09, still growing on the later half; at the slope's lower bound " +
-		"under the AR(1) model, 76.4 KiB/h over 11.0 h, it is below the floor 1 MiB, overruled by the steps check: 4 up and 0 down " +
+		"under the AR(1) model, 76.4 KiB/h over 11 h, it is below the floor 1 MiB, overruled by the steps check: 4 up and 0 down " +
 		"beyond 3σ of the increments (sign test p=0.0625 vs 0.125), at least 21.1 MiB, trend p=0.0129 with the noise between the " +
 		"steps (AR(1) model p=0.147 vs 0.2)"
 	if off.Reason != without || on.Reason != with {

@@ -188,9 +188,9 @@ func TestAnalyze_RulesOfTheLiveVerdictApplyOffline(t *testing.T) {
 		want   string
 	}{
 		{"a warm-up beyond the run judges nothing and is an error", "warmup: 5h\n", nil,
-			"error: the warm-up of 5h0m0s is not shorter than the 4h0m6s the samples span: nothing after it was judged; shorten warmup"},
+			"error: the warm-up of 5 h is not shorter than the 4 h the samples span: nothing after it was judged; shorten warmup"},
 		{"series that all lack samples are an error", "min_samples: 500\nearly_min_samples: 500\n", nil,
-			"error: 19 samples after the warm-up of 1h0m0s, and a verdict needs 500 (min_samples); a run this short cannot pass the gate"},
+			"error: 19 samples after the warm-up of 1 h, and a verdict needs 500 (min_samples); a run this short cannot pass the gate"},
 		{"more than half the samples lost is an error", "warmup: 0s\n", func(t *testing.T, dir string) {
 			keepSamples(t, dir, 12)
 		}, "error: judged 12 of 25 planned samples (0 gaps, 0 unusable records or raws, the rest never taken); a soak that saw less than half of its samples cannot pass the gate"},

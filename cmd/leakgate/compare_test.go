@@ -16,7 +16,7 @@ const mib = 1 << 20
 
 var t0 = time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)
 
-// twoReleases writes release r41 (kmalloc-512 +0.02 MiB/h) and release r42
+// twoReleases writes release r41 (kmalloc-512 +20.5 KiB/h) and release r42
 // (+perHour) run folders on rig1 under root.
 func twoReleases(t *testing.T, root string, perHour float64) (a, b string) {
 	t.Helper()
@@ -41,7 +41,7 @@ func TestCompare_ARegressedCacheExitsOneWithTheReleaseManagersLine(t *testing.T)
 		t.Fatalf("exit %d, want 1; stderr %s", code, errOut)
 	}
 	want := "release r42 against release r41 (run-r41) on rig1: 1 regressed, 0 unknown, 0 improved, 1 same\n" +
-		"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 0.02 MiB/h on the same rig\n"
+		"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 20.5 KiB/h on the same rig\n"
 	if out != want {
 		t.Errorf("output\n got %q\nwant %q", out, want)
 	}
@@ -80,7 +80,7 @@ func TestCompare_ByRunIDsInTheStoreAfterImport(t *testing.T) {
 	}
 
 	code, out, errOut = runCLI("compare", "run-r41", "run-r42", "--db", db)
-	if code != exitFindings || !strings.Contains(out, "regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 0.02 MiB/h on the same rig") {
+	if code != exitFindings || !strings.Contains(out, "regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 20.5 KiB/h on the same rig") {
 		t.Errorf("compare by id: exit %d, out %q, stderr %q", code, out, errOut)
 	}
 }
@@ -122,9 +122,9 @@ func TestHistory_ListsBothReleasesWithTheSeriesSlope(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d; stderr %s", code, errOut)
 	}
-	want := "STARTED            RELEASE  RUN      RIG   PROFILE  VERDICT  SLAB/KMALLOC-512 SLOPE               SERIES VERDICT\n" +
-		"2026-11-25 20:00Z  r41      run-r41  rig1  wifi     pass     0.02 MiB/h [0.02 MiB/h, 0.02 MiB/h]  ok\n" +
-		"2026-11-26 20:00Z  r42      run-r42  rig1  wifi     pass     3.1 MiB/h [3.1 MiB/h, 3.1 MiB/h]     ok\n"
+	want := "STARTED            RELEASE  RUN      RIG   PROFILE  VERDICT  SLAB/KMALLOC-512 SLOPE                  SERIES VERDICT\n" +
+		"2026-11-25 20:00Z  r41      run-r41  rig1  wifi     pass     +20.5 KiB/h [+20.5 KiB/h, +20.5 KiB/h]  ok\n" +
+		"2026-11-26 20:00Z  r42      run-r42  rig1  wifi     pass     +3.1 MiB/h [+3.1 MiB/h, +3.1 MiB/h]     ok\n"
 	if out != want {
 		t.Errorf("history\n got %q\nwant %q", out, want)
 	}
@@ -220,12 +220,49 @@ func TestCompare_ARunFolderAgainstItsAutoBaselineInTheStore(t *testing.T) {
 	code, out, errOut = runCLI("compare", b, "--baseline", "auto", "--db", db)
 
 	want := "release r42 against release r41 (run-r41) on rig1: 1 regressed, 0 unknown, 0 improved, 1 same\n" +
-		"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 0.02 MiB/h on the same rig\n"
+		"  regressed: slab kmalloc-512 grows 3.1 MiB/h, release r41 grew 20.5 KiB/h on the same rig\n"
 	if code != exitFindings || out != want {
 		t.Errorf("exit %d, output %q (stderr %q); want 1 and %q", code, out, errOut, want)
 	}
 	code, _, errOut = runCLI("compare", b, "--baseline", "release:r99", "--db", db)
 	if code != exitUsage || !strings.Contains(errOut, "no run of r99 on rig rig1") {
 		t.Errorf("an unknown release: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// hostile is a name a target controls: a clear-screen sequence and a
+// newline that would forge an output line.
+const hostile = "evil\x1b[2J\nregressed: nothing"
+
+func TestImportCompareAndHistory_EscapeTargetNames(t *testing.T) {
+	root := t.TempDir()
+	mk := func(name, release string, at time.Time, rate float64) string {
+		return resultstest.WriteRunFolder(t, root, resultstest.RunFolder{
+			Name: name, Target: "rig" + hostile, Profile: "wifi", Release: release, Started: at,
+			Series: []resultstest.SeriesValues{
+				{Kind: checks.KindSlab, Subject: "cache" + hostile, Unit: "bytes", Values: resultstest.Line(25, mib, rate)},
+			},
+		})
+	}
+	a, b := mk("run-r41", "r41", t0, 0.02*mib), mk("run-r42", "r42", t0.Add(24*time.Hour), 3.1*mib)
+	db := filepath.Join(t.TempDir(), "results.db")
+	code, importOut, errOut := runCLI("import", a, b, "--db", db)
+	if code != exitOK {
+		t.Fatalf("import: %s", errOut)
+	}
+
+	_, compareOut, _ := runCLI("compare", a, b)
+	_, historyOut, _ := runCLI("history", "--db", db)
+
+	for name, out := range map[string]string{"import": importOut, "compare": compareOut, "history": historyOut} {
+		if strings.Contains(out, "\x1b") || strings.Contains(out, "\nregressed: nothing") {
+			t.Errorf("%s prints a raw control character:\n%q", name, out)
+		}
+		if !strings.Contains(out, `evil\x1b[2J\nregressed: nothing`) {
+			t.Errorf("%s does not show the name escaped:\n%q", name, out)
+		}
+	}
+	if want := `  regressed: slab cacheevil\x1b[2J\nregressed: nothing grows 3.1 MiB/h, release r41 grew 20.5 KiB/h on the same rig`; !strings.Contains(compareOut, want+"\n") {
+		t.Errorf("compare\n got %q\nwant a line %q", compareOut, want)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"io"
 	"strings"
 	"text/tabwriter"
@@ -70,16 +71,18 @@ func writeHistory(w io.Writer, h []results.HistoryEntry, series string) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	head := "STARTED\tRELEASE\tRUN\tRIG\tPROFILE\tVERDICT"
 	if series != "" {
-		head += "\t" + strings.ToUpper(series) + " SLOPE\tSERIES VERDICT"
+		head += "\t" + human.Escape(strings.ToUpper(series)) + " SLOPE\tSERIES VERDICT"
 	}
 	fmt.Fprintln(tw, head)
 	for _, e := range h {
 		r := e.Run
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", r.Started.UTC().Format("2006-01-02 15:04Z"), dash(r.Release), r.ID, r.Rig, dash(r.Profile), r.Verdict)
+		// Everything but the time comes from run folders and targets:
+		// escaped, so a name cannot break the columns or drive the terminal.
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s", r.Started.UTC().Format("2006-01-02 15:04Z"), dash(r.Release), human.Escape(r.ID), human.Escape(r.Rig), dash(r.Profile), human.Escape(string(r.Verdict)))
 		if series != "" {
 			if e.HasSeries {
 				s := e.Series
-				line += fmt.Sprintf("\t%s [%s, %s]\t%s", slopeText(s.SlopePerHour, s.Unit), slopeText(s.SlopeLowPerHour, s.Unit), slopeText(s.SlopeHighPerHour, s.Unit), s.Verdict)
+				line += fmt.Sprintf("\t%s [%s, %s]\t%s", slopeText(s.SlopePerHour, s.Unit), slopeText(s.SlopeLowPerHour, s.Unit), slopeText(s.SlopeHighPerHour, s.Unit), human.Escape(string(s.Verdict)))
 			} else {
 				line += "\t-\t-"
 			}
@@ -89,20 +92,14 @@ func writeHistory(w io.Writer, h []results.HistoryEntry, series string) {
 	tw.Flush()
 }
 
+// dash prints an empty field as "-" and escapes the rest.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return human.Escape(s)
 }
 
-// slopeText prints a slope per hour: MiB/h for bytes, /h otherwise.
-func slopeText(perHour float64, unit string) string {
-	switch unit {
-	case "bytes":
-		return fmt.Sprintf("%.3g MiB/h", perHour/(1<<20))
-	case "kB":
-		return fmt.Sprintf("%.3g MiB/h", perHour/1024)
-	}
-	return fmt.Sprintf("%.3g/h", perHour)
-}
+// slopeText prints a slope per hour in the one unit style: "+3.1 MiB/h"
+// for bytes and kB series, "+12.5/h" for counts.
+func slopeText(perHour float64, unit string) string { return human.Rate(perHour, unit) }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"io"
 
 	"github.com/leakgate/leakgate/results"
@@ -50,7 +51,8 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) int
 			code = max(code, storeExit(err))
 			continue
 		}
-		fmt.Fprintf(stdout, "imported %s (%s, %s on %s) from %s\n", run.ID, run.Label(), run.Verdict, run.Rig, dir)
+		// The id, label, verdict and rig are read from the folder: escaped.
+		fmt.Fprintf(stdout, "imported %s (%s, %s on %s) from %s\n", human.Escape(run.ID), human.Escape(run.Label()), human.Escape(string(run.Verdict)), human.Escape(run.Rig), human.Escape(dir))
 	}
 	return code
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"io"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 )
 
 // parser turns one kernel file into printed output (text or JSON).
@@ -101,11 +99,11 @@ func runParse(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		in = f
 	}
 	out := stdout
-	var esc *escapingWriter
+	var esc *human.EscapingWriter
 	if !opts.JSON {
 		// Names come from the target (cache, process, module names): a
 		// terminal must not see their control characters.
-		esc = &escapingWriter{w: stdout}
+		esc = human.NewEscapingWriter(stdout)
 		out = esc
 	}
 	err := p.run(contextReader(ctx, in), out, opts)
@@ -123,60 +121,6 @@ func runParse(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return exitOK
 }
 
-// escapingWriter passes text through with every control character except
-// newline and tab — C0, DEL, C1 (UTF-8 encoded), bidi and zero-width
-// format characters — written as a Go escape (\x1b, \u202e), and invalid
-// UTF-8 as U+FFFD, so that a name read from the target cannot drive the
-// terminal. A rune split across writes is held until it is whole; Close
-// writes what is left.
-type escapingWriter struct {
-	w    io.Writer
-	held []byte
-	buf  []byte
-}
-
-func (e *escapingWriter) Write(p []byte) (int, error) {
-	data := p
-	if len(e.held) > 0 {
-		data = append(e.held, p...)
-		e.held = nil
-	}
-	e.buf = e.buf[:0]
-	for len(data) > 0 {
-		r, n := utf8.DecodeRune(data)
-		if r == utf8.RuneError && n <= 1 {
-			if !utf8.FullRune(data) {
-				e.held = append(e.held[:0], data...)
-				break
-			}
-			e.buf = utf8.AppendRune(e.buf, utf8.RuneError)
-			data = data[1:]
-			continue
-		}
-		if r != '\n' && r != '\t' && unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
-			q := strconv.QuoteRune(r)
-			e.buf = append(e.buf, q[1:len(q)-1]...)
-		} else {
-			e.buf = append(e.buf, data[:n]...)
-		}
-		data = data[n:]
-	}
-	if _, err := e.w.Write(e.buf); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
-
-// Close writes a rune left incomplete at the end as U+FFFD.
-func (e *escapingWriter) Close() error {
-	if len(e.held) == 0 {
-		return nil
-	}
-	e.held = nil
-	_, err := e.w.Write([]byte("\uFFFD"))
-	return err
-}
-
 func parserKinds() []string {
 	kinds := make([]string, 0, len(parsers))
 	for k := range parsers {
@@ -185,3 +129,6 @@ func parserKinds() []string {
 	sort.Strings(kinds)
 	return kinds
 }
+
+// humanBytes prints a byte count in the one unit style (internal/human).
+func humanBytes[T int64 | uint64 | int](n T) string { return human.Bytes(float64(n)) }

@@ -116,7 +116,7 @@ func writeKmemleakJSON(in io.Reader, out io.Writer, opts parseOptions) error {
 // writeKmemleakText prints one block per group: count, bytes, sizes, culprit,
 // then the short backtrace from the culprit on and the signature digest.
 func writeKmemleakText(out io.Writer, rep *kmemleak.Report) {
-	fmt.Fprintf(out, "kmemleak: %s, %s in %s", kmemleakCount(rep.ObjectCount, "object"), kmemleakBytes(rep.Bytes), kmemleakCount(len(rep.Groups), "group"))
+	fmt.Fprintf(out, "kmemleak: %s, %s in %s", kmemleakCount(rep.ObjectCount, "object"), humanBytes(rep.Bytes), kmemleakCount(len(rep.Groups), "group"))
 	var notes []string
 	if rep.TruncatedObjects > 0 {
 		notes = append(notes, fmt.Sprintf("%d cut short", rep.TruncatedObjects))
@@ -139,7 +139,7 @@ func writeKmemleakText(out io.Writer, rep *kmemleak.Report) {
 		return
 	}
 	for _, g := range rep.Groups {
-		fmt.Fprintf(out, "\n%6d × %s  %s  culprit %s\n", g.Count, kmemleakSizes(g.SizesBytes), kmemleakBytes(g.Bytes), kmemleakFrame(g.Culprit))
+		fmt.Fprintf(out, "\n%6d × %s  %s  culprit %s\n", g.Count, kmemleakSizes(g.SizesBytes), humanBytes(g.Bytes), kmemleakFrame(g.Culprit))
 		fmt.Fprintf(out, "         %s\n", kmemleakBacktrace(g))
 		fmt.Fprintf(out, "         signature %s\n", g.Digest)
 	}
@@ -191,18 +191,4 @@ func kmemleakSizes(sizes []int64) string {
 		parts[i] = fmt.Sprintf("%d", s)
 	}
 	return strings.Join(parts, "/") + " B"
-}
-
-// kmemleakBytes renders a byte count in binary units.
-func kmemleakBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

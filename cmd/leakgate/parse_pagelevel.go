@@ -46,10 +46,10 @@ func runParseAllocinfo(in io.Reader, out io.Writer, opts parseOptions) error {
 	var total int64
 	for _, s := range sites {
 		total += s.Bytes
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", procBytes(s.Bytes), s.Calls, s.Key(), allocinfo.GenericReason(s))
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", humanBytes(s.Bytes), s.Calls, s.Key(), allocinfo.GenericReason(s))
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "%d call sites, %s live\n", len(sites), procBytes(total))
+	fmt.Fprintf(out, "%d call sites, %s live\n", len(sites), humanBytes(total))
 	writeProblems(out, problems)
 	return nil
 }
@@ -80,9 +80,9 @@ func runParsePageStacks(in io.Reader, out io.Writer, opts parseOptions) error {
 		if s.Culprit != nil {
 			culprit = frameName(*s.Culprit)
 		}
-		fmt.Fprintf(out, "%s  %d pages  culprit %s  [%s]\n", procBytes(s.Pages*pageowner.PageBytes), s.Pages, culprit, s.Signature)
+		fmt.Fprintf(out, "%s  %d pages  culprit %s  [%s]\n", humanBytes(s.Pages*pageowner.PageBytes), s.Pages, culprit, s.Signature)
 	}
-	fmt.Fprintf(out, "%d stacks, %d pages (%s at %d-byte pages)\n", len(stacks), rep.Pages, procBytes(rep.Pages*pageowner.PageBytes), pageowner.PageBytes)
+	fmt.Fprintf(out, "%d stacks, %d pages (%s at %d-byte pages)\n", len(stacks), rep.Pages, humanBytes(rep.Pages*pageowner.PageBytes), pageowner.PageBytes)
 	writeProblems(out, problems)
 	return nil
 }

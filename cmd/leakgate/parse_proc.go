@@ -125,10 +125,10 @@ func runParseSlabinfo(in io.Reader, out io.Writer, opts parseOptions) error {
 	var total int64
 	for _, c := range caches {
 		total += c.ActiveBytes()
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t  %s\n", procBytes(c.ActiveBytes()), c.ActiveObjects, c.NumObjects, c.ObjectSizeBytes, c.NumSlabs, c.Name)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t  %s\n", humanBytes(c.ActiveBytes()), c.ActiveObjects, c.NumObjects, c.ObjectSizeBytes, c.NumSlabs, c.Name)
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "%d caches, %s in active objects\n", len(caches), procBytes(total))
+	fmt.Fprintf(out, "%d caches, %s in active objects\n", len(caches), humanBytes(total))
 	writeProblems(out, problems)
 	return nil
 }
@@ -172,7 +172,7 @@ func runParseAllocSites(in io.Reader, out io.Writer, opts parseOptions, parse fu
 		}
 		fmt.Fprintf(out, "%8d  %s", s.Count, caller)
 		if s.WasteBytes > 0 {
-			fmt.Fprintf(out, "  waste %s (%d B/object)", procBytes(s.WasteBytes), s.WastePerObjectBytes)
+			fmt.Fprintf(out, "  waste %s (%d B/object)", humanBytes(s.WasteBytes), s.WastePerObjectBytes)
 		}
 		fmt.Fprintf(out, "  age %d/%d/%d jiffies  pid %s\n", s.AgeMinJiffies, s.AgeAvgJiffies, s.AgeMaxJiffies, pidRange(s.PIDMin, s.PIDMax))
 		for _, f := range s.Stack {
@@ -223,10 +223,10 @@ func runParseMeminfo(in io.Reader, out io.Writer, opts parseOptions) error {
 			fmt.Fprintf(tw, "%s\t%d pages\n", k, info[k])
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", k, procBytes(int64(info[k])))
+		fmt.Fprintf(tw, "%s\t%s\n", k, humanBytes(int64(info[k])))
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "unaccounted (page allocations no counter explains): %s\n", procBytes(unaccounted))
+	fmt.Fprintf(out, "unaccounted (page allocations no counter explains): %s\n", humanBytes(unaccounted))
 	for _, c := range caveats {
 		fmt.Fprintf(out, "  caveat: %s\n", c)
 	}
@@ -264,7 +264,7 @@ func runParseVmallocinfo(in io.Reader, out io.Writer, opts parseOptions) error {
 			name += " [" + c.Module + "]"
 		}
 		pages += c.Pages
-		fmt.Fprintf(tw, "%d\t%d\t%s\t  %s\n", c.Pages, c.Areas, procBytes(c.SizeBytes), name)
+		fmt.Fprintf(tw, "%d\t%d\t%s\t  %s\n", c.Pages, c.Areas, humanBytes(c.SizeBytes), name)
 	}
 	tw.Flush()
 	fmt.Fprintf(out, "%d callers, %d vmalloc pages (ioremap and vmap areas are not counted)\n", len(callers), pages)
@@ -315,26 +315,4 @@ func pidRange(lo, hi int64) string {
 		return fmt.Sprint(lo)
 	}
 	return fmt.Sprintf("%d-%d", lo, hi)
-}
-
-// procBytes prints a byte count in binary units ("1.5 MiB").
-func procBytes(n int64) string {
-	const unit = 1024
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	sign := ""
-	if neg {
-		sign = "-"
-	}
-	if n < unit {
-		return fmt.Sprintf("%s%d B", sign, n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%s%.1f %ciB", sign, float64(n)/float64(div), "KMGTPE"[exp])
 }

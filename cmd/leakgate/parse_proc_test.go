@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/leakgate/leakgate/internal/human"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,14 +161,6 @@ func TestParse_FlagsMayFollowTheFile(t *testing.T) {
 	}
 }
 
-func TestProcBytes(t *testing.T) {
-	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536 * 1024: "1.5 MiB", -2048: "-2.0 KiB"} {
-		if got := procBytes(n); got != want {
-			t.Errorf("procBytes(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
 // TestParseProcKinds_ThisMachinesLiveFiles parses the running kernel's own files.
 func TestParseProcKinds_ThisMachinesLiveFiles(t *testing.T) {
 	tests := []struct {
@@ -202,7 +195,7 @@ func TestParse_TextOutputEscapesTheTargetsControlCharacters(t *testing.T) {
 
 func TestEscapingWriter_HoldsARuneSplitAcrossWrites(t *testing.T) {
 	var b strings.Builder
-	w := &escapingWriter{w: &b}
+	w := human.NewEscapingWriter(&b)
 	csi := "\u009b" // C1 CSI, two bytes in UTF-8
 	w.Write([]byte("a" + csi[:1]))
 	w.Write([]byte(csi[1:] + "é\n\t\xff"))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"io"
 	"math"
 	"os"
@@ -181,8 +182,11 @@ func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "SERIES\tVERDICT\tSLOPE/h\t95% CI\tP\tGROWTH\tN\tREASON")
 		for _, l := range lines {
-			fmt.Fprintf(tw, "%s\t%s\t%.4g\t[%.4g, %.4g]\t%.3g\t%.4g\t%d\t%s\n",
-				l.Series, l.Verdict, l.SlopePerHour, l.SlopeLow, l.SlopeHigh, l.P, l.Growth, l.N, l.Reason)
+			// Series names are the CSV's (often a target's cache or process
+			// name): escaped, like the reason that may quote them.
+			fmt.Fprintf(tw, "%s\t%s\t%s\t[%s, %s]\t%.3g\t%s\t%d\t%s\n",
+				human.Escape(l.Series), l.Verdict, human.Count(float64(l.SlopePerHour)), human.Count(float64(l.SlopeLow)), human.Count(float64(l.SlopeHigh)),
+				l.P, human.Count(float64(l.Growth)), l.N, human.Escape(l.Reason))
 		}
 		tw.Flush()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"io"
 	"text/tabwriter"
 	"time"
@@ -56,9 +57,9 @@ func runTrendReplay(ctx context.Context, name string, series []trend.Series, asJ
 		for _, l := range lines {
 			at := "-"
 			if l.StoppedAt != nil {
-				at = (time.Duration(*l.StoppedAt) * time.Second).String()
+				at = human.Duration(time.Duration(*l.StoppedAt) * time.Second)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", l.Series, l.Verdict, at, l.Final, l.Reason)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", human.Escape(l.Series), l.Verdict, at, l.Final, human.Escape(l.Reason))
 		}
 		tw.Flush()
 	}

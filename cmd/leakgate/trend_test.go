@@ -230,3 +230,24 @@ func TestJSONFloat_WritesWhatJSONCannotHoldAsAString(t *testing.T) {
 		t.Errorf("got %s, %v", b, err)
 	}
 }
+
+func TestTrend_EscapesSeriesNamesInTheTable(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("series,t,value\n")
+	for i := 0; i < 40; i++ {
+		fmt.Fprintf(&b, "%q,%d,%d\n", "evil\x1b[2J\nleak", i*600, 1000+i*100)
+	}
+	p := filepath.Join(t.TempDir(), "hostile.csv")
+	if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"trend", p}, {"trend", p, "--replay"}} {
+		_, out, errOut := runCLI(args...)
+		if strings.Contains(out, "\x1b") || !strings.Contains(out, `evil\x1b[2J\nleak`) {
+			t.Errorf("%v: the series name is not escaped (stderr %q):\n%q", args, errOut, out)
+		}
+		if n := strings.Count(out, "\n"); n != 2 {
+			t.Errorf("%v: %d lines, want a header and one row:\n%q", args, n, out)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -150,9 +151,9 @@ func (s *Suite) Soak(ctx ginkgo.SpecContext) {
 // so a progress report never waits on the target.
 func (s *Suite) setProgress(p harness.Progress) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "leakgate: %s, sample %d of %d, %d gaps, elapsed %s", p.Status, p.Sample, p.Planned, p.Gaps, p.Elapsed.Round(time.Second))
+	fmt.Fprintf(&b, "leakgate: %s, sample %d of %d, %d gaps, elapsed %s", p.Status, p.Sample, p.Planned, p.Gaps, human.Duration(p.Elapsed))
 	if p.ETA > 0 {
-		fmt.Fprintf(&b, ", ETA %s", p.ETA.Round(time.Second))
+		fmt.Fprintf(&b, ", ETA %s", human.Duration(p.ETA))
 	}
 	if len(p.TopGrowers) > 0 {
 		fmt.Fprintf(&b, "; top growers: %s", strings.Join(p.TopGrowers, ", "))

@@ -3,6 +3,7 @@ package report
 import (
 	"bytes"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"html/template"
 	"image/color"
 	"math"
@@ -34,7 +35,8 @@ var palette = [...]color.RGBA{
 	{0x00, 0x00, 0x00, 0xff}, {0xF0, 0xE4, 0x42, 0xff},
 }
 
-// chartSVG draws the series on one chart, time in hours since start on x and
+// chartSVG draws the series on one chart, time since start on x (in the unit
+// that fits the span shown, see chooseTimeAxis) and
 // values in human units on y, and returns the inline <svg> element. All text
 // reaching the SVG is cleaned here and escaped by vgsvg; a drawing failure
 // (gonum/plot panics on some degenerate input) becomes an error.
@@ -44,16 +46,15 @@ func chartSVG(title string, tl timeline, series []Series, trend *trendLine) (svg
 
 // drawChart is chartSVG with series thinned to columns (see chartPoints).
 func drawChart(title string, tl timeline, series []Series, trend *trendLine, columns int) (svg template.HTML, err error) {
-	start := tl.start
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("draw chart %q: %v", clean(title), p)
+			err = fmt.Errorf("draw chart %q: %v", human.Escape(title), p)
 		}
 	}()
 	if len(series) == 0 {
-		return "", fmt.Errorf("draw chart %q: no series", clean(title))
+		return "", fmt.Errorf("draw chart %q: no series", human.Escape(title))
 	}
-	title = clean(title)
+	title = human.Escape(title)
 	if len(series) == 1 {
 		if from, ok := nearlyFlat(series[0]); ok {
 			// A small change on a large level (MemAvailable moving KiB
@@ -63,26 +64,27 @@ func drawChart(title string, tl timeline, series []Series, trend *trendLine, col
 		}
 	}
 	unit, scale := yUnit(series)
+	ax := chooseTimeAxis(tl.start, chartSpan(series, tl.start))
 	p := plot.New()
 	sansSerif(p)
 	p.Title.Text = truncate(title, 90)
-	p.X.Label.Text = "hours since start"
+	p.X.Label.Text = ax.label
 	p.Y.Label.Text = unit
 	p.Y.Tick.Marker = plainTicks{}
-	p.X.Tick.Marker = plainTicks{}
+	p.X.Tick.Marker = ax
 	p.Add(plotter.NewGrid())
 	p.Legend.Top = true
 	p.Legend.Left = true
 	drawn := 0
 	for i := range series {
 		s := &series[i]
-		xys, finite := chartPoints(s, start, scale, columns)
+		xys, finite := chartPoints(s, ax, scale, columns)
 		if len(xys) == 0 {
 			continue
 		}
 		l, err := plotter.NewLine(xys)
 		if err != nil {
-			return "", fmt.Errorf("draw chart %q: %w", clean(title), err)
+			return "", fmt.Errorf("draw chart %q: %w", human.Escape(title), err)
 		}
 		l.Color = palette[i%len(palette)]
 		l.Width = vg.Points(1.5)
@@ -95,16 +97,16 @@ func drawChart(title string, tl timeline, series []Series, trend *trendLine, col
 			}
 		}
 		if len(series) > 1 {
-			p.Legend.Add(truncate(clean(s.Subject), maxLegendName), l)
+			p.Legend.Add(truncate(human.Escape(s.Subject), maxLegendName), l)
 		}
 		drawn++
 	}
 	if drawn == 0 {
-		return "", fmt.Errorf("draw chart %q: no finite points", clean(title))
+		return "", fmt.Errorf("draw chart %q: no finite points", human.Escape(title))
 	}
-	markGaps(p, tl)
+	markGaps(p, tl, ax)
 	if trend != nil && len(series) == 1 {
-		if l := trend.line(series[0], start, scale); l != nil {
+		if l := trend.line(series[0], ax, scale); l != nil {
 			p.Add(l)
 			p.Legend.Add(trend.label, l)
 		}
@@ -113,7 +115,7 @@ func drawChart(title string, tl timeline, series []Series, trend *trendLine, col
 	p.Draw(draw.New(c))
 	var buf bytes.Buffer
 	if _, err := c.WriteTo(&buf); err != nil {
-		return "", fmt.Errorf("draw chart %q: %w", clean(title), err)
+		return "", fmt.Errorf("draw chart %q: %w", human.Escape(title), err)
 	}
 	return template.HTML(inlineSVG(buf.String())), nil //nolint:gosec // vgsvg escapes every text it draws.
 }
@@ -124,18 +126,18 @@ func drawChart(title string, tl timeline, series []Series, trend *trendLine, col
 const chartColumns = 720
 
 // chartPoints are the series' finite points as the chart draws them, x in
-// hours since start and y times scale, and how many finite points the
+// the time axis' unit since its start and y times scale, and how many finite points the
 // series has. Past 4 points per column the points are thinned column by
 // column to the first, lowest, highest and last of each (M4), in time
 // order: the line drawn through them covers the same pixels, every peak
 // and trough stays, and the x and y ranges are those of all the points.
-func chartPoints(s *Series, start time.Time, scale float64, columns int) (plotter.XYs, int) {
+func chartPoints(s *Series, ax timeAxis, scale float64, columns int) (plotter.XYs, int) {
 	n := s.Len()
 	finite := 0
 	x0, x1 := math.NaN(), math.NaN()
 	ordered := true
 	for i := range n {
-		x, _, ok := chartXY(s, i, start, scale)
+		x, _, ok := chartXY(s, i, ax, scale)
 		if !ok {
 			continue
 		}
@@ -150,7 +152,7 @@ func chartPoints(s *Series, start time.Time, scale float64, columns int) (plotte
 	if finite <= 4*columns || !ordered || !(x1 > x0) || math.IsInf(x1-x0, 0) {
 		xys := make(plotter.XYs, 0, finite)
 		for i := range n {
-			if x, y, ok := chartXY(s, i, start, scale); ok {
+			if x, y, ok := chartXY(s, i, ax, scale); ok {
 				xys = append(xys, plotter.XY{X: x, Y: y})
 			}
 		}
@@ -159,7 +161,7 @@ func chartPoints(s *Series, start time.Time, scale float64, columns int) (plotte
 	xys := make(plotter.XYs, 0, 4*columns)
 	var col m4
 	for i := range n {
-		x, y, ok := chartXY(s, i, start, scale)
+		x, y, ok := chartXY(s, i, ax, scale)
 		if !ok {
 			continue
 		}
@@ -173,9 +175,9 @@ func chartPoints(s *Series, start time.Time, scale float64, columns int) (plotte
 }
 
 // chartXY is point i on the chart's axes, and whether it can be drawn.
-func chartXY(s *Series, i int, start time.Time, scale float64) (x, y float64, ok bool) {
+func chartXY(s *Series, i int, ax timeAxis, scale float64) (x, y float64, ok bool) {
 	p := s.Point(i)
-	x, y = p.At.Sub(start).Hours(), p.Value*scale
+	x, y = ax.x(p.At), p.Value*scale
 	return x, y, !math.IsNaN(y) && !math.IsInf(y, 0) && !math.IsNaN(x)
 }
 
@@ -241,10 +243,10 @@ func nearlyFlat(s Series) (string, bool) {
 	if math.IsNaN(first) || hi-lo >= 0.02*level || hi == lo {
 		return "", false
 	}
-	if k := bytesPerUnit(s.Unit); k > 0 {
-		return humanBytes(first * k), true
+	if k := human.UnitBytes(s.Unit); k > 0 {
+		return human.Bytes(first * k), true
 	}
-	return strings.TrimSpace(number(first) + " " + clean(s.Unit)), true
+	return strings.TrimSpace(human.Count(first) + " " + human.Escape(s.Unit)), true
 }
 
 // plainTicks are gonum/plot's default ticks labelled without exponents,
@@ -281,12 +283,12 @@ func (plainTicks) Ticks(lo, hi float64) []plot.Tick {
 // and the factor from series values to it.
 func yUnit(series []Series) (string, float64) {
 	unit := series[0].Unit
-	k := bytesPerUnit(unit)
+	k := human.UnitBytes(unit)
 	if k == 0 {
 		if unit == "" {
 			return "value", 1
 		}
-		return clean(unit), 1
+		return human.Escape(unit), 1
 	}
 	maxAbs := 0.0
 	for i := range series {
@@ -351,7 +353,7 @@ const maxGapMarks = 50
 
 // markGaps draws a faint vertical line where a sample is missing, so a
 // straight stretch reads as an outage, not as a steady value.
-func markGaps(p *plot.Plot, tl timeline) {
+func markGaps(p *plot.Plot, tl timeline, ax timeAxis) {
 	if len(tl.gaps) == 0 || len(tl.gaps) > maxGapMarks {
 		return
 	}
@@ -360,7 +362,7 @@ func markGaps(p *plot.Plot, tl timeline) {
 		return
 	}
 	for _, g := range tl.gaps {
-		x := g.Sub(tl.start).Hours()
+		x := ax.x(g)
 		if x < p.X.Min || x > p.X.Max {
 			continue
 		}
@@ -383,13 +385,13 @@ type trendLine struct {
 
 // line is the dashed fit: the judged slope through the median intercept
 // (Theil–Sen's), over the series' time range; nil when it cannot be drawn.
-func (t *trendLine) line(s Series, start time.Time, scale float64) *plotter.Line {
-	slope := t.perHour * scale
+func (t *trendLine) line(s Series, ax timeAxis, scale float64) *plotter.Line {
+	slope := t.perHour * scale * ax.unit.Hours() // per unit of the x axis
 	icepts := make([]float64, 0, s.Len())
 	x0, x1 := math.Inf(1), math.Inf(-1)
 	for i := range s.Len() {
 		pt := s.Point(i)
-		x, y := pt.At.Sub(start).Hours(), pt.Value*scale
+		x, y := ax.x(pt.At), pt.Value*scale
 		if math.IsNaN(y) || math.IsInf(y, 0) {
 			continue
 		}

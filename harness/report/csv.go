@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"io"
 	"regexp"
 	"sort"
@@ -34,7 +35,7 @@ func WriteCSV(w io.Writer, start time.Time, series []Series) error {
 		// The name cell as encoding/csv quotes it, with its comma; numbers
 		// never need quoting.
 		head.Reset()
-		cw.Write([]string{spreadsheetSafe(clean(s.Subject)), ""}) //nolint:errcheck // a bytes.Buffer does not fail
+		cw.Write([]string{spreadsheetSafe(human.Escape(s.Subject)), ""}) //nolint:errcheck // a bytes.Buffer does not fail
 		cw.Flush()
 		name := bytes.TrimSuffix(head.Bytes(), []byte("\n"))
 		for j := range s.Len() {

@@ -3,6 +3,7 @@ package report
 import (
 	_ "embed"
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"html/template"
 	"io"
 	"math"
@@ -151,7 +152,7 @@ func newPage(r Run) page {
 	for _, g := range r.Gaps {
 		gv := gapView{Index: g.Index, At: stamp(g.At), Reason: g.Reason}
 		if !r.Started.IsZero() && !g.At.Before(r.Started) {
-			gv.SinceStartText = span(g.At.Sub(r.Started))
+			gv.SinceStartText = human.Duration(g.At.Sub(r.Started))
 		}
 		p.Gaps = append(p.Gaps, gv)
 	}
@@ -182,12 +183,12 @@ func findingPage(f checks.Finding, tl timeline, idx map[seriesKey]*Series, budge
 		Verdict:     string(f.Verdict),
 		Kind:        string(f.Kind),
 		Title:       subject(f),
-		Subject:     clean(f.Subject),
+		Subject:     human.Escape(f.Subject),
 		Reason:      f.Reason,
 		AllowReason: f.AllowReason,
 		Numbers:     figureRows(f),
-		Growth:      amount(f.Growth, f.Unit),
-		Slope:       rate(f.SlopePerHour, f.Unit),
+		Growth:      human.Amount(f.Growth, f.Unit),
+		Slope:       human.Rate(f.SlopePerHour, f.Unit),
 		P:           pValue(f.P),
 	}
 	if f.Kind == checks.KindKmemleak {
@@ -197,7 +198,7 @@ func findingPage(f checks.Finding, tl timeline, idx map[seriesKey]*Series, budge
 		v.Culprit = frameText(*f.Culprit)
 	}
 	for _, fr := range f.Frames {
-		v.Frames = append(v.Frames, frameView{Function: clean(fr.Function), Offset: clean(fr.Offset), Module: clean(fr.Module),
+		v.Frames = append(v.Frames, frameView{Function: human.Escape(fr.Function), Offset: human.Escape(fr.Offset), Module: human.Escape(fr.Module),
 			Raw: fr.Raw, Culprit: f.Culprit != nil && sameFrame(fr, *f.Culprit)})
 	}
 	if budget != nil {
@@ -205,7 +206,7 @@ func findingPage(f checks.Finding, tl timeline, idx map[seriesKey]*Series, budge
 			if *budget > 0 {
 				var fit *trendLine
 				if f.Unit == s.Unit || f.Unit == "" { // a slope in another unit would mislead
-					fit = &trendLine{perHour: f.SlopePerHour, label: "judged slope " + rate(f.SlopePerHour, s.Unit)}
+					fit = &trendLine{perHour: f.SlopePerHour, label: "judged slope " + human.Rate(f.SlopePerHour, s.Unit)}
 				}
 				v.Chart = chart(subject(f), tl, []Series{*s}, fit)
 			}
@@ -225,23 +226,23 @@ func figureRows(f checks.Finding) [][2]string {
 	var rows [][2]string
 	add := func(k, v string) { rows = append(rows, [2]string{k, v}) }
 	if f.Kind == checks.KindKmemleak && digest(f.Subject) != f.Subject {
-		add("signature", clean(f.Subject))
+		add("signature", human.Escape(f.Subject))
 	}
 	if f.Samples == 0 && f.Growth == 0 && f.SlopePerHour == 0 {
 		return rows // a hard ceiling: the reason says it all
 	}
-	growth := amount(f.Growth, f.Unit)
-	if f.Kind == checks.KindSlab && bytesPerUnit(f.Unit) > 0 && f.ObjectSizeBytes > 0 {
-		objects := math.Round(f.Growth * bytesPerUnit(f.Unit) / float64(f.ObjectSizeBytes))
-		growth += fmt.Sprintf(" (%s objects of %s)", signed(objects, number(objects)), humanBytes(float64(f.ObjectSizeBytes)))
+	growth := human.Amount(f.Growth, f.Unit)
+	if f.Kind == checks.KindSlab && human.UnitBytes(f.Unit) > 0 && f.ObjectSizeBytes > 0 {
+		objects := math.Round(f.Growth * human.UnitBytes(f.Unit) / float64(f.ObjectSizeBytes))
+		growth += fmt.Sprintf(" (%s objects of %s)", human.SignedCount(objects), human.Bytes(float64(f.ObjectSizeBytes)))
 	}
 	add("growth", growth)
-	if f.GrowthBytes != 0 && bytesPerUnit(f.Unit) == 0 {
-		add("growth in bytes", signed(float64(f.GrowthBytes), humanBytes(float64(f.GrowthBytes))))
+	if f.GrowthBytes != 0 && human.UnitBytes(f.Unit) == 0 {
+		add("growth in bytes", human.SignedBytes(float64(f.GrowthBytes)))
 	}
-	slope := rate(f.SlopePerHour, f.Unit)
+	slope := human.Rate(f.SlopePerHour, f.Unit)
 	if f.SlopeLowPerHour != 0 || f.SlopeHighPerHour != 0 {
-		slope += fmt.Sprintf(" (confidence interval %s … %s)", rate(f.SlopeLowPerHour, f.Unit), rate(f.SlopeHighPerHour, f.Unit))
+		slope += fmt.Sprintf(" (confidence interval %s … %s)", human.Rate(f.SlopeLowPerHour, f.Unit), human.Rate(f.SlopeHighPerHour, f.Unit))
 	}
 	add("slope", slope)
 	if f.Kind != checks.KindKmemleak { // kmemleak's rule is not a test: no p
@@ -262,10 +263,10 @@ func figureRows(f checks.Finding) [][2]string {
 		add("samples judged", fmt.Sprintf("%d (%d/%d intervals %s)", f.Samples, f.Rising, max(f.Samples-1, 0), dir))
 	}
 	if f.TimeToExhaustion > 0 {
-		add("MemAvailable exhausted in", approx(f.TimeToExhaustion)+" at this rate")
+		add("MemAvailable exhausted in", human.Approx(f.TimeToExhaustion)+" at this rate")
 	}
 	if f.ObjectSizeBytes > 0 {
-		add("object size", humanBytes(float64(f.ObjectSizeBytes)))
+		add("object size", human.Bytes(float64(f.ObjectSizeBytes)))
 	}
 	if len(f.SizesBytes) > 0 {
 		var sizes []string
@@ -274,7 +275,7 @@ func figureRows(f checks.Finding) [][2]string {
 				sizes = append(sizes, "…")
 				break
 			}
-			sizes = append(sizes, humanBytes(float64(b)))
+			sizes = append(sizes, human.Bytes(float64(b)))
 		}
 		add("object sizes", strings.Join(sizes, ", "))
 	}
@@ -286,7 +287,7 @@ func figureRows(f checks.Finding) [][2]string {
 		}
 		cleaned := make([]string, len(callers))
 		for i, c := range callers {
-			cleaned[i] = clean(c)
+			cleaned[i] = human.Escape(c)
 		}
 		add("allocation sites", strings.Join(cleaned, ", ")+more)
 	}
@@ -348,7 +349,7 @@ func topGrowers(ss []Series, kind checks.Kind, n int) []Series {
 			continue
 		}
 		g := s.Value(s.Len()-1) - s.Value(0)
-		if k := bytesPerUnit(s.Unit); k > 0 {
+		if k := human.UnitBytes(s.Unit); k > 0 {
 			g *= k
 		}
 		if math.IsNaN(g) {

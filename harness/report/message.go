@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"github.com/leakgate/leakgate/internal/human"
 	"math"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,7 @@ func Message(r Run) string {
 	var b strings.Builder
 	on := ""
 	if r.Target != "" {
-		on = " on " + clean(r.Target)
+		on = " on " + human.Escape(r.Target)
 	}
 	writePreflight(&b, r, on)
 	writeReboot(&b, r, on)
@@ -28,11 +29,11 @@ func Message(r Run) string {
 	switch {
 	case r.Error == "":
 	case r.Verdict == verdict.Error:
-		fmt.Fprintf(&b, "error: %s%s\n", clean(r.Error), on)
+		fmt.Fprintf(&b, "error: %s%s\n", human.Escape(r.Error), on)
 	case b.Len() == 0 && len(leaks) == 0:
 		// A failure nothing below explains (a hard ceiling, say): the
 		// harness's own words are the diagnosis.
-		fmt.Fprintf(&b, "%s: %s%s\n", verdictWord(r.Verdict), clean(r.Error), on)
+		fmt.Fprintf(&b, "%s: %s%s\n", verdictWord(r.Verdict), human.Escape(r.Error), on)
 	}
 	for i, f := range leaks {
 		if i == maxMessageLeaks {
@@ -47,13 +48,13 @@ func Message(r Run) string {
 	writeSuspects(&b, suspects)
 	for _, line := range strings.Split(r.Comparison, "\n") {
 		if line != "" {
-			b.WriteString(clean(line) + "\n")
+			b.WriteString(human.Escape(line) + "\n")
 		}
 	}
 	writeRunLine(&b, r)
 	writeRejudged(&b, r.Rejudged)
 	if r.RunDir != "" {
-		fmt.Fprintf(&b, "  evidence: %s\n", clean(filepath.Join(r.RunDir, "report.html")))
+		fmt.Fprintf(&b, "  evidence: %s\n", human.Escape(filepath.Join(r.RunDir, "report.html")))
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
@@ -92,17 +93,17 @@ func writePreflight(b *strings.Builder, r Run, on string) {
 	}
 	kernel := "the kernel"
 	if r.Kernel != "" {
-		kernel = "kernel " + clean(r.Kernel)
+		kernel = "kernel " + human.Escape(r.Kernel)
 	}
 	fmt.Fprintf(b, "not ready: %s%s cannot show leaks; %d of %d preflight checks failed\n",
 		kernel, on, len(failed), len(r.Preflight))
 	for _, c := range failed {
-		line := "  " + clean(c.Name)
+		line := "  " + human.Escape(c.Name)
 		if c.Seen != "" {
-			line += ": " + clean(c.Seen)
+			line += ": " + human.Escape(c.Seen)
 		}
 		if c.Remediation != "" {
-			line += " — " + clean(c.Remediation)
+			line += " — " + human.Escape(c.Remediation)
 		}
 		b.WriteString(line + "\n")
 	}
@@ -118,8 +119,8 @@ func writeReboot(b *strings.Builder, r Run, on string) {
 		of = fmt.Sprintf(" of %d", r.PlannedSamples)
 	}
 	fmt.Fprintf(b, "reboot: the target%s rebooted at sample %d%s (boot_id %s → %s); leaks cannot be judged across a reboot\n",
-		on, rb.AtSample, of, clean(short(rb.OldBootID)), clean(short(rb.NewBootID)))
-	lines := cleanLines(rb.Evidence)
+		on, rb.AtSample, of, human.Escape(short(rb.OldBootID)), human.Escape(short(rb.NewBootID)))
+	lines := human.EscapeLines(rb.Evidence)
 	if len(lines) > 0 {
 		if len(lines) > maxConsoleLines {
 			fmt.Fprintf(b, "  last %d console/dmesg lines (of %d):\n", maxConsoleLines, len(lines))
@@ -176,7 +177,7 @@ func writeLeak(b *strings.Builder, f checks.Finding, r Run, on string) {
 		if len(callers) > maxMessageFrames/2 {
 			callers = callers[:maxMessageFrames/2]
 		}
-		fmt.Fprintf(b, "  allocated by %s (the cache's allocation sites)\n", clean(strings.Join(callers, ", ")))
+		fmt.Fprintf(b, "  allocated by %s (the cache's allocation sites)\n", human.Escape(strings.Join(callers, ", ")))
 	}
 	n := 0
 	for _, e := range f.Evidence {
@@ -194,10 +195,10 @@ func writeLeak(b *strings.Builder, f checks.Finding, r Run, on string) {
 		b.WriteString("  explained by: " + line + "\n")
 	}
 	if f.Reason != "" {
-		fmt.Fprintf(b, "  why: %s\n", clean(f.Reason))
+		fmt.Fprintf(b, "  why: %s\n", human.Escape(f.Reason))
 	}
 	if f.TimeToExhaustion > 0 {
-		fmt.Fprintf(b, "  MemAvailable exhausted in %s at this rate\n", approx(f.TimeToExhaustion))
+		fmt.Fprintf(b, "  MemAvailable exhausted in %s at this rate\n", human.Approx(f.TimeToExhaustion))
 	}
 }
 
@@ -206,9 +207,9 @@ func writeLeak(b *strings.Builder, f checks.Finding, r Run, on string) {
 func explainedBy(es []checks.Explanation) string {
 	parts := make([]string, 0, len(es))
 	for _, e := range es {
-		what := clean(checks.Noun(e.Kind)) + " " + clean(digest(e.Subject))
+		what := human.Escape(checks.Noun(e.Kind)) + " " + human.Escape(digest(e.Subject))
 		if e.Culprit != "" {
-			what = clean(e.Culprit) + " (" + what + ")"
+			what = human.Escape(e.Culprit) + " (" + what + ")"
 		}
 		parts = append(parts, fmt.Sprintf("%.0f %% — %s", 100*e.Share, what))
 	}
@@ -225,17 +226,17 @@ func figures(f checks.Finding, withP bool) string {
 	}
 	var lead string
 	var parts []string
-	if f.Kind == checks.KindSlab && bytesPerUnit(f.Unit) > 0 && f.ObjectSizeBytes > 0 {
-		size := float64(f.ObjectSizeBytes) / bytesPerUnit(f.Unit)
+	if f.Kind == checks.KindSlab && human.UnitBytes(f.Unit) > 0 && f.ObjectSizeBytes > 0 {
+		size := float64(f.ObjectSizeBytes) / human.UnitBytes(f.Unit)
 		objects := math.Round(f.Growth / size)
-		lead = signed(objects, number(objects)) + " objects"
-		parts = append(parts, amount(f.Growth, f.Unit), signed(f.SlopePerHour, number(math.Round(f.SlopePerHour/size*10)/10))+"/h")
+		lead = human.SignedCount(objects) + " objects"
+		parts = append(parts, human.Amount(f.Growth, f.Unit), human.SignedCount(math.Round(f.SlopePerHour/size*10)/10)+"/h")
 	} else {
-		lead = amount(f.Growth, f.Unit)
-		if bytesPerUnit(f.Unit) == 0 && f.GrowthBytes != 0 {
-			parts = append(parts, signed(float64(f.GrowthBytes), humanBytes(float64(f.GrowthBytes))))
+		lead = human.Amount(f.Growth, f.Unit)
+		if human.UnitBytes(f.Unit) == 0 && f.GrowthBytes != 0 {
+			parts = append(parts, human.SignedBytes(float64(f.GrowthBytes)))
 		}
-		parts = append(parts, rate(f.SlopePerHour, f.Unit))
+		parts = append(parts, human.Rate(f.SlopePerHour, f.Unit))
 	}
 	if withP {
 		parts = append(parts, pValue(f.P))
@@ -256,18 +257,18 @@ func figures(f checks.Finding, withP bool) string {
 // signature's samples as the consecutive scans, up to the last, that
 // reported it, and gives it no p-value (its rule is not a test).
 func kmemleakFigures(f checks.Finding, r Run, noun string) string {
-	lead := signed(f.Growth, number(f.Growth)) + " " + noun
+	lead := human.SignedCount(f.Growth) + " " + noun
 	var parts []string
 	if f.GrowthBytes != 0 {
-		parts = append(parts, signed(float64(f.GrowthBytes), humanBytes(float64(f.GrowthBytes))))
+		parts = append(parts, human.SignedBytes(float64(f.GrowthBytes)))
 	}
 	switch {
 	case f.Samples > 1:
 		perScan := f.Growth / float64(f.Samples-1)
-		parts = append(parts, signed(perScan, number(math.Round(perScan*10)/10))+"/scan")
+		parts = append(parts, human.SignedCount(math.Round(perScan*10)/10)+"/scan")
 	case r.Interval > 0:
 		perScan := f.SlopePerHour * r.Interval.Hours()
-		parts = append(parts, signed(perScan, number(math.Round(perScan*10)/10))+"/scan")
+		parts = append(parts, human.SignedCount(math.Round(perScan*10)/10)+"/scan")
 	}
 	if f.Samples > 0 {
 		if r.Samples >= f.Samples {
@@ -287,14 +288,14 @@ func kmemleakFigures(f checks.Finding, r Run, noun string) string {
 
 // subject names a finding with words that fit its kind.
 func subject(f checks.Finding) string {
-	name := clean(f.Subject)
+	name := human.Escape(f.Subject)
 	if name == "" {
 		name = "(unnamed)"
 	}
 	if src, _ := checks.SourceOf(f.Kind); src.Signature {
-		name = clean(digest(f.Subject))
+		name = human.Escape(digest(f.Subject))
 	}
-	return clean(checks.Noun(f.Kind)) + " " + name + mergedWith(f.MergedWith)
+	return human.Escape(checks.Noun(f.Kind)) + " " + name + mergedWith(f.MergedWith)
 }
 
 // maxMergedNames bounds the merged cache names a subject lists.
@@ -308,7 +309,7 @@ func mergedWith(names []string) string {
 	}
 	shown := make([]string, 0, min(len(names), maxMergedNames))
 	for _, n := range names[:min(len(names), maxMergedNames)] {
-		shown = append(shown, clean(n))
+		shown = append(shown, human.Escape(n))
 	}
 	more := ""
 	if len(names) > maxMergedNames {
@@ -353,9 +354,9 @@ func kmemleakEvidence(f checks.Finding) *checks.Finding {
 }
 
 func frameText(fr kmemleak.Frame) string {
-	s := clean(fr.Function)
+	s := human.Escape(fr.Function)
 	if fr.Module != "" {
-		s += " [" + clean(fr.Module) + "]"
+		s += " [" + human.Escape(fr.Module) + "]"
 	}
 	return s
 }
@@ -404,7 +405,7 @@ func backtrace(frames []kmemleak.Frame, culprit *kmemleak.Frame) string {
 
 func writePass(b *strings.Builder, r Run, on string) {
 	if r.Verdict != verdict.Pass && r.Verdict != "" {
-		fmt.Fprintf(b, "%s: no leak named%s, yet the run's verdict is %q; see report.json\n", clean(string(r.Verdict)), on, clean(string(r.Verdict)))
+		fmt.Fprintf(b, "%s: no leak named%s, yet the run's verdict is %q; see report.json\n", human.Escape(string(r.Verdict)), on, human.Escape(string(r.Verdict)))
 		return
 	}
 	over := ""
@@ -441,7 +442,7 @@ func writeSuspects(b *strings.Builder, suspects []checks.Finding) {
 			line += " " + figs
 		}
 		if f.Reason != "" {
-			line += " — " + clean(f.Reason)
+			line += " — " + human.Escape(f.Reason)
 		}
 		b.WriteString(line + "\n")
 	}
@@ -463,7 +464,7 @@ func writeRunLine(b *strings.Builder, r Run) {
 		if n == 1 {
 			s = "gap"
 		}
-		parts = append(parts, fmt.Sprintf("%d %s (first at sample %d: %s)", n, s, g.Index, clean(g.Reason)))
+		parts = append(parts, fmt.Sprintf("%d %s (first at sample %d: %s)", n, s, g.Index, human.Escape(g.Reason)))
 	}
 	if len(parts) > 0 {
 		b.WriteString("  run: " + strings.Join(parts, "; ") + "\n")
@@ -479,17 +480,17 @@ func writeRejudged(b *strings.Builder, rj *Rejudged) {
 	if rj == nil {
 		return
 	}
-	rec := clean(string(rj.RecordedVerdict))
+	rec := human.Escape(string(rj.RecordedVerdict))
 	if rj.RecordedError != "" {
-		rec += " (" + clean(rj.RecordedError) + ")"
+		rec += " (" + human.Escape(rj.RecordedError) + ")"
 	}
-	fmt.Fprintf(b, "  re-judged under policy %s (%s); the soak recorded %s\n", clean(rj.PolicyDigest), clean(rj.PolicySource), rec)
+	fmt.Fprintf(b, "  re-judged under policy %s (%s); the soak recorded %s\n", human.Escape(rj.PolicyDigest), human.Escape(rj.PolicySource), rec)
 	for i, u := range rj.Unused {
 		if i == maxMessageUnused {
 			fmt.Fprintf(b, "  … and %d more unusable records in report.json\n", len(rj.Unused)-i)
 			break
 		}
-		fmt.Fprintf(b, "  not used: %s\n", clean(u))
+		fmt.Fprintf(b, "  not used: %s\n", human.Escape(u))
 	}
 }
 
@@ -498,12 +499,12 @@ func runSpan(r Run) string {
 	if r.Started.IsZero() || r.Ended.IsZero() || r.Ended.Before(r.Started) {
 		return ""
 	}
-	return span(r.Ended.Sub(r.Started))
+	return human.Duration(r.Ended.Sub(r.Started))
 }
 
 func verdictWord(v verdict.Run) string {
 	if v == "" {
 		return string(verdict.Fail)
 	}
-	return clean(string(v))
+	return human.Escape(string(v))
 }

@@ -193,7 +193,7 @@ func TestMessage(t *testing.T) {
 		name: "a clean run says pass with what was judged",
 		run:  baseRun,
 		lines: []string{
-			"pass: no leak on ap-rig-07 — 9 series over 12h0m, 73 samples",
+			"pass: no leak on ap-rig-07 — 9 series over 12 h, 73 samples",
 		},
 		absent: []string{"leak:", "suspect:", "run:"},
 	}, {
@@ -203,7 +203,7 @@ func TestMessage(t *testing.T) {
 			r.SeriesJudged, r.SeriesInsufficient = 312, 4
 			return r
 		},
-		lines: []string{"pass: no leak on ap-rig-07 — 312 series judged (4 with too few samples) over 12h0m, 73 samples"},
+		lines: []string{"pass: no leak on ap-rig-07 — 312 series judged (4 with too few samples) over 12 h, 73 samples"},
 	}, {
 		name: "an error says what failed",
 		run: func() Run {
@@ -215,7 +215,7 @@ func TestMessage(t *testing.T) {
 		},
 		lines: []string{
 			"error: connect ap-rig-07: host key changed; update known_hosts on ap-rig-07",
-			"  run: ended at sample 12 of 73 after 12h0m",
+			"  run: ended at sample 12 of 73 after 12 h",
 		},
 		absent: []string{"pass:"},
 	}, {

@@ -114,9 +114,9 @@ func TestChartPoints_ThinADaysSeriesKeepingEachColumnsFirstLastAndExtremes(t *te
 	s := daySeries()
 	const columns = 720
 
-	got, finite := chartPoints(&s, start, 1, columns)
+	got, finite := chartPoints(&s, timeAxis{start: start, unit: time.Hour}, 1, columns)
 
-	all, _ := chartPoints(&s, start, 1, s.Len())
+	all, _ := chartPoints(&s, timeAxis{start: start, unit: time.Hour}, 1, s.Len())
 	if finite != s.Len()-1 || len(all) != finite {
 		t.Fatalf("%d finite points, %d unthinned; want %d (one NaN)", finite, len(all), s.Len()-1)
 	}
@@ -171,13 +171,13 @@ func TestChartPoints_ThinADaysSeriesKeepingEachColumnsFirstLastAndExtremes(t *te
 func TestChartPoints_KeepEveryPointOfASeriesTheChartCanShow(t *testing.T) {
 	s := ramp(checks.KindSlab, "a", "objects", 4*chartColumns, 10, 1)
 
-	got, finite := chartPoints(&s, start, 2, chartColumns)
+	got, finite := chartPoints(&s, timeAxis{start: start, unit: time.Hour}, 2, chartColumns)
 
 	if finite != len(s.Points) || len(got) != len(s.Points) {
 		t.Fatalf("%d of %d points", len(got), len(s.Points))
 	}
 	for i, p := range s.Points {
-		if want := (plotter.XY{X: p.At.Sub(start).Hours(), Y: 2 * p.Value}); got[i] != want {
+		if want := (plotter.XY{X: float64(p.At.Sub(start)) / float64(time.Hour), Y: 2 * p.Value}); got[i] != want {
 			t.Fatalf("point %d is %+v, want %+v", i, got[i], want)
 		}
 	}
@@ -225,9 +225,9 @@ func FuzzChartPoints(f *testing.F) {
 			s.Values = append(s.Values, y)
 		}
 
-		got, finite := chartPoints(&s, start, 1, cols)
+		got, finite := chartPoints(&s, timeAxis{start: start, unit: time.Hour}, 1, cols)
 
-		all, _ := chartPoints(&s, start, 1, len(values)+1)
+		all, _ := chartPoints(&s, timeAxis{start: start, unit: time.Hour}, 1, len(values)+1)
 		if len(all) != finite || len(got) > finite {
 			t.Fatalf("%d points drawn, %d unthinned, %d finite", len(got), len(all), finite)
 		}
