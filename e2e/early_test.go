@@ -134,7 +134,8 @@ func TestRigEarly_ALeakOf1MiBPerHourEndsACompressedSoakEarlyNamingTheCache(t *te
 	} else {
 		t.Logf("stopped %s after the warm-up (%s at the defaults)", after.Round(time.Second), (after * compress).Round(time.Minute))
 	}
-	if res.report.Samples >= res.report.PlannedSamples+1 {
+	// report.json's planned_samples counts the baseline, as samples does.
+	if res.report.Samples >= res.report.PlannedSamples {
 		t.Errorf("report.json: %d of %d planned samples: the soak ran its length", res.report.Samples, res.report.PlannedSamples)
 	}
 	if f := res.find("slab", checksLeak); f == nil || f.Subject != "wlansim_rxbuf" && !hasEvidence(f, "wlansim_rxbuf") {
@@ -144,7 +145,7 @@ func TestRigEarly_ALeakOf1MiBPerHourEndsACompressedSoakEarlyNamingTheCache(t *te
 	// what stopped the soak, and that the full sample in flight was dropped
 	// whole or that none was.
 	for _, want := range []*regexp.Regexp{
-		regexp.MustCompile(`^\s*\[FAILED\] leak: slab cache wlansim_rxbuf \+[0-9]+ objects \(.*\) on ssh://\S+$`),
+		regexp.MustCompile(`^\s*\[FAILED\] leak: slab cache wlansim_rxbuf \S+ objects \(.*\) on ssh://\S+$`),
 		regexp.MustCompile(`^\s*why: on the fast counters: stopped at ` + span + `: grows [0-9.]+ MiB/h \(lower bound [0-9.]+ MiB/h\); sequential test crossed its bound after ` + span + ` of judged points: p \S+ ≤ \S+$`),
 		regexp.MustCompile(`^\s*\S+ leakgate: ended early after fast sample [0-9]+: leak: (slab \S+, )*slab wlansim_rxbuf(, slab \S+)*$`),
 		regexp.MustCompile(`^\s*\S+ leakgate: fast grid: [0-9]+ fast samples, [0-9]+ slots skipped \(a read still running\)$`),
@@ -166,13 +167,19 @@ func TestRigEarly_ACleanCompressedSoakIsNotStoppedEarly(t *testing.T) {
 	if res.exitCode != 0 || res.report.Verdict != "pass" {
 		t.Fatalf("clean rig: exit %d, verdict %q, want a pass; findings: %s\n%s", res.exitCode, res.report.Verdict, res.summary(), res.output)
 	}
-	if res.report.Samples != res.report.PlannedSamples+1 {
-		t.Errorf("report.json: %d samples, want all %d planned and the baseline", res.report.Samples, res.report.PlannedSamples)
+	// report.json's planned_samples counts the baseline, as samples does.
+	if res.report.Samples != res.report.PlannedSamples {
+		t.Errorf("report.json: %d samples, want all %d planned (the baseline included)", res.report.Samples, res.report.PlannedSamples)
 	}
+	// The fast grid runs beside the full samples, which take longer than
+	// the compressed interval: it must take several samples per full one
+	// (between full samples only, it took none). A fast read on a loaded
+	// host takes longer than the 3 s fast interval, so no exact count.
 	fast, err := os.ReadDir(filepath.Join(res.runDir, "raw", "fast"))
-	if err != nil || len(fast) < res.report.PlannedSamples*5 {
-		t.Errorf("raw/fast holds %d samples (%v): the fast grid starved beside the full samples", len(fast), err)
+	if err != nil || len(fast) < 2*res.report.Samples {
+		t.Errorf("raw/fast holds %d samples (%v) beside %d full ones: the fast grid starved", len(fast), err, res.report.Samples)
 	}
+	t.Logf("%d full samples, %d fast samples beside them", res.report.Samples, len(fast))
 }
 
 // span matches a duration as the messages print it (human.Duration: "6 min",

@@ -173,7 +173,7 @@ func (s *soak) fastSample(ctx context.Context, g *fastGrid) bool {
 	at := s.clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ctx.Err() != nil || s.earlyWhy != "" {
+	if ctx.Err() != nil || s.stopping.Load() {
 		return false
 	}
 	name := filepath.Join(s.st.dir, RawDir, FastRawDir, fmt.Sprintf("%06d.tar.gz", n))

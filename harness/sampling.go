@@ -107,6 +107,7 @@ func (s *soak) recordFull(ctx context.Context, i, planned int, read fullRead, er
 			// The findings and the sample count say it all; Error is for broken runs.
 			s.fail(verdict.Fail, "")
 			s.stoppedEarly = true
+			s.stopping.Store(true) // the fast sampler records nothing more
 			s.logf("ended early at sample %d of %d: %s", i, planned, why)
 			s.reportProgress(i, planned)
 			return false

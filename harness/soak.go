@@ -220,8 +220,9 @@ type soak struct {
 	// earlyWhy is set, under mu, when the early test on the fast series
 	// ended the run; no sample is recorded after it.
 	earlyWhy string
-	// stopping is earlyWhy != "" for readers without mu: the full sampler,
-	// woken from a wait, starts no sample after the early stop.
+	// stopping is set when either sampler's early test ended the run (with
+	// earlyWhy, under mu, for the fast one): the full sampler, woken from a
+	// wait, starts no sample after it, the fast one records none.
 	stopping atomic.Bool
 	// stoppedEarly is set when the early test ended the run.
 	stoppedEarly bool
