@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/internal/human"
 	"github.com/leakgate/leakgate/remote"
 )
 
@@ -21,16 +22,25 @@ import (
 // loaded, they cost a few KiB each and no samples.jsonl line.
 const FastRawDir = "fast"
 
-// fastGrid is the state of the fast grid in a running soak.
+// fastGrid is the state of the fast grid in a running soak. It belongs to
+// the fast sampler's goroutine.
 type fastGrid struct {
 	interval time.Duration
-	next     time.Time
-	taken    int
+	// base and full are the full grid (the baseline and the interval);
+	// end is the last full sample's due time, after which no fast slot is
+	// taken.
+	base, end time.Time
+	full      time.Duration
+	next      time.Time
+	taken     int
+	// skipped counts the slots missed because the previous fast read was
+	// still running.
+	skipped int
 	// lastEarly is when the early test last ran on the fast series.
 	lastEarly time.Time
 }
 
-// fastEnabled reports whether a soak samples the cheap counters between its
+// fastEnabled reports whether a soak samples the cheap counters beside its
 // full samples.
 func (c *Config) fastEnabled() bool {
 	return c.FastInterval > 0 && c.FastInterval < c.Interval
@@ -41,68 +51,153 @@ func newFastGrid(cfg *Config, baseAt time.Time) *fastGrid {
 	if !cfg.fastEnabled() {
 		return nil
 	}
-	return &fastGrid{interval: cfg.FastInterval, next: baseAt.Add(cfg.FastInterval), lastEarly: baseAt}
+	return &fastGrid{
+		interval: cfg.FastInterval, base: baseAt, full: cfg.Interval,
+		end:  baseAt.Add(time.Duration(cfg.PlannedSamples()) * cfg.Interval),
+		next: baseAt.Add(cfg.FastInterval), lastEarly: baseAt,
+	}
 }
 
-// due returns when the next fast sample is due, or false when the full
-// sample due at slow comes first or too soon after it to be worth one.
-func (g *fastGrid) due(slow time.Time) (time.Time, bool) {
-	if g == nil {
-		return time.Time{}, false
-	}
-	// A tick within half a fast interval of the full sample is that
-	// sample's: skip it.
-	for !g.next.Before(slow.Add(-g.interval/2)) && g.next.Before(slow.Add(g.interval/2)) {
+// fullSlot reports whether t is within half a fast interval of a full
+// sample's due time: that slot is the full sample's (it reads the same
+// counters), so the fast grid does not take it.
+func (g *fastGrid) fullSlot(t time.Time) bool {
+	off := t.Sub(g.base) % g.full
+	return off < g.interval/2 || g.full-off <= g.interval/2
+}
+
+// slot returns the next slot to take, and false when the grid is past the
+// last full sample.
+func (g *fastGrid) slot() (time.Time, bool) {
+	for g.fullSlot(g.next) {
 		g.next = g.next.Add(g.interval)
 	}
-	if !g.next.Before(slow) {
-		return time.Time{}, false
-	}
-	return g.next, true
+	return g.next, !g.next.After(g.end)
 }
 
-// advance moves the grid past now (fast samples that fell behind are
-// skipped, not taken in a burst).
-func (g *fastGrid) advance(now time.Time) {
+// advance moves the grid past now, after a fast sample that began at the
+// current slot: the slots that passed while its read ran are skipped and
+// counted, not taken in a burst. It returns how many were skipped.
+func (g *fastGrid) advance(now time.Time) int {
+	g.next = g.next.Add(g.interval)
+	n := 0
 	for !g.next.After(now) {
+		if !g.fullSlot(g.next) {
+			n++
+		}
 		g.next = g.next.Add(g.interval)
 	}
+	g.skipped += n
+	return n
 }
 
-// fastSample takes one sample of the cheap counters: one round trip, raw
-// snapshot stored first, points added to the run's fast series. A failed
-// fast sample is logged and costs nothing else: the full grid's samples and
-// gaps are what the run promises. It returns whether the early test says
-// the run should stop, and why.
-func (s *soak) fastSample(ctx context.Context) (bool, string) {
-	g := s.fast
+// errStoppedEarly is the cause the fast sampler cancels the sampling with
+// when the early test ends the run.
+var errStoppedEarly = errors.New("the early test ended the soak")
+
+// fastSampler is the fast grid's goroutine, beside the full samples.
+type fastSampler struct {
+	grid   *fastGrid
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startFast starts the fast sampler for a soak whose sampling runs under
+// sctx; it cancels sctx with errStoppedEarly when the early test on the
+// fast series ends the run. It returns nil when the fast grid is off.
+func (s *soak) startFast(sctx context.Context, stopSampling context.CancelCauseFunc, baseAt time.Time) *fastSampler {
+	g := newFastGrid(&s.cfg, baseAt)
+	if g == nil {
+		return nil
+	}
+	fctx, cancel := context.WithCancel(sctx)
+	f := &fastSampler{grid: g, cancel: cancel, done: make(chan struct{})}
+	leave := joinClock(s.clock)
+	go func() {
+		defer close(f.done)
+		defer leave()
+		for {
+			at, ok := g.slot()
+			if !ok || !sleepUntil(fctx, s.clock, at) {
+				return
+			}
+			if s.fastSample(fctx, g) {
+				// Leave the clock before cancelling: a simulated clock then
+				// ends the full sampler's wait first, the same on every run.
+				leave()
+				stopSampling(errStoppedEarly)
+				return
+			}
+			if n := g.advance(s.clock.Now()); n > 0 && g.skipped == n {
+				// The first time only: a target slower than the fast grid
+				// would repeat it on every read. The total is logged at the end.
+				s.logf("fast grid: %d slot(s) skipped after fast sample %d: its read outlasted the fast interval %s; later skips are counted, not logged", n, g.taken, human.Duration(g.interval))
+			}
+		}
+	}()
+	return f
+}
+
+// stop ends the fast sampler and waits for it; a fast sample in flight is
+// abandoned without a write. It returns how many fast samples the grid
+// took and how many slots it skipped.
+func (f *fastSampler) stop() (taken, skipped int) {
+	if f == nil {
+		return 0, 0
+	}
+	f.cancel()
+	<-f.done
+	return f.grid.taken, f.grid.skipped
+}
+
+// fastSample takes one sample of the cheap counters: one round trip, then,
+// under the soak's lock, the raw snapshot stored and the points added to
+// the run's fast series. A failed fast sample is logged and costs nothing
+// else: the full grid's samples and gaps are what the run promises. It
+// returns whether the early test says the run should stop; the reason is
+// left in s.earlyWhy.
+func (s *soak) fastSample(ctx context.Context, g *fastGrid) bool {
 	g.taken++
+	n := g.taken
 	opts := sampleOptions(s.cfg.OwnModules)
 	opts.Fast = true
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReadTimeout)
 	snap, err := s.tgt.ReadFiles(rctx, checks.SnapshotPaths(opts), remote.ReadOptions{})
 	cancel()
+	if ctx.Err() != nil {
+		return false // the sampling is over: write nothing
+	}
 	if err != nil {
-		s.logf("fast sample %d: skipped: %v", g.taken, err)
-		return false, ""
+		s.logf("fast sample %d: skipped: %v", n, err)
+		return false
 	}
 	at := s.clock.Now()
-	name := filepath.Join(s.st.dir, RawDir, FastRawDir, fmt.Sprintf("%06d.tar.gz", g.taken))
-	if err := os.MkdirAll(filepath.Dir(name), dirMode); err != nil {
-		s.logf("fast sample %d: skipped: %v", g.taken, err)
-		return false, ""
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ctx.Err() != nil || s.stopping.Load() {
+		return false
 	}
-	if _, err := s.st.writeRawAs(name, g.taken, at, snap); err != nil {
-		s.logf("fast sample %d: skipped: %v", g.taken, err)
-		return false, ""
+	name := filepath.Join(s.st.dir, RawDir, FastRawDir, fmt.Sprintf("%06d.tar.gz", n))
+	if err := os.MkdirAll(filepath.Dir(name), dirMode); err != nil {
+		s.logf("fast sample %d: skipped: %v", n, err)
+		return false
+	}
+	if _, err := s.st.writeRawAs(name, n, at, snap); err != nil {
+		s.logf("fast sample %d: skipped: %v", n, err)
+		return false
 	}
 	opts.ReaderPID = snap.ReaderPID
-	s.rec.addFastSample(checks.ParseSnapshot(g.taken, at, snap.Files, snap.Errors, opts))
+	s.rec.addFastSample(checks.ParseSnapshot(n, at, snap.Files, snap.Errors, opts))
 	if at.Sub(g.lastEarly) < earlyFastJudgeEvery(s.cfg.Interval, g.interval) {
-		return false, ""
+		return false
 	}
 	g.lastEarly = at
-	return s.rec.judge(false)
+	stop, why := s.rec.judge(false)
+	if stop {
+		s.earlyWhy = fmt.Sprintf("ended early after fast sample %d: %s", n, why)
+		s.stopping.Store(true)
+	}
+	return stop
 }
 
 // earlyFastJudgeEvery spaces the early test on the fast series: twice per
