@@ -32,6 +32,7 @@ func (p Policy) SequentialOptions(minSlopePerHour, minGrowth float64, series int
 	o.Warmup = p.Warmup
 	o.MinPoints = p.EarlySequentialMinSamples
 	o.MinSpan = p.EarlyMinSpan
+	o.LookEvery = p.EarlyLookEvery
 	o.MinSlopePerHour = minSlopePerHour
 	o.MinGrowth = minGrowth
 	o.Horizon = p.EarlyHorizon
