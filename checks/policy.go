@@ -63,8 +63,10 @@ type Policy struct {
 	// ShapeChecks lets a change-point model (a leak that starts part-way)
 	// and an increments test (growth in steps: decreases rare and small)
 	// stand in for the AR(1) check and the lower-bound floors, each on its
-	// own evidence, when judging a finished run (trend.Options.ShapeChecks);
-	// early judging ignores it. Default on.
+	// own evidence, and the size check call a leak that rose many times
+	// both the floor and its own noise, gave back little and still grew
+	// on its later half, when judging a finished run
+	// (trend.Options.ShapeChecks); early judging ignores them. Default on.
 	ShapeChecks bool `yaml:"shape_checks" json:"shape_checks"`
 	// FloorWindow, when > 0, judges the rolling minimum over this window
 	// (saw-tooth series: pools that fill and drain, heaps between frees).

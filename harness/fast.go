@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -230,7 +231,9 @@ func (r *Run) mergeEarly(j checks.Judgement, pol Policy) checks.Judgement {
 // fastLoader feeds a loaded run's fast raw snapshots into its fast series,
 // in time order with the full samples.
 type fastLoader struct {
-	dir   string
+	// root is raw/fast: every read goes through it, so nothing outside
+	// the run folder is read through a symlink.
+	root  *os.Root
 	names []string
 	next  int
 	own   []string
@@ -239,17 +242,46 @@ type fastLoader struct {
 
 var fastRawName = regexp.MustCompile(`^([0-9]{6,9})\.tar\.gz$`)
 
-// newFastLoader lists raw/fast; nil when the run has no fast samples.
-func newFastLoader(runDir string, own []string) (*fastLoader, error) {
-	dir := filepath.Join(runDir, RawDir, FastRawDir)
-	ents, err := os.ReadDir(dir)
+// newFastLoader lists raw/fast inside the run folder's root; nil when the
+// run has no fast samples. raw/fast must be a folder, not a symlink (a run
+// folder is untrusted input); the caller closes the loader.
+func newFastLoader(root *os.Root, own []string) (*fastLoader, error) {
+	dir := filepath.Join(RawDir, FastRawDir)
+	st, err := root.Lstat(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
+	}
+	if err == nil && !st.IsDir() {
+		err = fmt.Errorf("is a %s, not a folder", st.Mode().Type())
+	}
+	if err == nil {
+		if st, err = root.Lstat(RawDir); err == nil && !st.IsDir() {
+			err = fmt.Errorf("%s is a %s, not a folder", RawDir, st.Mode().Type())
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
-	l := &fastLoader{dir: dir, own: own}
+	fr, err := root.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	d, err := fr.Open(".")
+	if err != nil {
+		fr.Close()
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	ents, err := d.ReadDir(maxFastRaws + 1)
+	d.Close()
+	if err != nil && !errors.Is(err, io.EOF) {
+		fr.Close()
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	if len(ents) > maxFastRaws {
+		fr.Close()
+		return nil, fmt.Errorf("list %s: more than %d entries; not a folder leakgate wrote", dir, maxFastRaws)
+	}
+	l := &fastLoader{root: fr, own: own}
 	for _, e := range ents {
 		if e.Type().IsRegular() && fastRawName.MatchString(e.Name()) {
 			l.names = append(l.names, e.Name())
@@ -261,10 +293,18 @@ func newFastLoader(runDir string, own []string) (*fastLoader, error) {
 		return a < b
 	})
 	if len(l.names) == 0 {
+		fr.Close()
 		return nil, nil
 	}
 	return l, nil
 }
+
+// maxFastRaws bounds raw/fast: a day at the smallest fast interval (1 s)
+// is 86 400 raws; a folder with many more was not written by a soak.
+const maxFastRaws = 1 << 20
+
+// close releases raw/fast.
+func (l *fastLoader) close() { l.root.Close() }
 
 // feedBefore adds every fast sample taken before t (all when t is zero).
 // A torn raw (a crash mid-write) is skipped, and named in the run's Unused:
@@ -277,7 +317,7 @@ func (l *fastLoader) feedBefore(t time.Time, r *Run) {
 			}
 			name := l.names[l.next]
 			l.next++
-			snap, meta, err := readRawMeta(filepath.Join(l.dir, name))
+			snap, meta, err := l.readRaw(name)
 			if err == nil && meta.At.IsZero() {
 				err = errors.New("records no time")
 			}
@@ -298,4 +338,15 @@ func (l *fastLoader) feedBefore(t time.Time, r *Run) {
 		r.addFastSample(*l.held)
 		l.held = nil
 	}
+}
+
+// readRaw decodes one fast raw through raw/fast's root: a regular file
+// only, with decodeRaw's per-entry and total caps.
+func (l *fastLoader) readRaw(name string) (*remote.Snapshot, snapshotMeta, error) {
+	f, err := openRegular(l.root, name)
+	if err != nil {
+		return nil, snapshotMeta{}, fmt.Errorf("open raw snapshot: %w", err)
+	}
+	defer f.Close()
+	return decodeRaw(f, RawDir+"/"+FastRawDir+"/"+name)
 }

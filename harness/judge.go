@@ -8,16 +8,19 @@ import (
 // early-stop thresholds (only a leak beyond doubt, or the MemAvailable
 // floor, ends a run early). It returns whether the run should stop now.
 func (r *Run) judge(final bool) (bool, string) {
-	pol := r.Meta.Policy
-	if pol == nil {
-		d := DefaultPolicy()
-		pol = &d
-	}
-	r.judgeUnder(*pol, final)
+	r.judgeUnder(r.policy(), final)
 	if !final && r.Judgement.Failed() {
 		return true, r.Judgement.Summary()
 	}
 	return false, ""
+}
+
+// policy is the policy the run records, else the default.
+func (r *Run) policy() Policy {
+	if r.Meta.Policy != nil {
+		return *r.Meta.Policy
+	}
+	return DefaultPolicy()
 }
 
 // judgeUnder sets the run's judgement under pol (Rejudge's policy may not

@@ -160,9 +160,11 @@ func (s *soak) finish(ctx context.Context) {
 		s.logf("fail: %s", r.Judgement.Summary())
 		return
 	}
-	if planned := r.Meta.PlannedSamples + 1; float64(len(r.Gaps)) > maxLostFraction*float64(planned) {
+	// The rules analyze applies (shortfall): too few samples, a warm-up
+	// beyond the run, or more than half of the planned samples lost.
+	if why := r.shortfall(r.policy()); why != "" {
 		r.Meta.Status = verdict.Error
-		r.Meta.Error = fmt.Sprintf("lost %d of %d planned samples to outages (see the gaps); a soak that saw less than half of its samples cannot pass the gate: fix the link to the target and run it again", len(r.Gaps), planned)
+		r.Meta.Error = why
 		return
 	}
 	r.Meta.Status = verdict.Pass
