@@ -106,3 +106,16 @@ func TestJudgeAfterEarlyStop_KeepsTheLeakThatStoppedTheRun(t *testing.T) {
 		t.Fatalf("verdict %s, kmalloc-128 %+v; want a final fail naming kmalloc-128 as the leak that stopped the run", j.Verdict, f)
 	}
 }
+
+func TestSequentialOptions_CarryTheLookSpacing(t *testing.T) {
+	p, err := LoadPolicy([]byte("early_look_every: 5m\n"), DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.SequentialOptions(1, 1, 300).LookEvery; got != 5*time.Minute {
+		t.Fatalf("LookEvery = %v, want 5m0s from early_look_every", got)
+	}
+	if got := DefaultPolicy().SequentialOptions(1, 1, 300).LookEvery; got != 10*time.Minute {
+		t.Fatalf("default LookEvery = %v, want 10m0s", got)
+	}
+}

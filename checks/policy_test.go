@@ -59,6 +59,7 @@ func TestLoadPolicy_RejectsBadInput(t *testing.T) {
 		{"an early false-alarm bound of zero", "early_false_alarm: 0\n"},
 		{"no series to split the early bound over", "early_series: 0\n"},
 		{"a negative early horizon", "early_horizon: -1h\n"},
+		{"a negative spacing of early looks", "early_look_every: -10m\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

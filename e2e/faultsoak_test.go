@@ -15,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/harness"
 	"github.com/leakgate/leakgate/harness/report"
+	"github.com/leakgate/leakgate/internal/human"
 	"github.com/leakgate/leakgate/internal/rig"
 	"github.com/leakgate/leakgate/remote"
 	"github.com/leakgate/leakgate/remote/remotetest"
@@ -332,3 +334,33 @@ func usualLateness(run *harness.Run, hit ...int) time.Duration {
 // longFaults reports whether the long variants were asked for
 // (LEAKGATE_FAULTS_LONG=1, as make soak-faults sets).
 func longFaults() bool { return os.Getenv("LEAKGATE_FAULTS_LONG") == "1" }
+
+// wantUndisturbedVerdict checks that a fault soak of the clean rig ended as
+// an undisturbed soak of its length would: a pass, with no error, when at
+// least min_samples samples follow the profile's warm-up; otherwise the
+// error saying the run is too short to judge (a run whose series all lack
+// samples never passes, live or re-judged). Either way nothing in the
+// verdict mentions the fault.
+func wantUndisturbedVerdict(t *testing.T, out faultOutcome) {
+	t.Helper()
+	run := out.run
+	if run.Meta.Policy == nil || len(run.Samples) == 0 {
+		t.Fatalf("the run recorded no policy or no sample: %s %q", run.Meta.Status, run.Meta.Error)
+	}
+	pol := *run.Meta.Policy
+	judged := 0
+	for _, s := range run.Samples {
+		if s.At.Sub(run.Samples[0].At) >= pol.Warmup {
+			judged++
+		}
+	}
+	wantStatus, wantError := verdict.Pass, ""
+	if judged < pol.MinSamples {
+		wantStatus = verdict.Error
+		wantError = fmt.Sprintf("%d samples after the warm-up of %s, and a verdict needs %d (min_samples); a run this short cannot pass the gate", judged, human.Duration(pol.Warmup), pol.MinSamples)
+	}
+	if run.Meta.Status != wantStatus || out.report.Verdict != wantStatus || run.Meta.Error != wantError {
+		t.Errorf("status %q, report.json verdict %q, error %q; want %q with error %q: the fault must leave no trace in the verdict\n%s",
+			run.Meta.Status, out.report.Verdict, run.Meta.Error, wantStatus, wantError, run.Message())
+	}
+}

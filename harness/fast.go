@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
+	"github.com/leakgate/leakgate/internal/human"
 	"github.com/leakgate/leakgate/remote"
 )
 
@@ -20,16 +22,25 @@ import (
 // loaded, they cost a few KiB each and no samples.jsonl line.
 const FastRawDir = "fast"
 
-// fastGrid is the state of the fast grid in a running soak.
+// fastGrid is the state of the fast grid in a running soak. It belongs to
+// the fast sampler's goroutine.
 type fastGrid struct {
 	interval time.Duration
-	next     time.Time
-	taken    int
+	// base and full are the full grid (the baseline and the interval);
+	// end is the last full sample's due time, after which no fast slot is
+	// taken.
+	base, end time.Time
+	full      time.Duration
+	next      time.Time
+	taken     int
+	// skipped counts the slots missed because the previous fast read was
+	// still running.
+	skipped int
 	// lastEarly is when the early test last ran on the fast series.
 	lastEarly time.Time
 }
 
-// fastEnabled reports whether a soak samples the cheap counters between its
+// fastEnabled reports whether a soak samples the cheap counters beside its
 // full samples.
 func (c *Config) fastEnabled() bool {
 	return c.FastInterval > 0 && c.FastInterval < c.Interval
@@ -40,68 +51,153 @@ func newFastGrid(cfg *Config, baseAt time.Time) *fastGrid {
 	if !cfg.fastEnabled() {
 		return nil
 	}
-	return &fastGrid{interval: cfg.FastInterval, next: baseAt.Add(cfg.FastInterval), lastEarly: baseAt}
+	return &fastGrid{
+		interval: cfg.FastInterval, base: baseAt, full: cfg.Interval,
+		end:  baseAt.Add(time.Duration(cfg.PlannedSamples()) * cfg.Interval),
+		next: baseAt.Add(cfg.FastInterval), lastEarly: baseAt,
+	}
 }
 
-// due returns when the next fast sample is due, or false when the full
-// sample due at slow comes first or too soon after it to be worth one.
-func (g *fastGrid) due(slow time.Time) (time.Time, bool) {
-	if g == nil {
-		return time.Time{}, false
-	}
-	// A tick within half a fast interval of the full sample is that
-	// sample's: skip it.
-	for !g.next.Before(slow.Add(-g.interval/2)) && g.next.Before(slow.Add(g.interval/2)) {
+// fullSlot reports whether t is within half a fast interval of a full
+// sample's due time: that slot is the full sample's (it reads the same
+// counters), so the fast grid does not take it.
+func (g *fastGrid) fullSlot(t time.Time) bool {
+	off := t.Sub(g.base) % g.full
+	return off < g.interval/2 || g.full-off <= g.interval/2
+}
+
+// slot returns the next slot to take, and false when the grid is past the
+// last full sample.
+func (g *fastGrid) slot() (time.Time, bool) {
+	for g.fullSlot(g.next) {
 		g.next = g.next.Add(g.interval)
 	}
-	if !g.next.Before(slow) {
-		return time.Time{}, false
-	}
-	return g.next, true
+	return g.next, !g.next.After(g.end)
 }
 
-// advance moves the grid past now (fast samples that fell behind are
-// skipped, not taken in a burst).
-func (g *fastGrid) advance(now time.Time) {
+// advance moves the grid past now, after a fast sample that began at the
+// current slot: the slots that passed while its read ran are skipped and
+// counted, not taken in a burst. It returns how many were skipped.
+func (g *fastGrid) advance(now time.Time) int {
+	g.next = g.next.Add(g.interval)
+	n := 0
 	for !g.next.After(now) {
+		if !g.fullSlot(g.next) {
+			n++
+		}
 		g.next = g.next.Add(g.interval)
 	}
+	g.skipped += n
+	return n
 }
 
-// fastSample takes one sample of the cheap counters: one round trip, raw
-// snapshot stored first, points added to the run's fast series. A failed
-// fast sample is logged and costs nothing else: the full grid's samples and
-// gaps are what the run promises. It returns whether the early test says
-// the run should stop, and why.
-func (s *soak) fastSample(ctx context.Context) (bool, string) {
-	g := s.fast
+// errStoppedEarly is the cause the fast sampler cancels the sampling with
+// when the early test ends the run.
+var errStoppedEarly = errors.New("the early test ended the soak")
+
+// fastSampler is the fast grid's goroutine, beside the full samples.
+type fastSampler struct {
+	grid   *fastGrid
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// startFast starts the fast sampler for a soak whose sampling runs under
+// sctx; it cancels sctx with errStoppedEarly when the early test on the
+// fast series ends the run. It returns nil when the fast grid is off.
+func (s *soak) startFast(sctx context.Context, stopSampling context.CancelCauseFunc, baseAt time.Time) *fastSampler {
+	g := newFastGrid(&s.cfg, baseAt)
+	if g == nil {
+		return nil
+	}
+	fctx, cancel := context.WithCancel(sctx)
+	f := &fastSampler{grid: g, cancel: cancel, done: make(chan struct{})}
+	leave := joinClock(s.clock)
+	go func() {
+		defer close(f.done)
+		defer leave()
+		for {
+			at, ok := g.slot()
+			if !ok || !sleepUntil(fctx, s.clock, at) {
+				return
+			}
+			if s.fastSample(fctx, g) {
+				// Leave the clock before cancelling: a simulated clock then
+				// ends the full sampler's wait first, the same on every run.
+				leave()
+				stopSampling(errStoppedEarly)
+				return
+			}
+			if n := g.advance(s.clock.Now()); n > 0 && g.skipped == n {
+				// The first time only: a target slower than the fast grid
+				// would repeat it on every read. The total is logged at the end.
+				s.logf("fast grid: %d slot(s) skipped after fast sample %d: its read outlasted the fast interval %s; later skips are counted, not logged", n, g.taken, human.Duration(g.interval))
+			}
+		}
+	}()
+	return f
+}
+
+// stop ends the fast sampler and waits for it; a fast sample in flight is
+// abandoned without a write. It returns how many fast samples the grid
+// took and how many slots it skipped.
+func (f *fastSampler) stop() (taken, skipped int) {
+	if f == nil {
+		return 0, 0
+	}
+	f.cancel()
+	<-f.done
+	return f.grid.taken, f.grid.skipped
+}
+
+// fastSample takes one sample of the cheap counters: one round trip, then,
+// under the soak's lock, the raw snapshot stored and the points added to
+// the run's fast series. A failed fast sample is logged and costs nothing
+// else: the full grid's samples and gaps are what the run promises. It
+// returns whether the early test says the run should stop; the reason is
+// left in s.earlyWhy.
+func (s *soak) fastSample(ctx context.Context, g *fastGrid) bool {
 	g.taken++
+	n := g.taken
 	opts := sampleOptions(s.cfg.OwnModules)
 	opts.Fast = true
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReadTimeout)
 	snap, err := s.tgt.ReadFiles(rctx, checks.SnapshotPaths(opts), remote.ReadOptions{})
 	cancel()
+	if ctx.Err() != nil {
+		return false // the sampling is over: write nothing
+	}
 	if err != nil {
-		s.logf("fast sample %d: skipped: %v", g.taken, err)
-		return false, ""
+		s.logf("fast sample %d: skipped: %v", n, err)
+		return false
 	}
 	at := s.clock.Now()
-	name := filepath.Join(s.st.dir, RawDir, FastRawDir, fmt.Sprintf("%06d.tar.gz", g.taken))
-	if err := os.MkdirAll(filepath.Dir(name), dirMode); err != nil {
-		s.logf("fast sample %d: skipped: %v", g.taken, err)
-		return false, ""
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ctx.Err() != nil || s.stopping.Load() {
+		return false
 	}
-	if _, err := s.st.writeRawAs(name, g.taken, at, snap); err != nil {
-		s.logf("fast sample %d: skipped: %v", g.taken, err)
-		return false, ""
+	name := filepath.Join(s.st.dir, RawDir, FastRawDir, fmt.Sprintf("%06d.tar.gz", n))
+	if err := os.MkdirAll(filepath.Dir(name), dirMode); err != nil {
+		s.logf("fast sample %d: skipped: %v", n, err)
+		return false
+	}
+	if _, err := s.st.writeRawAs(name, n, at, snap); err != nil {
+		s.logf("fast sample %d: skipped: %v", n, err)
+		return false
 	}
 	opts.ReaderPID = snap.ReaderPID
-	s.rec.addFastSample(checks.ParseSnapshot(g.taken, at, snap.Files, snap.Errors, opts))
+	s.rec.addFastSample(checks.ParseSnapshot(n, at, snap.Files, snap.Errors, opts))
 	if at.Sub(g.lastEarly) < earlyFastJudgeEvery(s.cfg.Interval, g.interval) {
-		return false, ""
+		return false
 	}
 	g.lastEarly = at
-	return s.rec.judge(false)
+	stop, why := s.rec.judge(false)
+	if stop {
+		s.earlyWhy = fmt.Sprintf("ended early after fast sample %d: %s", n, why)
+		s.stopping.Store(true)
+	}
+	return stop
 }
 
 // earlyFastJudgeEvery spaces the early test on the fast series: twice per
@@ -128,14 +224,16 @@ func (r *Run) mergeEarly(j checks.Judgement, pol Policy) checks.Judgement {
 	if r.fast == nil || r.fast.Samples() <= r.seriesBuilder().Samples() {
 		return j
 	}
-	early := r.fast.Judge(pol, checks.JudgeOptions{})
-	return checks.MergeEarly(j, early)
+	early := r.fast.Judge(pol, checks.JudgeOptions{ReclaimAccounted: r.Meta.ReclaimAccounted})
+	return checks.MergeEarly(j, early, "on the fast counters: ")
 }
 
 // fastLoader feeds a loaded run's fast raw snapshots into its fast series,
 // in time order with the full samples.
 type fastLoader struct {
-	dir   string
+	// root is raw/fast: every read goes through it, so nothing outside
+	// the run folder is read through a symlink.
+	root  *os.Root
 	names []string
 	next  int
 	own   []string
@@ -144,17 +242,46 @@ type fastLoader struct {
 
 var fastRawName = regexp.MustCompile(`^([0-9]{6,9})\.tar\.gz$`)
 
-// newFastLoader lists raw/fast; nil when the run has no fast samples.
-func newFastLoader(runDir string, own []string) (*fastLoader, error) {
-	dir := filepath.Join(runDir, RawDir, FastRawDir)
-	ents, err := os.ReadDir(dir)
+// newFastLoader lists raw/fast inside the run folder's root; nil when the
+// run has no fast samples. raw/fast must be a folder, not a symlink (a run
+// folder is untrusted input); the caller closes the loader.
+func newFastLoader(root *os.Root, own []string) (*fastLoader, error) {
+	dir := filepath.Join(RawDir, FastRawDir)
+	st, err := root.Lstat(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
+	}
+	if err == nil && !st.IsDir() {
+		err = fmt.Errorf("is a %s, not a folder", st.Mode().Type())
+	}
+	if err == nil {
+		if st, err = root.Lstat(RawDir); err == nil && !st.IsDir() {
+			err = fmt.Errorf("%s is a %s, not a folder", RawDir, st.Mode().Type())
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", dir, err)
 	}
-	l := &fastLoader{dir: dir, own: own}
+	fr, err := root.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	d, err := fr.Open(".")
+	if err != nil {
+		fr.Close()
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	ents, err := d.ReadDir(maxFastRaws + 1)
+	d.Close()
+	if err != nil && !errors.Is(err, io.EOF) {
+		fr.Close()
+		return nil, fmt.Errorf("list %s: %w", dir, err)
+	}
+	if len(ents) > maxFastRaws {
+		fr.Close()
+		return nil, fmt.Errorf("list %s: more than %d entries; not a folder leakgate wrote", dir, maxFastRaws)
+	}
+	l := &fastLoader{root: fr, own: own}
 	for _, e := range ents {
 		if e.Type().IsRegular() && fastRawName.MatchString(e.Name()) {
 			l.names = append(l.names, e.Name())
@@ -166,10 +293,18 @@ func newFastLoader(runDir string, own []string) (*fastLoader, error) {
 		return a < b
 	})
 	if len(l.names) == 0 {
+		fr.Close()
 		return nil, nil
 	}
 	return l, nil
 }
+
+// maxFastRaws bounds raw/fast: a day at the smallest fast interval (1 s)
+// is 86 400 raws; a folder with many more was not written by a soak.
+const maxFastRaws = 1 << 20
+
+// close releases raw/fast.
+func (l *fastLoader) close() { l.root.Close() }
 
 // feedBefore adds every fast sample taken before t (all when t is zero).
 // A torn raw (a crash mid-write) is skipped, and named in the run's Unused:
@@ -182,7 +317,7 @@ func (l *fastLoader) feedBefore(t time.Time, r *Run) {
 			}
 			name := l.names[l.next]
 			l.next++
-			snap, meta, err := readRawMeta(filepath.Join(l.dir, name))
+			snap, meta, err := l.readRaw(name)
 			if err == nil && meta.At.IsZero() {
 				err = errors.New("records no time")
 			}
@@ -203,4 +338,15 @@ func (l *fastLoader) feedBefore(t time.Time, r *Run) {
 		r.addFastSample(*l.held)
 		l.held = nil
 	}
+}
+
+// readRaw decodes one fast raw through raw/fast's root: a regular file
+// only, with decodeRaw's per-entry and total caps.
+func (l *fastLoader) readRaw(name string) (*remote.Snapshot, snapshotMeta, error) {
+	f, err := openRegular(l.root, name)
+	if err != nil {
+		return nil, snapshotMeta{}, fmt.Errorf("open raw snapshot: %w", err)
+	}
+	defer f.Close()
+	return decodeRaw(f, RawDir+"/"+FastRawDir+"/"+name)
 }

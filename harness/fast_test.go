@@ -1,14 +1,21 @@
 package harness
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/verdict"
+	"github.com/leakgate/leakgate/remote"
 )
 
 // leakOneMiBPerHour grows wlansim_rxbuf (576-byte objects) by 30 objects a
@@ -32,9 +39,12 @@ func TestSoak_FastCountersEndALeakingSoakEarlyNamingTheCache(t *testing.T) {
 		t.Fatalf("no slab leak naming wlansim_rxbuf: %+v", run.Judgement.Findings)
 	}
 	soaked := run.Samples[len(run.Samples)-1].At.Sub(run.Meta.BaselineAt)
-	// The 10-min grid alone needs 36 samples after the 1 h warm-up (7 h).
-	if soaked > 3*time.Hour {
-		t.Errorf("the soak ran %s before stopping; the fast grid should stop a 1 MiB/h leak within 1.5 h of the warm-up", soaked)
+	// The sequential rule looks first early_min_span (2 h) after the 1 h
+	// warm-up, then every early_look_every (10 min): a 1 MiB/h leak sampled
+	// every minute is certain by the first look.
+	pol := DefaultPolicy()
+	if bound := pol.Warmup + pol.EarlyMinSpan + pol.EarlyLookEvery; soaked > bound {
+		t.Errorf("the soak ran %s before stopping; the fast grid should stop a 1 MiB/h leak by the sequential rule's first look (%s)", soaked, bound)
 	}
 	if run.FastSamples < 30 || run.Meta.FastInterval != time.Minute {
 		t.Errorf("fast samples %d, recorded fast interval %s: want the fast grid at 1m", run.FastSamples, run.Meta.FastInterval)
@@ -113,8 +123,7 @@ func TestSoak_ReclaimProbeTurnsACacheThatGivesItsGrowthBackIntoReclaimable(t *te
 	// last (1301 + 28 800) × 256 = 7 705 856 B; after 1301 × 256 = 333 056 B;
 	// given back 7 372 800 / 6 758 400 = 109 %.
 	run, _ := soakFor(t, sc, func(c *Config) {
-		pol := DefaultPolicy()
-		pol.EarlyMinSamples = 1000
+		pol := endOnlyPolicy()
 		c.Policy = &pol
 	})
 
@@ -271,4 +280,216 @@ func TestSoak_BothProbesRunWhenTheReclaimProbeHasSomethingToMeasure(t *testing.T
 	if len(run.Meta.Reload) != 1 || !run.Meta.Reload[0].Unloaded || !run.Meta.Reload[0].Reloaded {
 		t.Errorf("the reload probe did not run after the reclaim probe: %+v", run.Meta.Reload)
 	}
+}
+
+// slowTarget makes reads and scans take simulated time: every full
+// sample's first kmemleak scan takes scan (0: none) and the fast read
+// numbered slowFast (1-based) takes fastRead.
+type slowTarget struct {
+	*scriptedTarget
+	clock    *fakeClock
+	scan     time.Duration
+	slowFast int
+	fastRead time.Duration
+
+	mu        sync.Mutex
+	fastReads int
+	lastScan  int
+}
+
+func (s *slowTarget) Run(ctx context.Context, argv []string, opts remote.RunOptions) (remote.Result, error) {
+	if len(argv) > 4 && argv[4] == "scan" && s.scan > 0 {
+		s.mu.Lock()
+		n := s.sampleN()
+		first := n != s.lastScan
+		s.lastScan = n
+		s.mu.Unlock()
+		if first {
+			<-s.clock.After(s.scan)
+		}
+	}
+	return s.scriptedTarget.Run(ctx, argv, opts)
+}
+
+func (s *slowTarget) ReadFiles(ctx context.Context, paths []string, opts remote.ReadOptions) (*remote.Snapshot, error) {
+	if slices.Equal(paths, s.fastPaths()) {
+		s.mu.Lock()
+		s.fastReads++
+		slow := s.fastReads == s.slowFast
+		s.mu.Unlock()
+		if slow {
+			<-s.clock.After(s.fastRead)
+		}
+	}
+	return s.scriptedTarget.ReadFiles(ctx, paths, opts)
+}
+
+// fastPaths is what a fast sample reads.
+func (s *slowTarget) fastPaths() []string {
+	opts := sampleOptions(nil)
+	opts.Fast = true
+	return checks.SnapshotPaths(opts)
+}
+
+// fastTimes lists the times of a run's fast samples from raw/fast.
+func fastTimes(t *testing.T, run *Run) []time.Time {
+	t.Helper()
+	dir := filepath.Join(run.Dir, RawDir, FastRawDir)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []time.Time
+	for _, e := range ents {
+		_, meta, err := readRawMeta(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name(), err)
+		}
+		out = append(out, meta.At)
+	}
+	return out
+}
+
+func soakSlow(t *testing.T, sc scenario, tgt func(*scriptedTarget, *fakeClock) remote.Target, log io.Writer) *Run {
+	t.Helper()
+	clock := newFakeClock()
+	if sc.interval == 0 {
+		sc.interval = 10 * time.Minute
+	}
+	cfg := Config{
+		Target: tgt(newScriptedTarget(t, clock, sc), clock), Duration: time.Hour, Interval: sc.interval,
+		FastInterval: time.Minute, OutDir: t.TempDir(), Clock: clock, Log: log,
+	}
+	run, err := Soak(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run
+}
+
+func TestSoak_FastSlotsThatFallInsideASlowFullSampleAreStillTaken(t *testing.T) {
+	t.Parallel()
+	// Sample 2's first scan takes 15 min: it runs from 20 min to 35 min
+	// after the baseline, past sample 3's due time.
+	run := soakSlow(t, scenario{slowScanAt: 2}, func(s *scriptedTarget, _ *fakeClock) remote.Target { return s }, io.Discard)
+
+	if run.Meta.Status != verdict.Pass || len(run.Samples) != 7 {
+		t.Fatalf("status %q (%s), %d samples: want a pass with 7", run.Meta.Status, run.Meta.Error, len(run.Samples))
+	}
+	base, s2 := run.Meta.BaselineAt, run.Samples[2].At
+	if want := base.Add(35 * time.Minute); !s2.Equal(want) {
+		t.Fatalf("sample 2 read at %s, want %s (its scan took 15 min)", s2, want)
+	}
+	// Nine fast slots in each of the six intervals (the one due with a full
+	// sample is that sample's), whatever the full samples are doing.
+	times := fastTimes(t, run)
+	if run.FastSamples != 54 || len(times) != 54 {
+		t.Errorf("%d fast samples (%d raws), want 6 × 9 = 54", run.FastSamples, len(times))
+	}
+	// Inside sample 2 (20 min to 35 min): 21–29 and 31–34.
+	inside := 0
+	for _, at := range times {
+		if at.After(base.Add(20*time.Minute)) && at.Before(s2) {
+			inside++
+		}
+	}
+	if inside != 13 {
+		t.Errorf("%d fast samples taken while sample 2 was read, want 13 (minutes 21–29 and 31–34)", inside)
+	}
+}
+
+func TestSoak_AFastSlotMissedWhileTheLastFastReadRunsIsSkippedAndCounted(t *testing.T) {
+	t.Parallel()
+	var log strings.Builder
+	// The fifth fast read (5 min after the baseline) takes 2 min 30 s: the
+	// slots at 6 and 7 min pass while it runs.
+	run := soakSlow(t, scenario{}, func(s *scriptedTarget, c *fakeClock) remote.Target {
+		return &slowTarget{scriptedTarget: s, clock: c, slowFast: 5, fastRead: 150 * time.Second}
+	}, &syncWriter{w: &log})
+
+	if run.Meta.Status != verdict.Pass {
+		t.Fatalf("status %q (%s), want pass", run.Meta.Status, run.Meta.Error)
+	}
+	if run.FastSamples != 52 {
+		t.Errorf("%d fast samples, want 54 − 2 skipped = 52", run.FastSamples)
+	}
+	at := func(d time.Duration) string {
+		return run.Meta.BaselineAt.Add(d).UTC().Format(time.RFC3339) + " leakgate: "
+	}
+	for _, want := range []string{
+		at(7*time.Minute+30*time.Second) + "fast grid: 2 slot(s) skipped after fast sample 5: its read outlasted the fast interval 1 min; later skips are counted, not logged",
+		// After the last full sample: due at 1 h, read 6 s later (kmemleak's
+		// scan spacing).
+		at(time.Hour+6*time.Second) + "fast grid: 52 fast samples, 2 slots skipped (a read still running)",
+	} {
+		if !slices.Contains(strings.Split(log.String(), "\n"), want) {
+			t.Errorf("the log has no line\n%s\nlog:\n%s", want, log.String())
+		}
+	}
+	times := fastTimes(t, run)
+	for _, skipped := range []time.Duration{6 * time.Minute, 7 * time.Minute} {
+		if slices.ContainsFunc(times, func(at time.Time) bool { return at.Equal(run.Meta.BaselineAt.Add(skipped)) }) {
+			t.Errorf("a fast sample was taken at %s, a slot that passed while the fifth read ran", skipped)
+		}
+	}
+}
+
+func TestSoak_AnEarlyStopDuringAFullSampleLeavesNothingOfItWritten(t *testing.T) {
+	t.Parallel()
+	var log strings.Builder
+	// Every full sample's first scan takes 9 min 30 s of its 10 min: the
+	// fast grid's early test stops the run while one is being read.
+	clock := newFakeClock()
+	sc := leakOneMiBPerHour
+	sc.interval = 10 * time.Minute
+	tgt := &slowTarget{scriptedTarget: newScriptedTarget(t, clock, sc), clock: clock, scan: 9*time.Minute + 30*time.Second}
+	cfg := Config{Target: tgt, Duration: 12 * time.Hour, Interval: sc.interval, FastInterval: time.Minute,
+		OutDir: t.TempDir(), Clock: clock, Log: &syncWriter{w: &log}}
+	run, err := Soak(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if run.Meta.Status != verdict.Fail || leakFinding(run, checks.KindSlab, "wlansim_rxbuf") == nil {
+		t.Fatalf("status %q (%s), findings %+v: want a fail naming wlansim_rxbuf", run.Meta.Status, run.Meta.Error, run.Judgement.Findings)
+	}
+	n := len(run.Samples) // samples 0..n-1 recorded; sample n was in flight
+	if n >= 73 {
+		t.Fatalf("%d samples: the run did not stop early", n)
+	}
+	lines := strings.Split(log.String(), "\n")
+	abandoned := fmt.Sprintf("sample %d of 72: abandoned: the early test ended the soak while it was taken", n)
+	if !slices.ContainsFunc(lines, func(l string) bool { return strings.HasSuffix(l, " leakgate: "+abandoned) }) {
+		t.Errorf("the log has no line ending %q:\n%s", abandoned, log.String())
+	}
+	if _, err := os.Stat(filepath.Join(run.Dir, RawDir, fmt.Sprintf("%04d.tar.gz", n))); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("raw/%04d.tar.gz of the abandoned sample: %v, want none", n, err)
+	}
+	loaded, err := LoadRun(run.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// raw/probes (the reclaim probe's reads) is listed as unused by the
+	// loader, which skips only raw/probe-* files: not the sample's doing.
+	unused := slices.DeleteFunc(slices.Clone(loaded.Unused), func(u string) bool { return strings.HasPrefix(u, RawDir+"/"+ProbeRawDir+":") })
+	if len(loaded.Samples) != n || len(unused) != 0 || loaded.FastSamples != run.FastSamples {
+		t.Fatalf("loaded: %d samples (want %d), %d fast (want %d), unused %q", len(loaded.Samples), n, loaded.FastSamples, run.FastSamples, loaded.Unused)
+	}
+	loaded.Rejudge(nil)
+	if status, _ := loaded.Outcome(); status != verdict.Fail || leakFinding(loaded, checks.KindSlab, "wlansim_rxbuf") == nil {
+		t.Errorf("re-judged from the folder: %s, findings %+v; want the same fail", status, loaded.Judgement.Findings)
+	}
+}
+
+// syncWriter serialises writes to a strings.Builder the test reads after
+// the soak.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -4,11 +4,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/leakgate/leakgate/checks/compare"
+	"github.com/leakgate/leakgate/checks/kmemleak"
 	"github.com/leakgate/leakgate/remote"
 	"github.com/leakgate/leakgate/results"
 )
@@ -37,6 +40,9 @@ type Flags struct {
 	// FastInterval spaces samples of the cheap counters between the full
 	// ones (--fast-interval, default 1m; 0 or not below --interval: off).
 	FastInterval time.Duration
+	// ReadTimeout bounds one snapshot read round trip (--read-timeout,
+	// default 5m, at least MinReadTimeout).
+	ReadTimeout time.Duration
 	// Out is the root of run folders (--out, default out/wifi_soak).
 	Out string
 	// OwnModules are modules or symbol prefixes blamed first (--own-modules a,b).
@@ -54,9 +60,13 @@ type Flags struct {
 	// Policy is the effective policy, set by Validate.
 	Policy *Policy
 
-	fs        *flag.FlagSet
-	validated bool
-	err       error
+	fs *flag.FlagSet
+	// bothTargets is set by ForTarget when --target and --targets were given.
+	bothTargets bool
+	// fromProfile names the timing flags whose value the profile gave.
+	fromProfile []string
+	validated   bool
+	err         error
 }
 
 // Register adds the soak flags to fs.
@@ -65,8 +75,9 @@ func (f *Flags) Register(fs *flag.FlagSet) {
 	f.Flags.Register(fs)
 	fs.StringVar(&f.ProfilePath, "profile", "", "profile YAML: workloads, timing, policy and allowlists for a kind of rig")
 	fs.DurationVar(&f.Duration, "duration", DefaultDuration, "how long to soak after the baseline (overrides the profile when given)")
-	fs.DurationVar(&f.Interval, "interval", DefaultInterval, "time between samples (overrides the profile when given)")
-	fs.DurationVar(&f.FastInterval, "fast-interval", DefaultFastInterval, "time between samples of the cheap counters (slabinfo, meminfo, vmallocinfo) between full samples, for an early verdict; 0 turns it off (overrides the profile when given)")
+	fs.DurationVar(&f.Interval, "interval", DefaultInterval, "time between full samples, at least "+MinInterval.String()+": each runs two kmemleak scans "+kmemleak.ScanSpacing.String()+" apart (kmemleak reports an object only once it is "+kmemleak.MinObjectAge.String()+" old at a scan's start) before its read (overrides the profile when given)")
+	fs.DurationVar(&f.ReadTimeout, "read-timeout", DefaultReadTimeout, "bound on one snapshot read round trip, at least "+MinReadTimeout.String()+"; a read cut by it is retried like a lost link")
+	fs.DurationVar(&f.FastInterval, "fast-interval", DefaultFastInterval, "time between samples of the cheap counters (slabinfo, meminfo, vmallocinfo) between full samples, for an early verdict; 0 turns it off, else at least "+MinFastInterval.String()+" and below --interval (overrides the profile when given)")
 	fs.BoolVar(&f.ReclaimProbe, "reclaim-probe", true, "after the last sample, drop clean caches and shrink each flagged slab cache, then read once more: a cache that gives its growth back is reported as reclaimable, not as a leak")
 	fs.BoolVar(&f.ReloadProbe, "reload-probe", true, "after the last sample, unload and load again the profile's reload_modules, recording the memory that came back and every call site the kernel reports still held at unload (a leak)")
 	fs.StringVar(&f.DB, "db", "", "results store: a SQLite file (default <out>/results.db) or postgres://…; off records nothing")
@@ -115,9 +126,7 @@ func (f *Flags) ForTarget(target string) *Flags {
 	c.Targets = nil
 	c.validated, c.err = false, nil
 	if len(f.Targets) > 0 {
-		if f.Target != "" {
-			c.validated, c.err = true, errors.New("give --target or --targets, not both")
-		}
+		c.bothTargets = f.Target != ""
 		c.Target = target
 	}
 	return &c
@@ -136,6 +145,9 @@ func (f *Flags) Validate() error {
 
 func (f *Flags) validate() error {
 	var errs []error
+	if f.bothTargets {
+		errs = append(errs, errors.New("--target and --targets: give one of them, not both"))
+	}
 	if err := f.Flags.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -152,34 +164,23 @@ func (f *Flags) validate() error {
 		f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	}
 	if p := f.Profile; p != nil {
-		if !set["duration"] && p.Duration > 0 {
-			f.Duration = p.Duration
-		}
-		if !set["interval"] && p.Interval > 0 {
-			f.Interval = p.Interval
-		}
-		if !set["warmup"] && p.Warmup > 0 {
-			f.Warmup = p.Warmup
-		}
-		if !set["fast-interval"] && p.FastInterval > 0 {
-			f.FastInterval = p.FastInterval
+		for _, o := range []struct {
+			flag    string
+			dst     *time.Duration
+			profile time.Duration
+		}{{"duration", &f.Duration, p.Duration}, {"interval", &f.Interval, p.Interval}, {"warmup", &f.Warmup, p.Warmup}, {"fast-interval", &f.FastInterval, p.FastInterval}} {
+			if !set[o.flag] && o.profile > 0 {
+				*o.dst = o.profile
+				f.fromProfile = append(f.fromProfile, o.flag)
+			}
 		}
 	}
-	if f.FastInterval < 0 || (f.FastInterval > 0 && f.FastInterval < time.Second) {
-		errs = append(errs, fmt.Errorf("--fast-interval %s must be 0 (off) or at least 1s", f.FastInterval))
-	}
-	switch {
-	case f.Duration <= 0:
-		errs = append(errs, errors.New("--duration must be positive (e.g. 12h)"))
-	case f.Interval <= 0:
-		errs = append(errs, errors.New("--interval must be positive (e.g. 10m)"))
-	case f.Interval > f.Duration:
-		errs = append(errs, fmt.Errorf("--interval %s is longer than --duration %s; shorten it", f.Interval, f.Duration))
-	case f.Warmup < 0 || f.Warmup >= f.Duration:
-		errs = append(errs, fmt.Errorf("--warmup %s must be at least 0 and shorter than --duration %s", f.Warmup, f.Duration))
-	}
+	errs = append(errs, f.timingProblems()...)
 	if f.Out == "" {
 		errs = append(errs, errors.New("--out must name a folder"))
+	}
+	if err := validDB(f.DB); err != nil {
+		errs = append(errs, err)
 	}
 	pol, err := profilePolicy(f.Profile)
 	if err != nil {
@@ -204,11 +205,103 @@ func (f *Flags) validate() error {
 	case f.Baseline == "none":
 		f.Baseline = ""
 	case f.Baseline == "" || f.Baseline == "auto" || strings.HasPrefix(f.Baseline, "release:") && len(f.Baseline) > len("release:"):
-	case strings.ContainsAny(f.Baseline, "/ \t\n"):
+	case f.Baseline == "release:" || strings.ContainsAny(f.Baseline, "/ \t\n"):
 		errs = append(errs, fmt.Errorf("--baseline %q: want auto, none, a run id or release:LABEL", f.Baseline))
 	}
 	f.Policy = &pol
-	return errors.Join(errs...)
+	if len(errs) == 0 {
+		return nil
+	}
+	return &ConfigError{Problems: errs}
+}
+
+// ConfigError is a configuration problem: flag or profile values no soak can
+// run with. It lists every problem found, one line each naming the flag and
+// what it accepts. A suite reports it as a configuration error, never as a
+// preflight failure: the target was not looked at.
+type ConfigError struct {
+	Problems []error
+}
+
+func (e *ConfigError) Error() string { return errors.Join(e.Problems...).Error() }
+
+// Unwrap returns the problems, for errors.Is and errors.As.
+func (e *ConfigError) Unwrap() []error { return e.Problems }
+
+// Minimum timings of a soak.
+const (
+	// MinInterval is the shortest --interval. Every full sample runs
+	// kmemleak's scan protocol before its read: scan, wait
+	// kmemleak.ScanSpacing (6 s: the 5 s minimum object age, measured from
+	// the start of the last scan, plus 1 s of link latency and jiffies
+	// rounding) from that scan's start, scan again, then read the snapshot.
+	// A new leak is reported only by the second scan, so the spacing cannot
+	// shrink; sampleTail is room for the second scan and the read. A
+	// shorter interval makes every sample late for the next one, and the
+	// soak overruns its duration.
+	MinInterval = kmemleak.ScanSpacing + sampleTail
+	// sampleTail is the second scan and the snapshot read: 1.1 s and 0.8 s
+	// on the reference rig (docs/benchmarks/rig.md, docs/rig.md), doubled.
+	sampleTail = 4 * time.Second
+	// MinFastInterval is the shortest --fast-interval other than 0 (off).
+	// A fast sample runs no kmemleak scan (the scan protocol stays on the
+	// full grid) and is one read round trip (0.3 s on the reference rig),
+	// so its floor is not the scan protocol's: a second keeps it from
+	// spinning. It must also be below --interval, or the fast grid is off.
+	MinFastInterval = time.Second
+	// MinReadTimeout is the shortest --read-timeout: one round trip of a
+	// whole snapshot (the reference rig's expensive reads take 0.8 s).
+	MinReadTimeout = time.Second
+)
+
+// timingProblems lists every problem of the effective timing (flags over
+// the profile), one error each naming the flag and its accepted range.
+func (f *Flags) timingProblems() []error {
+	var errs []error
+	name := func(flag string) string {
+		if slices.Contains(f.fromProfile, flag) {
+			return "--" + flag + " (the profile's " + strings.ReplaceAll(flag, "-", "_") + ":)"
+		}
+		return "--" + flag
+	}
+	if f.Duration <= 0 {
+		errs = append(errs, fmt.Errorf("%s %s: want a positive duration of at least --interval (e.g. 12h)", name("duration"), f.Duration))
+	}
+	switch {
+	case f.Interval < MinInterval:
+		errs = append(errs, fmt.Errorf("%s %s: want at least %s, because each full sample runs two kmemleak scans %s apart (kmemleak reports an object only once it is %s old at the start of a scan) and then reads the snapshot", name("interval"), f.Interval, MinInterval, kmemleak.ScanSpacing, kmemleak.MinObjectAge))
+	case f.Duration > 0 && f.Interval > f.Duration:
+		errs = append(errs, fmt.Errorf("%s %s: want at most --duration %s; shorten it", name("interval"), f.Interval, f.Duration))
+	}
+	if f.FastInterval < 0 || (f.FastInterval > 0 && f.FastInterval < MinFastInterval) {
+		errs = append(errs, fmt.Errorf("%s %s: want 0 (off) or at least %s", name("fast-interval"), f.FastInterval, MinFastInterval))
+	}
+	if f.Warmup < 0 || (f.Duration > 0 && f.Warmup >= f.Duration) {
+		errs = append(errs, fmt.Errorf("%s %s: want at least 0 and shorter than --duration %s", name("warmup"), f.Warmup, f.Duration))
+	}
+	if f.ReadTimeout < MinReadTimeout {
+		errs = append(errs, fmt.Errorf("--read-timeout %s: want at least %s", f.ReadTimeout, MinReadTimeout))
+	}
+	return errs
+}
+
+// validDB checks --db: "" (the default file), off, a file path, or a
+// postgres:// or postgresql:// URL.
+func validDB(dsn string) error {
+	scheme, _, isURL := strings.Cut(dsn, "://")
+	switch {
+	case !isURL:
+		if strings.ContainsRune(dsn, 0) {
+			return errors.New("--db: a file path cannot hold a NUL byte; want a SQLite file, postgres://USER@HOST:PORT/DB or off")
+		}
+		return nil
+	case scheme == "postgres" || scheme == "postgresql":
+		if _, err := url.Parse(dsn); err != nil {
+			return errors.New("--db: the postgres URL does not parse; want postgres://USER@HOST:PORT/DB (password in PGPASSWORD, not in the URL)")
+		}
+		return nil
+	}
+	return fmt.Errorf("--db: scheme %q is not a results store; want a SQLite file, postgres://USER@HOST:PORT/DB or off", scheme)
 }
 
 // Config turns validated flags and a connected target into a soak Config.
@@ -223,6 +316,7 @@ func (f *Flags) Config(tgt remote.Target) Config {
 		Warmup:         f.Warmup,
 		OutDir:         f.Out,
 		FastInterval:   f.FastInterval,
+		ReadTimeout:    f.ReadTimeout,
 		NoReclaimProbe: !f.ReclaimProbe,
 		Store:          f.store(),
 		NoReloadProbe:  !f.ReloadProbe,

@@ -1,10 +1,13 @@
 package harness
 
 import (
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -73,3 +76,130 @@ func TestTargetHost_ExtractsTheHostFromEverySpelling(t *testing.T) {
 }
 
 func newFlagSet() *flag.FlagSet { return flag.NewFlagSet("test", flag.ContinueOnError) }
+
+func TestFlags_EveryTimingAndValueProblemIsOneLineOfOneConfigError(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "fast.yaml")
+	if err := os.WriteFile(prof, []byte("name: fast\ninterval: 2s\nduration: 1m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string // every line of the error, in order
+	}{
+		{"an interval of 1ns is refused with the scan protocol's reason",
+			[]string{"--interval", "1ns"},
+			[]string{"--interval 1ns: want at least 10s, because each full sample runs two kmemleak scans 6s apart (kmemleak reports an object only once it is 5s old at the start of a scan) and then reads the snapshot"}},
+		{"an interval just below the minimum is refused",
+			[]string{"--interval", "9.999s", "--duration", "1m"},
+			[]string{"--interval 9.999s: want at least 10s, because each full sample runs two kmemleak scans 6s apart (kmemleak reports an object only once it is 5s old at the start of a scan) and then reads the snapshot"}},
+		{"a profile's interval below the minimum is named as the profile's",
+			[]string{"--profile", prof},
+			[]string{"--interval (the profile's interval:) 2s: want at least 10s, because each full sample runs two kmemleak scans 6s apart (kmemleak reports an object only once it is 5s old at the start of a scan) and then reads the snapshot"}},
+		{"every timing problem is reported at once",
+			[]string{"--duration", "0s", "--interval", "0s", "--fast-interval", "10ms", "--warmup", "-1s", "--read-timeout", "0s"},
+			[]string{
+				"--duration 0s: want a positive duration of at least --interval (e.g. 12h)",
+				"--interval 0s: want at least 10s, because each full sample runs two kmemleak scans 6s apart (kmemleak reports an object only once it is 5s old at the start of a scan) and then reads the snapshot",
+				"--fast-interval 10ms: want 0 (off) or at least 1s",
+				"--warmup -1s: want at least 0 and shorter than --duration 0s",
+				"--read-timeout 0s: want at least 1s",
+			}},
+		{"an interval longer than the duration and a warm-up as long as it",
+			[]string{"--duration", "1h", "--interval", "2h", "--warmup", "1h"},
+			[]string{
+				"--interval 2h0m0s: want at most --duration 1h0m0s; shorten it",
+				"--warmup 1h0m0s: want at least 0 and shorter than --duration 1h0m0s",
+			}},
+		{"a results store of another kind, an empty release baseline and no out folder",
+			[]string{"--db", "mysql://db/x", "--baseline", "release:", "--out", ""},
+			[]string{
+				"--out must name a folder",
+				`--db: scheme "mysql" is not a results store; want a SQLite file, postgres://USER@HOST:PORT/DB or off`,
+				`--baseline "release:": want auto, none, a run id or release:LABEL`,
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f Flags
+			fs := newFlagSet()
+			f.Register(fs)
+			if err := fs.Parse(append([]string{"--target", "local"}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+
+			err := f.Validate()
+
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Validate = %v (%T), want a *ConfigError", err, err)
+			}
+			if got := strings.Split(err.Error(), "\n"); !slices.Equal(got, tc.want) {
+				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestFlags_TheTimeCompressedRigTimingsAreValid(t *testing.T) {
+	// The reference rig's profile (10 s interval), the e2e soaks' --fast-interval 2s
+	// and the suite tests' --duration 40s --interval 10s must stay valid.
+	for _, args := range [][]string{
+		{"--profile", "../testdata/profiles/qemu-rig.yaml"},
+		{"--profile", "../testdata/profiles/qemu-rig.yaml", "--fast-interval", "2s"},
+		{"--profile", "../testdata/profiles/openwrt-ap.yaml"},
+		{"--duration", "40s", "--interval", "10s"},
+		{"--duration", "3m", "--interval", "20s"},
+		{"--db", "postgres://leakgate@db:5432/runs"},
+		{"--db", "off", "--baseline", "none"},
+	} {
+		var f Flags
+		fs := newFlagSet()
+		f.Register(fs)
+		if err := fs.Parse(append([]string{"--target", "local"}, args...)); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Validate(); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+func TestFlags_TargetAndTargetsTogetherIsOneMoreProblemOfTheConfigError(t *testing.T) {
+	var f Flags
+	fs := newFlagSet()
+	f.Register(fs)
+	if err := fs.Parse([]string{"--target", "a", "--targets", "b,c", "--interval", "1s"}); err != nil {
+		t.Fatal(err)
+	}
+
+	err := f.ForTarget("b").Validate()
+
+	var ce *ConfigError
+	want := "--target and --targets: give one of them, not both\n" +
+		"--interval 1s: want at least 10s, because each full sample runs two kmemleak scans 6s apart (kmemleak reports an object only once it is 5s old at the start of a scan) and then reads the snapshot"
+	if !errors.As(err, &ce) || err.Error() != want {
+		t.Errorf("Validate = %v, want a ConfigError:\n%s", err, want)
+	}
+}
+
+func TestLoadProfile_RefusesAnEndlessOrOversizedFileWithoutReadingItAll(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, []byte("name: p\n"+strings.Repeat("#", 2<<20)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ path, want string }{
+		{big, "profile " + big + ": profile is 1048577 bytes, more than the 1048576 allowed; split it"},
+		{fifo, "read profile " + fifo + ": " + fifo + " is a p---------, not a regular file"},
+		{"/dev/zero", "read profile /dev/zero: /dev/zero is a Dc---------, not a regular file"},
+	} {
+		_, err := LoadProfile(tc.path)
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("LoadProfile(%s) = %v, want %s", tc.path, err, tc.want)
+		}
+	}
+}

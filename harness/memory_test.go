@@ -139,7 +139,7 @@ func (d *deadlineTarget) Run(ctx context.Context, argv []string, opts remote.Run
 func TestSoak_KmemleakScansGetTheLongBudgetAndIgnoreHangups(t *testing.T) {
 	tgt := &deadlineTarget{staticTarget: newStaticTarget(t)}
 
-	run, err := Soak(context.Background(), Config{Target: tgt, Duration: time.Hour, Interval: 10 * time.Minute, OutDir: t.TempDir(), Clock: newFakeClock()})
+	run, err := Soak(context.Background(), Config{Target: tgt, Duration: time.Hour, Interval: 10 * time.Minute, OutDir: t.TempDir(), Clock: newFakeClock(), Policy: shortRunPolicy(6)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -18,6 +19,7 @@ import (
 	"github.com/leakgate/leakgate/checks/allocinfo"
 	"github.com/leakgate/leakgate/checks/kconfig"
 	"github.com/leakgate/leakgate/checks/pageowner"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/harness/report"
 	"github.com/leakgate/leakgate/remote"
 )
@@ -337,4 +339,30 @@ func digest(b []byte) string {
 	}
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// RecordPreflightFailure records a soak that ended in its preflight, as
+// every other run is recorded: a run folder with run.json and report.json
+// (verdict error, the preflight table, the evidence folder named), a
+// results store row when cfg.Store records runs (an error run is never a
+// baseline), and the target restored to how the preflight found it. pf is
+// the preflight that found the target not ready; checkErr, when non-nil,
+// is why the preflight could not check the target at all (pf then holds
+// what it saw, if anything). The error is non-nil only when no run folder
+// could be made.
+func RecordPreflightFailure(ctx context.Context, cfg Config, pf PreflightResult, checkErr error) (*Run, error) {
+	if checkErr == nil && pf.Ready {
+		return nil, errors.New("record a preflight failure: the target is ready; run the soak instead")
+	}
+	if checkErr != nil {
+		pf.Ready = false
+		pf.Checks = append(pf.Checks, report.Check{
+			Name:        "preflight could check the target",
+			Status:      verdict.CheckFail,
+			Seen:        checkErr.Error(),
+			Remediation: fmt.Sprintf("it failed with %q; make the target reachable and its /proc readable over the connection, then run the gate again", checkErr.Error()),
+		})
+	}
+	cfg.Preflight = &pf
+	return Soak(ctx, cfg)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"time"
 
@@ -90,8 +89,15 @@ const maxProfileBytes = 1 << 20
 var workloadName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // LoadProfile reads and validates a profile YAML file.
+// The file is read up to maxProfileBytes (plus one byte, to tell a file
+// that is too big); a FIFO or device is refused rather than read forever.
 func LoadProfile(path string) (*Profile, error) {
-	data, err := os.ReadFile(path)
+	f, err := openRegular(nil, path)
+	if err != nil {
+		return nil, fmt.Errorf("read profile %s: %w", path, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxProfileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read profile %s: %w", path, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/leakgate/leakgate/internal/human"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -190,8 +189,6 @@ func (r *Run) Rejudge(pol *Policy) {
 func (r *Run) rejudgedOutcome(pol Policy) (verdict.Run, string) {
 	recorded := r.Meta.Status
 	n := len(r.Samples)
-	planned := r.Meta.PlannedSamples + 1
-	j := r.Judgement
 	switch recorded {
 	case verdict.Running, verdict.Pass, verdict.Fail, verdict.Error:
 	default:
@@ -217,21 +214,8 @@ func (r *Run) rejudgedOutcome(pol Policy) (verdict.Run, string) {
 	case r.Interrupted:
 		return verdict.Error, fmt.Sprintf("the soak was interrupted after %d of %d samples and no leak is certain yet; re-run it for the full duration", max(n-1, 0), r.Meta.PlannedSamples)
 	}
-	span := r.Samples[n-1].At.Sub(r.Samples[0].At)
-	if pol.Warmup >= span {
-		return verdict.Error, fmt.Sprintf("the warm-up of %s is not shorter than the %s the samples span: nothing after it was judged; shorten warmup", human.Duration(pol.Warmup), human.Duration(span))
-	}
-	judged := 0
-	for _, s := range r.Samples {
-		if s.At.Sub(r.Samples[0].At) >= pol.Warmup {
-			judged++
-		}
-	}
-	if judged < pol.MinSamples || j.Series == 0 || j.Insufficient == j.Series {
-		return verdict.Error, fmt.Sprintf("%d samples after the warm-up of %s, and a verdict needs %d (min_samples); a run this short cannot pass the gate", judged, human.Duration(pol.Warmup), pol.MinSamples)
-	}
-	if r.Meta.PlannedSamples > 0 && float64(planned-n) > maxLostFraction*float64(planned) {
-		return verdict.Error, fmt.Sprintf("judged %d of %d planned samples (%d gaps, %d unusable records or raws, the rest never taken); a soak that saw less than half of its samples cannot pass the gate", n, planned, len(r.Gaps), len(r.Unused))
+	if why := r.shortfall(pol); why != "" {
+		return verdict.Error, why
 	}
 	return verdict.Pass, ""
 }

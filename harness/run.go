@@ -239,12 +239,13 @@ func LoadRunContext(ctx context.Context, dir string) (*Run, error) {
 		maxIndex = r.Meta.PlannedSamples
 	}
 	badIndex := func(i int) bool { return i < 0 || (maxIndex >= 0 && i > maxIndex) }
-	if r.fastLoad, err = newFastLoader(dir, r.Meta.OwnModules); err != nil {
-		return nil, err
+	if r.fastLoad, err = newFastLoader(root, r.Meta.OwnModules); err != nil {
+		// The fast grid is a hint, not a promise: the run is judged without it.
+		r.unused("%v; no fast sample used", err)
 	}
 	if r.fastLoad != nil {
 		r.fast = checks.NewFastSeriesBuilder()
-		defer func() { r.fastLoad.feedBefore(time.Time{}, r); r.fastLoad = nil }()
+		defer func() { r.fastLoad.feedBefore(time.Time{}, r); r.fastLoad.close(); r.fastLoad = nil }()
 	}
 	var lines *os.File
 	// lineOffsets are the sample lines by index, for rebuilding a sample
@@ -564,6 +565,11 @@ func (r *Run) Report() report.Run {
 	}
 	if r.Meta.Comparison != nil {
 		rr.Comparison = r.Meta.Comparison.Message
+	}
+	if r.Meta.BaselineAt.IsZero() && r.Dir != "" {
+		// A run that ended before its baseline (preflight, connection) has
+		// no samples: what the target showed is in the evidence folder.
+		rr.Meta["evidence"] = filepath.Join(r.Dir, EvidenceDir)
 	}
 	for k, v := range map[string]string{"config_digest": r.Meta.ConfigDigest, "config_source": r.Meta.ConfigSource, "boot_id": r.Meta.BootID, "profile": r.Meta.Profile, "release": r.Meta.Release} {
 		if v != "" {

@@ -16,60 +16,36 @@ import (
 
 // sampleLoop takes samples 1..N on the interval grid that starts at the
 // baseline, judging after each, until the duration is over or the run ends.
+// The fast sampler, when on, runs beside it on its own grid (fast.go).
 func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet) {
 	cfg := &s.cfg
 	r := s.rec
 	planned := cfg.PlannedSamples()
 	sched := newSchedule(periodicWorkloads(s.workloads()), baseAt)
-	s.fast = newFastGrid(cfg, baseAt)
+	// The fast sampler cancels sctx when its early test ends the run: a full
+	// sample in flight is then abandoned before any of it is written.
+	sctx, stopSampling := context.WithCancelCause(ctx)
+	defer stopSampling(nil)
+	fast := s.startFast(sctx, stopSampling, baseAt)
 	var lastEarly time.Time
 	for i := 1; i <= planned; i++ {
 		due := baseAt.Add(time.Duration(i) * cfg.Interval)
-		if !s.waitUntil(ctx, due, wl, sched) {
+		if !s.waitUntil(sctx, due, wl, sched) {
 			break
 		}
-		deadline := due.Add(cfg.Interval)
-		smp, err := s.sampleWithRetry(ctx, i, deadline)
-		if err != nil {
-			if ctx.Err() != nil {
-				s.fail(verdict.Error, fmt.Sprintf("interrupted at sample %d of %d: %v", i, planned, context.Cause(ctx)))
-				break
-			}
-			if errors.Is(err, ErrDiskFull) {
-				s.fail(verdict.Error, fmt.Sprintf("sample %d: %v", i, err))
-				break
-			}
-			gap := Gap{Index: i, At: s.clock.Now(), Reason: err.Error()}
-			r.Gaps = append(r.Gaps, gap)
-			s.logf("sample %d of %d: gap: %s", i, planned, gap.Reason)
-			if werr := s.st.appendRecord(Record{Gap: &gap}); werr != nil {
-				s.fail(verdict.Error, fmt.Sprintf("record gap %d: %v", i, werr))
-				break
-			}
-			if !remote.IsRetryable(err) && !isSampleError(err) {
-				s.fail(verdict.Error, fmt.Sprintf("sample %d of %d on %s: %v", i, planned, cfg.TargetName, err))
-				break
-			}
-			s.reportProgress(i, planned)
-			continue
-		}
-		if s.checkReboot(ctx, i, smp) {
+		read, err := s.readWithRetry(sctx, i, due.Add(cfg.Interval))
+		if !s.recordFull(ctx, i, planned, read, err, &lastEarly) {
 			break
 		}
-		r.addSample(smp)
-		s.logf("sample %d of %d taken", i, planned)
-		if i < planned && (lastEarly.IsZero() || smp.At.Sub(lastEarly) >= earlyJudgeEvery(cfg.Interval)) {
-			lastEarly = smp.At
-			if stop, why := r.judge(false); stop {
-				// The findings and the sample count say it all; Error is for broken runs.
-				s.fail(verdict.Fail, "")
-				s.stoppedEarly = true
-				s.logf("ended early at sample %d of %d: %s", i, planned, why)
-				s.reportProgress(i, planned)
-				break
-			}
-		}
-		s.reportProgress(i, planned)
+	}
+	if taken, skipped := fast.stop(); fast != nil {
+		s.logf("fast grid: %d fast samples, %d slots skipped (a read still running)", taken, skipped)
+	}
+	if s.earlyWhy != "" {
+		// The findings and the sample count say it all; Error is for broken runs.
+		s.fail(verdict.Fail, "")
+		s.stoppedEarly = true
+		s.logf("%s", s.earlyWhy)
 	}
 	if r.Meta.Status == verdict.Running || r.Meta.Status == verdict.Fail {
 		s.finish(ctx)
@@ -77,6 +53,68 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 	}
 	// An interrupted or broken run still gets judged on what it has, for the report.
 	r.judge(true)
+}
+
+// recordFull records full sample i (or its gap), judges, and reports
+// progress, under the soak's lock: the fast sampler's writes and
+// judgements never interleave with it. A sample whose read ended after the
+// early test stopped the run is dropped whole. It returns whether the
+// sample loop goes on.
+func (s *soak) recordFull(ctx context.Context, i, planned int, read fullRead, err error, lastEarly *time.Time) bool {
+	cfg := &s.cfg
+	r := s.rec
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.earlyWhy != "" {
+		s.logf("sample %d of %d: abandoned: the early test ended the soak while it was taken", i, planned)
+		return false
+	}
+	if err == nil {
+		err = s.storeFull(read)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			s.fail(verdict.Error, fmt.Sprintf("interrupted at sample %d of %d: %v", i, planned, context.Cause(ctx)))
+			return false
+		}
+		if errors.Is(err, ErrDiskFull) {
+			s.fail(verdict.Error, fmt.Sprintf("sample %d: %v", i, err))
+			return false
+		}
+		gap := Gap{Index: i, At: s.clock.Now(), Reason: err.Error()}
+		r.Gaps = append(r.Gaps, gap)
+		s.logf("sample %d of %d: gap: %s", i, planned, gap.Reason)
+		if werr := s.st.appendRecord(Record{Gap: &gap}); werr != nil {
+			s.fail(verdict.Error, fmt.Sprintf("record gap %d: %v", i, werr))
+			return false
+		}
+		if !remote.IsRetryable(err) && !isSampleError(err) {
+			s.fail(verdict.Error, fmt.Sprintf("sample %d of %d on %s: %v", i, planned, cfg.TargetName, err))
+			return false
+		}
+		s.reportProgress(i, planned)
+		return true
+	}
+	smp := read.smp
+	if s.checkReboot(ctx, i, smp) {
+		return false
+	}
+	r.addSample(smp)
+	s.logf("sample %d of %d taken", i, planned)
+	if i < planned && (lastEarly.IsZero() || smp.At.Sub(*lastEarly) >= earlyJudgeEvery(cfg.Interval)) {
+		*lastEarly = smp.At
+		if stop, why := r.judge(false); stop {
+			// The findings and the sample count say it all; Error is for broken runs.
+			s.fail(verdict.Fail, "")
+			s.stoppedEarly = true
+			s.stopping.Store(true) // the fast sampler records nothing more
+			s.logf("ended early at sample %d of %d: %s", i, planned, why)
+			s.reportProgress(i, planned)
+			return false
+		}
+	}
+	s.reportProgress(i, planned)
+	return true
 }
 
 // earlyJudgeEvery spaces early judgements: after every sample at the usual
@@ -122,9 +160,11 @@ func (s *soak) finish(ctx context.Context) {
 		s.logf("fail: %s", r.Judgement.Summary())
 		return
 	}
-	if planned := r.Meta.PlannedSamples + 1; float64(len(r.Gaps)) > maxLostFraction*float64(planned) {
+	// The rules analyze applies (shortfall): too few samples, a warm-up
+	// beyond the run, or more than half of the planned samples lost.
+	if why := r.shortfall(r.policy()); why != "" {
 		r.Meta.Status = verdict.Error
-		r.Meta.Error = fmt.Sprintf("lost %d of %d planned samples to outages (see the gaps); a soak that saw less than half of its samples cannot pass the gate: fix the link to the target and run it again", len(r.Gaps), planned)
+		r.Meta.Error = why
 		return
 	}
 	r.Meta.Status = verdict.Pass
@@ -137,18 +177,20 @@ func (s *soak) finish(ctx context.Context) {
 const maxLostFraction = 0.5
 
 // waitUntil waits for due, running periodic actions that fall before it and
-// watching workloads. It returns false when the run must end.
+// watching workloads. It returns false when the run must end: ctx (the
+// sampling's) ended, because the run was interrupted or because the fast
+// sampler's early test stopped it, or a workload failed.
 func (s *soak) waitUntil(ctx context.Context, due time.Time, wl *workloadSet, sched *schedule) bool {
 	for {
+		if ctx.Err() != nil || s.stopping.Load() {
+			s.interrupted(ctx)
+			return false
+		}
 		now := s.clock.Now()
 		next := due
 		w, at, ok := sched.next()
 		if ok && at.Before(next) {
 			next = at
-		}
-		fastAt, fastOK := s.fast.due(due)
-		if fastOK && fastAt.Before(next) {
-			next = fastAt
 		}
 		if !now.Before(next) {
 			if ok && !at.After(now) {
@@ -156,28 +198,30 @@ func (s *soak) waitUntil(ctx context.Context, due time.Time, wl *workloadSet, sc
 				wl.runPeriodic(ctx, w)
 				continue
 			}
-			if fastOK && !fastAt.After(now) {
-				s.fast.advance(now)
-				if stop, why := s.fastSample(ctx); stop {
-					s.fail(verdict.Fail, "")
-					s.stoppedEarly = true
-					s.logf("ended early after fast sample %d: %s", s.fast.taken, why)
-					return false
-				}
-				continue
-			}
 			return true
 		}
+		timer := s.clock.After(next.Sub(now))
 		select {
 		case <-ctx.Done():
-			s.fail(verdict.Error, fmt.Sprintf("interrupted after %d samples: %v", len(s.rec.Samples), context.Cause(ctx)))
+			stopWait(s.clock, timer)
+			s.interrupted(ctx)
 			return false
 		case why := <-wl.failed:
+			stopWait(s.clock, timer)
 			s.fail(verdict.Error, "workload failed: "+why)
 			return false
-		case <-s.clock.After(next.Sub(now)):
+		case <-timer:
 		}
 	}
+}
+
+// interrupted fails a run whose sampling context ended, unless the early
+// test ended it (the sample loop records that).
+func (s *soak) interrupted(ctx context.Context) {
+	if s.stopping.Load() || errors.Is(context.Cause(ctx), errStoppedEarly) {
+		return
+	}
+	s.fail(verdict.Error, fmt.Sprintf("interrupted after %d samples: %v", len(s.rec.Samples), context.Cause(ctx)))
 }
 
 // sampleError marks a sample lost for a reason other than the link (a kmemleak
@@ -192,22 +236,41 @@ func isSampleError(err error) bool {
 	return errors.As(err, &se)
 }
 
-// sampleWithRetry takes sample i, retrying a lost link with backoff until
+// fullRead is a full sample read from the target and parsed, not yet
+// stored.
+type fullRead struct {
+	smp  checks.Sample
+	snap *remote.Snapshot
+}
+
+// sampleWithRetry takes sample i (readWithRetry) and stores it.
+func (s *soak) sampleWithRetry(ctx context.Context, i int, deadline time.Time) (checks.Sample, error) {
+	read, err := s.readWithRetry(ctx, i, deadline)
+	if err != nil {
+		return checks.Sample{}, err
+	}
+	if err := s.storeFull(read); err != nil {
+		return checks.Sample{}, err
+	}
+	return read.smp, nil
+}
+
+// readWithRetry reads sample i, retrying a lost link with backoff until
 // deadline (the next sample's slot), or for one interval after the first
 // failure when that is later: a soak running behind its grid (a scan slower
 // than the interval, a loaded host) must not turn a brief outage into gaps
 // after one attempt each. The last error is returned when the window
 // passes, and becomes a gap.
-func (s *soak) sampleWithRetry(ctx context.Context, i int, deadline time.Time) (checks.Sample, error) {
+func (s *soak) readWithRetry(ctx context.Context, i int, deadline time.Time) (fullRead, error) {
 	backoff := time.Second
 	first := true
 	for {
-		smp, err := s.sampleOnce(ctx, i)
+		read, err := s.readOnce(ctx, i)
 		if err == nil {
-			return smp, nil
+			return read, nil
 		}
 		if !remote.IsRetryable(err) || ctx.Err() != nil {
-			return checks.Sample{}, err
+			return fullRead{}, err
 		}
 		now := s.clock.Now()
 		if late := now.Add(s.cfg.Interval); first && late.After(deadline) {
@@ -215,26 +278,24 @@ func (s *soak) sampleWithRetry(ctx context.Context, i int, deadline time.Time) (
 		}
 		first = false
 		if !now.Add(backoff).Before(deadline) {
-			return checks.Sample{}, fmt.Errorf("target unreachable until the next sample was due: %w", err)
+			return fullRead{}, fmt.Errorf("target unreachable until the next sample was due: %w", err)
 		}
 		s.logf("sample %d: %v; retrying in %s", i, err, human.Duration(backoff))
-		select {
-		case <-ctx.Done():
-			return checks.Sample{}, ctx.Err()
-		case <-s.clock.After(backoff):
+		if !sleepUntil(ctx, s.clock, now.Add(backoff)) {
+			return fullRead{}, ctx.Err()
 		}
 		backoff = min(2*backoff, s.cfg.MaxBackoff)
 	}
 }
 
-// sampleOnce runs the kmemleak scan steps, reads every snapshot path in one
-// round trip, stores the raw snapshot, then parses it and records the sample.
-func (s *soak) sampleOnce(ctx context.Context, i int) (checks.Sample, error) {
+// readOnce runs the kmemleak scan steps, reads every snapshot path in one
+// round trip and parses the sample; nothing is written.
+func (s *soak) readOnce(ctx context.Context, i int) (fullRead, error) {
 	var scanNote string
 	if i > 0 { // sample 0 follows the baseline flush, which just scanned twice
 		var err error
 		if scanNote, err = s.runScanSteps(ctx, sampleScanSteps()); err != nil {
-			return checks.Sample{}, err
+			return fullRead{}, err
 		}
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.cfg.ReadTimeout)
@@ -246,12 +307,9 @@ func (s *soak) sampleOnce(ctx context.Context, i int) (checks.Sample, error) {
 			// or a busy target, worth retrying within the sample's window.
 			err = &remote.LinkError{Op: "stall", Target: s.cfg.TargetName, Err: fmt.Errorf("no snapshot within the read timeout of %s: %w", s.cfg.ReadTimeout, err)}
 		}
-		return checks.Sample{}, fmt.Errorf("read snapshot on %s: %w", s.cfg.TargetName, err)
+		return fullRead{}, fmt.Errorf("read snapshot on %s: %w", s.cfg.TargetName, err)
 	}
 	at := s.clock.Now()
-	if _, err := s.st.writeRaw(i, at, snap); err != nil {
-		return checks.Sample{}, err
-	}
 	smp := newSample(i, at, snap, s.cfg.OwnModules, s.rec.Meta.AllocCallsCaches...)
 	if scanNote != "" {
 		if smp.Errors == nil {
@@ -259,10 +317,17 @@ func (s *soak) sampleOnce(ctx context.Context, i int) (checks.Sample, error) {
 		}
 		smp.Errors[kmemleakPath] = scanNote
 	}
-	if err := s.st.appendSample(&smp); err != nil {
-		return checks.Sample{}, err
+	return fullRead{smp: smp, snap: snap}, nil
+}
+
+// storeFull writes a full sample's raw snapshot, then its samples.jsonl
+// record. While the fast sampler runs, the caller holds s.mu.
+func (s *soak) storeFull(read fullRead) error {
+	if _, err := s.st.writeRaw(read.smp.Index, read.smp.At, read.snap); err != nil {
+		return err
 	}
-	return smp, nil
+	smp := read.smp
+	return s.st.appendSample(&smp)
 }
 
 // checkReboot ends the run when the boot id changed or uptime went back.

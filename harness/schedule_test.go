@@ -55,7 +55,7 @@ func TestSoak_ABriefOutageWhileBehindScheduleLosesNoSample(t *testing.T) {
 	// (due at 30 min) starts, and the link is lost for two calls right then.
 	sc := scenario{interval: 10 * time.Minute, slowScanAt: 2}
 	tgt := &briefOutageTarget{scriptedTarget: newScriptedTarget(t, clock, sc)}
-	cfg := Config{Target: tgt, Duration: 2 * time.Hour, Interval: sc.interval, OutDir: t.TempDir(), Clock: clock}
+	cfg := Config{Target: tgt, Duration: 2 * time.Hour, Interval: sc.interval, OutDir: t.TempDir(), Clock: clock, Policy: shortRunPolicy(12)}
 
 	run, err := Soak(context.Background(), cfg)
 	if err != nil {
@@ -99,7 +99,7 @@ func TestSoak_AReadThatOutlivesItsTimeoutIsRetriedNotTheEndOfTheRun(t *testing.T
 	clock := newFakeClock()
 	sc := scenario{interval: 10 * time.Minute}
 	tgt := &stallOnceTarget{scriptedTarget: newScriptedTarget(t, clock, sc)}
-	cfg := Config{Target: tgt, Duration: 2 * time.Hour, Interval: sc.interval, OutDir: t.TempDir(), Clock: clock, ReadTimeout: 300 * time.Millisecond}
+	cfg := Config{Target: tgt, Duration: 2 * time.Hour, Interval: sc.interval, OutDir: t.TempDir(), Clock: clock, ReadTimeout: 300 * time.Millisecond, Policy: shortRunPolicy(12)}
 
 	run, err := Soak(context.Background(), cfg)
 	if err != nil {

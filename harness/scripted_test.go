@@ -18,34 +18,6 @@ import (
 	"github.com/leakgate/leakgate/remote/remotetest"
 )
 
-// fakeClock advances only when the soak waits: After moves time forward by d
-// at once, so a 12-hour soak runs in milliseconds and stays deterministic.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 25, 20, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if d > 0 {
-		c.now = c.now.Add(d)
-	}
-	ch := make(chan time.Time, 1)
-	ch <- c.now
-	return ch
-}
-
 // scenario scripts how the target's /proc evolves with sample number n
 // (elapsed time over the interval).
 type scenario struct {
@@ -140,7 +112,7 @@ func (s *scriptedTarget) applyLink() {
 func (s *scriptedTarget) Run(ctx context.Context, argv []string, opts remote.RunOptions) (remote.Result, error) {
 	s.applyLink()
 	if s.sc.slowScanAt > 0 && s.sampleN() == s.sc.slowScanAt && len(argv) > 4 && argv[4] == "scan" {
-		s.clock.After(15 * time.Minute)
+		<-s.clock.After(15 * time.Minute)
 	}
 	return s.Target.Run(ctx, argv, opts)
 }

@@ -39,7 +39,7 @@ func TestSoak_PasswordNeverReachesTheRunFolderOrWorkloads(t *testing.T) {
 	profile := &Profile{Name: "p", Workloads: []Workload{{Name: "envdump", Side: SideHost, OnExit: OnExitIgnore, Command: []string{"env"}}}}
 
 	run, err := Soak(context.Background(), Config{Target: tgt, Duration: 2 * time.Hour, Interval: sc.interval, OutDir: out, Clock: clock,
-		Profile: profile, SecretEnv: []string{opts.PasswordEnv}})
+		Profile: profile, SecretEnv: []string{opts.PasswordEnv}, Policy: shortRunPolicy(12)})
 	if err != nil {
 		t.Fatal(err)
 	}

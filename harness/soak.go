@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/leakgate/leakgate/checks"
@@ -49,10 +51,10 @@ type Config struct {
 	// (the start of every series the judge ignores).
 	Duration, Interval, Warmup time.Duration
 	// FastInterval, when above zero and below Interval, adds a sample of the
-	// cheap counters (the fast sources: slabinfo, meminfo, vmallocinfo) on
-	// its own grid between the full samples, for the early-stop test. Each
-	// is still one round trip; kmemleak scans and per-process files stay on
-	// the Interval grid.
+	// cheap counters (the fast sources: slabinfo, meminfo, vmallocinfo,
+	// allocinfo) on its own grid, taken beside the full samples (also while
+	// one scans), for the early-stop test. Each is still one round trip;
+	// kmemleak scans and per-process files stay on the Interval grid.
 	FastInterval time.Duration
 	// OutDir is where run folders are created (default out/wifi_soak).
 	OutDir string
@@ -203,23 +205,37 @@ type Progress struct {
 	Status string
 }
 
-// soak is one running soak; its fields are owned by the run goroutine.
+// soak is one running soak; its fields are owned by the run goroutine,
+// except while the fast sampler runs beside the full samples: then mu
+// guards the run (rec), the run folder (st) and earlyWhy.
 type soak struct {
 	cfg   Config
 	clock Clock
 	st    *store
 	rec   *Run
 	tgt   remote.Target
-	// fast is the fast grid's state (nil when it is off).
-	fast *fastGrid
+	// mu serialises the full and the fast sampler's writes to the run and
+	// its folder, and their judgements.
+	mu sync.Mutex
+	// earlyWhy is set, under mu, when the early test on the fast series
+	// ended the run; no sample is recorded after it.
+	earlyWhy string
+	// stopping is set when either sampler's early test ended the run (with
+	// earlyWhy, under mu, for the fast one): the full sampler, woken from a
+	// wait, starts no sample after it, the fast one records none.
+	stopping atomic.Bool
 	// stoppedEarly is set when the early test ended the run.
 	stoppedEarly bool
+	// logMu keeps the two samplers' log lines whole.
+	logMu sync.Mutex
 }
 
 // logf writes one log line. Its arguments carry names and command output
 // from the target, so the message is escaped: one line, no control
 // characters (see human.Escape).
 func (s *soak) logf(format string, args ...any) {
+	s.logMu.Lock()
+	defer s.logMu.Unlock()
 	fmt.Fprintf(s.cfg.Log, "%s leakgate: %s\n", s.clock.Now().UTC().Format(time.RFC3339), human.Escape(fmt.Sprintf(format, args...)))
 }
 

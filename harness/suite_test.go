@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/leakgate/leakgate/checks/kconfig"
+	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/onsi/ginkgo/v2/types"
 )
 
@@ -102,6 +103,9 @@ func TestSuite(t *testing.T) {
 	})
 	t.Run("without a target fails saying --target is required", func(t *testing.T) {
 		suiteWithoutTargetFails(t, bin)
+	})
+	t.Run("bad flags fail as one configuration error, every problem on its own line, before any preflight", func(t *testing.T) {
+		suiteBadFlagsAreAConfigurationError(t, bin)
 	})
 	t.Run("a soak below the MemAvailable floor fails with the diagnosis and evidence", func(t *testing.T) {
 		t.Parallel()
@@ -245,9 +249,10 @@ func suiteFailsInPreflightOnThisMachine(t *testing.T, bin string) {
 		}
 	})
 
+	outDir := filepath.Join(t.TempDir(), "out")
 	rep, out := runSuite(t, bin,
 		"--target", d.spec(), "--identity", d.clientKey, "--known-hosts", d.knownHosts, "--ssh-config", "none",
-		"--duration", "1h", "--interval", "10m", "--out", filepath.Join(t.TempDir(), "out"))
+		"--duration", "1h", "--interval", "10m", "--out", outDir, "--db", "off")
 
 	if rep.SuiteSucceeded {
 		t.Fatalf("the suite passed on a kernel without kmemleak; output:\n%s", out)
@@ -278,6 +283,79 @@ func suiteFailsInPreflightOnThisMachine(t *testing.T, bin string) {
 	if !ok || soak.State != types.SpecStateSkipped {
 		t.Errorf("soak spec state %v, want skipped after the failed preflight", soak.State)
 	}
+	// The failed preflight leaves a run folder like every other run.
+	runs, _ := filepath.Glob(filepath.Join(outDir, "*", RunFile))
+	if len(runs) != 1 {
+		t.Fatalf("%d run folders after a failed preflight, want 1:\n%s", len(runs), out)
+	}
+	dir := filepath.Dir(runs[0])
+	var rj struct {
+		Verdict   string            `json:"verdict"`
+		Error     string            `json:"error"`
+		Preflight []json.RawMessage `json:"preflight"`
+		Meta      map[string]string `json:"meta"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatalf("no report.json after a failed preflight: %v", err)
+	}
+	if err := json.Unmarshal(data, &rj); err != nil {
+		t.Fatal(err)
+	}
+	if rj.Verdict != "error" || !strings.HasPrefix(rj.Error, "target not ready for leak detection: ") || !strings.Contains(rj.Error, "CONFIG_DEBUG_KMEMLEAK") {
+		t.Errorf("report.json verdict %q error %q, want error: target not ready … CONFIG_DEBUG_KMEMLEAK", rj.Verdict, rj.Error)
+	}
+	if len(rj.Preflight) == 0 {
+		t.Errorf("report.json has no preflight table")
+	}
+	if rj.Meta["evidence"] != filepath.Join(dir, EvidenceDir) {
+		t.Errorf("report.json names the evidence folder %q, want %q", rj.Meta["evidence"], filepath.Join(dir, EvidenceDir))
+	}
+	r, err := LoadRun(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Meta.Status != verdict.Error || len(r.Meta.Preflight) == 0 {
+		t.Errorf("run.json status %q with %d preflight checks, want error and the table", r.Meta.Status, len(r.Meta.Preflight))
+	}
+	var folderEntry bool
+	for _, e := range pre.ReportEntries {
+		if e.Name == "leakgate run folder" && e.StringRepresentation() == dir {
+			folderEntry = true
+		}
+	}
+	if !folderEntry {
+		t.Errorf("the preflight spec's report entries do not name the run folder %s", dir)
+	}
+}
+
+// suiteBadFlagsAreAConfigurationError runs the suite with three bad timing
+// flags: the configuration spec fails with all three, each on its own
+// line; the preflight never runs and no run folder is made.
+func suiteBadFlagsAreAConfigurationError(t *testing.T, bin string) {
+	outDir := filepath.Join(t.TempDir(), "out")
+
+	rep, out := runSuite(t, bin, "--target", "local:"+t.TempDir(), "--interval", "1ns", "--fast-interval", "10ms", "--warmup", "13h", "--out", outDir)
+
+	conf, ok := specByText(rep, "configuration")
+	if !ok || conf.State != types.SpecStateFailed {
+		t.Fatalf("configuration spec %v, want failed:\n%s", conf.State, out)
+	}
+	want := "configuration error (the target was not contacted); fix these flags or profile values:\n" +
+		"--interval 1ns: want at least 10s, because each full sample runs two kmemleak scans 6s apart (kmemleak reports an object only once it is 5s old at the start of a scan) and then reads the snapshot\n" +
+		"--fast-interval 10ms: want 0 (off) or at least 1s\n" +
+		"--warmup 13h0m0s: want at least 0 and shorter than --duration 12h0m0s"
+	if conf.Failure.Message != want {
+		t.Errorf("configuration failure:\n%s\nwant:\n%s", conf.Failure.Message, want)
+	}
+	for _, leaf := range []string{"preflight", "soak"} {
+		if s, ok := specByText(rep, leaf); !ok || s.State != types.SpecStateSkipped {
+			t.Errorf("%s spec %v, want skipped after a configuration error", leaf, s.State)
+		}
+	}
+	if _, err := os.Stat(outDir); !os.IsNotExist(err) {
+		t.Errorf("a configuration error made %s (err %v); nothing must be written", outDir, err)
+	}
 }
 
 func suiteWithoutTargetFails(t *testing.T, bin string) {
@@ -287,14 +365,12 @@ func suiteWithoutTargetFails(t *testing.T, bin string) {
 	if rep.SuiteSucceeded {
 		t.Fatalf("the suite passed without a target:\n%s", out)
 	}
-	var found bool
-	for _, s := range rep.SpecReports {
-		if s.State.Is(types.SpecStateFailed) && strings.Contains(s.Failure.Message, "--target is required") {
-			found = true
-		}
+	conf, ok := specByText(rep, "configuration")
+	if !ok || conf.State != types.SpecStateFailed || !strings.Contains(conf.Failure.Message, "\n--target is required") {
+		t.Errorf("configuration spec %v (%q), want failed saying --target is required:\n%s", conf.State, conf.Failure.Message, out)
 	}
-	if !found {
-		t.Errorf("no failure saying --target is required:\n%s", out)
+	if pre, ok := specByText(rep, "preflight"); !ok || pre.State != types.SpecStateSkipped {
+		t.Errorf("preflight spec %v, want skipped: a missing flag is not a preflight failure", pre.State)
 	}
 }
 

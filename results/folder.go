@@ -177,11 +177,8 @@ func firstNonEmpty(ss ...string) string {
 
 // unitOf is the unit a kind's series are recorded in (checks.SeriesBuilder).
 func unitOf(kind string) string {
-	switch checks.Kind(kind) {
-	case checks.KindKmemleak:
-		return "objects"
-	case checks.KindSlab, checks.KindProcess, checks.KindMeminfo:
-		return "bytes"
+	if src, ok := checks.SourceOf(checks.Kind(kind)); ok {
+		return src.Unit
 	}
 	return ""
 }

@@ -16,9 +16,9 @@
 //   - the difference of levels at the same soak hour (the end of the common
 //     span): the mean of the difference over the last tenth of that span,
 //     with the standard error of an AR(1) mean whose variance and lag-1
-//     correlation come from the whole judged difference (or the window's
-//     own, whichever is larger). It catches a pool that saturates higher,
-//     whose slope no longer differs.
+//     correlation come from the later half of the judged difference less
+//     its own line (or the window's own, whichever is larger). It catches a
+//     pool that saturates higher, whose slope no longer differs.
 //
 // An analytic interval was chosen over a block bootstrap: it costs three
 // trend.Analyze calls, not thousands, reuses the interval the single-run
@@ -243,8 +243,14 @@ func Compare(a, b Series, pol Policy) (Result, error) {
 	r.AtHour = at / 3600
 	r.LevelA, r.LevelB = la.mean, lb.mean
 	// A few points in the window say little about their correlation: the
-	// whole judged difference, less its line, says more. The larger wins.
-	sigma2, rho := residualAR1(d, td.SlopePerHour, pol.Warmup.Seconds())
+	// later half of the judged difference, less its own line, says more
+	// (the whole difference when that half is short). The larger wins. Not
+	// the whole difference less one line: a pool that filled higher early
+	// and then sat flat leaves its fill in those residuals as noise.
+	sigma2, rho, ok := laterHalfAR1(d, pol.Warmup.Seconds())
+	if !ok {
+		sigma2, rho = residualAR1(d, td.SlopePerHour, pol.Warmup.Seconds())
+	}
 	lhalf := z * math.Max(ld.se, meanSE(sigma2, rho, ld.n))
 	r.LevelDiff = sign * ld.mean
 	r.LevelDiffLow, r.LevelDiffHigh = r.LevelDiff-lhalf, r.LevelDiff+lhalf
@@ -523,4 +529,38 @@ func windowStats(v []float64) level {
 	variance := ss / (n - 1)
 	out.se = math.Sqrt(variance / neff)
 	return out
+}
+
+// laterHalfAR1 is residualAR1 over the later half of s after warmupSeconds,
+// less that half's own least-squares line; false when that half has fewer
+// than 6 points.
+func laterHalfAR1(s Series, warmupSeconds float64) (sigma2, rho float64, ok bool) {
+	t0 := s.Seconds[0]
+	first := 0
+	for first < len(s.Seconds) && s.Seconds[first]-t0 < warmupSeconds {
+		first++
+	}
+	mid := first + (len(s.Seconds)-first)/2
+	if len(s.Seconds)-mid < 6 {
+		return 0, 0, false
+	}
+	h := Series{Seconds: s.Seconds[mid:], Values: s.Values[mid:]}
+	var mt, mv float64
+	for i := range h.Seconds {
+		mt += h.Seconds[i]
+		mv += h.Values[i]
+	}
+	n := float64(len(h.Seconds))
+	mt, mv = mt/n, mv/n
+	var sxy, sxx float64
+	for i := range h.Seconds {
+		sxy += (h.Seconds[i] - mt) * (h.Values[i] - mv)
+		sxx += (h.Seconds[i] - mt) * (h.Seconds[i] - mt)
+	}
+	slope := 0.0
+	if sxx > 0 {
+		slope = sxy / sxx
+	}
+	sigma2, rho = residualAR1(h, slope*3600, 0)
+	return sigma2, rho, true
 }

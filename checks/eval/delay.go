@@ -10,17 +10,21 @@ import (
 
 	"github.com/leakgate/leakgate/checks"
 	"github.com/leakgate/leakgate/checks/sequential"
+	"github.com/leakgate/leakgate/checks/trend"
 )
 
-// EarlyConfig sets the size of the early-stopping evaluation: how soon the
-// sequential rule (checks/sequential, the policy's early_rule) stops a soak
-// on a leak, at the slow rate alone and with fast counters, and how often
-// it stops a clean one.
+// EarlyConfig sets the size of the early-stopping evaluation: how soon each
+// early rule (checks/sequential, and the final judge's test at early
+// thresholds, the policy's early_rule "trend") stops a soak on a leak, at
+// the slow rate alone and with fast counters, and how often it stops a
+// clean one.
 type EarlyConfig struct {
 	// Seeds make the run reproducible; the run rates are given per seed.
 	Seeds []uint64
-	// PerClass series per class and sampling rate (first seed only).
-	PerClass int
+	// PerClass series per class and sampling rate (first seed only) for
+	// the sequential rule; TrendPerClass for rule "trend", which judges
+	// every prefix again (0.6 s of CPU a series at 1 min).
+	PerClass, TrendPerClass int
 	// Runs of RunSize series per seed measure how often a clean run stops.
 	Runs, RunSize int
 	// Hours is the soak's length; SlowSeconds and FastSeconds the two
@@ -40,7 +44,7 @@ type EarlyConfig struct {
 // at 1 min.
 func DefaultEarlyConfig(pol checks.Policy, seed uint64, perClass, runs int) EarlyConfig {
 	return EarlyConfig{
-		Seeds: []uint64{seed, 1, 2, 3, 4}, PerClass: perClass, Runs: runs, RunSize: 300,
+		Seeds: []uint64{seed, 1, 2, 3, 4}, PerClass: perClass, TrendPerClass: max(1, perClass/10), Runs: runs, RunSize: 300,
 		Hours: 12, SlowSeconds: 600, FastSeconds: 60, FastCorrelation: 0.7, Policy: pol,
 	}
 }
@@ -56,15 +60,17 @@ type earlyClass struct {
 	gen   func(g *noiseGen, times []float64, floor float64) []float64
 }
 
-// EarlyClassResult is one class's early-stopping outcome at both rates.
+// EarlyClassResult is one class's early-stopping outcome for each rule at
+// both rates, indexed [rule][rate].
 type EarlyClassResult struct {
 	Name, Describe string
 	Leak, Clean    bool
-	N              int
-	// Stopped counts series the early rule stopped, at the slow and the
-	// fast rate; Delays are the stops' times after warm-up, in hours.
-	Stopped    [2]int
-	DelayHours [2][]float64
+	// N is the number of series judged by each rule (at each rate).
+	N [2]int
+	// Stopped counts series the rule stopped; DelayHours are the stops'
+	// times after warm-up, in hours.
+	Stopped    [2][2]int
+	DelayHours [2][2][]float64
 }
 
 // EarlyRuns is one seed's run-level outcome.
@@ -90,6 +96,26 @@ const (
 	fastRate
 )
 
+// The two early rules, as indices.
+const (
+	// SequentialRule is checks/sequential (early_rule: sequential).
+	SequentialRule = iota
+	// TrendRule is checks/trend at the early thresholds (early_rule:
+	// trend), judged as the harness does: after every full sample on the
+	// slow series, every half interval (EarlyJudgeEvery) on the fast one.
+	TrendRule
+)
+
+// EarlyJudgeEverySeconds is how often the harness judges the fast series
+// early (harness.earlyFastJudgeEvery: half the full interval, at least the
+// fast interval).
+func (c EarlyConfig) EarlyJudgeEverySeconds(rate int) float64 {
+	if rate == slowRate {
+		return c.SlowSeconds
+	}
+	return max(c.FastSeconds, c.SlowSeconds/2)
+}
+
 // EvaluateEarly generates every class at both rates and replays the early
 // rule over each series as a soak would.
 func EvaluateEarly(ctx context.Context, cfg EarlyConfig) (EarlyReport, error) {
@@ -101,21 +127,35 @@ func EvaluateEarly(ctx context.Context, cfg EarlyConfig) (EarlyReport, error) {
 		return rep, fmt.Errorf("evaluate early: need at least one seed and a slab growth floor, got %d seeds, floor %v", len(cfg.Seeds), floor)
 	}
 	grids := [2][]float64{grid(cfg.Hours, cfg.SlowSeconds), grid(cfg.Hours, cfg.FastSeconds)}
+	topts := pol.TrendOptions(checks.KindSlab, false)
 	for ci, c := range earlyClasses() {
-		res := EarlyClassResult{Name: c.name, Describe: c.describe, Leak: c.leak, Clean: c.clean, N: cfg.PerClass}
+		res := EarlyClassResult{Name: c.name, Describe: c.describe, Leak: c.leak, Clean: c.clean, N: [2]int{cfg.PerClass, cfg.TrendPerClass}}
 		for rate, times := range grids {
 			g := newNoiseGen(cfg, cfg.Seeds[0], uint64(ci)<<8|uint64(rate))
-			for range cfg.PerClass {
+			for k := range max(cfg.PerClass, cfg.TrendPerClass) {
 				if err := ctx.Err(); err != nil {
 					return rep, err
 				}
-				d, err := sequential.Replay(times, c.gen(g, times, floor), opts)
-				if err != nil {
-					return rep, fmt.Errorf("evaluate early %s: %w", c.name, err)
+				v := c.gen(g, times, floor)
+				if k < cfg.PerClass {
+					d, err := sequential.Replay(times, v, opts)
+					if err != nil {
+						return rep, fmt.Errorf("evaluate early %s: %w", c.name, err)
+					}
+					if d.Stop {
+						res.Stopped[SequentialRule][rate]++
+						res.DelayHours[SequentialRule][rate] = append(res.DelayHours[SequentialRule][rate], (d.At-opts.Warmup.Seconds())/3600)
+					}
 				}
-				if d.Stop {
-					res.Stopped[rate]++
-					res.DelayHours[rate] = append(res.DelayHours[rate], (d.At-opts.Warmup.Seconds())/3600)
+				if k < cfg.TrendPerClass {
+					at, err := trendStop(times, v, topts, cfg.EarlyJudgeEverySeconds(rate))
+					if err != nil {
+						return rep, fmt.Errorf("evaluate early %s (rule trend): %w", c.name, err)
+					}
+					if at >= 0 {
+						res.Stopped[TrendRule][rate]++
+						res.DelayHours[TrendRule][rate] = append(res.DelayHours[TrendRule][rate], (at-topts.Warmup.Seconds())/3600)
+					}
 				}
 			}
 		}
@@ -150,6 +190,30 @@ func EvaluateEarly(ctx context.Context, cfg EarlyConfig) (EarlyReport, error) {
 		rep.Runs = append(rep.Runs, runs)
 	}
 	return rep, nil
+}
+
+// trendStop is the time of the first prefix, judged every `every` seconds
+// from the first point, that the early thresholds of checks/trend call a
+// leak, or −1.
+func trendStop(times, v []float64, opts trend.Options, every float64) (float64, error) {
+	next := times[0]
+	for k := range times {
+		if times[k]+1e-6 < next {
+			continue
+		}
+		next = times[k] + every
+		if k+1 < warmupPoints(times, opts)+opts.MinPoints {
+			continue
+		}
+		r, err := trend.Analyze(times[:k+1], v[:k+1], opts)
+		if err != nil {
+			return -1, err
+		}
+		if r.Verdict == trend.Leak {
+			return times[k], nil
+		}
+	}
+	return -1, nil
 }
 
 // runStops says whether any of size series, cycling through set, stops.
@@ -415,23 +479,27 @@ func quantileHours(xs []float64, p float64) float64 {
 	return s[max(0, min(i, len(s)-1))]
 }
 
-// HeadlineMedianHours returns the median delay (hours after warm-up) over
-// every stopped leak of the headline classes at a rate (0 slow, 1 fast),
-// counting a leak never stopped early as never (the median is then over
-// all leaks, stopped or not: +Inf when fewer than half stopped).
-func (r EarlyReport) HeadlineMedianHours(rate int) float64 {
+// HeadlineMedianHours returns the median delay (hours after warm-up) of a
+// rule (SequentialRule, TrendRule) over the leaks of the headline classes
+// at a rate (0 slow, 1 fast), counting a leak never stopped early as never
+// (the median is then over all leaks, stopped or not: +Inf when fewer than
+// half stopped).
+func (r EarlyReport) HeadlineMedianHours(rule, rate int) float64 {
 	var all []float64
 	for _, c := range r.Classes {
 		if !c.Leak {
 			continue
 		}
-		all = append(all, c.DelayHours[rate]...)
-		for range c.N - c.Stopped[rate] {
+		all = append(all, c.DelayHours[rule][rate]...)
+		for range c.N[rule] - c.Stopped[rule][rate] {
 			all = append(all, math.Inf(1))
 		}
 	}
 	return quantileHours(all, 0.5)
 }
+
+// ruleNames are the early rules as the policy names them.
+var ruleNames = [2]string{"sequential", "trend"}
 
 // Markdown renders the early-stopping section of docs/detection.md.
 func (r EarlyReport) Markdown() string {
@@ -439,62 +507,141 @@ func (r EarlyReport) Markdown() string {
 	c := r.Config
 	o := r.Options
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("\n## Early stopping (sequential rule)\n\n")
-	p("Generated with the rest of this page (`make eval`); seeds %v. The sequential early rule (`early_rule: sequential`, `checks/sequential`; the policy's default is still `trend` until the harness keeps an early stop's findings) looks after every sample: "+
+	slow, fast := c.SlowSeconds/60, c.FastSeconds/60
+	p("\n## Early stopping\n\n")
+	p("Generated with the rest of this page (`make eval`); seeds %v. The policy's default early rule is `%s`. Two rules are measured:\n\n", c.Seeds, c.Policy.EarlyRule)
+	planned := max(1, int((o.Horizon-o.MinSpan)/max(o.LookEvery, 1))+1) // sequential's plannedLooks
+	p("- **sequential** (`early_rule: sequential`, `checks/sequential`): "+
 		"a least-squares slope on the judged window, its variance widened for AR(1) correlation estimated on the whole run so far "+
-		"(bias-corrected, plus two standard errors, never less than r1 + 25/n near a unit root; a series whose bound reaches 0.95 is left to the final judge), a Student t on the AR(1) degrees of freedom, tested at a level that shrinks with the looks "+
-		"(look k of epoch ⌊log₂ k⌋ = j at α/(2^j (j+1)(j+2)); the levels sum to α). "+
-		"α per series is `early_false_alarm` %.3g split over max(`early_series`, series) = %d: under the model a clean run is stopped with probability at most %.3g over its whole length. "+
-		"A stop also needs the slope's %.0f %% lower bound ≥ %.0f KiB/h and, projected over %v, ≥ %.0f KiB; the run's later half keeping %.0f %% of its earlier half's pace; "+
-		"no fall of more than %.0f %% of the growth plus %.0f residual σ; and %d samples over %v after the %v warm-up.\n\n",
-		c.Seeds, c.Policy.EarlyFalseAlarm, c.RunSize, c.Policy.EarlyFalseAlarm, 100*o.ConfidenceLevel, o.MinSlopePerHour/1024, o.Horizon, o.MinGrowth/1024,
-		100*o.PersistFraction, 100*o.MaxDrawdown, o.DrawdownNoise, o.MinPoints, o.MinSpan, o.Warmup)
+		"(bias-corrected, plus two standard errors, never less than r1 + 30/n near a unit root; a series whose bound reaches 0.95 is left to the final judge), a Student t on the AR(1) degrees of freedom. "+
+		"It looks first after %d samples over %v of judged points (after the %v warm-up), then every %v of judged points (`early_look_every`; between looks nothing stops), "+
+		"the %d looks of the planned soak share 90 %% of α equally (each at %.3g) and looks past it share the rest (overtime look k at 0.1α/(2^j (j+1)(j+2)), j = ⌊log₂ k⌋), so the levels sum to at most α. "+
+		"α per series is `early_false_alarm` %.3g split over max(`early_series`, series) = %d: **under the model (a straight line plus stationary Gaussian AR(1) noise) a clean run of up to %d series is stopped with probability at most %.3g over its whole length**, whatever its length. "+
+		"A stop also needs the slope's %.0f %% lower bound ≥ %.0f KiB/h and, projected over the planned %v of judged soak (`early_horizon`: a leak that will be material by the end is material now), ≥ %.0f KiB; the run's later half keeping %.0f %% of its earlier half's pace; "+
+		"and no fall of more than %.0f %% of the growth plus %.0f residual σ.\n",
+		o.MinPoints, o.MinSpan, o.Warmup, o.LookEvery, planned, 0.9*o.Alpha/float64(planned), c.Policy.EarlyFalseAlarm, c.RunSize, c.RunSize, c.Policy.EarlyFalseAlarm,
+		100*o.ConfidenceLevel, o.MinSlopePerHour/1024, o.Horizon, o.MinGrowth/1024, 100*o.PersistFraction, 100*o.MaxDrawdown, o.DrawdownNoise)
+	p("- **trend** (`early_rule: trend`): the final judge's test on the whole window at FDR %.3g, the pessimistic correction, tau ≥ %.2f, at least %d judged samples; "+
+		"judged as the harness does, after every full sample on the %.0f-min series and every %.0f min on the %.0f-min one. It has no stated guarantee over the looks.\n\n",
+		c.Policy.EarlyStopFDR, max(c.Policy.MinMonotonic, c.Policy.EarlyMinMonotonic), c.Policy.EarlyMinSamples, slow, c.EarlyJudgeEverySeconds(fastRate)/60, fast)
 	p("The same shapes as above, with their noise made a process in time so one shape can be sampled at both rates: noise white at %.0f min is an "+
 		"Ornstein–Uhlenbeck process correlated %.2g over %.0f min (%.2g over %.0f min); AR(1) noise keeps its 10-min correlation (0.5–0.9 is %.2f–%.2f over 1 min); "+
-		"walks step by √(Δt/10 min) of their 10-min step. %d series per class and rate; %d runs of %d series per seed.\n\n",
-		c.SlowSeconds/60, c.FastCorrelation, c.FastSeconds/60, math.Pow(c.FastCorrelation, c.SlowSeconds/c.FastSeconds), c.SlowSeconds/60,
-		math.Pow(0.5, c.FastSeconds/600), math.Pow(0.9, c.FastSeconds/600), c.PerClass, c.Runs, c.RunSize)
+		"walks step by √(Δt/10 min) of their 10-min step. Per class and rate: %d series for the sequential rule, %d for the trend rule (it judges every prefix again); "+
+		"%d runs of %d series per seed for the sequential rule's run rates.\n\n",
+		slow, c.FastCorrelation, fast, math.Pow(c.FastCorrelation, c.SlowSeconds/c.FastSeconds), slow,
+		math.Pow(0.5, c.FastSeconds/600), math.Pow(0.9, c.FastSeconds/600), c.PerClass, c.TrendPerClass, c.Runs, c.RunSize)
+	bound := OracleDelayBound(c)
 	p("### Headline\n\n")
-	p("| figure | target | %.0f min only | %.0f min fast counters |\n|---|---|---|---|\n", c.SlowSeconds/60, c.FastSeconds/60)
-	p("| median delay of the headline leaks after warm-up (a leak not stopped early counts as never) | ≤ 1.5 h | %s | %s |\n",
-		fmtHours(r.HeadlineMedianHours(slowRate)), fmtHours(r.HeadlineMedianHours(fastRate)))
+	p("| figure | target | sequential, %.0f min only | sequential, %.0f min fast | trend, %.0f min only | trend, %.0f min fast |\n|---|---|---|---|---|---|\n", slow, fast, slow, fast)
+	p("| median delay of the headline leaks after warm-up (a leak not stopped early counts as never) | ≤ 1.5 h | %s | %s | %s | %s |\n",
+		fmtHours(r.HeadlineMedianHours(SequentialRule, slowRate)), fmtHours(r.HeadlineMedianHours(SequentialRule, fastRate)),
+		fmtHours(r.HeadlineMedianHours(TrendRule, slowRate)), fmtHours(r.HeadlineMedianHours(TrendRule, fastRate)))
+	p("| the least median any rule with the guarantee can reach (oracle bound, below) | — | %s | %s | %s | %s |\n",
+		fmtHours(bound.MedianHours(slowRate)), fmtHours(bound.MedianHours(fastRate)), fmtHours(bound.MedianHours(slowRate)), fmtHours(bound.MedianHours(fastRate)))
 	var cleanRuns, benignRuns []string
-	worstClean, worstBenign := 0, 0
+	worstClean, worstBenign, sumClean, sumBenign := 0, 0, 0, 0
 	for _, s := range r.Runs {
 		cleanRuns = append(cleanRuns, fmt.Sprintf("%d", s.CleanStopped))
 		benignRuns = append(benignRuns, fmt.Sprintf("%d", s.BenignStopped))
 		worstClean, worstBenign = max(worstClean, s.CleanStopped), max(worstBenign, s.BenignStopped)
+		sumClean, sumBenign = sumClean+s.CleanStopped, sumBenign+s.BenignStopped
 	}
-	p("| clean runs (%d stationary-noise series at %.0f min: flat and AR(1)) stopped early, per seed of %d runs | ≤ 0.5 %% | — | %s (worst %.2f %%) |\n",
-		c.RunSize, c.FastSeconds/60, c.Runs, strings.Join(cleanRuns, ", "), 100*ratio(worstClean, c.Runs))
-	p("| runs of %d series of every benign shape (ramps, steps, saw-teeth, walks, spikes too) stopped early, per seed of %d runs | — | — | %s (worst %.2f %%) |\n\n",
-		c.RunSize, c.Runs, strings.Join(benignRuns, ", "), 100*ratio(worstBenign, c.Runs))
-	p("### Per class\n\n")
-	p("Leaks: share stopped early and delay after warm-up (median / 90th percentile over the stopped ones, hours). Benign: share stopped early.\n\n")
-	p("| class | label | shape | stopped, %.0f min | delay, %.0f min | stopped, %.0f min fast | delay, %.0f min fast |\n|---|---|---|---|---|---|---|\n",
-		c.SlowSeconds/60, c.SlowSeconds/60, c.FastSeconds/60, c.FastSeconds/60)
+	all := c.Runs * len(r.Runs)
+	p("| clean runs (%d stationary-noise series at %.0f min: flat and AR(1)) stopped early, per seed of %d runs | ≤ 0.5 %% | — | %s (%.2f %% of %d, worst seed %.0f %%) | — | — |\n",
+		c.RunSize, fast, c.Runs, strings.Join(cleanRuns, ", "), 100*ratio(sumClean, all), all, 100*ratio(worstClean, c.Runs))
+	p("| runs of %d series of every benign shape (ramps, steps, saw-teeth, walks, spikes too) stopped early, per seed of %d runs | — | — | %s (%.2f %% of %d, worst seed %.0f %%) | — | — |\n",
+		c.RunSize, c.Runs, strings.Join(benignRuns, ", "), 100*ratio(sumBenign, all), all, 100*ratio(worstBenign, c.Runs))
+	var stopped, judged [2][2]int
 	for _, k := range r.Classes {
-		label := "benign"
-		switch {
-		case k.Leak:
-			label = "leak"
-		case k.Clean:
-			label = "benign (clean noise)"
+		if k.Leak {
+			continue
 		}
-		delay := func(rate int) string {
-			if !k.Leak {
-				return "—"
+		for rule := range 2 {
+			for rate := range 2 {
+				stopped[rule][rate] += k.Stopped[rule][rate]
+				judged[rule][rate] += k.N[rule]
 			}
-			if len(k.DelayHours[rate]) == 0 {
-				return "never"
-			}
-			return fmt.Sprintf("%s / %s", fmtHours(quantileHours(k.DelayHours[rate], 0.5)), fmtHours(quantileHours(k.DelayHours[rate], 0.9)))
 		}
-		p("| %s | %s | %s | %.1f %% | %s | %.1f %% | %s |\n", k.Name, label, k.Describe,
-			100*ratio(k.Stopped[slowRate], k.N), delay(slowRate), 100*ratio(k.Stopped[fastRate], k.N), delay(fastRate))
 	}
-	p("\n")
+	p("| benign series (every benign class) stopped early | — | %d of %d | %d of %d | %d of %d | %d of %d |\n\n",
+		stopped[0][0], judged[0][0], stopped[0][1], judged[0][1], stopped[1][0], judged[1][0], stopped[1][1], judged[1][1])
+	b.WriteString(bound.boundMarkdown(c))
+	r.readingMarkdown(&b, bound)
+	for rule := range 2 {
+		p("### Per class, rule %s\n\n", ruleNames[rule])
+		p("Leaks: share stopped early and delay after warm-up (median / 90th percentile over the stopped ones, hours). Benign: share stopped early. %d series per class and rate.\n\n", r.Classes[0].N[rule])
+		p("| class | label | shape | stopped, %.0f min | delay, %.0f min | stopped, %.0f min fast | delay, %.0f min fast |\n|---|---|---|---|---|---|---|\n", slow, slow, fast, fast)
+		for _, k := range r.Classes {
+			label := "benign"
+			switch {
+			case k.Leak:
+				label = "leak"
+			case k.Clean:
+				label = "benign (clean noise)"
+			}
+			delay := func(rate int) string {
+				d := k.DelayHours[rule][rate]
+				if !k.Leak {
+					return "—"
+				}
+				if len(d) == 0 {
+					return "never"
+				}
+				return fmt.Sprintf("%s / %s", fmtHours(quantileHours(d, 0.5)), fmtHours(quantileHours(d, 0.9)))
+			}
+			p("| %s | %s | %s | %.1f %% | %s | %.1f %% | %s |\n", k.Name, label, k.Describe,
+				100*ratio(k.Stopped[rule][slowRate], k.N[rule]), delay(slowRate), 100*ratio(k.Stopped[rule][fastRate], k.N[rule]), delay(fastRate))
+		}
+		p("\n")
+	}
 	return b.String()
+}
+
+// classByName returns the class result named name (zero if absent).
+func (r EarlyReport) classByName(name string) EarlyClassResult {
+	for _, c := range r.Classes {
+		if c.Name == name {
+			return c
+		}
+	}
+	return EarlyClassResult{}
+}
+
+// readingMarkdown says what the early figures mean, with their numbers.
+func (r EarlyReport) readingMarkdown(b *strings.Builder, bound DelayBound) {
+	c := r.Config
+	p := func(format string, args ...any) { fmt.Fprintf(b, format, args...) }
+	share := func(name string, rule, rate int) float64 {
+		k := r.classByName(name)
+		return 100 * ratio(k.Stopped[rule][rate], k.N[rule])
+	}
+	p("### Reading the early figures\n\n")
+	p("- **The target is out of reach, by information.** A median of 1.5 h needs half the headline leaks stopped by then; the oracle above stops at most %.0f %% at the fast rate, "+
+		"and its own median is %s. The sequential rule reaches %s with fast counters: it must estimate the noise's correlation (the oracle knows it; for noise correlated 0.7 between 1-min samples the rule's upper bound is about 0.78 after 7 h of points, which widens the slope's standard error by about a fifth) "+
+		"and spread α over its looks (z ≈ 5.0 at each of the planned looks against the oracle's one look at %.2f). "+
+		"What is left are shapes a straight line fits badly: a leak that starts mid-run, grows in bursts or rides a saw-tooth leaves residuals the AR(1) bound reads as near a unit root, "+
+		"so the rule leaves them to the final judge and its shape checks (%.0f %%, %.0f %% and %.0f %% of them stopped early at 1 min).\n",
+		100*shareAt(bound, fastRate, 1.5), fmtHours(bound.MedianHours(fastRate)), fmtHours(r.HeadlineMedianHours(SequentialRule, fastRate)), bound.ZAlpha,
+		share("starts mid-run", SequentialRule, fastRate), share("bursty", SequentialRule, fastRate), share("saw-tooth + drift", SequentialRule, fastRate))
+	p("- **Rule trend on fast counters stops benign shapes.** Judged every %.0f min on the 1-min series, as the harness judges the fast series, rule trend stops "+
+		"%.0f %% of benign warm-up ramps, %.0f %% of benign saw-teeth and %.0f %% of clean AR(1) series: 36 samples are 36 minutes at 1 min, and 36 minutes of a ramp or of a saw-tooth's rise is a clean rise. "+
+		"Under rule trend with fast counters on, a clean run holding a cache that warms up past the warm-up or a pool that fills and drains would end early as a leak; that is why the default is the sequential rule, which stops none of them "+
+		"(it waits %v of judged points, past the longest saw-tooth period, and a fall of more than %.0f %% of the growth holds it back).\n",
+		c.EarlyJudgeEverySeconds(fastRate)/60, share("saturating", TrendRule, fastRate), share("saw-tooth", TrendRule, fastRate), share("AR(1)", TrendRule, fastRate), c.Policy.EarlyMinSpan, 100*c.Policy.EarlyMaxDrawdown)
+	p("- **The guarantee, stated and measured.** Under its model (a straight line plus stationary Gaussian AR(1) noise, the correlation bounded from above on the run so far) the sequential rule stops a clean run of %d series "+
+		"with probability at most %.3g over its whole length: a union bound over its looks and series. Measured on clean runs at 1 min (noise correlated 0.7 between samples, up to 0.99 for AR(1) noise) and on runs of every benign shape, in the headline table. "+
+		"Near a unit root the correlation's bound is Dickey–Fuller's (never below r1 + 30/n): with 25/n, AR(1) noise correlated 0.99 between 1-min samples stopped 3 of 500 clean runs, above the budget.\n\n",
+		c.RunSize, c.Policy.EarlyFalseAlarm)
+}
+
+// shareAt is the bound's share at the first span ≥ h hours.
+func shareAt(b DelayBound, rate int, h float64) float64 {
+	for i, s := range b.SpanHours {
+		if s >= h-1e-9 {
+			return b.Share[rate][i]
+		}
+	}
+	return math.NaN()
 }
 
 func fmtHours(h float64) string {

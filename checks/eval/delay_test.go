@@ -11,49 +11,67 @@ import (
 
 // TestEvaluateEarly_FastCountersStopLeaksSoonerAndCleanRunsStayUp runs a
 // small version of the early-stopping evaluation (one seed, 60 series per
-// class, 10 runs of 300 series) and guards what the full one shows: the
-// low-noise linear leak is stopped in every series at both rates and
-// sooner with fast counters; no benign series of any shape is stopped; the
-// first stop comes no earlier than the policy's first look.
+// class for the sequential rule, 3 for the trend rule, 10 runs of 300
+// series) and guards what the full one shows: the low-noise linear leak is
+// stopped in every series at both rates and sooner with fast counters; no
+// benign series of any shape is stopped by the sequential rule; no stop
+// comes before the rule's first look.
 func TestEvaluateEarly_FastCountersStopLeaksSoonerAndCleanRunsStayUp(t *testing.T) {
 	pol := checks.DefaultPolicy()
 	cfg := DefaultEarlyConfig(pol, 20261125, 60, 10)
 	cfg.Seeds = cfg.Seeds[:1]
+	cfg.TrendPerClass = 3
 	rep, err := EvaluateEarly(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := (pol.EarlyMinSpan.Hours())
+	// The sequential rule's first look: EarlyMinSpan after warm-up; the
+	// trend rule's: EarlyMinSamples judged points at 10 min, or at the
+	// harness's 5-min cadence on the 1-min grid.
+	first := [2][2]float64{
+		{pol.EarlyMinSpan.Hours(), pol.EarlyMinSpan.Hours()},
+		{float64(pol.EarlyMinSamples-1) / 6, float64(pol.EarlyMinSamples-1) / 60},
+	}
 	for _, c := range rep.Classes {
+		seq := SequentialRule
 		switch {
 		case c.Name == "linear, noise 2 %":
-			slow, fast := quantileHours(c.DelayHours[slowRate], 0.5), quantileHours(c.DelayHours[fastRate], 0.5)
-			if c.Stopped != [2]int{60, 60} || !(fast < slow) {
-				t.Errorf("%s: stopped %v of 60, median delay %.2f h slow, %.2f h fast; want all stopped, fast sooner", c.Name, c.Stopped, slow, fast)
+			slow, fast := quantileHours(c.DelayHours[seq][slowRate], 0.5), quantileHours(c.DelayHours[seq][fastRate], 0.5)
+			if c.Stopped[seq] != [2]int{60, 60} || !(fast < slow) {
+				t.Errorf("%s: stopped %v of 60, median delay %.2f h slow, %.2f h fast; want all stopped, fast sooner", c.Name, c.Stopped[seq], slow, fast)
 			}
-		case !c.Leak && c.Stopped != [2]int{}:
-			t.Errorf("benign %s: stopped %v of 60 at (slow, fast), want none", c.Name, c.Stopped)
+		case !c.Leak && c.Stopped[seq] != [2]int{}:
+			t.Errorf("benign %s: stopped %v of 60 at (slow, fast), want none", c.Name, c.Stopped[seq])
 		}
-		for rate := range 2 {
-			for _, h := range c.DelayHours[rate] {
-				if h < first-1e-9 {
-					t.Fatalf("%s stopped %.2f h after warm-up, before the first look at %.2f h", c.Name, h, first)
+		if c.N != [2]int{60, 3} {
+			t.Errorf("%s: %v series judged by (sequential, trend), want 60 and 3", c.Name, c.N)
+		}
+		for rule := range 2 {
+			for rate := range 2 {
+				for _, h := range c.DelayHours[rule][rate] {
+					if h < first[rule][rate]-1e-9 {
+						t.Fatalf("%s, rule %s, rate %d: stopped %.2f h after warm-up, before the first look at %.2f h", c.Name, ruleNames[rule], rate, h, first[rule][rate])
+					}
 				}
 			}
 		}
 	}
-	// One AR(1) series (noise correlated 0.9 over 10 min) in run 4 of this
-	// seed rises 1.7 MiB/h for 3 h and is stopped: 1 of 3000 clean series,
-	// about what the bound allows over the 100 runs of the full evaluation
-	// (0.5 runs expected), so a second stopped run here would be a regression.
+	// The bound allows 0.005 of runs: 0.5 expected over the 100 runs of
+	// the full evaluation, so a second stopped run in 10 is a regression.
 	if r := rep.Runs[0]; r.CleanStopped > 1 || r.BenignStopped > 1 {
 		t.Errorf("runs stopped early: %+v, want at most 1 of 10", r)
 	}
-	if h := rep.HeadlineMedianHours(fastRate); math.IsNaN(h) || h < first {
-		t.Errorf("headline median %.2f h at the fast rate, want a figure ≥ %.2f h", h, first)
+	if h := rep.HeadlineMedianHours(SequentialRule, fastRate); math.IsNaN(h) || h < first[0][1] {
+		t.Errorf("headline median %.2f h at the fast rate, want a figure ≥ %.2f h", h, first[0][1])
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"## Early stopping (sequential rule)", "| linear, noise 2 % | leak | straight growth, noise σ = 2 % of the growth | 100.0 % |"} {
+	for _, want := range []string{
+		"## Early stopping",
+		"### What delay is possible",
+		"### Per class, rule sequential",
+		"### Per class, rule trend",
+		"| linear, noise 2 % | leak | straight growth, noise σ = 2 % of the growth | 100.0 % |",
+	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("markdown lacks %q", want)
 		}

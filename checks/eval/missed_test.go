@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -64,5 +65,50 @@ func TestFloorsList_KeepsTheLargestFortyOfMore(t *testing.T) {
 	}
 	if floorsList(nil) != "—" {
 		t.Errorf("empty list printed %q", floorsList(nil))
+	}
+}
+
+func TestEveryOkOnALargeGrowthNamesTheChecksThatVetoedIt(t *testing.T) {
+	// Issue 16: a person must be able to disagree with an ok verdict on a
+	// series that grew many times the floor, so its reason opens with the
+	// growth and names every check that could have overruled the veto,
+	// the size check included, with its figures.
+	cfg := DefaultConfig(checks.DefaultPolicy(), 7, 0, 0)
+	opts := cfg.Options
+	opts.Alpha /= 300
+	times := make([]float64, cfg.Points)
+	for i := range times {
+		times[i] = float64(i) * cfg.IntervalSeconds
+	}
+	large := 0
+	for ci, c := range Classes() {
+		if !c.Leak {
+			continue
+		}
+		rng := rand.New(rand.NewPCG(7, uint64(ci)))
+		for range 200 {
+			v := c.gen(rng, times, opts.MinGrowth)
+			r, err := trend.Analyze(times, v, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Verdict != trend.OK || grownFloors(times, v, opts, opts.MinGrowth) < 4 {
+				continue
+			}
+			large++
+			for _, want := range []string{"yet ok: ", "change-point check: ", "steps check: ", "increments check: ", "size check: last hour's median "} {
+				if !strings.Contains(r.Reason, want) {
+					t.Errorf("%s: ok on %.0f× the floor, reason lacks %q: %s", c.Name, grownFloors(times, v, opts, opts.MinGrowth), want, r.Reason)
+					break
+				}
+			}
+			if !strings.HasPrefix(r.Reason, "grew ") {
+				t.Errorf("%s: reason does not open with the growth: %s", c.Name, r.Reason)
+			}
+		}
+	}
+	// The hard classes alone leave dozens of such verdicts on 200 series.
+	if large < 10 {
+		t.Errorf("%d ok verdicts on a growth of 4× the floor or more; the test needs some to look at", large)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 const mib = 1 << 20
@@ -104,10 +105,11 @@ func TestMonitor_StraightLineAboveTheFloorsStopsAtTheFirstLook(t *testing.T) {
 	if !d.Stop || d.At != 4800 || d.Points != 21 || math.Abs(d.SlopePerHour-mib) > 1e-3 {
 		t.Fatalf("got %+v, want a stop at 4800 s after 21 points at 1 MiB/h", d)
 	}
-	// The first look is tested at Alpha/2 = 0.005/300/2.
-	want := "stopped at 1 h 20 min: grows 1.0 MiB/h (lower bound 1.0 MiB/h); sequential test crossed its bound after 20 min of judged points: p 0 ≤ 8.3e-06"
-	if d.Reason != want || d.Bound != DefaultOptions().Alpha/2 {
-		t.Fatalf("reason %q (bound %v), want %q at bound Alpha/2", d.Reason, d.Bound, want)
+	// The planned soak holds (11 h − 20 min)/10 min + 1 = 65 looks, each
+	// tested at 0.9 × 0.005/300 / 65 = 2.31e-7.
+	want := "stopped at 1 h 20 min: grows 1.0 MiB/h (lower bound 1.0 MiB/h); sequential test crossed its bound after 20 min of judged points: p 0 ≤ 2.3e-07"
+	if d.Reason != want || math.Abs(d.Bound-0.9*DefaultOptions().Alpha/65) > 1e-20 {
+		t.Fatalf("reason %q (bound %v), want %q at bound 0.9·Alpha/65", d.Reason, d.Bound, want)
 	}
 }
 
@@ -288,6 +290,92 @@ func TestMonitor_LeakUnderLowNoiseStopsWithinFourHoursOfWarmup(t *testing.T) {
 		}
 		if !d.Stop || d.At > 5*3600 {
 			t.Fatalf("leak %d (%.1f MiB over 12 h): %+v, want a stop by 5 h", k, g/mib, d)
+		}
+	}
+}
+
+func TestMonitor_LooksFallOnTheLookEveryGridAndSpendAlphaOnlyThere(t *testing.T) {
+	// One point a minute, warm-up 1 h, first look at 20 min of judged
+	// points, then every 10 min: looks at spans 20, 30, 40, 50 min are
+	// looks 1–4 (levels α/2, α/12, α/12, α/48); a point between looks
+	// reports the next look's level. No planned soak (Horizon 0): every
+	// look is on the epochs.
+	o := DefaultOptions()
+	o.Horizon = 0
+	m, err := NewMonitor(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := o.Alpha
+	want := map[int]float64{20: a / 2, 21: a / 12, 29: a / 12, 30: a / 12, 31: a / 12, 40: a / 12, 41: a / 48, 50: a / 48}
+	for i, x := range minutes(60 + 51) {
+		d, err := m.Add(x, 64*mib)
+		if err != nil {
+			t.Fatal(err)
+		}
+		span := i - 60
+		if w, ok := want[span]; ok && math.Abs(d.Bound-w) > 1e-18 {
+			t.Errorf("span %d min: bound %v, want %v", span, d.Bound, w)
+		}
+	}
+	if m.looks != 4 {
+		t.Errorf("%d looks over 50 min of judged points, want 4", m.looks)
+	}
+}
+
+func TestOptionsLevel_PlannedLooksShareNinetyPercentEquallyAndOvertimeTheRest(t *testing.T) {
+	// Horizon 1 h, first look at 20 min, then every 10 min: looks at 20,
+	// 30, 40, 50, 60 min are the 5 planned ones, each at 0.9α/5 = 0.18α;
+	// look 6 is overtime look 1 at 0.1α/2, look 7 overtime look 2 at
+	// 0.1α/12.
+	o := DefaultOptions()
+	o.Alpha, o.Horizon, o.MinSpan, o.LookEvery = 0.01, time.Hour, 20*time.Minute, 10*time.Minute
+	if n := o.plannedLooks(); n != 5 {
+		t.Fatalf("planned looks %d, want 5", n)
+	}
+	for _, c := range []struct {
+		look int
+		want float64
+	}{{1, 0.0018}, {5, 0.0018}, {6, 0.0005}, {7, 0.001 / 12}} {
+		if got := o.level(c.look); math.Abs(got-c.want) > 1e-15 {
+			t.Errorf("level(%d) = %v, want %v", c.look, got, c.want)
+		}
+	}
+	sum := 0.0
+	for k := 1; k < 1<<16; k++ {
+		sum += o.level(k)
+	}
+	if sum > o.Alpha {
+		t.Errorf("levels of 65535 looks sum to %v, above Alpha %v", sum, o.Alpha)
+	}
+}
+
+func TestMonitor_AStopBetweenLooksWaitsForTheNextLook(t *testing.T) {
+	// Warm-up flat at 0.255 MiB, then a perfect line from 0 at 1 MiB/h:
+	// the drawdown is 0.255 MiB and its limit 0.6 × 1 MiB/h × span (no
+	// noise), so the drawdown guard holds the stop until the span passes
+	// 25.5 min. Looking at every point stops at 26 min (t = 5160 s); looking
+	// every 10 min stops at the look at 30 min (t = 5400 s).
+	times := minutes(200)
+	values := make([]float64, len(times))
+	for i, x := range times {
+		values[i] = 0.255 * mib
+		if x >= 3600 {
+			values[i] = mib * (x - 3600) / 3600
+		}
+	}
+	for _, c := range []struct {
+		every time.Duration
+		at    float64
+	}{{0, 5160}, {10 * time.Minute, 5400}} {
+		o := DefaultOptions()
+		o.LookEvery = c.every
+		d, err := Replay(times, values, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !d.Stop || d.At != c.at {
+			t.Errorf("look every %v: %+v, want a stop at %v s", c.every, d, c.at)
 		}
 	}
 }

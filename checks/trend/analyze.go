@@ -101,8 +101,10 @@ type Options struct {
 	// sets the variance, their net height bounds the growth); and the
 	// increments (growth over √Σd², a bound valid for a random walk). A
 	// later half slower than the earlier persists if it alone clears the
-	// floors. The main test, tau and persistence still apply. Ignored with
-	// WholeWindowOnly: early judging keeps its own rules.
+	// floors. The main test, tau and persistence still apply to those;
+	// the size check (size.go) calls a leak on its own evidence, over every
+	// other check. Ignored with WholeWindowOnly: early judging keeps its
+	// own rules.
 	ShapeChecks bool
 	// Bytes says the values are bytes: reasons print them in B, KiB, MiB
 	// or GiB rather than as bare numbers.
@@ -257,8 +259,25 @@ type Result struct {
 	// pass the sign test at 1/8. P is at most StepsTrendP.
 	StepsTrendP  float64 `json:"steps_trend_p"`
 	StepsStrictP float64 `json:"steps_strict_p"`
+	// SizeGrowth is the median of the judged window's last hour less the
+	// median of its first; SizeLaterGrowth the same on the later half;
+	// SizeNoise the robust σ of the increments (1.4826 × their median
+	// absolute value). The size check reads them (see size.go).
+	SizeGrowth      float64 `json:"size_growth"`
+	SizeLaterGrowth float64 `json:"size_later_growth"`
+	SizeNoise       float64 `json:"size_noise"`
+	// SizeEvents and SizeEventsDown count the increments of at least 6 of
+	// those σ up and down, SizeEventsHeight the height of those up, and
+	// SizeLastEventHours is when the last one up came (hours after the
+	// first judged point): a counting process whose quiet tail is not
+	// improbable may stand in for the later half's own growth.
+	SizeEvents         int     `json:"size_events"`
+	SizeEventsDown     int     `json:"size_events_down"`
+	SizeEventsHeight   float64 `json:"size_events_height"`
+	SizeLastEventHours float64 `json:"size_last_event_hours"`
 	// Shape names the model that stood in for the AR(1) check ("change
-	// point" or "steps"), empty when it was not needed or none did.
+	// point", "steps", "increments" or "size"), empty when it was not
+	// needed or none did.
 	Shape string `json:"shape,omitempty"`
 }
 
@@ -341,6 +360,16 @@ func Decide(r *Result, p float64, opts Options) {
 	r.Verdict = OK
 	if r.Significant && r.Persistent && r.Material {
 		r.Verdict = Leak
+	} else if sizeSays(r, opts) {
+		// The size check stands on its own evidence: a rise this large
+		// against the floor and its own noise, that gave back little and
+		// still grew on its later half, is a leak whichever of the other
+		// checks vetoed it; the reason names them.
+		failed := vetoList(r, p, strictAlpha, strictOK || shape != "", atLow || shape != "", opts)
+		r.Significant, r.Persistent, r.Material = true, true, true
+		r.Verdict, r.Shape = Leak, "size"
+		r.Reason = sizeLeakReason(r, p, failed, opts)
+		return
 	}
 	r.Reason = reason(r, p, strictAlpha, strictOK, atLow, opts)
 }
@@ -518,6 +547,9 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 			later := incrementsCheck(v[h:])
 			r.PersistIncrementsP, r.PersistIncrementsGrowthLow = later.p, later.growthLow
 		}
+		sz := sizeCheck(t, v, h, scratch)
+		r.SizeGrowth, r.SizeLaterGrowth, r.SizeNoise = sz.growth, sz.later, sz.noise
+		r.SizeEvents, r.SizeEventsDown, r.SizeEventsHeight, r.SizeLastEventHours = sz.events, sz.eventsDown, sz.eventsHeight, sz.lastEvent/3600
 	}
 	return r
 }

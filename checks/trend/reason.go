@@ -2,9 +2,11 @@ package trend
 
 import (
 	"fmt"
-	"github.com/leakgate/leakgate/internal/human"
+	"math"
 	"strings"
 	"time"
+
+	"github.com/leakgate/leakgate/internal/human"
 )
 
 // vetoDetailFloors is the growth, in multiples of the floor, above which an
@@ -47,7 +49,8 @@ func reason(r *Result, p, strictAlpha float64, strictOK, atLow bool, opts Option
 		return grewPrefix(r, opts, u) + s + shapeDetail(r, strictAlpha, opts, u)
 	case !r.Persistent:
 		return grewPrefix(r, opts, u) + fmt.Sprintf("trend does not persist: later-half slope %s/h (at most %s/h, p=%.3g) vs earlier %s/h",
-			u.v(r.PersistSlopePerHour), u.v(r.PersistSlopeHighPerHour), r.PersistP, u.v(r.EarlierSlopePerHour))
+			u.v(r.PersistSlopePerHour), u.v(r.PersistSlopeHighPerHour), r.PersistP, u.v(r.EarlierSlopePerHour)) +
+			shapeDetail(r, strictAlpha, opts, u)
 	default:
 		return grewPrefix(r, opts, u) + fmt.Sprintf("growth %s (%s/h, at least %s/h under the AR(1) model) below the floor %s (%s/h)",
 			u.v(r.FittedGrowth), u.v(r.SlopePerHour), u.v(r.StrictSlopeLowPerHour), u.v(opts.MinGrowth), u.v(opts.MinSlopePerHour)) +
@@ -59,12 +62,19 @@ func reason(r *Result, p, strictAlpha float64, strictOK, atLow bool, opts Option
 // the floor or more with that growth, so the figure that makes a person
 // doubt an ok verdict comes first.
 func grewPrefix(r *Result, opts Options, u units) string {
-	if opts.MinGrowth <= 0 || r.FittedGrowth < vetoDetailFloors*opts.MinGrowth {
+	g := grown(r)
+	if opts.MinGrowth <= 0 || g < vetoDetailFloors*opts.MinGrowth {
 		return ""
 	}
 	return fmt.Sprintf("grew %s (%.0f× the %s floor, %s/h, tau=%.2f) yet ok: ",
-		u.v(r.FittedGrowth), r.FittedGrowth/opts.MinGrowth, u.v(opts.MinGrowth), u.v(r.SlopePerHour), r.Monotonic)
+		u.v(g), g/opts.MinGrowth, u.v(opts.MinGrowth), u.v(r.SlopePerHour), r.Monotonic)
 }
+
+// grown is how far r grew for the reason's purposes: the larger of the
+// fitted growth and the size check's (median of the last hour less that of
+// the first), so a leak in a few bursts, whose Theil–Sen slope is small,
+// still gets the figures of every check that let it through.
+func grown(r *Result) float64 { return math.Max(r.FittedGrowth, r.SizeGrowth) }
 
 // vetoes names the AR(1) checks that failed.
 func vetoes(r *Result, strictAlpha float64, strictOK, atLow bool, opts Options, u units) string {
@@ -86,10 +96,10 @@ func vetoes(r *Result, strictAlpha float64, strictOK, atLow bool, opts Options, 
 // shapeDetail reports, for a large growth judged ok with the shape checks
 // on, why neither shape check stood in for the AR(1) check.
 func shapeDetail(r *Result, strictAlpha float64, opts Options, u units) string {
-	if !opts.ShapeChecks || opts.WholeWindowOnly || opts.MinGrowth <= 0 || r.FittedGrowth < vetoDetailFloors*opts.MinGrowth {
+	if !opts.ShapeChecks || opts.WholeWindowOnly || opts.MinGrowth <= 0 || grown(r) < vetoDetailFloors*opts.MinGrowth {
 		return ""
 	}
-	return "; not overruled: " + changeText(r, changeAlpha(opts), u) + "; " + stepsText(r, strictAlpha, u) + "; " + incrementsText(r, strictAlpha, u)
+	return "; not overruled: " + changeText(r, changeAlpha(opts), u) + "; " + stepsText(r, strictAlpha, u) + "; " + incrementsText(r, strictAlpha, u) + "; " + sizeText(r, u)
 }
 
 // changeText describes the change-point check's figures.
@@ -135,4 +145,62 @@ func (u units) v(x float64) string {
 		return human.Count(x)
 	}
 	return human.BytesFine(x)
+}
+
+// vetoList names, before the size check overrules them, the checks that
+// kept r from a leak verdict, each with its figures; strictOK and atLow are
+// true where a shape check already stood in for the AR(1) check.
+func vetoList(r *Result, p, strictAlpha float64, strictOK, atLow bool, opts Options) string {
+	u := units{bytes: opts.Bytes}
+	var parts []string
+	if p > opts.Alpha {
+		parts = append(parts, fmt.Sprintf("the trend test (Mann–Kendall p=%.3g > %.3g, variance ×%.2f for serial correlation)", p, opts.Alpha, r.VarianceInflation))
+	}
+	if r.Monotonic < opts.MinMonotonic {
+		parts = append(parts, fmt.Sprintf("the steadiness check (Kendall tau=%.2f < %.2f)", r.Monotonic, opts.MinMonotonic))
+	}
+	if !strictOK {
+		parts = append(parts, fmt.Sprintf("the AR(1) check (p=%.3g > %.3g under a bias-corrected AR(1) model, variance ×%.1f on the whole window)",
+			r.PStrict, strictAlpha, r.StrictInflation))
+	}
+	if !atLow {
+		parts = append(parts, fmt.Sprintf("the floor at the slope's lower bound under the AR(1) model (%s/h over %s, below %s)",
+			u.v(r.StrictSlopeLowPerHour), hoursText(r.SpanHours), u.v(opts.MinGrowth)))
+	}
+	if !r.Persistent {
+		parts = append(parts, fmt.Sprintf("the later-half check (slope %s/h, at most %s/h, p=%.3g, vs earlier %s/h)",
+			u.v(r.PersistSlopePerHour), u.v(r.PersistSlopeHighPerHour), r.PersistP, u.v(r.EarlierSlopePerHour)))
+	}
+	if len(parts) == 0 {
+		return "no check"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// sizeLeakReason is the reason of a leak the size check called over the
+// vetoes of the other checks (failed, from vetoList).
+func sizeLeakReason(r *Result, p float64, failed string, opts Options) string {
+	u := units{bytes: opts.Bytes}
+	return fmt.Sprintf("grew %s over the window, %.0f× the %s floor (slope %s/h, p=%.3g, tau=%.2f); vetoed by %s; overruled by the %s",
+		u.v(r.SizeGrowth), r.SizeGrowth/opts.MinGrowth, u.v(opts.MinGrowth), u.v(r.SlopePerHour), p, r.Monotonic, failed, sizeText(r, u))
+}
+
+// sizeText describes the size check's figures against its thresholds.
+func sizeText(r *Result, u units) string {
+	ratio := math.Inf(1)
+	if r.SizeNoise > 0 {
+		ratio = r.SizeGrowth / r.SizeNoise
+	}
+	laterRatio := math.Inf(1)
+	if r.SizeNoise > 0 {
+		laterRatio = r.SizeLaterGrowth / r.SizeNoise
+	}
+	s := fmt.Sprintf("size check: last hour's median %s above the first's (%.0f× the increments' robust σ %s, need %d× the floor and %d σ), gave back at most %s (%.0f %%, at most %.0f %%), %d steps up and %d down, later half up %s (%.1f σ, need the floor and %d σ)",
+		u.v(r.SizeGrowth), ratio, u.v(r.SizeNoise), sizeFloors, sizeNoiseRatio, u.v(r.Drawdown), 100*r.Drawdown/math.Max(r.SizeGrowth, 1e-300), 100*sizeMaxDrawdown,
+		r.StepsUp, r.StepsDown, u.v(r.SizeLaterGrowth), laterRatio, sizeLaterNoise)
+	if r.SizeEvents > 0 {
+		s += fmt.Sprintf(" or a counting process not shown to stop (%d events of %d σ up and %d down, %s in all, the last after %s of %s: p=%.3g of so quiet a tail, need %d events, none down, half the growth, p ≥ %.2g)",
+			r.SizeEvents, sizeEventNoise, r.SizeEventsDown, u.v(r.SizeEventsHeight), hoursText(r.SizeLastEventHours), hoursText(r.SpanHours), sizeQuietP(r), sizeMinEvents, sizeQuietAlpha)
+	}
+	return s
 }

@@ -193,7 +193,7 @@ func TestAnalyze_RulesOfTheLiveVerdictApplyOffline(t *testing.T) {
 			"error: 19 samples after the warm-up of 1 h, and a verdict needs 500 (min_samples); a run this short cannot pass the gate"},
 		{"more than half the samples lost is an error", "warmup: 0s\n", func(t *testing.T, dir string) {
 			keepSamples(t, dir, 12)
-		}, "error: judged 12 of 25 planned samples (0 gaps, 0 unusable records or raws, the rest never taken); a soak that saw less than half of its samples cannot pass the gate"},
+		}, "error: lost 13 of 25 planned samples (0 gaps, 0 unusable records or raws, the rest never taken) and judged 12; a soak that saw less than half of its samples cannot pass the gate: fix the link to the target and run it again"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

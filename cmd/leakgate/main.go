@@ -13,19 +13,40 @@ import (
 	"sort"
 	"syscall"
 	"time"
+
+	"github.com/leakgate/leakgate/remote"
 )
 
-// Exit codes shared by every subcommand.
+// Exit codes shared by every subcommand: the README's table.
 const (
 	exitOK       = 0
 	exitFindings = 1 // a leak found, a target not ready, a remote command's own failure
-	exitUsage    = 2 // bad input or flags
-	exitRemote   = 255
+	exitUsage    = 2 // bad input, flags or configuration
+	// exitTimeout is run's --timeout expiring, timeout(1)'s status: the
+	// target answered, the command did not finish in time.
+	exitTimeout = 124
+	// exitRemote is a target that could not be reached or used: the
+	// connection, the host key or the authentication failed.
+	exitRemote = 255
 	// exitInterrupted and exitTerminated are the shell's 128+signal for
 	// SIGINT and SIGTERM.
 	exitInterrupted = 130
 	exitTerminated  = 143
 )
+
+// remoteExit is the exit status of a failed operation on a connected
+// target: 255 when the link, the host key or the authentication failed
+// (or the connection stalled), otherwise other, the command's own status
+// for a failure that is not the connection's.
+func remoteExit(err error, other int) int {
+	var hk *remote.HostKeyError
+	var ae *remote.AuthError
+	var le *remote.LinkError
+	if errors.As(err, &hk) || errors.As(err, &ae) || errors.As(err, &le) {
+		return exitRemote
+	}
+	return other
+}
 
 // command is one subcommand: its name, a one-line summary and its body.
 type command struct {

@@ -51,6 +51,7 @@ func runParse(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.PrintDefaults()
 	}
 	if len(args) == 0 {
+		fmt.Fprintf(stderr, "leakgate parse: no KIND given; kinds: %s\n", strings.Join(parserKinds(), ", "))
 		fs.Usage()
 		return exitUsage
 	}
@@ -86,6 +87,7 @@ func runParse(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	case 1:
 		name = files[0]
 	default:
+		fmt.Fprintf(stderr, "leakgate parse: one FILE at a time (or - for stdin), got %d: %s\n", len(files), strings.Join(files, " "))
 		fs.Usage()
 		return exitUsage
 	}

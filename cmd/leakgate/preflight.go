@@ -17,7 +17,8 @@ func init() {
 }
 
 // runPreflight probes the target and prints each check with its remedy.
-// Exit 0 ready, 1 not ready, 2 could not check (bad flags, unreachable).
+// Exit 0 ready, 1 not ready, 2 could not check (bad flags, not a Linux
+// target), 255 the target could not be reached.
 func runPreflight(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("preflight", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -26,7 +27,7 @@ func runPreflight(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	asJSON := fs.Bool("json", false, "print the checks as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: leakgate preflight --target T [target flags] [--json]")
-		fmt.Fprintln(stderr, "Exit status: 0 ready, 1 not ready (each failed check says what to do), 2 could not check.")
+		fmt.Fprintln(stderr, "Exit status: 0 ready, 1 not ready (each failed check says what to do), 2 could not check (bad flags, not a Linux target), 255 the target could not be reached.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -43,13 +44,13 @@ func runPreflight(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	tgt, err := tf.Dial(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "leakgate preflight: could not check: %s\n", describeRemoteError(err))
-		return exitUsage
+		return exitRemote
 	}
 	defer tgt.Close()
 	pf, err := harness.Preflight(ctx, tgt)
 	if err != nil {
 		fmt.Fprintf(stderr, "leakgate preflight: could not check: %s\n", describeRemoteError(err))
-		return exitUsage
+		return remoteExit(err, exitUsage)
 	}
 	// A check leaves the target as it found it.
 	pf.Notes = append(pf.Notes, harness.RestoreTarget(ctx, tgt, pf)...)

@@ -15,7 +15,8 @@ func init() {
 }
 
 // runRun runs one command on the target and passes its exit status through;
-// 255 means the target could not be reached (connection, host key, auth).
+// 255 means the target could not be reached (connection, host key, auth),
+// 124 that --timeout expired first.
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -25,7 +26,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: leakgate run --target T [target flags] -- CMD ARGS...")
 		fmt.Fprintln(stderr, "Runs CMD on the target (each argument quoted, never interpreted by the remote shell) and exits with its status;")
-		fmt.Fprintln(stderr, "exit status 255 means the target could not be reached.")
+		fmt.Fprintln(stderr, "exit status 255 means the target could not be reached, 124 that --timeout expired before the command ended.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -40,13 +41,23 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "leakgate run: %v\n", err)
 		return exitUsage
 	}
+	if *timeout < 0 {
+		fmt.Fprintf(stderr, "leakgate run: --timeout %s: want 0 (never) or a positive duration\n", *timeout)
+		return exitUsage
+	}
 	if *timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		ctx, cancel = context.WithTimeoutCause(ctx, *timeout, errTimedOut)
 		defer cancel()
 	}
+	// timedOut is whether --timeout, not the link, ended the command.
+	timedOut := func() bool { return errors.Is(context.Cause(ctx), errTimedOut) }
 	tgt, err := tf.Dial(ctx)
 	if err != nil {
+		if timedOut() {
+			fmt.Fprintf(stderr, "leakgate run: timed out after --timeout %s while connecting\n", *timeout)
+			return exitTimeout
+		}
 		fmt.Fprintf(stderr, "leakgate run: %s\n", describeRemoteError(err))
 		return exitRemote
 	}
@@ -55,6 +66,10 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	_, _ = stdout.Write(res.Stdout)
 	_, _ = stderr.Write(res.Stderr)
 	if err != nil {
+		if timedOut() {
+			fmt.Fprintf(stderr, "leakgate run: timed out after --timeout %s; the command was stopped\n", *timeout)
+			return exitTimeout
+		}
 		fmt.Fprintf(stderr, "leakgate run: %s\n", describeRemoteError(err))
 		return exitRemote
 	}
@@ -63,6 +78,9 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return res.ExitStatus
 }
+
+// errTimedOut is the cause of a context run's --timeout ended.
+var errTimedOut = errors.New("--timeout expired")
 
 // describeRemoteError prefixes an error with the kind of failure, so the
 // user knows at a glance whether to fix keys, known_hosts or the network.

@@ -18,7 +18,8 @@ func init() {
 
 // runSample takes one sample as the soak would (optionally with the kmemleak
 // scans), writes the raw snapshot and the parsed sample into DIR and prints
-// a summary. Exit 0 taken, 1 taken with per-file errors, 2 could not take.
+// a summary. Exit 0 taken, 1 taken with per-file errors, 2 bad flags or an
+// --out that cannot be written, 255 the target could not be reached.
 func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sample", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -30,6 +31,7 @@ func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	asJSON := fs.Bool("json", false, "print the parsed sample as JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: leakgate sample --target T [target flags] --out DIR [--scan] [--own-modules LIST] [--json]")
+		fmt.Fprintln(stderr, "Exit status: 0 taken, 1 taken with per-file errors, 2 bad flags or --out, 255 the target could not be reached.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -55,13 +57,13 @@ func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	tgt, err := tf.Dial(ctx)
 	if err != nil {
 		fmt.Fprintf(stderr, "leakgate sample: %s\n", describeRemoteError(err))
-		return exitUsage
+		return exitRemote
 	}
 	defer tgt.Close()
 	smp, err := harness.TakeSample(ctx, tgt, *out, harness.SampleConfig{OwnModules: mods, Scan: *scan})
 	if err != nil {
 		fmt.Fprintf(stderr, "leakgate sample: %s\n", describeRemoteError(err))
-		return exitUsage
+		return remoteExit(err, exitUsage)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

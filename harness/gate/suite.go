@@ -76,13 +76,31 @@ func (s *Suite) SpecTimeout() ginkgo.SpecTimeout {
 	return ginkgo.SpecTimeout(s.Flags.SpecTimeout())
 }
 
-// Connect (for BeforeAll) validates the flags, dials the target, closes it
+// CheckConfig (for the container's first It) fails with a configuration
+// error, every flag and profile problem on its own line, when the flags
+// cannot make a soak. The target is not contacted: in the JUnit and JSON
+// reports a configuration error is this spec's failure, never the
+// preflight's.
+func (s *Suite) CheckConfig() {
+	ginkgo.GinkgoHelper()
+	if err := s.Flags.Validate(); err != nil {
+		ginkgo.Fail(configMessage(err))
+	}
+}
+
+// configMessage is the failure message of a configuration error.
+func configMessage(err error) string {
+	return "configuration error (the target was not contacted); fix these flags or profile values:\n" + err.Error()
+}
+
+// Connect (for BeforeAll) dials the target when the flags are valid (when
+// they are not, CheckConfig says why and nothing is dialled), closes it
 // when the container ends, and captures final evidence from the target if
 // any spec fails, while the target is still in its failed state.
 func (s *Suite) Connect(ctx ginkgo.SpecContext) {
 	ginkgo.GinkgoHelper()
-	if err := s.Flags.Validate(); err != nil {
-		ginkgo.Fail("soak flags:\n" + err.Error())
+	if s.Flags.Validate() != nil {
+		return // CheckConfig fails with every problem; the specs after it are skipped
 	}
 	dctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -104,10 +122,17 @@ func (s *Suite) Connect(ctx ginkgo.SpecContext) {
 
 // CheckPreflight (for It) fails with one remediation line per missing piece
 // when the target cannot see leaks. A gate that cannot see must not pass.
+// A target that is not ready, or that could not be checked, still gets a
+// run folder with run.json and report.json (verdict error, the preflight
+// table, the evidence folder) and a results store row, like every run.
 func (s *Suite) CheckPreflight(ctx ginkgo.SpecContext) {
 	ginkgo.GinkgoHelper()
+	if err := s.Flags.Validate(); err != nil {
+		ginkgo.Fail(configMessage(err)) // a suite without CheckConfig
+	}
 	pf, err := harness.Preflight(ctx, s.Target)
 	if err != nil {
+		s.recordPreflight(ctx, harness.PreflightResult{}, err)
 		ginkgo.Fail(fmt.Sprintf("preflight could not check %s: %v", s.Flags.Target, err))
 	}
 	s.Preflight = &pf
@@ -116,12 +141,32 @@ func (s *Suite) CheckPreflight(ctx ginkgo.SpecContext) {
 		fmt.Fprintf(ginkgo.GinkgoWriter, "leakgate: preflight: %s\n", n)
 	}
 	if !pf.Ready {
-		// No soak follows to restore what the preflight changed.
-		for _, n := range harness.RestoreTarget(ctx, s.Target, pf) {
-			fmt.Fprintf(ginkgo.GinkgoWriter, "leakgate: preflight: %s\n", n)
-		}
+		// No soak follows; recording the run restores what the preflight changed.
+		s.recordPreflight(ctx, pf, nil)
 	}
 	gomega.Expect(pf).To(BeReady())
+}
+
+// recordPreflight writes the run folder of a soak that ended in its
+// preflight and names it in the report entries; when no folder can be made
+// it still leaves the target as the preflight found it.
+func (s *Suite) recordPreflight(ctx context.Context, pf harness.PreflightResult, checkErr error) {
+	cfg := s.Flags.Config(s.Target)
+	cfg.Log = ginkgo.GinkgoWriter
+	cfg.Versions = harness.Versions()
+	run, err := harness.RecordPreflightFailure(ctx, cfg, pf, checkErr)
+	if err != nil {
+		fmt.Fprintf(ginkgo.GinkgoWriter, "leakgate: preflight: no run folder: %v\n", err)
+		if checkErr == nil {
+			for _, n := range harness.RestoreTarget(ctx, s.Target, pf) {
+				fmt.Fprintf(ginkgo.GinkgoWriter, "leakgate: preflight: %s\n", n)
+			}
+		}
+		return
+	}
+	s.Run = run
+	ginkgo.AddReportEntry("leakgate run folder", run.Dir)
+	ginkgo.AddReportEntry("leakgate verdict", fmt.Sprintf("%s (preflight)", run.Meta.Status))
 }
 
 // Soak (for It) runs the whole soak, reporting progress, and fails with the

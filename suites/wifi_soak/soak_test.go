@@ -11,6 +11,8 @@ var _ = Describe("wifi access point soak", func() {
 		Describe(s.Name(), s.Decorators(), func() {
 			BeforeAll(s.Connect)
 
+			It("configuration: the flags and the profile make a soak", s.CheckConfig)
+
 			It("preflight: the kernel can see leaks", s.CheckPreflight)
 
 			It("soak: kernel and process memory stay flat under load", s.Soak, s.SpecTimeout())
