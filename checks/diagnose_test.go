@@ -108,3 +108,28 @@ func TestJudge_SUnreclaimIsNotExplainedByAReclaimAccountedCache(t *testing.T) {
 		}
 	}
 }
+
+// TestJudge_AReclaimAccountedCacheNeverStopsARunEarly: dentry grows as
+// steadily as a leak; judged early it stops the run unless the kernel
+// accounts it as reclaimable, which leaves it to the end-of-run probe.
+func TestJudge_AReclaimAccountedCacheNeverStopsARunEarly(t *testing.T) {
+	grow := func(i int, s *Sample) {
+		for k := range s.Slabs {
+			if s.Slabs[k].Name == "dentry" {
+				s.Slabs[k].ActiveObjects += int64(i) * 64 << 10 / 192
+			}
+		}
+	}
+	samples := soakRun(73, 7, grow)
+
+	if j := Judge(samples, DefaultPolicy(), JudgeOptions{}); findSubject(j, "dentry") == nil || j.Verdict != verdict.Fail {
+		t.Fatalf("without reclaim accounting: verdict %s findings %+v, want dentry to stop the run", j.Verdict, j.Findings)
+	}
+	j := Judge(samples, DefaultPolicy(), JudgeOptions{ReclaimAccounted: []string{"dentry"}})
+	if j.Verdict != verdict.Pass || len(j.Findings) != 0 {
+		t.Errorf("reclaim-accounted dentry: verdict %s findings %+v, want no early stop", j.Verdict, j.Findings)
+	}
+	if f := Judge(samples, DefaultPolicy(), JudgeOptions{Final: true, ReclaimAccounted: []string{"dentry"}}); findSubject(f, "dentry") == nil {
+		t.Errorf("the final verdict lost dentry's finding; the reclaim probe needs it")
+	}
+}

@@ -3,11 +3,9 @@ package checks
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/leakgate/leakgate/checks/sequential"
 	"github.com/leakgate/leakgate/checks/trend"
-	"github.com/leakgate/leakgate/checks/verdict"
 )
 
 // EarlyRule names the rule that may end a run before its end.
@@ -81,36 +79,8 @@ func sequentialResult(s trend.Series, d sequential.Decision) trend.Result {
 }
 
 // JudgeAfterEarlyStop is the end-of-run verdict on a run the early rule
-// stopped: the final judgement, with every leak the early judgement found
-// kept as a leak. A run cut short cannot meet the final judge's growth
-// floor (a 400 KiB/h leak stopped 2 h after warm-up has grown 800 KiB of a
-// 1 MiB floor), so the final judge alone would turn the leak that stopped
-// the run into a suspect. A series the final judge also calls a leak keeps
-// the final finding; otherwise the early finding replaces it, taking the
-// final one's culprit and evidence when it has none.
+// stopped: the final judgement with every leak the early judgement found
+// kept as a leak (MergeEarly).
 func (b *SeriesBuilder) JudgeAfterEarlyStop(pol Policy) Judgement {
-	final := b.Judge(pol, JudgeOptions{Final: true})
-	early := b.Judge(pol, JudgeOptions{Final: false})
-	for _, e := range early.Findings {
-		if e.Verdict != verdict.Leak {
-			continue
-		}
-		i := slices.IndexFunc(final.Findings, func(f Finding) bool { return f.Kind == e.Kind && f.Subject == e.Subject })
-		switch {
-		case i < 0:
-			final.Findings = append(final.Findings, e)
-		case final.Findings[i].Verdict != verdict.Leak:
-			f := final.Findings[i]
-			if e.Culprit == nil {
-				e.Culprit, e.Frames = f.Culprit, f.Frames
-			}
-			if len(e.Evidence) == 0 {
-				e.Evidence = f.Evidence
-			}
-			final.Findings[i] = e
-		}
-		final.Verdict = verdict.Fail
-	}
-	sortFindings(final.Findings)
-	return final
+	return MergeEarly(b.Judge(pol, JudgeOptions{Final: true}), b.Judge(pol, JudgeOptions{Final: false}), "")
 }

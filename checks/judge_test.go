@@ -124,8 +124,12 @@ func TestJudge_LeakStopsARunEarly(t *testing.T) {
 	if stopped == 0 {
 		t.Fatal("a steady 2.7 MiB leak never stopped the run early")
 	}
-	if stopped < 6+DefaultPolicy().EarlyMinSamples {
-		t.Fatalf("stopped after %d samples, before warm-up plus %d early samples", stopped, DefaultPolicy().EarlyMinSamples)
+	// The sequential rule looks first after warm-up (6 samples) and both
+	// EarlyMinSpan and EarlySequentialMinSamples of judged samples.
+	pol := DefaultPolicy()
+	first := 6 + max(pol.EarlySequentialMinSamples, int(pol.EarlyMinSpan/(10*time.Minute)))
+	if pol.EarlyRule != EarlySequential || stopped < first {
+		t.Fatalf("rule %s stopped after %d samples, before warm-up plus the first look (%d)", pol.EarlyRule, stopped, first)
 	}
 }
 

@@ -78,9 +78,8 @@ type Policy struct {
 	ExhaustionHorizon time.Duration `yaml:"exhaustion_horizon" json:"exhaustion_horizon"`
 	// EarlyRule chooses how a run is judged before its end (early.go):
 	// "sequential" (checks/sequential, with a stated bound on stopping a
-	// clean run) or "trend" (the default until the harness keeps an early
-	// stop's findings: the final judge at EarlyStopFDR and EarlyMinSamples
-	// with the Early* fields below).
+	// clean run; the default) or "trend" (the final judge at EarlyStopFDR
+	// and EarlyMinSamples with the Early* fields below; no stated bound).
 	EarlyRule EarlyRule `yaml:"early_rule" json:"early_rule"`
 	// EarlyFalseAlarm is the sequential rule's bound on the probability
 	// that a clean run is ever stopped early, over its whole length and all
@@ -222,28 +221,21 @@ func DefaultPolicy() Policy {
 		ConfidenceLevel: 0.95,
 		// A gateway runs a month between reboots.
 		ExhaustionHorizon: 30 * 24 * time.Hour,
-		// Early stop: the final judge's test at a far stricter level (rule
-		// "trend", below) until the harness keeps the findings of an early
-		// stop on the full series (its final re-judgement of the shortened
-		// run turns them into suspects under the growth floor: with
-		// early_rule: sequential nine harness soak tests fail, most with
-		// status "error", and the one that wants a 1 MiB/h leak stopped
-		// within 1.5 h of warm-up sees 3 h, the sequential rule's first look
-		// being 2 h after warm-up; checks.JudgeAfterEarlyStop is the fix the
-		// harness does not call yet). On the 1-min fast series rule "trend" stops about 40 % of
-		// benign warm-up ramps and saw-teeth (docs/detection.md, early
-		// stopping), the sequential rule none. With early_rule: sequential:
-		// the sequential test after every sample, a clean run stopped with
-		// probability ≤ 0.5 % over its length (300 series or more share
-		// it), first look 2 h and 12 samples after warm-up (by then a
-		// saw-tooth of up to 3 h has dropped once since the start; with
-		// 20 min, 18 % of benign saw-teeth sampled every minute stopped),
-		// then a look every 10 min (a look a minute spent the budget ten
-		// times thinner for at most 10 min less delay), growth projected
-		// over the rest of a 12 h soak, the later half of the run keeping
-		// 70 % of the earlier half's pace, no fall of more than 60 % of the
-		// growth.
-		EarlyRule:                 EarlyTrend,
+		// Early stop: the sequential test (early_rule: sequential), a
+		// clean run stopped with probability ≤ 0.5 % over its length (300
+		// series or more share it), first look 2 h and 12 samples after
+		// warm-up (by then a saw-tooth of up to 3 h has dropped once since
+		// the start; with 20 min, 18 % of benign saw-teeth sampled every
+		// minute stopped), then a look every 10 min (a look a minute spent
+		// the budget ten times thinner for at most 10 min less delay),
+		// growth projected over the rest of a 12 h soak, the later half of
+		// the run keeping 70 % of the earlier half's pace, no fall of more
+		// than 60 % of the growth. A leak it calls stays a leak in the final
+		// verdict (MergeEarly: a run cut short cannot meet the final growth
+		// floor). Rule "trend" has no stated bound and, on the 1-min fast
+		// series, stops about 40 % of benign warm-up ramps and saw-teeth
+		// (docs/detection.md, early stopping).
+		EarlyRule:                 EarlySequential,
 		EarlyFalseAlarm:           0.005,
 		EarlySeries:               300,
 		EarlyMinSpan:              2 * time.Hour,

@@ -26,7 +26,7 @@ import (
 // soak takes on a loaded host. Alone, B passes its own floors; with
 // --baseline auto the gate fails it against release A, naming
 // wlansim_pool: by its slope while the pool still grows at the end of the
-// soak (90 s on an idle host), by its level once it has stopped.
+// soak (4 min), by its level once it has stopped.
 // `leakgate history` lists both releases with their verdicts.
 //
 // The growth is a referenced one (a list that is never pruned, which
@@ -44,7 +44,7 @@ func TestRigRelease_APoolThatGrowsBelowTheFloorFailsAgainstTheLastRelease(t *tes
 	args := func(release string) []string {
 		return []string{
 			"--profile", profile, "--policy", policy,
-			"--interval", "5s", "--duration", "90s", "--warmup", "30s",
+			"--interval", "10s", "--duration", "4m", "--warmup", "40s",
 			"--db", db, "--release", release, "--baseline", "auto",
 		}
 	}

@@ -224,8 +224,8 @@ func (r *Run) mergeEarly(j checks.Judgement, pol Policy) checks.Judgement {
 	if r.fast == nil || r.fast.Samples() <= r.seriesBuilder().Samples() {
 		return j
 	}
-	early := r.fast.Judge(pol, checks.JudgeOptions{})
-	return checks.MergeEarly(j, early)
+	early := r.fast.Judge(pol, checks.JudgeOptions{ReclaimAccounted: r.Meta.ReclaimAccounted})
+	return checks.MergeEarly(j, early, "on the fast counters: ")
 }
 
 // fastLoader feeds a loaded run's fast raw snapshots into its fast series,

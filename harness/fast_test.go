@@ -39,9 +39,12 @@ func TestSoak_FastCountersEndALeakingSoakEarlyNamingTheCache(t *testing.T) {
 		t.Fatalf("no slab leak naming wlansim_rxbuf: %+v", run.Judgement.Findings)
 	}
 	soaked := run.Samples[len(run.Samples)-1].At.Sub(run.Meta.BaselineAt)
-	// The 10-min grid alone needs 36 samples after the 1 h warm-up (7 h).
-	if soaked > 3*time.Hour {
-		t.Errorf("the soak ran %s before stopping; the fast grid should stop a 1 MiB/h leak within 1.5 h of the warm-up", soaked)
+	// The sequential rule looks first early_min_span (2 h) after the 1 h
+	// warm-up, then every early_look_every (10 min): a 1 MiB/h leak sampled
+	// every minute is certain by the first look.
+	pol := DefaultPolicy()
+	if bound := pol.Warmup + pol.EarlyMinSpan + pol.EarlyLookEvery; soaked > bound {
+		t.Errorf("the soak ran %s before stopping; the fast grid should stop a 1 MiB/h leak by the sequential rule's first look (%s)", soaked, bound)
 	}
 	if run.FastSamples < 30 || run.Meta.FastInterval != time.Minute {
 		t.Errorf("fast samples %d, recorded fast interval %s: want the fast grid at 1m", run.FastSamples, run.Meta.FastInterval)
@@ -120,8 +123,7 @@ func TestSoak_ReclaimProbeTurnsACacheThatGivesItsGrowthBackIntoReclaimable(t *te
 	// last (1301 + 28 800) × 256 = 7 705 856 B; after 1301 × 256 = 333 056 B;
 	// given back 7 372 800 / 6 758 400 = 109 %.
 	run, _ := soakFor(t, sc, func(c *Config) {
-		pol := DefaultPolicy()
-		pol.EarlyMinSamples = 1000
+		pol := endOnlyPolicy()
 		c.Policy = &pol
 	})
 

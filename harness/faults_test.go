@@ -42,13 +42,10 @@ func TestHelperSoakUntilKilled(t *testing.T) {
 	soakFor(t, sc, func(c *Config) {
 		c.OutDir = out
 		c.Duration = 24 * time.Hour
-		if faultsLong() {
-			// The leak is certain long before sample 120: judge only at the
-			// end, so the run is still going when it is killed.
-			pol := DefaultPolicy()
-			pol.EarlyMinSamples = 1 << 20
-			c.Policy = &pol
-		}
+		// The leak is certain long before it is killed: judge only at the
+		// end, so the run is still going when it is killed.
+		pol := endOnlyPolicy()
+		c.Policy = &pol
 	})
 }
 
@@ -217,4 +214,13 @@ func TestSoak_ScanSlowerThanAnIntervalDelaysButLosesNoSample(t *testing.T) {
 	if !equalInts(late, want) || !equalInts(slow.samples(), want) {
 		t.Errorf("samples %v came late (slow scans injected at %v), want %v: the slow scans were not exercised", late, slow.samples(), want)
 	}
+}
+
+// endOnlyPolicy is the default policy with no early stop under either early
+// rule: the run is judged only at its end.
+func endOnlyPolicy() Policy {
+	pol := DefaultPolicy()
+	pol.EarlyMinSamples = 1 << 20
+	pol.EarlySequentialMinSamples = 1 << 20
+	return pol
 }

@@ -26,7 +26,14 @@ func (r *Run) policy() Policy {
 // judgeUnder sets the run's judgement under pol (Rejudge's policy may not
 // be the one the run recorded).
 func (r *Run) judgeUnder(pol Policy, final bool) {
-	j := r.mergeEarly(r.seriesBuilder().Judge(pol, checks.JudgeOptions{Final: final, ReclaimAccounted: r.Meta.ReclaimAccounted}), pol)
+	b := r.seriesBuilder()
+	j := b.Judge(pol, checks.JudgeOptions{Final: final, ReclaimAccounted: r.Meta.ReclaimAccounted})
+	if final {
+		// A leak the early rule called on the full series stays one: the
+		// run may have been stopped for it before it met the final floors.
+		j = checks.MergeEarly(j, b.Judge(pol, checks.JudgeOptions{ReclaimAccounted: r.Meta.ReclaimAccounted}), "")
+	}
+	j = r.mergeEarly(j, pol)
 	if final && r.Meta.Reclaim != nil {
 		j = checks.ApplyReclaim(j, r.Meta.Reclaim.Results)
 	}

@@ -623,9 +623,9 @@ func (r EarlyReport) readingMarkdown(b *strings.Builder, bound DelayBound) {
 		"so the rule leaves them to the final judge and its shape checks (%.0f %%, %.0f %% and %.0f %% of them stopped early at 1 min).\n",
 		100*shareAt(bound, fastRate, 1.5), fmtHours(bound.MedianHours(fastRate)), fmtHours(r.HeadlineMedianHours(SequentialRule, fastRate)), bound.ZAlpha,
 		share("starts mid-run", SequentialRule, fastRate), share("bursty", SequentialRule, fastRate), share("saw-tooth + drift", SequentialRule, fastRate))
-	p("- **Rule trend on fast counters stops benign shapes.** Judged every %.0f min on the 1-min series, as the harness judges the fast series, the policy's default early rule stops "+
+	p("- **Rule trend on fast counters stops benign shapes.** Judged every %.0f min on the 1-min series, as the harness judges the fast series, rule trend stops "+
 		"%.0f %% of benign warm-up ramps, %.0f %% of benign saw-teeth and %.0f %% of clean AR(1) series: 36 samples are 36 minutes at 1 min, and 36 minutes of a ramp or of a saw-tooth's rise is a clean rise. "+
-		"With fast counters on, a clean run holding a cache that warms up past the warm-up or a pool that fills and drains would end early as a leak. The sequential rule stops none of them "+
+		"Under rule trend with fast counters on, a clean run holding a cache that warms up past the warm-up or a pool that fills and drains would end early as a leak; that is why the default is the sequential rule, which stops none of them "+
 		"(it waits %v of judged points, past the longest saw-tooth period, and a fall of more than %.0f %% of the growth holds it back).\n",
 		c.EarlyJudgeEverySeconds(fastRate)/60, share("saturating", TrendRule, fastRate), share("saw-tooth", TrendRule, fastRate), share("AR(1)", TrendRule, fastRate), c.Policy.EarlyMinSpan, 100*c.Policy.EarlyMaxDrawdown)
 	p("- **The guarantee, stated and measured.** Under its model (a straight line plus stationary Gaussian AR(1) noise, the correlation bounded from above on the run so far) the sequential rule stops a clean run of %d series "+

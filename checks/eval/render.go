@@ -86,7 +86,7 @@ func (r Report) Markdown() string {
 	row(fmt.Sprintf("recall on %d leaks above the floor", t.LeakSeries), "≥ 98 %", t.Recall)
 	row(fmt.Sprintf("false alarms per benign series (%d)", t.BenignSeries), "≤ 1 %", t.FalseAlarmPerSeries)
 	row(fmt.Sprintf("runs of %d benign series with any false alarm (%d runs)", c.RunSize, c.Runs), "≤ 5 %", t.FalseAlarmPerRun)
-	p("\nEarly judging (FDR %.0e, at least %d points, every prefix of every benign series): %d of %d benign series would have stopped a run early.\n\n",
+	p("\nEarly judging under rule trend (FDR %.0e, at least %d points, every prefix of every benign series): %d of %d benign series would have stopped a run early.\n\n",
 		c.EarlyOptions.Alpha, c.EarlyOptions.MinPoints, t.EarlyStopsBenign, t.BenignSeries)
 
 	p("## Per class\n\nLeaks: share detected (recall). Benign: share flagged (false alarms).\n\n")
@@ -188,7 +188,7 @@ func (r Report) Markdown() string {
 			"the generator puts benign steps in the first half, where persistence rejects them.\n"+
 			"- Recall is measured at q/%d; a run with several leaks gets looser BH thresholds, so real recall is at least this.\n"+
 			"- Run-level false alarms use BH across the %d series of each run, as `checks.Judge` does.\n"+
-			"- Early judging (`JudgeOptions{Final: false}`) uses the whole window only, the pessimistic correction, FDR %.0e, tau ≥ %.2f, "+
+			"- Early judging under rule trend (`early_rule: trend`, `JudgeOptions{Final: false}`) uses the whole window only, the pessimistic correction, FDR %.0e, tau ≥ %.2f, "+
 			"a later half keeping %.0f %% of the earlier pace, and at least %d points: a prefix of a warm-up ramp or of a saw-tooth looks like a leak, "+
 			"so anything less stops clean runs.\n",
 		pct(t.FalseAlarmPerRun[Judge]), c.RunSize, c.RunSize, c.EarlyOptions.Alpha, c.EarlyOptions.MinMonotonic,

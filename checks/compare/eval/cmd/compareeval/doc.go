@@ -128,7 +128,16 @@ const document = "# Comparing releases: the results store and the A/B gate\n\n" 
 	"- The test as committed has not yet completed on this host: at load 22–28 a sample took 45–85 s, and a soak of\n" +
 	"  18 samples outran the suite's spec timeout (duration + interval + 15 min) before release B began. Its budget on\n" +
 	"  an idle host (samples of 1–2 s, docs/rig.md) is two 90 s soaks with their preflight and probes, a boot and a\n" +
-	"  reboot: under 6 min, not yet measured.\n\n" +
+	"  reboot: under 6 min, not yet measured.\n" +
+	"- One full run of it at a slower timing fitted the loaded host (`--interval 60s --duration 13m`, B's pool one entry\n" +
+	"  per 1000 frames, minimum slope change 48 KiB/h; 30 min at load 14–32). A passed, `wlansim_pool` flat at\n" +
+	"  160.0 KiB. B's own judgement called `wlansim_pool` `suspect`, no leak. Its pool grew 111.6 KiB/h against A's\n" +
+	"  0, one entry every 10 s, yet the comparison left it `unknown`: slope `[+23.3 KiB/h, +119.9 KiB/h]` against\n" +
+	"  48 KiB/h (`leakgate compare A B --policy …` on the two folders). 13 judged points at the family-wise level over\n" +
+	"  168 series are too few for a rank interval to decide 2.3× the minimum. The gate failed B only on two level\n" +
+	"  differences of a few percent (`alloc_slab_page` 10.3 against 10.2 MiB; a devtmpfs inode's page stack 440.0\n" +
+	"  against 400.0 KiB), not on the pool. The committed timing gives the same 13 points: whether 4.5× the minimum\n" +
+	"  decides there is what its first run on an idle host will show.\n\n" +
 	"## Limits\n\n" +
 	"- A run's id is its folder's name (start time and target): two runners recording runs of rigs with the same name\n" +
 	"  started in the same second would replace each other's row.\n" +
