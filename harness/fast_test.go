@@ -356,9 +356,13 @@ func soakSlow(t *testing.T, sc scenario, tgt func(*scriptedTarget, *fakeClock) r
 	if sc.interval == 0 {
 		sc.interval = 10 * time.Minute
 	}
+	// An hour is enough to watch the grids; the judge gets a warm-up and a
+	// sample count that let an hour reach a verdict.
+	pol := DefaultPolicy()
+	pol.Warmup, pol.MinSamples = 10*time.Minute, 4
 	cfg := Config{
 		Target: tgt(newScriptedTarget(t, clock, sc), clock), Duration: time.Hour, Interval: sc.interval,
-		FastInterval: time.Minute, OutDir: t.TempDir(), Clock: clock, Log: log,
+		FastInterval: time.Minute, OutDir: t.TempDir(), Clock: clock, Log: log, Policy: &pol,
 	}
 	run, err := Soak(context.Background(), cfg)
 	if err != nil {
