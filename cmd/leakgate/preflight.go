@@ -9,6 +9,7 @@ import (
 
 	"github.com/leakgate/leakgate/checks/verdict"
 	"github.com/leakgate/leakgate/harness"
+	"github.com/leakgate/leakgate/internal/human"
 	"github.com/leakgate/leakgate/remote"
 )
 
@@ -62,7 +63,11 @@ func runPreflight(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			return exitUsage
 		}
 	} else {
-		printPreflight(stdout, pf)
+		// The kernel's version string, what each check saw and its notes
+		// come from the target: escape them.
+		esc := human.NewEscapingWriter(stdout)
+		printPreflight(esc, pf)
+		_ = esc.Close()
 	}
 	if !pf.Ready {
 		return exitFindings

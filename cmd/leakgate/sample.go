@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/leakgate/leakgate/harness"
+	"github.com/leakgate/leakgate/internal/human"
 	"github.com/leakgate/leakgate/remote"
 )
 
@@ -72,10 +73,10 @@ func runSample(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	} else {
 		fmt.Fprintf(stdout, "sample of %s written to %s\n", tgt.Name(), *out)
 		fmt.Fprintf(stdout, "boot_id %s, uptime %s, %d slab caches, %d kmemleak signatures, %d processes\n",
-			smp.BootID, smp.Uptime, len(smp.Slabs), len(smp.Leaks), len(smp.Procs))
+			human.Escape(smp.BootID), human.Duration(smp.Uptime), len(smp.Slabs), len(smp.Leaks), len(smp.Procs))
 	}
 	for p, e := range smp.Errors {
-		fmt.Fprintf(stderr, "leakgate sample: %s: %s\n", p, e)
+		fmt.Fprintf(stderr, "leakgate sample: %s: %s\n", human.Escape(p), human.Escape(e))
 	}
 	if len(smp.Errors) > 0 {
 		return exitFindings
