@@ -152,25 +152,21 @@ func rate(perHour float64, unit string) string { return amount(perHour, unit) + 
 
 // amount prints a value of unit: sizes in binary units, objects and other
 // counts as numbers.
-func amount(v float64, unit string) string {
-	if k := human.UnitBytes(unit); k > 0 {
-		return human.Bytes(v * k)
-	}
-	if unit == "objects" {
-		return human.Count(v) + " objects"
-	}
-	return human.Count(v)
-}
+func amount(v float64, unit string) string { return amountIn(v, unit, human.Bytes, human.Count) }
 
 // signedAmount is amount with an explicit sign on growth, for differences.
 func signedAmount(v float64, unit string) string {
+	return amountIn(v, unit, human.SignedBytes, human.SignedCount)
+}
+
+func amountIn(v float64, unit string, size, count func(float64) string) string {
 	if k := human.UnitBytes(unit); k > 0 {
-		return human.SignedBytes(v * k)
+		return size(v * k)
 	}
 	if unit == "objects" {
-		return human.SignedCount(v) + " objects"
+		return count(v) + " objects"
 	}
-	return human.SignedCount(v)
+	return count(v)
 }
 
 // atHours prints a time since the start given in hours, in the one
