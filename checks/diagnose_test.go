@@ -133,3 +133,37 @@ func TestJudge_AReclaimAccountedCacheNeverStopsARunEarly(t *testing.T) {
 		t.Errorf("the final verdict lost dentry's finding; the reclaim probe needs it")
 	}
 }
+
+// TestApplyReclaim_AnAggregateExplainedByReclaimableCausesIsReclaimable:
+// MemAvailable fell 9.5 MiB while dentries grew 13.7 MiB; the probe got the
+// dentries back, but drop_caches also emptied the page cache MemAvailable
+// counts, so MemAvailable itself barely rose. Explained by causes that gave
+// their growth back, it is reclaimable and the run passes; one explained
+// only by a cause that kept its growth stays a leak.
+func TestApplyReclaim_AnAggregateExplainedByReclaimableCausesIsReclaimable(t *testing.T) {
+	j := Judgement{Verdict: verdict.Fail, Findings: []Finding{
+		{Kind: KindSlab, Subject: "dentry", Verdict: verdict.Leak, Unit: "bytes", GrowthBytes: 13700 << 10},
+		{Kind: KindMeminfo, Subject: SubjectMemAvailable, Verdict: verdict.Leak, Unit: "bytes", GrowthBytes: -9500 << 10,
+			ExplainedBy: []Explanation{{Kind: KindSlab, Subject: "dentry", GrowthBytes: 13700 << 10, Share: 1.44}}},
+	}}
+	results := []ReclaimResult{
+		{Kind: KindSlab, Subject: "dentry", GrowthBytes: 13700 << 10, LastBytes: 14100 << 10, AfterBytes: 544 << 10, GaveBack: 1.29, Reclaimable: true},
+		{Kind: KindMeminfo, Subject: SubjectMemAvailable, GrowthBytes: -9500 << 10, GaveBack: 0.05},
+	}
+
+	got := ApplyReclaim(j, results)
+
+	if got.Verdict != verdict.Pass {
+		t.Fatalf("verdict %s, want pass: %+v", got.Verdict, got.Findings)
+	}
+	m := findSubject(got, SubjectMemAvailable)
+	want := "explained (144 %) by growth the kernel gave back when asked to reclaim: slab dentry; was leak: "
+	if m == nil || m.Verdict != verdict.Reclaimable || m.Reason != want {
+		t.Errorf("MemAvailable %+v, want reclaimable with reason %q", m, want)
+	}
+
+	results[0].Reclaimable = false
+	if got := ApplyReclaim(j, results); got.Verdict != verdict.Fail || findSubject(got, SubjectMemAvailable).Verdict != verdict.Leak {
+		t.Errorf("with dentry kept: verdict %s, want MemAvailable to stay a leak", got.Verdict)
+	}
+}

@@ -2,8 +2,10 @@ package checks
 
 import (
 	"fmt"
-	"github.com/leakgate/leakgate/internal/human"
 	"math"
+	"strings"
+
+	"github.com/leakgate/leakgate/internal/human"
 
 	"github.com/leakgate/leakgate/checks/allocinfo"
 	"github.com/leakgate/leakgate/checks/verdict"
@@ -111,6 +113,10 @@ func Reclaim(j Judgement, b *SeriesBuilder, after Sample, minGaveBack float64) [
 	return out
 }
 
+// aggregateExplainedShare is how much of an aggregate's growth reclaimable
+// causes must explain for the aggregate to count as reclaimable too.
+const aggregateExplainedShare = 0.8
+
 // ApplyReclaim marks the findings the probe found reclaimable as such, with
 // the figures, and recomputes the run's verdict: memory the kernel gives
 // back when asked is a cache, not a leak.
@@ -135,6 +141,35 @@ func ApplyReclaim(j Judgement, results []ReclaimResult) Judgement {
 		}
 		f.Reason = fmt.Sprintf("gave back %.0f %% of its growth when asked to reclaim (drop_caches, shrink): %s at the last sample, %s after; was %s: %s",
 			100*r.GaveBack, mib(r.LastBytes), mib(r.AfterBytes), f.Verdict, f.Reason)
+		f.Verdict = verdict.Reclaimable
+	}
+	// An aggregate (MemAvailable, SUnreclaim, …) the probe could not
+	// re-measure fairly — drop_caches also empties the page cache that
+	// MemAvailable counts as available — is reclaimable when causes that
+	// gave their growth back explain most of its own.
+	gaveBack := map[seriesKey]bool{}
+	for k, r := range by {
+		if r.Reclaimable {
+			gaveBack[k] = true
+		}
+	}
+	for i := range fs {
+		f := &fs[i]
+		if IsCause(f.Kind) || (f.Verdict != verdict.Leak && f.Verdict != verdict.Suspect) {
+			continue
+		}
+		share, names := 0.0, []string(nil)
+		for _, e := range f.ExplainedBy {
+			if gaveBack[seriesKey{e.Kind, e.Subject}] {
+				share += e.Share
+				names = append(names, string(e.Kind)+" "+e.Subject)
+			}
+		}
+		if share < aggregateExplainedShare {
+			continue
+		}
+		f.Reason = fmt.Sprintf("explained (%.0f %%) by growth the kernel gave back when asked to reclaim: %s; was %s: %s",
+			100*share, strings.Join(names, ", "), f.Verdict, f.Reason)
 		f.Verdict = verdict.Reclaimable
 	}
 	sortFindings(fs)
