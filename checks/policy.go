@@ -68,6 +68,13 @@ type Policy struct {
 	// on its later half, when judging a finished run
 	// (trend.Options.ShapeChecks); early judging ignores them. Default on.
 	ShapeChecks bool `yaml:"shape_checks" json:"shape_checks"`
+	// RetainedBudgetFloors is, in multiples of each kind's growth floor,
+	// the growth no run may keep whatever its shape: a level that rose by
+	// this much, kept at least 70 % of it and never fell is a leak, a single
+	// step included (trend.Options.RetainedBudget; needs ShapeChecks, final
+	// judging only). Below it a lone step is judged as a benign step's
+	// shape. 0 turns it off. Default 32: 32 MiB of a slab cache.
+	RetainedBudgetFloors float64 `yaml:"retained_budget_floors" json:"retained_budget_floors"`
 	// FloorWindow, when > 0, judges the rolling minimum over this window
 	// (saw-tooth series: pools that fill and drain, heaps between frees).
 	FloorWindow time.Duration `yaml:"floor_window" json:"floor_window"`
@@ -208,6 +215,10 @@ func DefaultPolicy() Policy {
 		// Leaks that start mid-run or grow in steps fooled the AR(1) check
 		// (issue 16); docs/detection.md measures what this buys and costs.
 		ShapeChecks: true,
+		// A leak that grew in one or two large events is a benign step's
+		// shape to every statistical check; past 32 floors kept, it fails
+		// on size alone (issue 16; docs/detection.md).
+		RetainedBudgetFloors: 32,
 		// A leak's later half is not shown (at 95 %) to grow slower than 30 %
 		// of its earlier half; a warm-up ramp's later half is. The later half
 		// alone (33 points) has little power, so its own test is loose (p ≤ 0.3).
@@ -325,6 +336,8 @@ func (p Policy) Validate() error {
 		return bad("periodic_drawdown", p.PeriodicDrawdown, "between 0 and 1")
 	case !(p.PeriodicMaxInflation >= 0) || math.IsInf(p.PeriodicMaxInflation, 0):
 		return bad("periodic_max_inflation", p.PeriodicMaxInflation, "0 (off) or a finite factor, e.g. 1.6")
+	case !(p.RetainedBudgetFloors >= 0) || math.IsInf(p.RetainedBudgetFloors, 0):
+		return bad("retained_budget_floors", p.RetainedBudgetFloors, "0 (off) or a finite number of floors, e.g. 32")
 	case !(p.MinMonotonic >= 0 && p.MinMonotonic <= 1):
 		return bad("min_monotonic", p.MinMonotonic, "between 0 and 1")
 	case !(p.PersistFraction >= 0 && p.PersistFraction <= 1):
@@ -419,6 +432,7 @@ func (p Policy) TrendOptions(kind Kind, final bool) trend.Options {
 		FloorWindow:          p.FloorWindow,
 		ConfidenceLevel:      p.ConfidenceLevel,
 	}
+	o.RetainedBudget = p.RetainedBudgetFloors * o.MinGrowth
 	if !final {
 		// Early: the pessimistic correction for the test itself, so that
 		// no wandering series can end a clean run.

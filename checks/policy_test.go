@@ -60,6 +60,8 @@ func TestLoadPolicy_RejectsBadInput(t *testing.T) {
 		{"no series to split the early bound over", "early_series: 0\n"},
 		{"a negative early horizon", "early_horizon: -1h\n"},
 		{"a negative spacing of early looks", "early_look_every: -10m\n"},
+		{"a negative retained budget", "retained_budget_floors: -1\n"},
+		{"an infinite retained budget", "retained_budget_floors: .inf\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -24,3 +24,19 @@ func TestLoadPolicy_ShapeChecksCanBeTurnedOff(t *testing.T) {
 		t.Fatal("shape_checks: false left the shape checks on")
 	}
 }
+
+func TestPolicyTrendOptions_TheRetainedBudgetIsInFloorsOfEachKind(t *testing.T) {
+	// 32 floors: 32 × 1 MiB for a slab cache, 32 × 2 MiB for a process.
+	for kind, want := range map[Kind]float64{KindSlab: 32 << 20, KindProcess: 64 << 20} {
+		if got := DefaultPolicy().TrendOptions(kind, true).RetainedBudget; got != want {
+			t.Errorf("%s: budget %v, want %v", kind, got, want)
+		}
+	}
+	p, err := LoadPolicy([]byte("retained_budget_floors: 0\n"), DefaultPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.TrendOptions(KindSlab, true).RetainedBudget; got != 0 {
+		t.Errorf("retained_budget_floors: 0 left a budget of %v", got)
+	}
+}

@@ -106,6 +106,14 @@ type Options struct {
 	// other check. Ignored with WholeWindowOnly: early judging keeps its
 	// own rules.
 	ShapeChecks bool
+	// RetainedBudget, when > 0 (in the values' unit), is growth no run may
+	// keep whatever its shape: a rise of the hour medians by at least this
+	// much and kept (its hour medians gave back at most 30 % of it)
+	// is a leak over every other check, a single step included. Below it a
+	// single step is a benign step's shape (a table resized, a pool filled
+	// once), and the other checks judge. Needs ShapeChecks; ignored with
+	// WholeWindowOnly.
+	RetainedBudget float64
 	// Bytes says the values are bytes: reasons print them in B, KiB, MiB
 	// or GiB rather than as bare numbers.
 	Bytes bool
@@ -275,6 +283,10 @@ type Result struct {
 	SizeEventsDown     int     `json:"size_events_down"`
 	SizeEventsHeight   float64 `json:"size_events_height"`
 	SizeLastEventHours float64 `json:"size_last_event_hours"`
+	// SizeRetainedDrawdown is the largest fall of the hour medians (the
+	// median of each hour-long stretch) from their running maximum: what
+	// Options.RetainedBudget lets a kept rise give back.
+	SizeRetainedDrawdown float64 `json:"size_retained_drawdown"`
 	// Shape names the model that stood in for the AR(1) check ("change
 	// point", "steps", "increments" or "size"), empty when it was not
 	// needed or none did.
@@ -369,6 +381,12 @@ func Decide(r *Result, p float64, opts Options) {
 		r.Significant, r.Persistent, r.Material = true, true, true
 		r.Verdict, r.Shape = Leak, "size"
 		r.Reason = sizeLeakReason(r, p, failed, opts)
+		return
+	} else if budgetSays(r, opts) {
+		failed := vetoList(r, p, strictAlpha, strictOK || shape != "", atLow || shape != "", opts)
+		r.Significant, r.Persistent, r.Material = true, true, true
+		r.Verdict, r.Shape = Leak, "budget"
+		r.Reason = budgetLeakReason(r, p, failed, opts)
 		return
 	}
 	r.Reason = reason(r, p, strictAlpha, strictOK, atLow, opts)
@@ -550,6 +568,7 @@ func describe(times, values []float64, opts Options, ws *workspace) Result {
 		sz := sizeCheck(t, v, h, scratch)
 		r.SizeGrowth, r.SizeLaterGrowth, r.SizeNoise = sz.growth, sz.later, sz.noise
 		r.SizeEvents, r.SizeEventsDown, r.SizeEventsHeight, r.SizeLastEventHours = sz.events, sz.eventsDown, sz.eventsHeight, sz.lastEvent/3600
+		r.SizeRetainedDrawdown = sz.retainedDrawdown
 	}
 	return r
 }

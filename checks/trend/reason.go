@@ -185,6 +185,21 @@ func sizeLeakReason(r *Result, p float64, failed string, opts Options) string {
 		u.v(r.SizeGrowth), r.SizeGrowth/opts.MinGrowth, u.v(opts.MinGrowth), u.v(r.SlopePerHour), p, r.Monotonic, failed, sizeText(r, u))
 }
 
+// budgetLeakReason is the reason of a leak the retained-growth budget
+// called over the vetoes of the other checks (failed, from vetoList).
+func budgetLeakReason(r *Result, p float64, failed string, opts Options) string {
+	u := units{bytes: opts.Bytes}
+	return fmt.Sprintf("grew %s over the window, %.0f× the %s floor (slope %s/h, p=%.3g, tau=%.2f); vetoed by %s; overruled by the %s",
+		u.v(r.SizeGrowth), r.SizeGrowth/opts.MinGrowth, u.v(opts.MinGrowth), u.v(r.SlopePerHour), p, r.Monotonic, failed, budgetText(r, opts, u))
+}
+
+// budgetText describes the retained-growth budget's figures against its
+// thresholds.
+func budgetText(r *Result, opts Options, u units) string {
+	return fmt.Sprintf("retained-growth budget: last hour's median %s above the first's (budget %s), the hour medians gave back at most %s (%.0f %%, at most %.0f %%)",
+		u.v(r.SizeGrowth), u.v(opts.RetainedBudget), u.v(r.SizeRetainedDrawdown), 100*r.SizeRetainedDrawdown/math.Max(r.SizeGrowth, 1e-300), 100*sizeMaxDrawdown)
+}
+
 // sizeText describes the size check's figures against its thresholds.
 func sizeText(r *Result, u units) string {
 	ratio := math.Inf(1)

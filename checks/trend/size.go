@@ -62,6 +62,9 @@ type sizeResult struct {
 	events, eventsDown int
 	eventsHeight       float64
 	lastEvent          float64
+	// retainedDrawdown is the largest fall of the hour medians from their
+	// running maximum (hourMedianDrawdown).
+	retainedDrawdown float64
 }
 
 const (
@@ -87,7 +90,8 @@ const (
 	// last event says the process stopped: given K events, a constant
 	// rate puts them all before the last fraction q of the window with
 	// probability (1−q)^K.
-	sizeQuietAlpha = 0.05
+	sizeQuietAlpha = 0.01
+
 	// sizeMinEndPoints is the fewest points a median of an end stands on.
 	sizeMinEndPoints = 3
 )
@@ -119,6 +123,7 @@ func sizeCheck(t, v []float64, h int, scratch []float64) sizeResult {
 			r.eventsDown++
 		}
 	}
+	r.retainedDrawdown = hourMedianDrawdown(t, v, scratch)
 	r.growth = endsRise(t, v, scratch)
 	r.later = endsRise(t[h:], v[h:], scratch)
 	return r
@@ -189,4 +194,43 @@ func sizeQuietP(r *Result) float64 {
 		return 0
 	}
 	return math.Pow(math.Min(1, r.SizeLastEventHours/r.SpanHours), float64(r.SizeEvents))
+}
+
+// hourMedianDrawdown is the largest fall of v's hour medians (the median of
+// the points in each hour-long stretch, at least sizeMinEndPoints, at most a
+// quarter of v) from their running maximum: what the level gave back,
+// with single-point noise averaged out. scratch holds len(v) floats.
+func hourMedianDrawdown(t, v, scratch []float64) float64 {
+	n := len(v)
+	k := 0
+	for k < n && t[k]-t[0] < 3600 {
+		k++
+	}
+	k = max(sizeMinEndPoints, min(k, n/4))
+	if k > n {
+		return 0
+	}
+	peak, fall := math.Inf(-1), 0.0
+	for i := 0; i+k <= n; i++ {
+		m := medianOf(v[i:i+k], scratch)
+		peak = math.Max(peak, m)
+		fall = math.Max(fall, peak-m)
+	}
+	return fall
+}
+
+// budgetSays reports whether r's rise is, by the retained-growth budget
+// alone, a leak: the level rose by at least Options.RetainedBudget (and the
+// floor) and its hour medians never gave back more than sizeMaxDrawdown of
+// it. A rise that large and kept is a failure whatever its shape, a single
+// step included; below it a lone step is a benign step's shape. The hour
+// medians, not the points, measure what was given back: a noisy point is
+// not a fall, a pool freeing a chunk for an hour is.
+func budgetSays(r *Result, opts Options) bool {
+	if !opts.ShapeChecks || opts.WholeWindowOnly || opts.RetainedBudget <= 0 || r.SizeNoise < 0 {
+		return false
+	}
+	g := r.SizeGrowth
+	return g > 0 && g >= opts.RetainedBudget && g >= opts.MinGrowth &&
+		r.SizeRetainedDrawdown <= sizeMaxDrawdown*g && r.SlopePerHour > 0
 }

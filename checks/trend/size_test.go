@@ -76,6 +76,9 @@ func TestSizeSays_EachConditionCanVeto(t *testing.T) {
 		{"a flat later half after three events is not, when only (2/11)³ = 0.006 are", func(r *Result, _ *Options) {
 			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsHeight, r.SizeLastEventHours = 0, 3, 20<<20, 2
 		}, false},
+		{"a flat later half after three events is, when (3/11)³ = 0.020 of tails are so quiet (at least 1 %)", func(r *Result, _ *Options) {
+			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsHeight, r.SizeLastEventHours = 0, 3, 20<<20, 3
+		}, true},
 		{"a flat later half after two events is not", func(r *Result, _ *Options) {
 			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsHeight, r.SizeLastEventHours = 0, 2, 20<<20, 10
 		}, false},
@@ -150,7 +153,7 @@ func TestAnalyze_TwoLargeBurstsAreALeakBySizeOverTheAR1Veto(t *testing.T) {
 		"overruled by the size check: last hour's median 32 MiB above the first's (258× the increments' robust σ 127 KiB, need 3× the floor and 12 σ), " +
 		"gave back at most 437 KiB (1 %, at most 30 %), 3 steps up and 0 down, later half up 15.9 MiB (128.5 σ, need the floor and 3 σ) " +
 		"or a counting process not shown to stop (2 events of 6 σ up and 0 down, 32 MiB in all, the last after 8 h of 11 h: p=0.529 of so quiet a tail, " +
-		"need 3 events, none down, half the growth, p ≥ 0.05)"
+		"need 3 events, none down, half the growth, p ≥ 0.01)"
 	if r.Reason != want {
 		t.Errorf("reason\n got %s\nwant %s", r.Reason, want)
 	}
@@ -224,5 +227,123 @@ func TestAnalyze_OneStepThenFlatIsNoCountingProcess(t *testing.T) {
 	}
 	if r.Verdict != OK || r.SizeEvents != 1 || sizeCounting(&r) {
 		t.Errorf("%s with %d events (counting %v), want ok with 1 event (%s)", r.Verdict, r.SizeEvents, sizeCounting(&r), r.Reason)
+	}
+}
+
+func TestHourMedianDrawdown_HandComputed(t *testing.T) {
+	// 16 points at 10 min: an hour is 6 points, at most a quarter of 16,
+	// so each hour median stands on 4 points.
+	ts := make([]float64, 16)
+	for i := range ts {
+		ts[i] = float64(i) * 600
+	}
+	tests := []struct {
+		name string
+		v    []float64
+		want float64
+	}{
+		// Medians of 4 rise to 10 (points 4–7), fall to 4 (points 8–11),
+		// rise to 12: the largest fall from the running maximum is 6.
+		{"a level that gave back an hour", []float64{0, 0, 0, 0, 10, 10, 10, 10, 4, 4, 4, 4, 12, 12, 12, 12}, 6},
+		// Every four points holding −50 hold three tens: the median of
+		// (−50, 10, 10, 10) is 10, so the level never falls.
+		{"a single low point is not a fall", []float64{0, 0, 0, 0, 10, 10, 10, 10, 10, -50, 10, 10, 10, 10, 10, 10}, 0},
+		// A staircase only rises.
+		{"a staircase", []float64{0, 0, 0, 0, 5, 5, 5, 5, 10, 10, 10, 10, 15, 15, 15, 15}, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := hourMedianDrawdown(ts, tc.v, make([]float64, len(tc.v))); got != tc.want {
+				t.Errorf("drawdown %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBudgetSays_EachConditionCanVeto(t *testing.T) {
+	opts := DefaultOptions()
+	opts.MinGrowth, opts.MinSlopePerHour, opts.RetainedBudget, opts.ShapeChecks = 1<<20, 16<<10, 32<<20, true
+	base := Result{SizeGrowth: 40 << 20, SizeRetainedDrawdown: 4 << 20, SizeNoise: 1 << 20, SlopePerHour: 1 << 20}
+	tests := []struct {
+		name string
+		edit func(*Result, *Options)
+		want bool
+	}{
+		{"40 MiB kept, 10 % given back, over a 32 MiB budget: a leak", func(*Result, *Options) {}, true},
+		{"exactly the budget, exactly 30 % given back, is enough", func(r *Result, _ *Options) {
+			r.SizeGrowth, r.SizeRetainedDrawdown = 32<<20, 0.3*(32<<20)
+		}, true},
+		{"below the budget is not", func(r *Result, _ *Options) { r.SizeGrowth = 32<<20 - 1 }, false},
+		{"giving back more than 30 % is not", func(r *Result, _ *Options) { r.SizeRetainedDrawdown = 12<<20 + 1 }, false},
+		{"a falling slope is not", func(r *Result, _ *Options) { r.SlopePerHour = -1 }, false},
+		{"a budget below the floor still needs the floor", func(r *Result, o *Options) {
+			o.RetainedBudget, r.SizeGrowth, r.SizeRetainedDrawdown = 1, 1<<20-1, 0
+		}, false},
+		{"a budget of 0 is off", func(_ *Result, o *Options) { o.RetainedBudget = 0 }, false},
+		{"without shape checks it is off", func(_ *Result, o *Options) { o.ShapeChecks = false }, false},
+		{"early judging ignores it", func(_ *Result, o *Options) { o.WholeWindowOnly = true }, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, o := base, opts
+			tc.edit(&r, &o)
+			if got := budgetSays(&r, o); got != tc.want {
+				t.Errorf("budgetSays = %v, want %v (%+v)", got, tc.want, r)
+			}
+		})
+	}
+}
+
+// oneStep is 12 h at 10 min on 64 MiB: one allocation of size bytes at
+// sample 30 (4 h after the warm-up), under Gaussian noise of σ = 100 KiB.
+func oneStep(size float64) (ts, v []float64) {
+	rng := rand.New(rand.NewPCG(16, 4))
+	ts, v = make([]float64, 73), make([]float64, 73)
+	for i := range ts {
+		ts[i] = float64(i) * 600
+		v[i] = 64<<20 + 100*1024*rng.NormFloat64()
+		if i >= 30 {
+			v[i] += size
+		}
+	}
+	return ts, v
+}
+
+func TestAnalyze_OneStepPastTheRetainedBudgetIsALeakWhateverItsShape(t *testing.T) {
+	o := shapeOptions()
+	o.ShapeChecks, o.RetainedBudget = true, 32<<20
+	// 20 MiB once: a benign step's shape (a pool filled once), under the
+	// budget, so ok.
+	ts, v := oneStep(20 << 20)
+	r, err := Analyze(ts, v, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != OK {
+		t.Errorf("a 20 MiB step under a 32 MiB budget: %s by %q, want ok (%s)", r.Verdict, r.Shape, r.Reason)
+	}
+	// 40 MiB once, kept for 8 h: past the budget. Both ends are an hour of
+	// one level, so the growth is 40 MiB within the noise's medians.
+	ts, v = oneStep(40 << 20)
+	r, err = Analyze(ts, v, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Verdict != Leak || r.Shape != "budget" || math.Abs(r.SizeGrowth-(40<<20)) > 300<<10 {
+		t.Fatalf("a 40 MiB step over a 32 MiB budget: %s by %q, growth %v (%s), want a leak by the budget, 40 MiB ± 300 KiB", r.Verdict, r.Shape, r.SizeGrowth, r.Reason)
+	}
+	const want = "grew 40 MiB over the window, 40× the 1 MiB floor (slope 241 KiB/h, p=0.0375, tau=0.48); " +
+		"vetoed by the trend test (Mann–Kendall p=0.0375 > 0.01, variance ×7.52 for serial correlation); " +
+		"the AR(1) check (p=0.486 > 0.2 under a bias-corrected AR(1) model, variance ×67.0 on the whole window); " +
+		"the floor at the slope's lower bound under the AR(1) model (-14 KiB/h over 11 h, below 1 MiB); " +
+		"the later-half check (slope 5.94 KiB/h, at most 25.9 KiB/h, p=0.277, vs earlier 146 KiB/h); " +
+		"overruled by the retained-growth budget: last hour's median 40 MiB above the first's (budget 32 MiB), " +
+		"the hour medians gave back at most 147 KiB (0 %, at most 30 %)"
+	if r.Reason != want {
+		t.Errorf("reason\n got %s\nwant %s", r.Reason, want)
+	}
+	o.RetainedBudget = 0
+	if r, err = Analyze(ts, v, o); err != nil || r.Verdict != OK {
+		t.Errorf("with the budget off: %s (%v), want ok: one step is a benign step's shape to every other check (%s)", r.Verdict, err, r.Reason)
 	}
 }
