@@ -99,7 +99,11 @@ func shapeDetail(r *Result, strictAlpha float64, opts Options, u units) string {
 	if !opts.ShapeChecks || opts.WholeWindowOnly || opts.MinGrowth <= 0 || grown(r) < vetoDetailFloors*opts.MinGrowth {
 		return ""
 	}
-	return "; not overruled: " + changeText(r, changeAlpha(opts), u) + "; " + stepsText(r, strictAlpha, u) + "; " + incrementsText(r, strictAlpha, u) + "; " + sizeText(r, u)
+	s := "; not overruled: " + changeText(r, changeAlpha(opts), u) + "; " + stepsText(r, strictAlpha, u) + "; " + incrementsText(r, strictAlpha, u) + "; " + sizeText(r, u)
+	if opts.RetainedBudget > 0 {
+		s += "; " + budgetText(r, opts, u)
+	}
+	return s
 }
 
 // changeText describes the change-point check's figures.

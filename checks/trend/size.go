@@ -32,14 +32,14 @@ import (
 //     as up (at most one down for four up passes).
 //
 // A leak that grows at a few events an hour may have none in its later
-// half; then a counting process — at least 3 events of 6 σ_d up, none
+// half; then a counting process — at least 3 events of 5 σ_d up, none
 // down, half the growth — persists unless its quiet tail is improbable:
 // given K events at a constant rate, all K fall before the last fraction q
-// of the window with probability (1−q)^K, and below 5 % it has stopped. A
+// of the window with probability (1−q)^K, and below 1 % it has stopped. A
 // benign step is one event, a warm-up ramp's steepest judged increment is
-// 0.061A against 6 σ_d = 0.17A, and a pool's events go both ways.
+// 0.061A against 5 σ_d = 0.14A, and a pool's events go both ways.
 //
-// A rise that clears all of it, and sizeFloors = 3 floors, is a leak on its
+// A rise that clears all of it, and sizeFloors = 2 floors, is a leak on its
 // own evidence whatever the AR(1) model says; the evaluation
 // (docs/detection.md) measures that no benign class here reaches it. Leaks
 // whose noise grows with their growth (a straight line under noise of a
@@ -68,8 +68,11 @@ type sizeResult struct {
 }
 
 const (
-	// sizeFloors is how many floors the robust growth must reach.
-	sizeFloors = 3
+	// sizeFloors is how many floors the robust growth must reach: the
+	// noise and later-half bounds below keep the benign shapes out, this
+	// keeps the call material (3 before: it only cost recall, bursts
+	// 94 → 96 %, no benign series moved; docs/detection.md).
+	sizeFloors = 2
 	// sizeNoiseRatio is how many robust σ of the increments it must reach.
 	sizeNoiseRatio = 12
 	// sizeLaterNoise is how many σ of the increments the later half must
@@ -79,10 +82,12 @@ const (
 	// maximum, as a fraction of the robust growth.
 	sizeMaxDrawdown = 0.3
 	// sizeEventNoise is how many σ of the increments make one an event:
-	// Gaussian noise never reaches 6σ in a window, and neither does a
+	// Gaussian noise passes 5σ once in 1.7 million increments (the
+	// counting process needs three such, none down), and neither a
 	// warm-up ramp's steepest judged increment (at most 0.061A against
-	// 6σ_d = 0.17A) nor, by their mean absolute increment, a chunk pool.
-	sizeEventNoise = 6
+	// 5σ_d = 0.14A) nor, by their mean absolute increment, a chunk pool
+	// reaches it. At 4σ runs of benign series began to be flagged.
+	sizeEventNoise = 5
 	// sizeMinEvents is the fewest events that make a counting process
 	// rather than a step (a benign step is one event).
 	sizeMinEvents = 3

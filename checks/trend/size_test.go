@@ -3,6 +3,7 @@ package trend
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -61,10 +62,12 @@ func TestSizeSays_EachConditionCanVeto(t *testing.T) {
 		want bool
 	}{
 		{"20 floors, 20 σ, 10 % given back, later half 8 σ: a leak", func(*Result, *Options) {}, true},
-		{"exactly 3 floors and 12 σ is enough", func(r *Result, _ *Options) {
-			r.SizeGrowth, r.SizeNoise, r.Drawdown, r.SizeLaterGrowth = 3<<20, (3<<20)/12.0, 0, 1<<20
+		{"exactly 2 floors and 12 σ is enough", func(r *Result, _ *Options) {
+			r.SizeGrowth, r.SizeNoise, r.Drawdown, r.SizeLaterGrowth = 2<<20, (2<<20)/12.0, 0, 1<<20
 		}, true},
-		{"below 3 floors is not", func(r *Result, _ *Options) { r.SizeGrowth = 3<<20 - 1 }, false},
+		{"below 2 floors is not", func(r *Result, _ *Options) {
+			r.SizeGrowth, r.SizeNoise, r.Drawdown, r.SizeLaterGrowth = 2<<20-1, (2<<20)/24.0, 0, 1<<20
+		}, false},
 		{"below 12 σ of its increments is not", func(r *Result, _ *Options) { r.SizeNoise = (20 << 20) / 11.9 }, false},
 		{"giving back more than 30 % is not", func(r *Result, _ *Options) { r.Drawdown = 6<<20 + 1 }, false},
 		{"one large step down for three up is not", func(r *Result, _ *Options) { r.StepsUp = 3 }, false},
@@ -150,9 +153,9 @@ func TestAnalyze_TwoLargeBurstsAreALeakBySizeOverTheAR1Veto(t *testing.T) {
 	}
 	const want = "grew 32 MiB over the window, 32× the 1 MiB floor (slope 3.16 MiB/h, p=8.6e-07, tau=0.64); " +
 		"vetoed by the floor at the slope's lower bound under the AR(1) model (16.7 KiB/h over 11 h, below 1 MiB); " +
-		"overruled by the size check: last hour's median 32 MiB above the first's (258× the increments' robust σ 127 KiB, need 3× the floor and 12 σ), " +
+		"overruled by the size check: last hour's median 32 MiB above the first's (258× the increments' robust σ 127 KiB, need 2× the floor and 12 σ), " +
 		"gave back at most 437 KiB (1 %, at most 30 %), 3 steps up and 0 down, later half up 15.9 MiB (128.5 σ, need the floor and 3 σ) " +
-		"or a counting process not shown to stop (2 events of 6 σ up and 0 down, 32 MiB in all, the last after 8 h of 11 h: p=0.529 of so quiet a tail, " +
+		"or a counting process not shown to stop (2 events of 5 σ up and 0 down, 32 MiB in all, the last after 8 h of 11 h: p=0.529 of so quiet a tail, " +
 		"need 3 events, none down, half the growth, p ≥ 0.01)"
 	if r.Reason != want {
 		t.Errorf("reason\n got %s\nwant %s", r.Reason, want)
@@ -321,6 +324,12 @@ func TestAnalyze_OneStepPastTheRetainedBudgetIsALeakWhateverItsShape(t *testing.
 	}
 	if r.Verdict != OK {
 		t.Errorf("a 20 MiB step under a 32 MiB budget: %s by %q, want ok (%s)", r.Verdict, r.Shape, r.Reason)
+	}
+	// The ok reason of a growth of 4 floors or more says the budget was
+	// not reached, with its figures.
+	const tail = "; retained-growth budget: last hour's median 20 MiB above the first's (budget 32 MiB), the hour medians gave back at most 147 KiB (1 %, at most 30 %)"
+	if !strings.HasSuffix(r.Reason, tail) {
+		t.Errorf("ok reason\n got %s\nwant it to end %s", r.Reason, tail)
 	}
 	// 40 MiB once, kept for 8 h: past the budget. Both ends are an hour of
 	// one level, so the growth is 40 MiB within the noise's medians.
