@@ -71,7 +71,7 @@ type Policy struct {
 	// RetainedBudgetFloors is, in multiples of each kind's growth floor,
 	// the growth no run may keep whatever its shape: a level that rose by
 	// this much, kept at least 70 % of it and never fell is a leak, a single
-	// step included (trend.Options.RetainedBudget; needs ShapeChecks, final
+	// step included (trend.Options.RetainedBudgetFloors; needs ShapeChecks, final
 	// judging only). Below it a lone step is judged as a benign step's
 	// shape. 0 turns it off. Default 32: 32 MiB of a slab cache.
 	RetainedBudgetFloors float64 `yaml:"retained_budget_floors" json:"retained_budget_floors"`
@@ -336,8 +336,8 @@ func (p Policy) Validate() error {
 		return bad("periodic_drawdown", p.PeriodicDrawdown, "between 0 and 1")
 	case !(p.PeriodicMaxInflation >= 0) || math.IsInf(p.PeriodicMaxInflation, 0):
 		return bad("periodic_max_inflation", p.PeriodicMaxInflation, "0 (off) or a finite factor, e.g. 1.6")
-	case !(p.RetainedBudgetFloors >= 0) || math.IsInf(p.RetainedBudgetFloors, 0):
-		return bad("retained_budget_floors", p.RetainedBudgetFloors, "0 (off) or a finite number of floors, e.g. 32")
+	case !(p.RetainedBudgetFloors == 0 || p.RetainedBudgetFloors >= 1) || math.IsInf(p.RetainedBudgetFloors, 0):
+		return bad("retained_budget_floors", p.RetainedBudgetFloors, "0 (off) or a finite number of floors of at least 1, e.g. 32")
 	case !(p.MinMonotonic >= 0 && p.MinMonotonic <= 1):
 		return bad("min_monotonic", p.MinMonotonic, "between 0 and 1")
 	case !(p.PersistFraction >= 0 && p.PersistFraction <= 1):
@@ -426,13 +426,13 @@ func (p Policy) TrendOptions(kind Kind, final bool) trend.Options {
 		PeriodicDrawdown:     p.PeriodicDrawdown,
 		PeriodicMaxInflation: p.PeriodicMaxInflation,
 		ShapeChecks:          p.ShapeChecks,
+		RetainedBudgetFloors: p.RetainedBudgetFloors,
 		Bytes:                bytesKind(kind),
 		PersistFraction:      p.PersistFraction,
 		PersistAlpha:         p.PersistAlpha,
 		FloorWindow:          p.FloorWindow,
 		ConfidenceLevel:      p.ConfidenceLevel,
 	}
-	o.RetainedBudget = p.RetainedBudgetFloors * o.MinGrowth
 	if !final {
 		// Early: the pessimistic correction for the test itself, so that
 		// no wandering series can end a clean run.

@@ -62,6 +62,7 @@ func TestLoadPolicy_RejectsBadInput(t *testing.T) {
 		{"a negative spacing of early looks", "early_look_every: -10m\n"},
 		{"a negative retained budget", "retained_budget_floors: -1\n"},
 		{"an infinite retained budget", "retained_budget_floors: .inf\n"},
+		{"a retained budget under one floor", "retained_budget_floors: 0.5\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

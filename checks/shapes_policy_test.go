@@ -28,7 +28,8 @@ func TestLoadPolicy_ShapeChecksCanBeTurnedOff(t *testing.T) {
 func TestPolicyTrendOptions_TheRetainedBudgetIsInFloorsOfEachKind(t *testing.T) {
 	// 32 floors: 32 × 1 MiB for a slab cache, 32 × 2 MiB for a process.
 	for kind, want := range map[Kind]float64{KindSlab: 32 << 20, KindProcess: 64 << 20} {
-		if got := DefaultPolicy().TrendOptions(kind, true).RetainedBudget; got != want {
+		if o := DefaultPolicy().TrendOptions(kind, true); o.RetainedBudgetFloors*o.MinGrowth != want {
+			got := o.RetainedBudgetFloors * o.MinGrowth
 			t.Errorf("%s: budget %v, want %v", kind, got, want)
 		}
 	}
@@ -36,7 +37,7 @@ func TestPolicyTrendOptions_TheRetainedBudgetIsInFloorsOfEachKind(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := p.TrendOptions(KindSlab, true).RetainedBudget; got != 0 {
+	if got := p.TrendOptions(KindSlab, true).RetainedBudgetFloors; got != 0 {
 		t.Errorf("retained_budget_floors: 0 left a budget of %v", got)
 	}
 }

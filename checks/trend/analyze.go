@@ -106,14 +106,14 @@ type Options struct {
 	// other check. Ignored with WholeWindowOnly: early judging keeps its
 	// own rules.
 	ShapeChecks bool
-	// RetainedBudget, when > 0 (in the values' unit), is growth no run may
-	// keep whatever its shape: a rise of the hour medians by at least this
-	// much and kept (its hour medians gave back at most 30 % of it)
-	// is a leak over every other check, a single step included. Below it a
-	// single step is a benign step's shape (a table resized, a pool filled
-	// once), and the other checks judge. Needs ShapeChecks; ignored with
-	// WholeWindowOnly.
-	RetainedBudget float64
+	// RetainedBudgetFloors, when > 0, is growth no run may keep whatever
+	// its shape, in multiples of MinGrowth: a rise of the hour medians by
+	// at least this many floors, kept (its hour medians gave back at most
+	// 30 % of it), is a leak over every other check, a single step
+	// included. Below it a single step is a benign step's shape (a table
+	// resized, a pool filled once), and the other checks judge. Needs
+	// ShapeChecks and a MinGrowth; ignored with WholeWindowOnly.
+	RetainedBudgetFloors float64
 	// Bytes says the values are bytes: reasons print them in B, KiB, MiB
 	// or GiB rather than as bare numbers.
 	Bytes bool
@@ -154,6 +154,7 @@ func DefaultOptions() Options {
 		PeriodicDrawdown:     1,
 		PeriodicMaxInflation: 1.6,
 		ShapeChecks:          true,
+		RetainedBudgetFloors: 32,
 	}
 }
 
@@ -285,7 +286,7 @@ type Result struct {
 	SizeLastEventHours float64 `json:"size_last_event_hours"`
 	// SizeRetainedDrawdown is the largest fall of the hour medians (the
 	// median of each hour-long stretch) from their running maximum: what
-	// Options.RetainedBudget lets a kept rise give back.
+	// Options.RetainedBudgetFloors lets a kept rise give back.
 	SizeRetainedDrawdown float64 `json:"size_retained_drawdown"`
 	// Shape names the model that stood in for the AR(1) check ("change
 	// point", "steps", "increments" or "size"), empty when it was not

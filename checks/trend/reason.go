@@ -100,7 +100,7 @@ func shapeDetail(r *Result, strictAlpha float64, opts Options, u units) string {
 		return ""
 	}
 	s := "; not overruled: " + changeText(r, changeAlpha(opts), u) + "; " + stepsText(r, strictAlpha, u) + "; " + incrementsText(r, strictAlpha, u) + "; " + sizeText(r, u)
-	if opts.RetainedBudget > 0 {
+	if opts.RetainedBudgetFloors > 0 {
 		s += "; " + budgetText(r, opts, u)
 	}
 	return s
@@ -200,8 +200,8 @@ func budgetLeakReason(r *Result, p float64, failed string, opts Options) string 
 // budgetText describes the retained-growth budget's figures against its
 // thresholds.
 func budgetText(r *Result, opts Options, u units) string {
-	return fmt.Sprintf("retained-growth budget: last hour's median %s above the first's (budget %s), the hour medians gave back at most %s (%.0f %%, at most %.0f %%)",
-		u.v(r.SizeGrowth), u.v(opts.RetainedBudget), u.v(r.SizeRetainedDrawdown), 100*r.SizeRetainedDrawdown/math.Max(r.SizeGrowth, 1e-300), 100*sizeMaxDrawdown)
+	return fmt.Sprintf("retained-growth budget: last hour's median %s above the first's (budget %.0f floors, %s), the hour medians gave back at most %s (%.0f %%, at most %.0f %%)",
+		u.v(r.SizeGrowth), opts.RetainedBudgetFloors, u.v(opts.RetainedBudgetFloors*opts.MinGrowth), u.v(r.SizeRetainedDrawdown), 100*r.SizeRetainedDrawdown/math.Max(r.SizeGrowth, 1e-300), 100*sizeMaxDrawdown)
 }
 
 // sizeText describes the size check's figures against its thresholds.

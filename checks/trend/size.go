@@ -225,17 +225,17 @@ func hourMedianDrawdown(t, v, scratch []float64) float64 {
 }
 
 // budgetSays reports whether r's rise is, by the retained-growth budget
-// alone, a leak: the level rose by at least Options.RetainedBudget (and the
-// floor) and its hour medians never gave back more than sizeMaxDrawdown of
+// alone, a leak: the level rose by at least Options.RetainedBudgetFloors
+// floors and its hour medians never gave back more than sizeMaxDrawdown of
 // it. A rise that large and kept is a failure whatever its shape, a single
 // step included; below it a lone step is a benign step's shape. The hour
 // medians, not the points, measure what was given back: a noisy point is
 // not a fall, a pool freeing a chunk for an hour is.
 func budgetSays(r *Result, opts Options) bool {
-	if !opts.ShapeChecks || opts.WholeWindowOnly || opts.RetainedBudget <= 0 || r.SizeNoise < 0 {
+	if !opts.ShapeChecks || opts.WholeWindowOnly || opts.RetainedBudgetFloors <= 0 || opts.MinGrowth <= 0 || r.SizeNoise < 0 {
 		return false
 	}
 	g := r.SizeGrowth
-	return g > 0 && g >= opts.RetainedBudget && g >= opts.MinGrowth &&
+	return g > 0 && g >= opts.RetainedBudgetFloors*opts.MinGrowth && g >= opts.MinGrowth &&
 		r.SizeRetainedDrawdown <= sizeMaxDrawdown*g && r.SlopePerHour > 0
 }

@@ -265,7 +265,7 @@ func TestHourMedianDrawdown_HandComputed(t *testing.T) {
 
 func TestBudgetSays_EachConditionCanVeto(t *testing.T) {
 	opts := DefaultOptions()
-	opts.MinGrowth, opts.MinSlopePerHour, opts.RetainedBudget, opts.ShapeChecks = 1<<20, 16<<10, 32<<20, true
+	opts.MinGrowth, opts.MinSlopePerHour, opts.RetainedBudgetFloors, opts.ShapeChecks = 1<<20, 16<<10, 32, true
 	base := Result{SizeGrowth: 40 << 20, SizeRetainedDrawdown: 4 << 20, SizeNoise: 1 << 20, SlopePerHour: 1 << 20}
 	tests := []struct {
 		name string
@@ -279,10 +279,11 @@ func TestBudgetSays_EachConditionCanVeto(t *testing.T) {
 		{"below the budget is not", func(r *Result, _ *Options) { r.SizeGrowth = 32<<20 - 1 }, false},
 		{"giving back more than 30 % is not", func(r *Result, _ *Options) { r.SizeRetainedDrawdown = 12<<20 + 1 }, false},
 		{"a falling slope is not", func(r *Result, _ *Options) { r.SlopePerHour = -1 }, false},
-		{"a budget below the floor still needs the floor", func(r *Result, o *Options) {
-			o.RetainedBudget, r.SizeGrowth, r.SizeRetainedDrawdown = 1, 1<<20-1, 0
+		{"a budget under one floor still needs the floor", func(r *Result, o *Options) {
+			o.RetainedBudgetFloors, r.SizeGrowth, r.SizeRetainedDrawdown = 0.5, 1<<20-1, 0
 		}, false},
-		{"a budget of 0 is off", func(_ *Result, o *Options) { o.RetainedBudget = 0 }, false},
+		{"a budget of 0 is off", func(_ *Result, o *Options) { o.RetainedBudgetFloors = 0 }, false},
+		{"with no growth floor it is off", func(_ *Result, o *Options) { o.MinGrowth = 0 }, false},
 		{"without shape checks it is off", func(_ *Result, o *Options) { o.ShapeChecks = false }, false},
 		{"early judging ignores it", func(_ *Result, o *Options) { o.WholeWindowOnly = true }, false},
 	}
@@ -314,7 +315,7 @@ func oneStep(size float64) (ts, v []float64) {
 
 func TestAnalyze_OneStepPastTheRetainedBudgetIsALeakWhateverItsShape(t *testing.T) {
 	o := shapeOptions()
-	o.ShapeChecks, o.RetainedBudget = true, 32<<20
+	o.ShapeChecks, o.RetainedBudgetFloors = true, 32
 	// 20 MiB once: a benign step's shape (a pool filled once), under the
 	// budget, so ok.
 	ts, v := oneStep(20 << 20)
@@ -327,7 +328,7 @@ func TestAnalyze_OneStepPastTheRetainedBudgetIsALeakWhateverItsShape(t *testing.
 	}
 	// The ok reason of a growth of 4 floors or more says the budget was
 	// not reached, with its figures.
-	const tail = "; retained-growth budget: last hour's median 20 MiB above the first's (budget 32 MiB), the hour medians gave back at most 147 KiB (1 %, at most 30 %)"
+	const tail = "; retained-growth budget: last hour's median 20 MiB above the first's (budget 32 floors, 32 MiB), the hour medians gave back at most 147 KiB (1 %, at most 30 %)"
 	if !strings.HasSuffix(r.Reason, tail) {
 		t.Errorf("ok reason\n got %s\nwant it to end %s", r.Reason, tail)
 	}
@@ -346,12 +347,12 @@ func TestAnalyze_OneStepPastTheRetainedBudgetIsALeakWhateverItsShape(t *testing.
 		"the AR(1) check (p=0.486 > 0.2 under a bias-corrected AR(1) model, variance ×67.0 on the whole window); " +
 		"the floor at the slope's lower bound under the AR(1) model (-14 KiB/h over 11 h, below 1 MiB); " +
 		"the later-half check (slope 5.94 KiB/h, at most 25.9 KiB/h, p=0.277, vs earlier 146 KiB/h); " +
-		"overruled by the retained-growth budget: last hour's median 40 MiB above the first's (budget 32 MiB), " +
+		"overruled by the retained-growth budget: last hour's median 40 MiB above the first's (budget 32 floors, 32 MiB), " +
 		"the hour medians gave back at most 147 KiB (0 %, at most 30 %)"
 	if r.Reason != want {
 		t.Errorf("reason\n got %s\nwant %s", r.Reason, want)
 	}
-	o.RetainedBudget = 0
+	o.RetainedBudgetFloors = 0
 	if r, err = Analyze(ts, v, o); err != nil || r.Verdict != OK {
 		t.Errorf("with the budget off: %s (%v), want ok: one step is a benign step's shape to every other check (%s)", r.Verdict, err, r.Reason)
 	}

@@ -22,7 +22,7 @@ import (
 func init() {
 	register(command{
 		name:    "trend",
-		summary: "judge series from CSV (series,t,value): trend [FILE|-] [--warmup DUR] [--min-slope X] [--min-growth X] [--alpha P] [--replay] [--json]",
+		summary: "judge series from CSV (series,t,value): trend [FILE|-] [--warmup DUR] [--min-slope X] [--min-growth X] [--retained-budget FLOORS] [--alpha P] [--replay] [--json]",
 		run:     runTrend,
 	})
 }
@@ -84,9 +84,10 @@ func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.Float64Var(&opts.MinSlopePerHour, "min-slope", 0, "smallest leak slope, in value units per hour")
 	fs.Float64Var(&opts.MinGrowth, "min-growth", 0, "smallest leak growth over the window, in value units")
 	fs.Float64Var(&opts.Alpha, "alpha", opts.Alpha, "false discovery rate across the series (Benjamini–Hochberg)")
+	fs.Float64Var(&opts.RetainedBudgetFloors, "retained-budget", opts.RetainedBudgetFloors, "growth kept that is a leak whatever its shape, in multiples of --min-growth (0: off)")
 	replay := fs.Bool("replay", false, "judge every prefix as a soak would (early rule after each point, final at the end); print when each series stopped")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: leakgate trend [FILE|-] [--warmup DUR] [--min-slope X] [--min-growth X] [--alpha P] [--replay] [--json]")
+		fmt.Fprintln(stderr, "usage: leakgate trend [FILE|-] [--warmup DUR] [--min-slope X] [--min-growth X] [--retained-budget FLOORS] [--alpha P] [--replay] [--json]")
 		fmt.Fprintln(stderr, "reads CSV with header series,t,value (t in seconds from the start); exit 1 when a series leaks")
 		fs.PrintDefaults()
 	}
@@ -106,8 +107,9 @@ func runTrend(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.Usage()
 		return exitUsage
 	}
-	if !(opts.Alpha > 0 && opts.Alpha < 1) || opts.Warmup < 0 || math.IsNaN(opts.MinSlopePerHour) || math.IsNaN(opts.MinGrowth) {
-		fmt.Fprintln(stderr, "leakgate trend: --alpha must be between 0 and 1 and --warmup not negative")
+	if !(opts.Alpha > 0 && opts.Alpha < 1) || opts.Warmup < 0 || math.IsNaN(opts.MinSlopePerHour) || math.IsNaN(opts.MinGrowth) ||
+		!(opts.RetainedBudgetFloors == 0 || opts.RetainedBudgetFloors >= 1) || math.IsInf(opts.RetainedBudgetFloors, 0) {
+		fmt.Fprintln(stderr, "leakgate trend: --alpha must be between 0 and 1, --warmup not negative and --retained-budget 0 or a finite number of at least 1")
 		return exitUsage
 	}
 	name := "-"

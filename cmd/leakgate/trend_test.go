@@ -93,6 +93,48 @@ func TestTrend_FlagsChangeTheVerdict(t *testing.T) {
 	}
 }
 
+func TestTrend_ARetainedStepPastTheBudgetIsALeakUnlessTheBudgetIsOff(t *testing.T) {
+	// 12 h at 10 min: flat at 100, then 40 more from sample 30 (4 h after
+	// the 1 h warm-up), under an alternating ±0.1. With a floor of 1 the
+	// default budget is 32: one step of 40 kept for 7 h is a leak by the
+	// budget alone; without the budget one step is a benign step's shape.
+	var b strings.Builder
+	b.WriteString("series,t,value\n")
+	for i := range 73 {
+		v := 100 + 0.1*float64(1-2*(i%2))
+		if i >= 30 {
+			v += 40
+		}
+		fmt.Fprintf(&b, "step,%d,%g\n", i*600, v)
+	}
+	tests := []struct {
+		args    []string
+		code    int
+		verdict string
+	}{
+		{[]string{"--min-growth", "1"}, exitFindings, "leak"},
+		{[]string{"--min-growth", "1", "--retained-budget", "0"}, exitOK, "ok"},
+		{[]string{"--min-growth", "1", "--retained-budget", "64"}, exitOK, "ok"},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, out, errs := runTrendCLI(t, b.String(), append([]string{"--json"}, tc.args...)...)
+			l := decodeTrendLines(t, out)["step"]
+			if code != tc.code || l.Verdict != tc.verdict {
+				t.Fatalf("exit %d, %q (%s %s), want exit %d, %q", code, l.Verdict, l.Reason, errs, tc.code, tc.verdict)
+			}
+			if tc.verdict == "leak" && !strings.Contains(l.Reason, "overruled by the retained-growth budget: last hour's median 40 above the first's (budget 32 floors, 32)") {
+				t.Errorf("reason %q does not name the budget", l.Reason)
+			}
+		})
+	}
+	for _, bad := range []string{"-1", "0.5", "+Inf", "NaN"} {
+		if code, _, _ := runTrendCLI(t, b.String(), "--retained-budget", bad); code != exitUsage {
+			t.Errorf("--retained-budget %s: exit %d, want 2", bad, code)
+		}
+	}
+}
+
 func TestTrend_TextOutputHasAHeaderAndARowPerSeries(t *testing.T) {
 	_, out, _ := runTrendCLI(t, "", trendFixtures+"/soak-12h-leak.csv")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
