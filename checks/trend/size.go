@@ -226,7 +226,8 @@ func hourMedianDrawdown(t, v, scratch []float64) float64 {
 
 // budgetSays reports whether r's rise is, by the retained-growth budget
 // alone, a leak: the level rose by at least Options.RetainedBudgetFloors
-// floors and its hour medians never gave back more than sizeMaxDrawdown of
+// floors (each floor: MinGrowth, and MinSlopePerHour over the window, as
+// the size check counts them) and its hour medians never gave back more than sizeMaxDrawdown of
 // it. A rise that large and kept is a failure whatever its shape, a single
 // step included; below it a lone step is a benign step's shape. The hour
 // medians, not the points, measure what was given back: a noisy point is
@@ -237,5 +238,6 @@ func budgetSays(r *Result, opts Options) bool {
 	}
 	g := r.SizeGrowth
 	return g > 0 && g >= opts.RetainedBudgetFloors*opts.MinGrowth && g >= opts.MinGrowth &&
+		g >= opts.RetainedBudgetFloors*opts.MinSlopePerHour*r.SpanHours &&
 		r.SizeRetainedDrawdown <= sizeMaxDrawdown*g && r.SlopePerHour > 0
 }

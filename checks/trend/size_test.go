@@ -266,7 +266,7 @@ func TestHourMedianDrawdown_HandComputed(t *testing.T) {
 func TestBudgetSays_EachConditionCanVeto(t *testing.T) {
 	opts := DefaultOptions()
 	opts.MinGrowth, opts.MinSlopePerHour, opts.RetainedBudgetFloors, opts.ShapeChecks = 1<<20, 16<<10, 32, true
-	base := Result{SizeGrowth: 40 << 20, SizeRetainedDrawdown: 4 << 20, SizeNoise: 1 << 20, SlopePerHour: 1 << 20}
+	base := Result{SizeGrowth: 40 << 20, SizeRetainedDrawdown: 4 << 20, SizeNoise: 1 << 20, SlopePerHour: 1 << 20, SpanHours: 11}
 	tests := []struct {
 		name string
 		edit func(*Result, *Options)
