@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/leakgate/leakgate/checks/sequential"
 	"github.com/leakgate/leakgate/checks/trend"
@@ -49,17 +50,21 @@ func (p Policy) sequentialRun(ctx context.Context, series []trend.Series) ([]tre
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		d, err := sequential.Replay(s.Times, s.Values, p.SequentialOptions(s.Options.MinSlopePerHour, s.Options.MinGrowth, len(series)))
+		o := p.SequentialOptions(s.Options.MinSlopePerHour, s.Options.MinGrowth, len(series))
+		d, err := sequential.Replay(s.Times, s.Values, o)
 		if err != nil {
 			return nil, fmt.Errorf("early judging of %s: %w", s.Name, err)
 		}
-		out[i] = sequentialResult(s, d)
+		out[i] = sequentialResult(s, d, o.Warmup)
 	}
 	return out, nil
 }
 
-// sequentialResult says a sequential decision as a trend result.
-func sequentialResult(s trend.Series, d sequential.Decision) trend.Result {
+// sequentialResult says a sequential decision as a trend result. Its
+// growth and rising steps are those of the window the decision judged (past
+// warmup, up to the point it was taken at), so a finding made from it
+// carries the figures that stopped the run.
+func sequentialResult(s trend.Series, d sequential.Decision, warmup time.Duration) trend.Result {
 	r := trend.Result{
 		Verdict: trend.OK, N: d.Points, P: d.P, PAdjusted: d.P,
 		SlopePerHour: d.SlopePerHour, SlopeLow: d.SlopeLowPerHour,
@@ -69,6 +74,15 @@ func sequentialResult(s trend.Series, d sequential.Decision) trend.Result {
 	if d.Bound == 0 {
 		r.Verdict = trend.Insufficient
 	}
+	if v := judgedWindow(s.Times, s.Values, warmup, d.At); len(v) > 0 {
+		r.Last = v[len(v)-1]
+		r.Growth = v[len(v)-1] - v[0]
+		for i := 1; i < len(v); i++ {
+			if v[i] > v[i-1] {
+				r.Rising++
+			}
+		}
+	}
 	if d.Stop {
 		r.Verdict = trend.Leak
 		r.Significant, r.Persistent = true, true
@@ -76,6 +90,26 @@ func sequentialResult(s trend.Series, d sequential.Decision) trend.Result {
 		r.FittedGrowth = d.SlopePerHour * span / 3600
 	}
 	return r
+}
+
+// judgedWindow is the values the sequential rule judged: from the first
+// point warmup or more after the first point (sequential.Monitor.Add
+// excludes those less than warmup after it) up to the point at time at.
+func judgedWindow(times, values []float64, warmup time.Duration, at float64) []float64 {
+	if len(times) == 0 {
+		return nil
+	}
+	start, end := 0, 0
+	for start < len(times) && times[start]-times[0] < warmup.Seconds() {
+		start++
+	}
+	for end < len(times) && times[end] <= at {
+		end++
+	}
+	if start >= end {
+		return nil
+	}
+	return values[start:end]
 }
 
 // JudgeAfterEarlyStop is the end-of-run verdict on a run the early rule

@@ -119,3 +119,45 @@ func TestSequentialOptions_CarryTheLookSpacing(t *testing.T) {
 		t.Fatalf("default LookEvery = %v, want 10m0s", got)
 	}
 }
+
+func TestJudge_ASequentialStopCarriesTheGrowthAndRisingStepsOfTheWindowItJudged(t *testing.T) {
+	pol := DefaultPolicy()
+	pol.EarlyRule = EarlySequential
+	// kmalloc-128 (128-byte objects) gains 300 objects a sample; every
+	// fourth sample holds 200 more for one sample, so the step into it
+	// rises by 500 and the step out of it rises by 100: all rise. Every
+	// seventh sample instead loses 400 for one sample, a step that falls.
+	wobble := func(i int) int64 {
+		switch {
+		case i%7 == 0:
+			return -400
+		case i%4 == 0:
+			return 200
+		}
+		return 0
+	}
+	objects := func(i int) int64 { return 3000 + 300*int64(i) + wobble(i) }
+	samples := soakRun(73, 4, func(i int, s *Sample) { s.Slabs[1].ActiveObjects = objects(i) })
+	k, j := firstEarlyFail(samples, pol)
+	if k == 0 {
+		t.Fatal("the leak never stopped the run early")
+	}
+	f := findSubject(j, "kmalloc-128")
+	if f == nil || f.Verdict != verdict.Leak {
+		t.Fatalf("findings %+v, want a kmalloc-128 leak", j.Findings)
+	}
+	// The judged window runs from the first sample past the 1 h warm-up
+	// (sample 6, 60 min after the first) to the sample it stopped at.
+	first, last := 6, k-1
+	rising := 0
+	for i := first + 1; i <= last; i++ {
+		if objects(i) > objects(i-1) {
+			rising++
+		}
+	}
+	wantGrowth := float64(128 * (objects(last) - objects(first)))
+	if f.Samples != last-first+1 || f.Growth != wantGrowth || f.Rising != rising || rising == 0 {
+		t.Fatalf("stopped after %d samples: finding has %d samples, growth %v bytes, %d rising steps; want %d samples, growth %v bytes (%d objects), %d rising steps",
+			k, f.Samples, f.Growth, f.Rising, last-first+1, wantGrowth, objects(last)-objects(first), rising)
+	}
+}

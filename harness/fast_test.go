@@ -69,6 +69,29 @@ func TestSoak_FastCountersEndALeakingSoakEarlyNamingTheCache(t *testing.T) {
 	}
 }
 
+func TestSoak_ALeakTheEarlyRuleStoppedIsToldWithTheFiguresThatStoppedIt(t *testing.T) {
+	t.Parallel()
+	// 8 wlansim_rxbuf objects (576 bytes) a minute: 270 KiB/h, under the
+	// final judge's floors after 2 h of judged samples, so the finding
+	// that names it is the early rule's.
+	slow := scenario{slabPerMinute: true, slabExtra: func(m int) map[string]int64 {
+		return map[string]int64{"wlansim_rxbuf": int64(8 * m)}
+	}}
+	run, _ := soakFor(t, slow, func(c *Config) { c.FastInterval = time.Minute })
+
+	f := leakFinding(run, checks.KindSlab, "wlansim_rxbuf")
+	if f == nil || !strings.HasPrefix(f.Reason, "stopped at 3 h: ") {
+		t.Fatalf("no early-rule leak naming wlansim_rxbuf: %+v", run.Judgement.Findings)
+	}
+	// The judged window runs from the end of the 1 h warm-up to the stop
+	// at 3 h: 13 full samples, 12 steps of 80 objects, 960 objects =
+	// 552 960 bytes = 540.0 KiB, 480 objects/h.
+	want := "leak: slab cache wlansim_rxbuf +960 objects (+540.0 KiB, +480/h, p<1e-9, 12/12 intervals rising) on " + run.Meta.Target
+	if lines := strings.Split(run.Message(), "\n"); !slices.Contains(lines, want) {
+		t.Errorf("the message has no line\n%s\nmessage:\n%s", want, run.Message())
+	}
+}
+
 func TestSoak_FastGridOnACleanTargetRunsTheFullDuration(t *testing.T) {
 	t.Parallel()
 	run, tgt := soakFor(t, scenario{}, func(c *Config) { c.FastInterval = time.Minute })
