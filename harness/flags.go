@@ -267,14 +267,13 @@ func (f *Flags) timingProblems() []error {
 	if f.Duration <= 0 {
 		errs = append(errs, fmt.Errorf("%s %s: want a positive duration of at least --interval (e.g. 12h)", name("duration"), f.Duration))
 	}
-	switch {
-	case f.Interval < MinInterval:
-		errs = append(errs, fmt.Errorf("%s %s: want at least %s, because each full sample runs two kmemleak scans %s apart (kmemleak reports an object only once it is %s old at the start of a scan) and then reads the snapshot", name("interval"), f.Interval, MinInterval, kmemleak.ScanSpacing, kmemleak.MinObjectAge))
-	case f.Duration > 0 && f.Interval > f.Duration:
+	if err := intervalProblem(name("interval"), f.Interval); err != nil {
+		errs = append(errs, err)
+	} else if f.Duration > 0 && f.Interval > f.Duration {
 		errs = append(errs, fmt.Errorf("%s %s: want at most --duration %s; shorten it", name("interval"), f.Interval, f.Duration))
 	}
-	if f.FastInterval < 0 || (f.FastInterval > 0 && f.FastInterval < MinFastInterval) {
-		errs = append(errs, fmt.Errorf("%s %s: want 0 (off) or at least %s", name("fast-interval"), f.FastInterval, MinFastInterval))
+	if err := fastIntervalProblem(name("fast-interval"), f.FastInterval); err != nil {
+		errs = append(errs, err)
 	}
 	if f.Warmup < 0 || (f.Duration > 0 && f.Warmup >= f.Duration) {
 		errs = append(errs, fmt.Errorf("%s %s: want at least 0 and shorter than --duration %s", name("warmup"), f.Warmup, f.Duration))
@@ -283,6 +282,25 @@ func (f *Flags) timingProblems() []error {
 		errs = append(errs, fmt.Errorf("--read-timeout %s: want at least %s", f.ReadTimeout, MinReadTimeout))
 	}
 	return errs
+}
+
+// intervalProblem is the rule for the full grid's interval, shared by the
+// flag parser and Config.complete (a suite may build a Config without
+// flags): nil, or an error naming it as name and saying why MinInterval.
+func intervalProblem(name string, interval time.Duration) error {
+	if interval >= MinInterval {
+		return nil
+	}
+	return fmt.Errorf("%s %s: want at least %s, because each full sample runs two kmemleak scans %s apart (kmemleak reports an object only once it is %s old at the start of a scan) and then reads the snapshot", name, interval, MinInterval, kmemleak.ScanSpacing, kmemleak.MinObjectAge)
+}
+
+// fastIntervalProblem is the rule for the fast grid's interval, shared as
+// intervalProblem is: 0 (off) or at least MinFastInterval.
+func fastIntervalProblem(name string, fast time.Duration) error {
+	if fast == 0 || fast >= MinFastInterval {
+		return nil
+	}
+	return fmt.Errorf("%s %s: want 0 (off) or at least %s", name, fast, MinFastInterval)
 }
 
 // validDB checks --db: "" (the default file), off, a file path, or a

@@ -146,6 +146,14 @@ func (c *Config) complete() error {
 	if c.Duration < 0 || c.Interval < 0 || c.Warmup < 0 || c.FastInterval < 0 {
 		return errors.New("soak: duration, interval, fast interval and warmup must not be negative")
 	}
+	// The flag parser's rules (flags.go), for a caller that builds a
+	// Config itself.
+	if err := intervalProblem("interval", c.Interval); err != nil {
+		return fmt.Errorf("soak: %w", err)
+	}
+	if err := fastIntervalProblem("fast interval", c.FastInterval); err != nil {
+		return fmt.Errorf("soak: %w", err)
+	}
 	if c.Interval > c.Duration {
 		return fmt.Errorf("soak: interval %s is longer than the duration %s; shorten --interval", c.Interval, c.Duration)
 	}

@@ -291,6 +291,39 @@ func TestConfig_WarmupReplacesThePolicyWarmup(t *testing.T) {
 	}
 }
 
+func TestSoak_ALibraryCallerIsHeldToTheFlagParsersTimingRules(t *testing.T) {
+	cases := []struct {
+		name     string
+		interval time.Duration
+		fast     time.Duration
+		want     string
+	}{
+		{"a 1 s interval is refused with the scan protocol's reason", time.Second, 0,
+			"soak: interval 1s: want at least 10s, because each full sample runs two kmemleak scans 6s apart (kmemleak reports an object only once it is 5s old at the start of a scan) and then reads the snapshot"},
+		{"an interval just below the minimum is refused", 9999 * time.Millisecond, 0,
+			"soak: interval 9.999s: want at least 10s, because each full sample runs two kmemleak scans 6s apart (kmemleak reports an object only once it is 5s old at the start of a scan) and then reads the snapshot"},
+		{"a fast interval below a second is refused", 10 * time.Minute, 500 * time.Millisecond,
+			"soak: fast interval 500ms: want 0 (off) or at least 1s"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			run, err := Soak(t.Context(), Config{Target: remoteStub{}, Duration: time.Hour, Interval: tc.interval,
+				FastInterval: tc.fast, OutDir: t.TempDir(), Clock: newFakeClock()})
+			if err == nil || err.Error() != tc.want || run != nil {
+				t.Fatalf("Soak: run %v, err %v; want no run and the error\n%s", run, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestConfig_TheShortestTimingsTheFlagsAcceptAreAccepted(t *testing.T) {
+	cfg := Config{Target: remoteStub{}, Duration: time.Hour, Interval: MinInterval, FastInterval: MinFastInterval}
+
+	if err := cfg.complete(); err != nil {
+		t.Fatalf("interval %s, fast interval %s: %v; want both accepted", MinInterval, MinFastInterval, err)
+	}
+}
+
 // remoteStub is a Target that is never called: it only names itself.
 type remoteStub struct{ remote.Target }
 
