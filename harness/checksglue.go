@@ -6,7 +6,6 @@ package harness
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -48,11 +47,12 @@ func profilePolicy(p *Profile) (Policy, error) {
 	return pol, nil
 }
 
-// LoadPolicyFile applies a policy YAML file over base.
+// LoadPolicyFile applies a policy YAML file over base. The file is read
+// through ReadYAMLFile: at most MaxYAMLFileBytes, a regular file only.
 func LoadPolicyFile(path string, base Policy) (Policy, error) {
-	b, err := os.ReadFile(path)
+	b, err := ReadYAMLFile(path, "policy")
 	if err != nil {
-		return base, fmt.Errorf("read policy %s: %w", path, err)
+		return base, err
 	}
 	pol, err := checks.LoadPolicy(b, base)
 	if err != nil {

@@ -193,7 +193,7 @@ func TestLoadProfile_RefusesAnEndlessOrOversizedFileWithoutReadingItAll(t *testi
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ path, want string }{
-		{big, "profile " + big + ": profile is 1048577 bytes, more than the 1048576 allowed; split it"},
+		{big, "read profile " + big + ": larger than the 1 MiB (1048576 bytes) a profile file may hold; check the path, real ones are a few KiB"},
 		{fifo, "read profile " + fifo + ": " + fifo + " is a p---------, not a regular file"},
 		{"/dev/zero", "read profile /dev/zero: /dev/zero is a Dc---------, not a regular file"},
 	} {
@@ -201,5 +201,49 @@ func TestLoadProfile_RefusesAnEndlessOrOversizedFileWithoutReadingItAll(t *testi
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("LoadProfile(%s) = %v, want %s", tc.path, err, tc.want)
 		}
+	}
+}
+
+func TestLoadPolicyFile_RefusesAFileOverTheCapNamingItAndTheCap(t *testing.T) {
+	dir := t.TempDir()
+	// Valid YAML one byte over the 1 MiB cap: a comment pads it.
+	big := filepath.Join(dir, "big.yaml")
+	head := "early_false_alarm: 0.01\n#"
+	if err := os.WriteFile(big, []byte(head+strings.Repeat("x", 1<<20-len(head))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A mistaken 8 GiB file (sparse: it costs no disk) must not be slurped.
+	huge := filepath.Join(dir, "disk.img")
+	if f, err := os.Create(huge); err != nil {
+		t.Fatal(err)
+	} else if err := f.Truncate(8 << 30); err != nil {
+		t.Fatal(err)
+	} else if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	atCap := filepath.Join(dir, "at-cap.yaml")
+	if err := os.WriteFile(atCap, []byte(head+strings.Repeat("x", 1<<20-len(head)-1)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const over = ": larger than the 1 MiB (1048576 bytes) a policy file may hold; check the path, real ones are a few KiB"
+	for _, tc := range []struct{ path, want string }{
+		{big, "read policy " + big + over},
+		{huge, "read policy " + huge + over},
+		{fifo, "read policy " + fifo + ": " + fifo + " is a p---------, not a regular file"},
+		{"/dev/zero", "read policy /dev/zero: /dev/zero is a Dc---------, not a regular file"},
+	} {
+		_, err := LoadPolicyFile(tc.path, DefaultPolicy())
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("LoadPolicyFile(%s) = %v, want\n%s", tc.path, err, tc.want)
+		}
+	}
+	// A file of exactly the cap is read.
+	pol, err := LoadPolicyFile(atCap, DefaultPolicy())
+	if err != nil || pol.EarlyFalseAlarm != 0.01 {
+		t.Errorf("LoadPolicyFile(a file of exactly 1 MiB) = early_false_alarm %v, %v; want 0.01 and no error", pol.EarlyFalseAlarm, err)
 	}
 }

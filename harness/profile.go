@@ -83,23 +83,14 @@ const (
 	OnExitIgnore  = "ignore"
 )
 
-// maxProfileBytes bounds a profile file; real ones are a few kB.
-const maxProfileBytes = 1 << 20
-
 var workloadName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-// LoadProfile reads and validates a profile YAML file.
-// The file is read up to maxProfileBytes (plus one byte, to tell a file
-// that is too big); a FIFO or device is refused rather than read forever.
+// LoadProfile reads and validates a profile YAML file. The file is read
+// through ReadYAMLFile: at most MaxYAMLFileBytes, a regular file only.
 func LoadProfile(path string) (*Profile, error) {
-	f, err := openRegular(nil, path)
+	data, err := ReadYAMLFile(path, "profile")
 	if err != nil {
-		return nil, fmt.Errorf("read profile %s: %w", path, err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxProfileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read profile %s: %w", path, err)
+		return nil, err
 	}
 	p, err := ParseProfile(data)
 	if err != nil {
@@ -111,8 +102,8 @@ func LoadProfile(path string) (*Profile, error) {
 // ParseProfile decodes and validates profile YAML. Unknown keys are errors so
 // a typo never silently drops a workload or a policy override.
 func ParseProfile(data []byte) (*Profile, error) {
-	if len(data) > maxProfileBytes {
-		return nil, fmt.Errorf("profile is %d bytes, more than the %d allowed; split it", len(data), maxProfileBytes)
+	if len(data) > MaxYAMLFileBytes {
+		return nil, fmt.Errorf("profile is %d bytes, more than the %d allowed; split it", len(data), MaxYAMLFileBytes)
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/leakgate/leakgate/checks/compare"
+	"github.com/leakgate/leakgate/harness"
 	"github.com/leakgate/leakgate/results"
 	"go.yaml.in/yaml/v3"
 )
@@ -122,15 +123,16 @@ func source(arg string) results.Source {
 	return results.Source{ID: arg}
 }
 
-// loadComparePolicy reads a comparison policy YAML over the defaults.
+// loadComparePolicy reads a comparison policy YAML over the defaults,
+// through harness.ReadYAMLFile's cap.
 func loadComparePolicy(path string) (compare.Policy, error) {
 	pol := compare.DefaultPolicy()
 	if path == "" {
 		return pol, nil
 	}
-	data, err := os.ReadFile(path)
+	data, err := harness.ReadYAMLFile(path, "comparison policy")
 	if err != nil {
-		return pol, fmt.Errorf("read comparison policy: %w", err)
+		return pol, err
 	}
 	if err := yaml.Unmarshal(data, &pol); err != nil {
 		return pol, fmt.Errorf("comparison policy %s: %w", path, err)

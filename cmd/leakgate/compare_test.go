@@ -91,6 +91,11 @@ func TestCompare_BadInputExitsTwo(t *testing.T) {
 	if err := os.WriteFile(policy, []byte("regression: explode\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Valid YAML one byte over the 1 MiB cap on a policy file.
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(big, []byte("regression: warn\n#"+strings.Repeat("x", mib-len("regression: warn\n#"))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name string
 		args []string
@@ -100,6 +105,8 @@ func TestCompare_BadInputExitsTwo(t *testing.T) {
 		{"a run id without a store", []string{"compare", a, "no-such-run"}, `run "no-such-run" is not a run folder, and no --db store was given`},
 		{"a run id not in the store", []string{"compare", a, "no-such-run", "--db", filepath.Join(t.TempDir(), "r.db")}, `run "no-such-run": not in the results store`},
 		{"a bad policy", []string{"compare", a, a, "--policy", policy}, `regression "explode" is neither "fail" nor "warn"`},
+		{"a policy over the cap", []string{"compare", a, a, "--policy", big},
+			"read comparison policy " + big + ": larger than the 1 MiB (1048576 bytes) a comparison policy file may hold; check the path, real ones are a few KiB\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, errOut := runCLI(c.args...)
