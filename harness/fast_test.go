@@ -166,9 +166,16 @@ func TestSoak_ReclaimProbeTurnsACacheThatGivesItsGrowthBackIntoReclaimable(t *te
 	if p == nil || len(p.Results) != 1 || p.Results[0].Subject != "dentry" || !p.Results[0].Reclaimable {
 		t.Fatalf("run.json reclaim probe %+v, want dentry reclaimable", p)
 	}
+	if _, err := os.Stat(filepath.Join(run.Dir, RawDir, ProbeRawDir, "reclaim.tar.gz")); err != nil {
+		t.Fatalf("the probe's raw snapshot: %v", err)
+	}
 	loaded, err := LoadRun(run.Dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// raw/probes is part of the run folder the probe wrote, not litter.
+	if len(loaded.Unused) != 0 {
+		t.Errorf("loaded run lists as unused %q, want nothing", loaded.Unused)
 	}
 	loaded.Rejudge(nil)
 	if status, why := loaded.Outcome(); status != verdict.Pass {
@@ -496,10 +503,7 @@ func TestSoak_AnEarlyStopDuringAFullSampleLeavesNothingOfItWritten(t *testing.T)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// raw/probes (the reclaim probe's reads) is listed as unused by the
-	// loader, which skips only raw/probe-* files: not the sample's doing.
-	unused := slices.DeleteFunc(slices.Clone(loaded.Unused), func(u string) bool { return strings.HasPrefix(u, RawDir+"/"+ProbeRawDir+":") })
-	if len(loaded.Samples) != n || len(unused) != 0 || loaded.FastSamples != run.FastSamples {
+	if len(loaded.Samples) != n || len(loaded.Unused) != 0 || loaded.FastSamples != run.FastSamples {
 		t.Fatalf("loaded: %d samples (want %d), %d fast (want %d), unused %q", len(loaded.Samples), n, loaded.FastSamples, run.FastSamples, loaded.Unused)
 	}
 	loaded.Rejudge(nil)

@@ -134,6 +134,12 @@ func TestLoadRun_NamesEveryRecordAndRawItCannotUse(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, "samples.jsonl: samples.jsonl is a p---------, not a regular file", 25},
+		{"a file where the probes' folder belongs", func(t *testing.T, dir string) {
+			os.WriteFile(filepath.Join(dir, RawDir, ProbeRawDir), []byte("x"), 0o600)
+		}, "raw/probes: not a raw snapshot (a regular file named NNNN.tar.gz)", 25},
+		{"a symlinked probes folder", func(t *testing.T, dir string) {
+			os.Symlink("/etc", filepath.Join(dir, RawDir, ProbeRawDir))
+		}, "raw/probes: not a raw snapshot (a regular file named NNNN.tar.gz)", 25},
 		{"a sample index beyond the plan", func(t *testing.T, dir string) {
 			b, _ := os.ReadFile(filepath.Join(dir, RawDir, "0001.tar.gz"))
 			os.WriteFile(filepath.Join(dir, RawDir, "0099.tar.gz"), b, 0o600)
@@ -354,5 +360,22 @@ func TestDecodeRecords_NamesALineBeyondItsCapAndGoesOn(t *testing.T) {
 
 	if err != nil || recs != 2 || bad != 1 || msg != "samples.jsonl line 2: longer than 67108864 bytes" {
 		t.Errorf("err %v, %d records, %d bad (%q); want 2 records and line 2 named", err, recs, bad, msg)
+	}
+}
+
+func TestLoadRun_TakesTheProbesFolderAsPartOfTheRun(t *testing.T) {
+	dir := copyRecorded(t, "leak-run")
+	probes := filepath.Join(dir, RawDir, ProbeRawDir)
+	if err := os.Mkdir(probes, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(probes, "reclaim.tar.gz"), []byte("the probe's read"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	run, err := LoadRun(dir)
+
+	if err != nil || len(run.Unused) != 0 || len(run.Samples) != 25 {
+		t.Errorf("LoadRun: %v, %d samples, unused %q; want 25 samples and nothing unused", err, len(run.Samples), run.Unused)
 	}
 }

@@ -441,7 +441,8 @@ func (r *Run) parseRaw(rawRoot *os.Root, i int) (checks.Sample, error) {
 	return newSample(i, meta.At, snap, r.Meta.OwnModules, r.Meta.AllocCallsCaches...), nil
 }
 
-// probeRawPrefix starts the names of the end-of-run probes' raw snapshots.
+// probeRawPrefix starts the names of the end-of-run probes' raw snapshots
+// in run folders written before they moved to raw/probes (ProbeRawDir).
 const probeRawPrefix = "probe-"
 
 var rawName = regexp.MustCompile(`^([0-9]{4,9})\.tar\.gz$`)
@@ -479,8 +480,11 @@ func (r *Run) rawIndexes(root *os.Root) ([]int, *os.Root) {
 			if e.Name() == FastRawDir && e.IsDir() {
 				continue // the fast grid's raws (fast.go)
 			}
+			if e.Name() == ProbeRawDir && e.IsDir() {
+				continue // the end-of-run probes' raws (probe.go), not samples
+			}
 			if strings.HasPrefix(e.Name(), probeRawPrefix) && e.Type().IsRegular() {
-				continue // an end-of-run probe's evidence (probe.go), not a sample
+				continue // a probe's raw as folders before raw/probes kept it
 			}
 			m := rawName.FindStringSubmatch(e.Name())
 			if m == nil || !e.Type().IsRegular() {
