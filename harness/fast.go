@@ -33,9 +33,9 @@ type fastGrid struct {
 	full      time.Duration
 	next      time.Time
 	taken     int
-	// skipped counts the slots missed because the previous fast read was
-	// still running.
-	skipped int
+	// skips counts the slots missed because the previous fast read was
+	// still running, and when the first and last of them were due.
+	skips FastGridNote
 	// lastEarly is when the early test last ran on the fast series.
 	lastEarly time.Time
 }
@@ -84,11 +84,37 @@ func (g *fastGrid) advance(now time.Time) int {
 	for !g.next.After(now) {
 		if !g.fullSlot(g.next) {
 			n++
+			if g.skips.FirstSkipped.IsZero() {
+				g.skips.FirstSkipped = g.next
+			}
+			g.skips.LastSkipped = g.next
 		}
 		g.next = g.next.Add(g.interval)
 	}
-	g.skipped += n
+	g.skips.SlotsSkipped += n
 	return n
+}
+
+// FastGridNote is run.json's account of the fast grid (fast_grid): the
+// slots it skipped because the fast read before them was still running
+// (a target slower than the fast interval), counted and logged during
+// the soak and kept here for whoever reads the run later.
+type FastGridNote struct {
+	// SlotsSkipped counts them; 0 on a run whose fast grid kept up.
+	SlotsSkipped int `json:"slots_skipped"`
+	// FirstSkipped and LastSkipped are when the first and the last of
+	// them were due (zero when none was skipped).
+	FirstSkipped time.Time `json:"first_skipped,omitzero"`
+	LastSkipped  time.Time `json:"last_skipped,omitzero"`
+}
+
+// fact is the note as the report's facts table shows it.
+func (n FastGridNote) fact() string {
+	if n.SlotsSkipped == 0 {
+		return "0"
+	}
+	return fmt.Sprintf("%d, due %s to %s: the fast read before them was still running",
+		n.SlotsSkipped, n.FirstSkipped.UTC().Format(time.RFC3339), n.LastSkipped.UTC().Format(time.RFC3339))
 }
 
 // errStoppedEarly is the cause the fast sampler cancels the sampling with
@@ -128,7 +154,7 @@ func (s *soak) startFast(sctx context.Context, stopSampling context.CancelCauseF
 				stopSampling(errStoppedEarly)
 				return
 			}
-			if n := g.advance(s.clock.Now()); n > 0 && g.skipped == n {
+			if n := g.advance(s.clock.Now()); n > 0 && g.skips.SlotsSkipped == n {
 				// The first time only: a target slower than the fast grid
 				// would repeat it on every read. The total is logged at the end.
 				s.logf("fast grid: %d slot(s) skipped after fast sample %d: its read outlasted the fast interval %s; later skips are counted, not logged", n, g.taken, human.Duration(g.interval))
@@ -140,14 +166,14 @@ func (s *soak) startFast(sctx context.Context, stopSampling context.CancelCauseF
 
 // stop ends the fast sampler and waits for it; a fast sample in flight is
 // abandoned without a write. It returns how many fast samples the grid
-// took and how many slots it skipped.
-func (f *fastSampler) stop() (taken, skipped int) {
+// took and the slots it skipped.
+func (f *fastSampler) stop() (taken int, skips FastGridNote) {
 	if f == nil {
-		return 0, 0
+		return 0, FastGridNote{}
 	}
 	f.cancel()
 	<-f.done
-	return f.grid.taken, f.grid.skipped
+	return f.grid.taken, f.grid.skips
 }
 
 // fastSample takes one sample of the cheap counters: one round trip, then,

@@ -1,7 +1,9 @@
 package harness
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -109,6 +111,10 @@ func TestSoak_FastGridOnACleanTargetRunsTheFullDuration(t *testing.T) {
 	// fast samples that scanned would add at least 1296.
 	if w := tgt.kmemleakWrites(); len(w) > 4*73 {
 		t.Errorf("%d kmemleak writes for 73 full samples: the fast grid scanned", len(w))
+	}
+	// No slot was skipped, and run.json says so rather than saying nothing.
+	if got := runJSONField(t, run.Dir, "fast_grid"); got != `{"slots_skipped":0}` {
+		t.Errorf("run.json fast_grid = %s, want {\"slots_skipped\":0}", got)
 	}
 }
 
@@ -466,6 +472,39 @@ func TestSoak_AFastSlotMissedWhileTheLastFastReadRunsIsSkippedAndCounted(t *test
 			t.Errorf("a fast sample was taken at %s, a slot that passed while the fifth read ran", skipped)
 		}
 	}
+	// The next morning's reader finds the count and the slots in run.json
+	// and in report.html's facts, not only in the log.
+	first, last := run.Meta.BaselineAt.Add(6*time.Minute).UTC(), run.Meta.BaselineAt.Add(7*time.Minute).UTC()
+	wantJSON := `{"slots_skipped":2,"first_skipped":"` + first.Format(time.RFC3339) + `","last_skipped":"` + last.Format(time.RFC3339) + `"}`
+	if got := runJSONField(t, run.Dir, "fast_grid"); got != wantJSON {
+		t.Errorf("run.json fast_grid = %s, want %s", got, wantJSON)
+	}
+	wantRow := "<tr><th>fast_slots_skipped</th><td>2, due " + first.Format(time.RFC3339) + " to " + last.Format(time.RFC3339) + ": the fast read before them was still running</td></tr>"
+	if html, err := os.ReadFile(filepath.Join(run.Dir, "report.html")); err != nil || !strings.Contains(string(html), wantRow) {
+		t.Errorf("report.html (%v) has no facts row\n%s", err, wantRow)
+	}
+}
+
+// runJSONField returns one top-level field of dir's run.json as compact
+// JSON ("" when it is absent).
+func runJSONField(t *testing.T, dir, field string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, RunFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", RunFile, err)
+	}
+	if m[field] == nil {
+		return ""
+	}
+	var out bytes.Buffer
+	if err := json.Compact(&out, m[field]); err != nil {
+		t.Fatal(err)
+	}
+	return out.String()
 }
 
 func TestSoak_AnEarlyStopDuringAFullSampleLeavesNothingOfItWritten(t *testing.T) {

@@ -134,7 +134,10 @@ type RunMeta struct {
 	Interval   time.Duration     `json:"interval_ns"`
 	// FastInterval is the fast grid's spacing (0: no fast grid).
 	FastInterval time.Duration `json:"fast_interval_ns,omitempty"`
-	Warmup       time.Duration `json:"warmup_ns,omitempty"`
+	// FastGrid is what the fast grid skipped (nil without a fast grid, or
+	// when the soak ended before the grid was stopped).
+	FastGrid *FastGridNote `json:"fast_grid,omitempty"`
+	Warmup   time.Duration `json:"warmup_ns,omitempty"`
 	// PlannedSamples is how many samples after the baseline were planned.
 	PlannedSamples int       `json:"planned_samples"`
 	Started        time.Time `json:"started"`
@@ -569,6 +572,9 @@ func (r *Run) Report() report.Run {
 	}
 	if r.Meta.Comparison != nil {
 		rr.Comparison = r.Meta.Comparison.Message
+	}
+	if r.Meta.FastGrid != nil {
+		rr.Meta["fast_slots_skipped"] = r.Meta.FastGrid.fact()
 	}
 	if r.Meta.BaselineAt.IsZero() && r.Dir != "" {
 		// A run that ended before its baseline (preflight, connection) has

@@ -38,8 +38,11 @@ func (s *soak) sampleLoop(ctx context.Context, baseAt time.Time, wl *workloadSet
 			break
 		}
 	}
-	if taken, skipped := fast.stop(); fast != nil {
-		s.logf("fast grid: %d fast samples, %d slots skipped (a read still running)", taken, skipped)
+	if taken, skips := fast.stop(); fast != nil {
+		s.logf("fast grid: %d fast samples, %d slots skipped (a read still running)", taken, skips.SlotsSkipped)
+		s.mu.Lock()
+		r.Meta.FastGrid = &skips // run.json, written at the end
+		s.mu.Unlock()
 	}
 	if s.earlyWhy != "" {
 		// The findings and the sample count say it all; Error is for broken runs.
