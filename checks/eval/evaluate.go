@@ -56,6 +56,10 @@ type ClassResult struct {
 	// multiples of the floor (median of the last hour minus median of the
 	// first judged hour), ascending.
 	MissedFloors []float64
+	// BigMissEvents counts the misses above 10× the floor by how many
+	// events (increments of 5 robust σ up, trend.Result.SizeEvents) they
+	// grew in: none, one, two, three or more.
+	BigMissEvents [4]int
 }
 
 // Report is a whole evaluation.
@@ -97,12 +101,16 @@ func Evaluate(ctx context.Context, cfg Config) (Report, error) {
 			if c.Leak {
 				opts = leakOpts
 			}
-			flags, delays, err := judgeAll(times, v, opts, floor, c.Leak)
+			flags, delays, events, err := judgeAll(times, v, opts, floor, c.Leak)
 			if err != nil {
 				return Report{}, fmt.Errorf("evaluate %s: %w", c.Name, err)
 			}
 			if c.Leak && !flags[Judge] {
-				res.MissedFloors = append(res.MissedFloors, grownFloors(times, v, opts, floor))
+				g := grownFloors(times, v, opts, floor)
+				res.MissedFloors = append(res.MissedFloors, g)
+				if g > 10 {
+					res.BigMissEvents[min(events, 3)]++
+				}
 			}
 			for r := range rules {
 				if flags[r] {
@@ -145,26 +153,27 @@ func Evaluate(ctx context.Context, cfg Config) (Report, error) {
 
 // judgeAll returns, per rule, whether the whole series is flagged and, for
 // leaks, the delay in samples after warm-up of the first flag when judging
-// every prefix (−1 when never).
-func judgeAll(times, v []float64, opts trend.Options, floor float64, leak bool) ([rules]bool, [rules]int, error) {
+// every prefix (−1 when never), and the events the judge counted in the
+// whole series.
+func judgeAll(times, v []float64, opts trend.Options, floor float64, leak bool) ([rules]bool, [rules]int, int, error) {
 	var flags [rules]bool
 	delays := [rules]int{-1, -1, -1}
 	r, err := trend.Analyze(times, v, opts)
 	if err != nil {
-		return flags, delays, err
+		return flags, delays, 0, err
 	}
 	warm := warmupPoints(times, opts)
 	flags[Judge] = r.Verdict == trend.Leak
 	flags[SeedRule] = seedRule(v[warm:])
 	flags[NaiveRule] = naiveRule(v[warm:], floor)
 	if !leak {
-		return flags, delays, nil
+		return flags, delays, r.SizeEvents, nil
 	}
 	for k := warm + 2; k <= len(v); k++ {
 		if delays[Judge] < 0 && flags[Judge] {
 			pr, err := trend.Analyze(times[:k], v[:k], opts)
 			if err != nil {
-				return flags, delays, err
+				return flags, delays, r.SizeEvents, err
 			}
 			if pr.Verdict == trend.Leak {
 				delays[Judge] = k - warm
@@ -177,7 +186,7 @@ func judgeAll(times, v []float64, opts trend.Options, floor float64, leak bool) 
 			delays[NaiveRule] = k - warm
 		}
 	}
-	return flags, delays, nil
+	return flags, delays, r.SizeEvents, nil
 }
 
 // stopsEarly reports whether judging any prefix with the early thresholds

@@ -40,13 +40,22 @@ func TestEvaluate_ListsTheGrowthOfEveryMissedLeak(t *testing.T) {
 			}
 			continue
 		}
+		big := 0
+		for _, g := range c.MissedFloors {
+			if g > 10 {
+				big++
+			}
+		}
+		if e := c.BigMissEvents; e[0]+e[1]+e[2]+e[3] != big {
+			t.Errorf("%s: %d misses above 10× the floor, counted by events as %v", c.Class.Name, big, e)
+		}
 		if len(c.MissedFloors) != c.N-c.Flagged[Judge] || !slices.IsSorted(c.MissedFloors) {
 			t.Errorf("%s: %d misses listed (sorted %v) for %d of %d flagged", c.Class.Name, len(c.MissedFloors),
 				slices.IsSorted(c.MissedFloors), c.Flagged[Judge], c.N)
 		}
 	}
 	md := rep.Markdown()
-	for _, want := range []string{"## Missed leaks", "| class | missed | above 10× floor | worst miss | growth of every miss (× floor) |",
+	for _, want := range []string{"## Missed leaks", "| class | missed | above 10× floor | by events 0 / 1 / 2 / ≥3 | worst miss | growth of every miss (× floor) |",
 		"Worst miss in a headline class: "} {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q", want)

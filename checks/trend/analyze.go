@@ -381,13 +381,13 @@ func Decide(r *Result, p float64, opts Options) {
 		failed := vetoList(r, p, strictAlpha, strictOK || shape != "", atLow || shape != "", opts)
 		r.Significant, r.Persistent, r.Material = true, true, true
 		r.Verdict, r.Shape = Leak, "size"
-		r.Reason = sizeLeakReason(r, p, failed, opts)
+		r.Reason = overruledReason(r, p, failed, sizeText(r, units{bytes: opts.Bytes}), opts)
 		return
 	} else if budgetSays(r, opts) {
 		failed := vetoList(r, p, strictAlpha, strictOK || shape != "", atLow || shape != "", opts)
 		r.Significant, r.Persistent, r.Material = true, true, true
 		r.Verdict, r.Shape = Leak, "budget"
-		r.Reason = budgetLeakReason(r, p, failed, opts)
+		r.Reason = overruledReason(r, p, failed, budgetText(r, opts, units{bytes: opts.Bytes}), opts)
 		return
 	}
 	r.Reason = reason(r, p, strictAlpha, strictOK, atLow, opts)

@@ -80,12 +80,11 @@ func grown(r *Result) float64 { return math.Max(r.FittedGrowth, r.SizeGrowth) }
 func vetoes(r *Result, strictAlpha float64, strictOK, atLow bool, opts Options, u units) string {
 	var parts []string
 	if !strictOK {
-		parts = append(parts, fmt.Sprintf("the AR(1) check vetoed it: p=%.3g > %.3g under a bias-corrected AR(1) model (variance ×%.1f on the whole window)",
-			r.PStrict, strictAlpha, r.StrictInflation))
+		parts = append(parts, "the AR(1) check vetoed it ("+ar1Figures(r, strictAlpha)+")")
 	}
 	if !atLow {
-		parts = append(parts, fmt.Sprintf("at the slope's lower bound under the AR(1) model, %s/h over %s, it is below the floor %s",
-			u.v(r.StrictSlopeLowPerHour), hoursText(r.SpanHours), u.v(opts.MinGrowth)))
+		low, span, floor := lowerBoundFigures(r, opts, u)
+		parts = append(parts, fmt.Sprintf("at the slope's lower bound under the AR(1) model, %s over %s, it is below the floor %s", low, span, floor))
 	}
 	if len(parts) == 0 {
 		return "the AR(1) check passed"
@@ -164,12 +163,11 @@ func vetoList(r *Result, p, strictAlpha float64, strictOK, atLow bool, opts Opti
 		parts = append(parts, fmt.Sprintf("the steadiness check (Kendall tau=%.2f < %.2f)", r.Monotonic, opts.MinMonotonic))
 	}
 	if !strictOK {
-		parts = append(parts, fmt.Sprintf("the AR(1) check (p=%.3g > %.3g under a bias-corrected AR(1) model, variance ×%.1f on the whole window)",
-			r.PStrict, strictAlpha, r.StrictInflation))
+		parts = append(parts, "the AR(1) check ("+ar1Figures(r, strictAlpha)+")")
 	}
 	if !atLow {
-		parts = append(parts, fmt.Sprintf("the floor at the slope's lower bound under the AR(1) model (%s/h over %s, below %s)",
-			u.v(r.StrictSlopeLowPerHour), hoursText(r.SpanHours), u.v(opts.MinGrowth)))
+		low, span, floor := lowerBoundFigures(r, opts, u)
+		parts = append(parts, fmt.Sprintf("the floor at the slope's lower bound under the AR(1) model (%s over %s, below %s)", low, span, floor))
 	}
 	if !r.Persistent {
 		parts = append(parts, fmt.Sprintf("the later-half check (slope %s/h, at most %s/h, p=%.3g, vs earlier %s/h)",
@@ -181,20 +179,25 @@ func vetoList(r *Result, p, strictAlpha float64, strictOK, atLow bool, opts Opti
 	return strings.Join(parts, "; ")
 }
 
-// sizeLeakReason is the reason of a leak the size check called over the
-// vetoes of the other checks (failed, from vetoList).
-func sizeLeakReason(r *Result, p float64, failed string, opts Options) string {
-	u := units{bytes: opts.Bytes}
-	return fmt.Sprintf("grew %s over the window, %.0f× the %s floor (slope %s/h, p=%.3g, tau=%.2f); vetoed by %s; overruled by the %s",
-		u.v(r.SizeGrowth), r.SizeGrowth/opts.MinGrowth, u.v(opts.MinGrowth), u.v(r.SlopePerHour), p, r.Monotonic, failed, sizeText(r, u))
+// ar1Figures is the AR(1) check's figures against its level, as both
+// framings of its veto print them.
+func ar1Figures(r *Result, strictAlpha float64) string {
+	return fmt.Sprintf("p=%.3g > %.3g under a bias-corrected AR(1) model, variance ×%.1f on the whole window", r.PStrict, strictAlpha, r.StrictInflation)
 }
 
-// budgetLeakReason is the reason of a leak the retained-growth budget
-// called over the vetoes of the other checks (failed, from vetoList).
-func budgetLeakReason(r *Result, p float64, failed string, opts Options) string {
+// lowerBoundFigures is the slope's lower bound under the AR(1) model (per
+// hour), the window it spans and the floor it fell below.
+func lowerBoundFigures(r *Result, opts Options, u units) (low, span, floor string) {
+	return u.v(r.StrictSlopeLowPerHour) + "/h", hoursText(r.SpanHours), u.v(opts.MinGrowth)
+}
+
+// overruledReason is the reason of a leak a check on size (text, the size
+// check's or the retained-growth budget's figures) called over the vetoes
+// of the other checks (failed, from vetoList).
+func overruledReason(r *Result, p float64, failed, text string, opts Options) string {
 	u := units{bytes: opts.Bytes}
 	return fmt.Sprintf("grew %s over the window, %.0f× the %s floor (slope %s/h, p=%.3g, tau=%.2f); vetoed by %s; overruled by the %s",
-		u.v(r.SizeGrowth), r.SizeGrowth/opts.MinGrowth, u.v(opts.MinGrowth), u.v(r.SlopePerHour), p, r.Monotonic, failed, budgetText(r, opts, u))
+		u.v(r.SizeGrowth), r.SizeGrowth/opts.MinGrowth, u.v(opts.MinGrowth), u.v(r.SlopePerHour), p, r.Monotonic, failed, text)
 }
 
 // budgetText describes the retained-growth budget's figures against its

@@ -123,7 +123,7 @@ func TestAnalyze_ALeakStartingMidRunIsNotVetoedByTheAR1Check(t *testing.T) {
 		t.Fatalf("without shape checks: %s (%s), want ok: the AR(1) check's veto this work fixes", r.Verdict, r.Reason)
 	}
 	const vetoed = "grew 19.3 MiB (19× the 1 MiB floor, 1.75 MiB/h, tau=0.79) yet ok: trend significant (p=3.33e-16 ≤ 0.01, tau=0.79) " +
-		"but the AR(1) check vetoed it: p=0.247 > 0.2 under a bias-corrected AR(1) model (variance ×67.0 on the whole window)"
+		"but the AR(1) check vetoed it (p=0.247 > 0.2 under a bias-corrected AR(1) model, variance ×67.0 on the whole window)"
 	if r.Reason != vetoed {
 		t.Errorf("reason\n got %s\nwant %s", r.Reason, vetoed)
 	}
@@ -142,8 +142,8 @@ func TestAnalyze_ALeakStartingMidRunIsNotVetoedByTheAR1Check(t *testing.T) {
 	if r.ChangeAtHours != 5 || r.ChangeInflation > 2 || math.Abs(r.ChangeSlopeLowPerHour/(3<<20)-1) > 0.1 {
 		t.Errorf("change at %v h, inflation %v, low %v/h; want 5 h, ≤ 2, 3 MiB/h ± 10 %%", r.ChangeAtHours, r.ChangeInflation, r.ChangeSlopeLowPerHour)
 	}
-	const overruled = "grows 1.75 MiB/h [631 KiB, 2.83 MiB], p=3.33e-16, still growing on the later half; the AR(1) check vetoed it: " +
-		"p=0.247 > 0.2 under a bias-corrected AR(1) model (variance ×67.0 on the whole window), overruled by the change-point check: " +
+	const overruled = "grows 1.75 MiB/h [631 KiB, 2.83 MiB], p=3.33e-16, still growing on the later half; the AR(1) check vetoed it " +
+		"(p=0.247 > 0.2 under a bias-corrected AR(1) model, variance ×67.0 on the whole window), overruled by the change-point check: " +
 		"from 5 h on, 3 MiB/h (at least 2.95 MiB/h, 17.7 MiB over the segment), p=7.5e-12×40 breaks tried vs 0.0001 with the variance ×1.6 of the segmented fit (at most 2.5 and at most 1/4 of the line's ×67.0)"
 	if r.Reason != overruled {
 		t.Errorf("reason\n got %s\nwant %s", r.Reason, overruled)

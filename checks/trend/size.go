@@ -137,16 +137,21 @@ func sizeCheck(t, v []float64, h int, scratch []float64) sizeResult {
 // endsRise is the median of the last hour of v less the median of its
 // first hour, each end between sizeMinEndPoints points and a quarter of v.
 func endsRise(t, v, scratch []float64) float64 {
-	n := len(v)
-	k := 0
-	for k < n && t[k]-t[0] < 3600 {
-		k++
-	}
-	k = max(sizeMinEndPoints, min(k, n/4))
+	n, k := len(v), hourPoints(t)
 	if k > n/2 {
 		return 0
 	}
 	return medianOf(v[n-k:], scratch) - medianOf(v[:k], scratch)
+}
+
+// hourPoints is how many of the points t an hour median stands on: those
+// in the first hour, at least sizeMinEndPoints, at most a quarter of them.
+func hourPoints(t []float64) int {
+	k := 0
+	for k < len(t) && t[k]-t[0] < 3600 {
+		k++
+	}
+	return max(sizeMinEndPoints, min(k, len(t)/4))
 }
 
 // medianOf returns the median of xs, using scratch (≥ len(xs)) as a copy.
@@ -206,12 +211,7 @@ func sizeQuietP(r *Result) float64 {
 // quarter of v) from their running maximum: what the level gave back,
 // with single-point noise averaged out. scratch holds len(v) floats.
 func hourMedianDrawdown(t, v, scratch []float64) float64 {
-	n := len(v)
-	k := 0
-	for k < n && t[k]-t[0] < 3600 {
-		k++
-	}
-	k = max(sizeMinEndPoints, min(k, n/4))
+	n, k := len(v), hourPoints(t)
 	if k > n {
 		return 0
 	}

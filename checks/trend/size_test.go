@@ -13,10 +13,7 @@ func TestSizeCheck_HandComputedFigures(t *testing.T) {
 	// most a quarter of 16 = 4, so the whole window's ends are 4 points;
 	// the later half's (8 points) are 3 (an hour is 6, a quarter is 2, at
 	// least 3).
-	ts := make([]float64, 16)
-	for i := range ts {
-		ts[i] = float64(i) * 600
-	}
+	ts := tenMinutes(16)
 	tests := []struct {
 		name                        string
 		v                           []float64
@@ -56,11 +53,7 @@ func TestSizeSays_EachConditionCanVeto(t *testing.T) {
 	opts.MinGrowth, opts.MinSlopePerHour = 1<<20, 16<<10
 	base := Result{SizeGrowth: 20 << 20, SizeNoise: 1 << 20, SizeLaterGrowth: 8 << 20, Drawdown: 2 << 20,
 		StepsUp: 4, StepsDown: 1, Monotonic: 0.5, SlopePerHour: 2 << 20, SpanHours: 11, PersistSpanHours: 5.5}
-	tests := []struct {
-		name string
-		edit func(*Result, *Options)
-		want bool
-	}{
+	checkSays(t, "sizeSays", sizeSays, base, opts, []saysCase{
 		{"20 floors, 20 σ, 10 % given back, later half 8 σ: a leak", func(*Result, *Options) {}, true},
 		{"exactly 2 floors and 12 σ is enough", func(r *Result, _ *Options) {
 			r.SizeGrowth, r.SizeNoise, r.Drawdown, r.SizeLaterGrowth = 2<<20, (2<<20)/12.0, 0, 1<<20
@@ -96,13 +89,26 @@ func TestSizeSays_EachConditionCanVeto(t *testing.T) {
 		{"without shape checks it is off", func(_ *Result, o *Options) { o.ShapeChecks = false }, false},
 		{"early judging ignores it", func(_ *Result, o *Options) { o.WholeWindowOnly = true }, false},
 		{"with no growth floor it is off", func(_ *Result, o *Options) { o.MinGrowth = 0 }, false},
-	}
-	for _, tc := range tests {
+	})
+}
+
+// saysCase is one edit of a Result or its Options and what a check must
+// say of it.
+type saysCase struct {
+	name string
+	edit func(*Result, *Options)
+	want bool
+}
+
+// checkSays runs says on base and opts as each case edits them.
+func checkSays(t *testing.T, name string, says func(*Result, Options) bool, base Result, opts Options, cases []saysCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r, o := base, opts
 			tc.edit(&r, &o)
-			if got := sizeSays(&r, o); got != tc.want {
-				t.Errorf("sizeSays = %v, want %v (%+v)", got, tc.want, r)
+			if got := says(&r, o); got != tc.want {
+				t.Errorf("%s = %v, want %v (%+v)", name, got, tc.want, r)
 			}
 		})
 	}
@@ -110,21 +116,7 @@ func TestSizeSays_EachConditionCanVeto(t *testing.T) {
 
 // twoBursts is 12 h at 10 min on 64 MiB: two allocations of 16 MiB, at
 // 4 h and at 9 h, under Gaussian noise of σ = 100 KiB (a fixed seed).
-func twoBursts() (ts, v []float64) {
-	rng := rand.New(rand.NewPCG(16, 2))
-	ts, v = make([]float64, 73), make([]float64, 73)
-	for i := range ts {
-		ts[i] = float64(i) * 600
-		v[i] = 64<<20 + 100*1024*rng.NormFloat64()
-		if i >= 24 {
-			v[i] += 16 << 20
-		}
-		if i >= 54 {
-			v[i] += 16 << 20
-		}
-	}
-	return ts, v
-}
+func twoBursts() (ts, v []float64) { return allocations(2, 16<<20, 24, 54) }
 
 func TestAnalyze_TwoLargeBurstsAreALeakBySizeOverTheAR1Veto(t *testing.T) {
 	ts, v := twoBursts()
@@ -164,17 +156,21 @@ func TestAnalyze_TwoLargeBurstsAreALeakBySizeOverTheAR1Veto(t *testing.T) {
 
 // bursts is 12 h at 10 min on 64 MiB: an allocation of 8 MiB at each of
 // the samples at, under Gaussian noise of σ = 100 KiB (a fixed seed).
-func bursts(at ...int) (ts, v []float64) {
-	rng := rand.New(rand.NewPCG(16, 3))
-	ts, v = make([]float64, 73), make([]float64, 73)
+func bursts(at ...int) (ts, v []float64) { return allocations(3, 8<<20, at...) }
+
+// allocations is 12 h at 10 min on 64 MiB under Gaussian noise of σ =
+// 100 KiB (stream picks a fixed seed): an allocation of size bytes at each
+// of the samples at, kept to the end.
+func allocations(stream uint64, size float64, at ...int) (ts, v []float64) {
+	rng := rand.New(rand.NewPCG(16, stream))
+	ts, v = tenMinutes(73), make([]float64, 73)
 	level := 0.0
 	for i := range ts {
 		for _, a := range at {
 			if i == a {
-				level += 8 << 20
+				level += size
 			}
 		}
-		ts[i] = float64(i) * 600
 		v[i] = 64<<20 + level + 100*1024*rng.NormFloat64()
 	}
 	return ts, v
@@ -236,10 +232,7 @@ func TestAnalyze_OneStepThenFlatIsNoCountingProcess(t *testing.T) {
 func TestHourMedianDrawdown_HandComputed(t *testing.T) {
 	// 16 points at 10 min: an hour is 6 points, at most a quarter of 16,
 	// so each hour median stands on 4 points.
-	ts := make([]float64, 16)
-	for i := range ts {
-		ts[i] = float64(i) * 600
-	}
+	ts := tenMinutes(16)
 	tests := []struct {
 		name string
 		v    []float64
@@ -267,11 +260,7 @@ func TestBudgetSays_EachConditionCanVeto(t *testing.T) {
 	opts := DefaultOptions()
 	opts.MinGrowth, opts.MinSlopePerHour, opts.RetainedBudgetFloors, opts.ShapeChecks = 1<<20, 16<<10, 32, true
 	base := Result{SizeGrowth: 40 << 20, SizeRetainedDrawdown: 4 << 20, SizeNoise: 1 << 20, SlopePerHour: 1 << 20, SpanHours: 11}
-	tests := []struct {
-		name string
-		edit func(*Result, *Options)
-		want bool
-	}{
+	checkSays(t, "budgetSays", budgetSays, base, opts, []saysCase{
 		{"40 MiB kept, 10 % given back, over a 32 MiB budget: a leak", func(*Result, *Options) {}, true},
 		{"exactly the budget, exactly 30 % given back, is enough", func(r *Result, _ *Options) {
 			r.SizeGrowth, r.SizeRetainedDrawdown = 32<<20, 0.3*(32<<20)
@@ -286,32 +275,15 @@ func TestBudgetSays_EachConditionCanVeto(t *testing.T) {
 		{"with no growth floor it is off", func(_ *Result, o *Options) { o.MinGrowth = 0 }, false},
 		{"without shape checks it is off", func(_ *Result, o *Options) { o.ShapeChecks = false }, false},
 		{"early judging ignores it", func(_ *Result, o *Options) { o.WholeWindowOnly = true }, false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			r, o := base, opts
-			tc.edit(&r, &o)
-			if got := budgetSays(&r, o); got != tc.want {
-				t.Errorf("budgetSays = %v, want %v (%+v)", got, tc.want, r)
-			}
-		})
-	}
+		{"the slope floor over the window counts too: 32 × 128 KiB/h × 11 h = 44 MiB", func(_ *Result, o *Options) {
+			o.MinSlopePerHour = 128 << 10
+		}, false},
+	})
 }
 
 // oneStep is 12 h at 10 min on 64 MiB: one allocation of size bytes at
 // sample 30 (4 h after the warm-up), under Gaussian noise of σ = 100 KiB.
-func oneStep(size float64) (ts, v []float64) {
-	rng := rand.New(rand.NewPCG(16, 4))
-	ts, v = make([]float64, 73), make([]float64, 73)
-	for i := range ts {
-		ts[i] = float64(i) * 600
-		v[i] = 64<<20 + 100*1024*rng.NormFloat64()
-		if i >= 30 {
-			v[i] += size
-		}
-	}
-	return ts, v
-}
+func oneStep(size float64) (ts, v []float64) { return allocations(4, size, 30) }
 
 func TestAnalyze_OneStepPastTheRetainedBudgetIsALeakWhateverItsShape(t *testing.T) {
 	o := shapeOptions()
@@ -356,4 +328,13 @@ func TestAnalyze_OneStepPastTheRetainedBudgetIsALeakWhateverItsShape(t *testing.
 	if r, err = Analyze(ts, v, o); err != nil || r.Verdict != OK {
 		t.Errorf("with the budget off: %s (%v), want ok: one step is a benign step's shape to every other check (%s)", r.Verdict, err, r.Reason)
 	}
+}
+
+// tenMinutes is n sample times 10 min apart, in seconds from 0.
+func tenMinutes(n int) []float64 {
+	ts := make([]float64, n)
+	for i := range ts {
+		ts[i] = float64(i) * 600
+	}
+	return ts
 }
