@@ -338,3 +338,35 @@ func tenMinutes(n int) []float64 {
 	}
 	return ts
 }
+
+func TestSelectMedian_IsTheSortedMedian(t *testing.T) {
+	rng := rand.New(rand.NewPCG(16, 5))
+	for n := 1; n <= 40; n++ {
+		xs := make([]float64, n)
+		for i := range xs {
+			xs[i] = math.Round(10 * rng.NormFloat64()) // ties too
+		}
+		if got, want := selectMedian(xs, make([]float64, n)), medianOf(xs, make([]float64, n)); got != want {
+			t.Errorf("n=%d: selectMedian %v, sorted median %v (%v)", n, got, want, xs)
+		}
+	}
+}
+
+func TestHourMedianDrawdown_AtOneSecondStepsASixthOfAnHour(t *testing.T) {
+	// 12 h at 1 s: 3600 points an hour, stretches every 600. A level of 10
+	// that falls to 4 for 2 h (7200 points, more than any stretch) in the
+	// middle gives back 6; a single low second does not move a median.
+	n := 12 * 3600
+	ts, v := make([]float64, n), make([]float64, n)
+	for i := range ts {
+		ts[i] = float64(i)
+		v[i] = 10
+		if i >= 5*3600 && i < 7*3600 {
+			v[i] = 4
+		}
+	}
+	v[9*3600] = -50
+	if got := hourMedianDrawdown(ts, v, make([]float64, n)); got != 6 {
+		t.Errorf("drawdown %v, want 6", got)
+	}
+}
