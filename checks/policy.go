@@ -69,11 +69,12 @@ type Policy struct {
 	// (trend.Options.ShapeChecks); early judging ignores them. Default on.
 	ShapeChecks bool `yaml:"shape_checks" json:"shape_checks"`
 	// RetainedBudgetFloors is, in multiples of each kind's growth floor,
-	// the growth no run may keep whatever its shape: a level that rose by
-	// this much, kept at least 70 % of it and never fell is a leak, a single
-	// step included (trend.Options.RetainedBudgetFloors; needs ShapeChecks, final
-	// judging only). Below it a lone step is judged as a benign step's
-	// shape. 0 turns it off. Default 32: 32 MiB of a slab cache.
+	// the growth no run may keep whatever its shape: a level (hour medians)
+	// that rose by this much and kept at least 70 % of it is a leak, a
+	// single step included (trend.Options.RetainedBudgetFloors; needs
+	// ShapeChecks, final judging only). Below it a lone step is judged as a
+	// benign step's shape. 0 turns it off. Default 32: 32 MiB of a slab
+	// cache.
 	RetainedBudgetFloors float64 `yaml:"retained_budget_floors" json:"retained_budget_floors"`
 	// FloorWindow, when > 0, judges the rolling minimum over this window
 	// (saw-tooth series: pools that fill and drain, heaps between frees).

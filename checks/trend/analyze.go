@@ -289,8 +289,8 @@ type Result struct {
 	// Options.RetainedBudgetFloors lets a kept rise give back.
 	SizeRetainedDrawdown float64 `json:"size_retained_drawdown"`
 	// Shape names the model that stood in for the AR(1) check ("change
-	// point", "steps", "increments" or "size"), empty when it was not
-	// needed or none did.
+	// point", "steps", "increments"), or the check on size that overruled
+	// them ("size", "budget"); empty when it was not needed or none did.
 	Shape string `json:"shape,omitempty"`
 }
 
@@ -373,21 +373,15 @@ func Decide(r *Result, p float64, opts Options) {
 	r.Verdict = OK
 	if r.Significant && r.Persistent && r.Material {
 		r.Verdict = Leak
-	} else if sizeSays(r, opts) {
-		// The size check stands on its own evidence: a rise this large
-		// against the floor and its own noise, that gave back little and
-		// still grew on its later half, is a leak whichever of the other
-		// checks vetoed it; the reason names them.
+	} else if by, text := sizeOverrule(r, opts); by != "" {
+		// The size check and the retained-growth budget stand on their
+		// own evidence: a rise this large against the floor (and, for the
+		// size check, its own noise), kept, is a leak whichever of the
+		// other checks vetoed it; the reason names them.
 		failed := vetoList(r, p, strictAlpha, strictOK || shape != "", atLow || shape != "", opts)
 		r.Significant, r.Persistent, r.Material = true, true, true
-		r.Verdict, r.Shape = Leak, "size"
-		r.Reason = overruledReason(r, p, failed, sizeText(r, units{bytes: opts.Bytes}), opts)
-		return
-	} else if budgetSays(r, opts) {
-		failed := vetoList(r, p, strictAlpha, strictOK || shape != "", atLow || shape != "", opts)
-		r.Significant, r.Persistent, r.Material = true, true, true
-		r.Verdict, r.Shape = Leak, "budget"
-		r.Reason = overruledReason(r, p, failed, budgetText(r, opts, units{bytes: opts.Bytes}), opts)
+		r.Verdict, r.Shape = Leak, by
+		r.Reason = overruledReason(r, p, failed, text, opts)
 		return
 	}
 	r.Reason = reason(r, p, strictAlpha, strictOK, atLow, opts)

@@ -204,7 +204,7 @@ func overruledReason(r *Result, p float64, failed, text string, opts Options) st
 // thresholds.
 func budgetText(r *Result, opts Options, u units) string {
 	return fmt.Sprintf("retained-growth budget: last hour's median %s above the first's (budget %.0f floors, %s), the hour medians gave back at most %s (%.0f %%, at most %.0f %%)",
-		u.v(r.SizeGrowth), opts.RetainedBudgetFloors, u.v(opts.RetainedBudgetFloors*opts.MinGrowth), u.v(r.SizeRetainedDrawdown), 100*r.SizeRetainedDrawdown/math.Max(r.SizeGrowth, 1e-300), 100*sizeMaxDrawdown)
+		u.v(r.SizeGrowth), opts.RetainedBudgetFloors, u.v(budgetOf(r, opts)), u.v(r.SizeRetainedDrawdown), 100*r.SizeRetainedDrawdown/math.Max(r.SizeGrowth, 1e-300), 100*sizeMaxDrawdown)
 }
 
 // sizeText describes the size check's figures against its thresholds.

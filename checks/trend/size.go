@@ -255,7 +255,26 @@ func budgetSays(r *Result, opts Options) bool {
 		return false
 	}
 	g := r.SizeGrowth
-	return g > 0 && g >= opts.RetainedBudgetFloors*opts.MinGrowth && g >= opts.MinGrowth &&
-		g >= opts.RetainedBudgetFloors*opts.MinSlopePerHour*r.SpanHours &&
+	return g > 0 && g >= budgetOf(r, opts) && g >= opts.MinGrowth &&
 		r.SizeRetainedDrawdown <= sizeMaxDrawdown*g && r.SlopePerHour > 0
+}
+
+// budgetOf is the retained-growth budget in the values' unit: its floors
+// times the larger floor, MinGrowth or MinSlopePerHour over the window.
+func budgetOf(r *Result, opts Options) float64 {
+	return opts.RetainedBudgetFloors * max(opts.MinGrowth, opts.MinSlopePerHour*r.SpanHours)
+}
+
+// sizeOverrule names the check on size that calls r a leak over the other
+// checks' vetoes ("size" or "budget") with its figures, or "" when neither
+// does.
+func sizeOverrule(r *Result, opts Options) (by, text string) {
+	u := units{bytes: opts.Bytes}
+	switch {
+	case sizeSays(r, opts):
+		return "size", sizeText(r, u)
+	case budgetSays(r, opts):
+		return "budget", budgetText(r, opts, u)
+	}
+	return "", ""
 }

@@ -13,7 +13,7 @@ func TestSizeCheck_HandComputedFigures(t *testing.T) {
 	// most a quarter of 16 = 4, so the whole window's ends are 4 points;
 	// the later half's (8 points) are 3 (an hour is 6, a quarter is 2, at
 	// least 3).
-	ts := tenMinutes(16)
+	ts := soak(16)
 	tests := []struct {
 		name                        string
 		v                           []float64
@@ -66,30 +66,26 @@ func TestSizeSays_EachConditionCanVeto(t *testing.T) {
 		{"one large step down for three up is not", func(r *Result, _ *Options) { r.StepsUp = 3 }, false},
 		{"a later half below the floor is not", func(r *Result, _ *Options) { r.SizeLaterGrowth = 1<<20 - 1 }, false},
 		{"a later half below 3 σ is not", func(r *Result, _ *Options) { r.SizeNoise, r.SizeLaterGrowth = 1<<20, 3<<20-1 }, false},
-		{"a flat later half after three events is, when (6/11)³ = 0.162 of tails are so quiet", func(r *Result, _ *Options) {
-			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsHeight, r.SizeLastEventHours = 0, 3, 20<<20, 6
-		}, true},
-		{"a flat later half after three events is not, when only (2/11)³ = 0.006 are", func(r *Result, _ *Options) {
-			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsHeight, r.SizeLastEventHours = 0, 3, 20<<20, 2
-		}, false},
-		{"a flat later half after three events is, when (3/11)³ = 0.020 of tails are so quiet (at least 1 %)", func(r *Result, _ *Options) {
-			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsHeight, r.SizeLastEventHours = 0, 3, 20<<20, 3
-		}, true},
-		{"a flat later half after two events is not", func(r *Result, _ *Options) {
-			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsHeight, r.SizeLastEventHours = 0, 2, 20<<20, 10
-		}, false},
-		{"a flat later half after three events up and one down is not", func(r *Result, _ *Options) {
-			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsDown, r.SizeEventsHeight, r.SizeLastEventHours = 0, 3, 1, 20<<20, 6
-		}, false},
-		{"a flat later half after events of less than half the growth is not", func(r *Result, _ *Options) {
-			r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsHeight, r.SizeLastEventHours = 0, 3, 10<<20-1, 6
-		}, false},
+		{"a flat later half after three events is, when (6/11)³ = 0.162 of tails are so quiet", flatAfter(3, 0, 20<<20, 6), true},
+		{"a flat later half after three events is not, when only (2/11)³ = 0.006 are", flatAfter(3, 0, 20<<20, 2), false},
+		{"a flat later half after three events is, when (3/11)³ = 0.020 of tails are so quiet (at least 1 %)", flatAfter(3, 0, 20<<20, 3), true},
+		{"a flat later half after two events is not", flatAfter(2, 0, 20<<20, 10), false},
+		{"a flat later half after three events up and one down is not", flatAfter(3, 1, 20<<20, 6), false},
+		{"a flat later half after events of less than half the growth is not", flatAfter(3, 0, 10<<20-1, 6), false},
 		{"tau below MinMonotonic is not", func(r *Result, _ *Options) { r.Monotonic = 0.34 }, false},
 		{"a falling slope is not", func(r *Result, _ *Options) { r.SlopePerHour = -1 }, false},
 		{"without shape checks it is off", func(_ *Result, o *Options) { o.ShapeChecks = false }, false},
 		{"early judging ignores it", func(_ *Result, o *Options) { o.WholeWindowOnly = true }, false},
 		{"with no growth floor it is off", func(_ *Result, o *Options) { o.MinGrowth = 0 }, false},
 	})
+}
+
+// flatAfter edits a Result to a later half that did not grow after up
+// events up and down events down, of height in all, the last lastH hours in.
+func flatAfter(up, down int, height, lastH float64) func(*Result, *Options) {
+	return func(r *Result, _ *Options) {
+		r.SizeLaterGrowth, r.SizeEvents, r.SizeEventsDown, r.SizeEventsHeight, r.SizeLastEventHours = 0, up, down, height, lastH
+	}
 }
 
 // saysCase is one edit of a Result or its Options and what a check must
@@ -163,7 +159,7 @@ func bursts(at ...int) (ts, v []float64) { return allocations(3, 8<<20, at...) }
 // of the samples at, kept to the end.
 func allocations(stream uint64, size float64, at ...int) (ts, v []float64) {
 	rng := rand.New(rand.NewPCG(16, stream))
-	ts, v = tenMinutes(73), make([]float64, 73)
+	ts, v = soak(73), make([]float64, 73)
 	level := 0.0
 	for i := range ts {
 		for _, a := range at {
@@ -232,7 +228,7 @@ func TestAnalyze_OneStepThenFlatIsNoCountingProcess(t *testing.T) {
 func TestHourMedianDrawdown_HandComputed(t *testing.T) {
 	// 16 points at 10 min: an hour is 6 points, at most a quarter of 16,
 	// so each hour median stands on 4 points.
-	ts := tenMinutes(16)
+	ts := soak(16)
 	tests := []struct {
 		name string
 		v    []float64
@@ -330,15 +326,6 @@ func TestAnalyze_OneStepPastTheRetainedBudgetIsALeakWhateverItsShape(t *testing.
 	}
 }
 
-// tenMinutes is n sample times 10 min apart, in seconds from 0.
-func tenMinutes(n int) []float64 {
-	ts := make([]float64, n)
-	for i := range ts {
-		ts[i] = float64(i) * 600
-	}
-	return ts
-}
-
 func TestSelectMedian_IsTheSortedMedian(t *testing.T) {
 	rng := rand.New(rand.NewPCG(16, 5))
 	for n := 1; n <= 40; n++ {
@@ -368,5 +355,18 @@ func TestHourMedianDrawdown_AtOneSecondStepsASixthOfAnHour(t *testing.T) {
 	v[9*3600] = -50
 	if got := hourMedianDrawdown(ts, v, make([]float64, n)); got != 6 {
 		t.Errorf("drawdown %v, want 6", got)
+	}
+}
+
+func TestBudgetText_NamesTheBudgetOfTheLargerFloor(t *testing.T) {
+	// 32 floors of 1 MiB, or of 128 KiB/h over 11 h (1.375 MiB): the
+	// slope floor binds, so the budget is 44 MiB.
+	opts := DefaultOptions()
+	opts.MinGrowth, opts.MinSlopePerHour = 1<<20, 128<<10
+	r := Result{SizeGrowth: 40 << 20, SizeRetainedDrawdown: 4 << 20, SpanHours: 11}
+	const want = "retained-growth budget: last hour's median 40 MiB above the first's (budget 32 floors, 44 MiB), " +
+		"the hour medians gave back at most 4 MiB (10 %, at most 30 %)"
+	if got := budgetText(&r, opts, units{bytes: true}); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
 	}
 }
